@@ -1,0 +1,11 @@
+//! Passwords, tokens and the acting identity.
+
+mod actor;
+mod password;
+mod random;
+mod tokens;
+
+pub use actor::Actor;
+pub use password::PasswordHasher;
+pub use random::{hash_token, random_token};
+pub use tokens::{AccessClaims, IssuedTokens, TokenIssuer};

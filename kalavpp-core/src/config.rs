@@ -1,0 +1,171 @@
+//! Typed settings of the library. No globals: an embedder builds a [`Config`] and hands it over.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A secret string whose `Debug` and `Display` never print the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret value; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Development (forgiving defaults) or production (refuses unsafe settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Generated secrets, dev payment provider, emails logged.
+    Development,
+    /// Everything must be configured explicitly.
+    Production,
+}
+
+/// How expensive password hashing is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashCost {
+    /// Argon2id with OWASP parameters (m=19456 KiB, t=2, p=1). Always use this in real deployments.
+    Owasp,
+    /// Argon2id with tiny parameters, for test suites only.
+    TestsOnly,
+}
+
+/// Settings of the JWT access tokens and the refresh tokens.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// HMAC key of the access tokens (`JWT_SECRET`).
+    pub access_secret: Secret,
+    /// Key used to hash refresh tokens at rest (`JWT_REFRESH_SECRET`).
+    pub refresh_secret: Secret,
+    /// Lifetime of an access token (`JWT_ACCESS_EXPIRATION`, default 15 minutes).
+    pub access_ttl: Duration,
+    /// Absolute lifetime of a login session (`JWT_REFRESH_EXPIRATION`, default 7 days).
+    pub refresh_ttl: Duration,
+    /// `iss` claim written and required.
+    pub issuer: String,
+    /// `aud` claim written and required.
+    pub audience: String,
+}
+
+/// Everything `kalavpp-core` needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Development or production.
+    pub mode: Mode,
+    /// `sqlite://path`, `sqlite::memory:` or `postgres://...`.
+    pub database_url: String,
+    /// Where the SQLite file, uploads and generated secrets live.
+    pub data_dir: PathBuf,
+    /// Token settings.
+    pub tokens: TokenConfig,
+    /// Public URL of the storefront, used in links inside emails (`FRONTEND_URL`).
+    pub frontend_url: String,
+    /// ISO 4217 currency of the installation, lower case.
+    pub currency: String,
+    /// Password hashing cost.
+    pub hash_cost: HashCost,
+    /// Size of the SQLite read pool.
+    pub sqlite_readers: usize,
+    /// Maximum PostgreSQL connections.
+    pub postgres_max_connections: usize,
+}
+
+impl Config {
+    /// A development configuration over `database_url` with freshly generated random secrets.
+    /// Handy for tests and embedding examples.
+    pub fn for_development(database_url: impl Into<String>) -> Self {
+        Self {
+            mode: Mode::Development,
+            database_url: database_url.into(),
+            data_dir: PathBuf::from("./data"),
+            tokens: TokenConfig {
+                access_secret: Secret::new(crate::auth::random_token(32)),
+                refresh_secret: Secret::new(crate::auth::random_token(32)),
+                access_ttl: Duration::from_secs(15 * 60),
+                refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+                issuer: "kalavpp".into(),
+                audience: "kalavpp-api".into(),
+            },
+            frontend_url: "http://localhost:3000".into(),
+            currency: "usd".into(),
+            hash_cost: HashCost::Owasp,
+            sqlite_readers: 4,
+            postgres_max_connections: 16,
+        }
+    }
+
+    /// Problems that make this configuration unsafe for production, one line each, naming the
+    /// variable. Empty in development mode.
+    pub fn production_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.mode != Mode::Production {
+            return problems;
+        }
+        let access = self.tokens.access_secret.expose();
+        let refresh = self.tokens.refresh_secret.expose();
+        problems.extend(secret_problem("JWT_SECRET", access));
+        problems.extend(secret_problem("JWT_REFRESH_SECRET", refresh));
+        if !access.is_empty() && access == refresh {
+            problems.push("JWT_REFRESH_SECRET: must differ from JWT_SECRET".into());
+        }
+        if self.hash_cost != HashCost::Owasp {
+            problems.push("password hashing: test-only cost is not allowed in production".into());
+        }
+        problems
+    }
+}
+
+/// Why `value` is not acceptable as the secret `name`, if it is not.
+pub fn secret_problem(name: &str, value: &str) -> Option<String> {
+    let lower = value.to_ascii_lowercase();
+    const PLACEHOLDERS: [&str; 8] = [
+        "change-to", "change_to", "changeme", "change-me", "change_me", "your_", "your-", "placeholder",
+    ];
+    if value.is_empty() {
+        Some(format!("{name}: is missing (set a random value of at least 32 bytes)"))
+    } else if PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
+        Some(format!("{name}: is still a placeholder value; generate a random one"))
+    } else if value.len() < 32 {
+        Some(format!("{name}: is shorter than 32 bytes ({} bytes)", value.len()))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let config = Config::for_development("sqlite::memory:");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains(config.tokens.access_secret.expose()));
+        assert!(printed.contains("Secret([redacted])"));
+    }
+
+    #[test]
+    fn production_refuses_weak_secrets() {
+        let mut config = Config::for_development("sqlite::memory:");
+        config.mode = Mode::Production;
+        config.tokens.access_secret = Secret::new("CHANGE-TO-STRONG-RANDOM-STRING-64-CHARS");
+        config.tokens.refresh_secret = Secret::new("short");
+        let problems = config.production_problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("JWT_SECRET"));
+        assert!(problems[1].starts_with("JWT_REFRESH_SECRET"));
+    }
+}

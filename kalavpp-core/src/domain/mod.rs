@@ -1,0 +1,19 @@
+//! Validated domain values: ids, emails, passwords, money, roles and records.
+
+mod email;
+mod ids;
+mod money;
+mod page;
+mod password;
+mod role;
+mod time;
+mod user;
+
+pub use email::Email;
+pub use ids::{AuditId, EmailId, SessionFamilyId, UserId};
+pub use money::Money;
+pub use page::{Page, PageRequest, MAX_PER_PAGE};
+pub use password::Password;
+pub use role::{Role, UserStatus};
+pub use time::now;
+pub use user::{User, UserName};

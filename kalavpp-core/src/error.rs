@@ -1,0 +1,160 @@
+//! The one error type of `kalavpp-core`.
+
+use serde::Serialize;
+
+use crate::storage::StoreError;
+
+/// A problem with one input field, reported back to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field name as the caller sent it (`email`, `price_cents`, ...).
+    pub field: String,
+    /// A short human-readable explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error for `field` with `message`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything a service call can fail with. Every variant carries a stable snake_case `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The thing does not exist, or the actor may not know that it exists.
+    #[error("{message}")]
+    NotFound {
+        /// Stable machine code, e.g. `user_not_found`.
+        code: &'static str,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// No valid credentials were presented.
+    #[error("{message}")]
+    Unauthorized {
+        /// Stable machine code, e.g. `invalid_credentials`.
+        code: &'static str,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// Valid credentials, but the actor may not do this.
+    #[error("{message}")]
+    Forbidden {
+        /// Stable machine code, e.g. `admin_only`.
+        code: &'static str,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// The request clashes with the current state (duplicate, stale transition, out of stock).
+    #[error("{message}")]
+    Conflict {
+        /// Stable machine code, e.g. `email_taken`.
+        code: &'static str,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// One or more inputs are invalid.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// Something on our side failed; the detail is logged, never shown to callers.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result alias for service calls.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// `NotFound` with a code and message.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+    /// `Unauthorized` with a code and message.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+    /// `Forbidden` with a code and message.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+    /// `Conflict` with a code and message.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+    /// `Validation` for a single field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// The stable machine code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::Conflict { code, .. } => code,
+            Self::Validation(_) => "validation_failed",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Self::not_found("not_found", "not found"),
+            StoreError::Conflict(what) => Self::conflict("conflict", format!("conflicts with an existing {what}")),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Collects field errors while validating a request, then fails once with all of them.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldError>);
+
+impl Violations {
+    /// An empty collector.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Takes `Ok` values through and records `Err` messages against `field`.
+    pub fn check<T>(&mut self, field: &str, result: std::result::Result<T, String>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.0.push(FieldError::new(field, message));
+                None
+            }
+        }
+    }
+    /// Records a message against `field`.
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+    /// `Err(Error::Validation)` when anything was recorded.
+    pub fn finish(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self.0))
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! `kalavpp-core`: a multi-vendor marketplace as a library.
+//!
+//! Build a [`Marketplace`] from a [`Config`] and call its services; every call takes an
+//! [`auth::Actor`] and checks what it may do. Storage is SQLite (default) or PostgreSQL, chosen
+//! by the database URL, or any implementation of [`storage::Store`] an embedder brings.
+//!
+//! ```no_run
+//! # async fn demo() -> kalavpp_core::Result<()> {
+//! use kalavpp_core::{Config, Marketplace, services::Registration};
+//! let market = Marketplace::open(Config::for_development("sqlite::memory:")).await?;
+//! let session = market
+//!     .accounts()
+//!     .register(Registration { email: "ann@example.com".into(), password: "correct horse".into(), name: "Ann".into() })
+//!     .await?;
+//! println!("{} signed up", session.user.email);
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod services;
+pub mod storage;
+
+mod marketplace;
+
+pub use marketplace::open_store;
+
+pub use config::{Config, HashCost, Mode, Secret, TokenConfig};
+pub use error::{Error, FieldError, Result};
+pub use marketplace::{Marketplace, MarketplaceBuilder};

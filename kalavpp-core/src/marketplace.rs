@@ -1,0 +1,127 @@
+//! The facade embedders hold: configuration, the store and the shared services.
+
+use std::sync::Arc;
+
+use crate::auth::{PasswordHasher, TokenIssuer};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::services::{Accounts, Administration};
+use crate::storage::sqlite::{SqliteLocation, SqliteStore};
+use crate::storage::{Store, postgres::PostgresStore};
+
+/// A running marketplace: cheap to clone, safe to share between tasks. Several may live in one
+/// process (nothing is global).
+#[derive(Clone)]
+pub struct Marketplace {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) tokens: TokenIssuer,
+}
+
+impl std::fmt::Debug for Marketplace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Marketplace")
+            .field("backend", &self.inner.store.backend_name())
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+/// Builds a [`Marketplace`], optionally over a store the embedder brings.
+#[derive(Debug)]
+pub struct MarketplaceBuilder {
+    config: Config,
+    store: Option<Arc<dyn Store>>,
+}
+
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.backend_name())
+    }
+}
+
+impl MarketplaceBuilder {
+    /// Uses `store` instead of opening `config.database_url`.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Opens the store (running migrations) unless one was given, and assembles the marketplace.
+    pub async fn build(self) -> Result<Marketplace> {
+        let store = match self.store {
+            Some(store) => store,
+            None => open_store(&self.config).await?,
+        };
+        Ok(Marketplace::assemble(self.config, store))
+    }
+}
+
+/// Opens the backend named by `config.database_url` and runs its migrations.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    let url = config.database_url.as_str();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PostgresStore::connect(url, config.postgres_max_connections).await.map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Arc::new(store))
+    } else if let Some(location) = SqliteLocation::parse(url) {
+        let store = SqliteStore::open(location, config.sqlite_readers).await.map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Arc::new(store))
+    } else {
+        Err(Error::invalid("DATABASE_URL", "must start with sqlite:// or postgres://"))
+    }
+}
+
+impl Marketplace {
+    /// Starts building a marketplace from `config`.
+    pub fn builder(config: Config) -> MarketplaceBuilder {
+        MarketplaceBuilder { config, store: None }
+    }
+
+    /// Opens the database named in `config` (running migrations) and returns the marketplace.
+    pub async fn open(config: Config) -> Result<Self> {
+        Self::builder(config).build().await
+    }
+
+    fn assemble(config: Config, store: Arc<dyn Store>) -> Self {
+        let hasher = PasswordHasher::new(config.hash_cost);
+        let tokens = TokenIssuer::new(config.tokens.clone());
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                hasher,
+                tokens,
+            }),
+        }
+    }
+
+    /// Accounts and authentication: register, login, refresh, logout, profile, password reset.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts::new(&self.inner)
+    }
+
+    /// Administration: users, the outbox, the audit log.
+    pub fn admin(&self) -> Administration<'_> {
+        Administration::new(&self.inner)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The storage backend.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Succeeds when the database answers.
+    pub async fn ready(&self) -> Result<()> {
+        self.inner.store.ping().await.map_err(Error::from)
+    }
+}

@@ -1,0 +1,108 @@
+//! Storage traits (units of work, one transaction per method) and the two backends.
+//!
+//! Services validate and decide; a store method commits everything that must be atomic together.
+//! Uniqueness and races are decided by the database (unique keys, conditional updates).
+
+mod records;
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::domain::{Email, Page, PageRequest, User, UserId, UserName};
+
+pub use records::*;
+
+/// What a store method can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row the method works on does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was violated; names what clashed (e.g. `email`).
+    #[error("conflict on {0}")]
+    Conflict(String),
+    /// The database could not be reached or timed out.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// Result alias of store methods.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates an account; `Conflict("email")` when the email is taken.
+    async fn insert_user(&self, user: NewUser) -> StoreResult<User>;
+    /// An account by id.
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// An account and its password hash by (normalised) email.
+    async fn credentials_by_email(&self, email: &Email) -> StoreResult<Option<UserCredentials>>;
+    /// An account and its password hash by id.
+    async fn credentials_by_id(&self, id: UserId) -> StoreResult<Option<UserCredentials>>;
+    /// Renames an account; `NotFound` when it does not exist.
+    async fn update_user_name(&self, id: UserId, name: &UserName, at: Timestamp) -> StoreResult<User>;
+    /// Replaces the password hash and revokes every login session except `keep_session`.
+    async fn change_password(&self, change: PasswordChange) -> StoreResult<()>;
+    /// Accounts matching `filter`, newest first.
+    async fn list_users(&self, filter: &UserFilter, page: PageRequest) -> StoreResult<Page<User>>;
+    /// Applies an admin's change of status and/or role, writes the audit row, and revokes all
+    /// sessions when the account is suspended, in one transaction. `NotFound` for an unknown id.
+    async fn admin_update_user(&self, change: AdminUserChange) -> StoreResult<User>;
+}
+
+/// Refresh-token families (login sessions).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores the first refresh token of a new login session.
+    async fn insert_refresh_token(&self, token: NewRefreshToken) -> StoreResult<()>;
+    /// Marks the presented token used and stores `next` in the same family, in one transaction.
+    /// A token that was already used revokes its whole family and reports `Reused`.
+    async fn rotate_refresh_token(&self, presented_hash: &str, next: RotatedToken) -> StoreResult<RefreshOutcome>;
+    /// Revokes the family of the presented token; `false` when the token is unknown.
+    async fn revoke_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<bool>;
+}
+
+/// Password reset tokens.
+#[async_trait]
+pub trait PasswordResetStore: Send + Sync {
+    /// Stores a reset token (hashed) and queues its email, in one transaction.
+    async fn create_password_reset(&self, reset: NewPasswordReset, email: NewEmail) -> StoreResult<()>;
+    /// Uses a reset token once: when it is unused and unexpired, sets the new password hash and
+    /// revokes every session of the user. `None` when the token is unknown, used or expired.
+    async fn consume_password_reset(&self, token_hash: &str, new_password_hash: &str, at: Timestamp) -> StoreResult<Option<UserId>>;
+}
+
+/// The email outbox.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Queues an email.
+    async fn enqueue_email(&self, email: NewEmail) -> StoreResult<()>;
+    /// Outbox messages, newest first.
+    async fn list_emails(&self, filter: &EmailFilter, page: PageRequest) -> StoreResult<Page<OutboxEmail>>;
+}
+
+/// The audit log (rows are written by the mutations themselves).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Audit rows matching `filter`, newest first.
+    async fn list_audit(&self, filter: &AuditFilter, page: PageRequest) -> StoreResult<Page<AuditEntry>>;
+}
+
+/// Liveness of the database.
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// Succeeds when the database answers a trivial query.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Everything the marketplace needs from a backend. `Marketplace` holds an `Arc<dyn Store>`, so an
+/// embedder may bring its own implementation (and run the conformance suite against it).
+pub trait Store: UserStore + SessionStore + PasswordResetStore + OutboxStore + AuditStore + HealthStore {
+    /// `sqlite` or `postgres`.
+    fn backend_name(&self) -> &'static str;
+}

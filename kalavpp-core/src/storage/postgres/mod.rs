@@ -1,0 +1,130 @@
+//! PostgreSQL backend: tokio-postgres over a deadpool connection pool.
+
+mod audit;
+mod outbox;
+mod sessions;
+mod users;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+use super::{HealthStore, Store, StoreError, StoreResult};
+
+mod embedded {
+    refinery::embed_migrations!("../migrations/postgres");
+}
+
+/// Advisory lock key held while migrating, so several instances starting together migrate once.
+const MIGRATION_LOCK: i64 = 0x6b61_6c61_7670_7001;
+
+/// The PostgreSQL implementation of [`Store`].
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://...`), runs the embedded migrations and builds the pool.
+    pub async fn connect(url: &str, max_connections: usize) -> StoreResult<Self> {
+        let config = parse_url(url)?;
+        migrate(&config).await?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(max_connections.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(std::time::Duration::from_secs(10)))
+            .create_timeout(Some(std::time::Duration::from_secs(10)))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// Runs the migrations on `url` and returns the versions applied.
+    pub async fn migrate_only(url: &str) -> StoreResult<Vec<i32>> {
+        migrate(&parse_url(url)?).await
+    }
+
+    pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+}
+
+fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
+    // `postgresql://` is the libpq spelling; tokio-postgres accepts both.
+    tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Unavailable(format!("invalid DATABASE_URL: {e}")))
+}
+
+async fn migrate(config: &tokio_postgres::Config) -> StoreResult<Vec<i32>> {
+    let (mut client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let connection = tokio::spawn(connection);
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await.map_err(map_err)?;
+    let outcome = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .map(|report| report.applied_migrations().iter().map(refinery::Migration::version).collect())
+        .map_err(|e| StoreError::Backend(format!("migration failed: {e}")));
+    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
+    drop(client);
+    let _ = connection.await;
+    outcome
+}
+
+/// The migration versions embedded for PostgreSQL.
+pub fn embedded_migration_versions() -> Vec<i32> {
+    embedded::migrations::runner().get_migrations().iter().map(refinery::Migration::version).collect()
+}
+
+/// Unique-index names mapped to the `table.column` form SQLite reports, so both backends say the same.
+fn conflict_name(constraint: &str) -> String {
+    match constraint {
+        "users_email_key" => "users.email".into(),
+        "refresh_tokens_hash_key" => "refresh_tokens.token_hash".into(),
+        other => match other.strip_suffix("_pkey") {
+            Some(table) => format!("{table}.id"),
+            None => other.to_owned(),
+        },
+    }
+}
+
+/// Maps a tokio-postgres error onto [`StoreError`].
+pub(crate) fn map_err(err: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = err.as_db_error() {
+        if *db.code() == SqlState::UNIQUE_VIOLATION {
+            return StoreError::Conflict(conflict_name(db.constraint().unwrap_or("unique")));
+        }
+        return StoreError::Backend(format!("{}: {}", db.code().code(), db.message()));
+    }
+    if err.is_closed() {
+        return StoreError::Unavailable(err.to_string());
+    }
+    StoreError::Backend(err.to_string())
+}
+
+/// Escapes `%`, `_` and `\` for an `ILIKE` pattern.
+pub(crate) fn like_pattern(text: &str) -> String {
+    super::sqlite::like_pattern(text)
+}
+
+#[async_trait]
+impl HealthStore for PostgresStore {
+    #[tracing::instrument(skip_all)]
+    async fn ping(&self) -> StoreResult<()> {
+        self.client().await?.query_one("SELECT 1", &[]).await.map_err(map_err).map(|_| ())
+    }
+}
+
+impl Store for PostgresStore {
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+}

@@ -1,0 +1,66 @@
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::{PostgresStore, map_err};
+use crate::domain::{EmailId, Page, PageRequest};
+use crate::storage::{EmailFilter, NewEmail, OutboxEmail, OutboxStore, StoreResult};
+
+/// Queues an email inside the caller's transaction.
+pub(crate) async fn insert_email(client: &impl GenericClient, email: &NewEmail) -> StoreResult<()> {
+    client
+        .execute(
+            "INSERT INTO outbox (id, recipient, template, subject, body_text, body_html, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            &[&email.id.0, &email.recipient, &email.template, &email.subject, &email.body_text, &email.body_html, &email.created_at],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+fn email_from_row(row: &Row) -> StoreResult<OutboxEmail> {
+    Ok(OutboxEmail {
+        id: EmailId(row.try_get(0).map_err(map_err)?),
+        recipient: row.try_get(1).map_err(map_err)?,
+        template: row.try_get(2).map_err(map_err)?,
+        subject: row.try_get(3).map_err(map_err)?,
+        body_text: row.try_get(4).map_err(map_err)?,
+        status: row.try_get(5).map_err(map_err)?,
+        attempts: row.try_get(6).map_err(map_err)?,
+        last_error: row.try_get(7).map_err(map_err)?,
+        created_at: row.try_get(8).map_err(map_err)?,
+        sent_at: row.try_get(9).map_err(map_err)?,
+    })
+}
+
+#[async_trait]
+impl OutboxStore for PostgresStore {
+    #[tracing::instrument(skip_all)]
+    async fn enqueue_email(&self, email: NewEmail) -> StoreResult<()> {
+        insert_email(&self.client().await?, &email).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_emails(&self, filter: &EmailFilter, page: PageRequest) -> StoreResult<Page<OutboxEmail>> {
+        let condition = "($1::text IS NULL OR recipient = $1) AND ($2::text IS NULL OR template = $2) AND ($3::text IS NULL OR status = $3)";
+        let client = self.client().await?;
+        let total: i64 = client
+            .query_one(&format!("SELECT count(*) FROM outbox WHERE {condition}"), &[&filter.recipient, &filter.template, &filter.status])
+            .await
+            .map_err(map_err)?
+            .get(0);
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT id, recipient, template, subject, body_text, status, attempts, last_error, created_at, sent_at
+                     FROM outbox WHERE {condition} ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+                ),
+                &[&filter.recipient, &filter.template, &filter.status, &page.limit(), &page.offset()],
+            )
+            .await
+            .map_err(map_err)?;
+        let items = rows.iter().map(email_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::new(items, page, total))
+    }
+}

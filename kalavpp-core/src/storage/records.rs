@@ -1,0 +1,236 @@
+//! Plain records passed into and out of the store traits.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::{AuditId, Email, EmailId, Role, SessionFamilyId, User, UserId, UserName, UserStatus};
+
+/// A point in time, UTC, microsecond precision.
+pub type Timestamp = DateTime<Utc>;
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Its id.
+    pub id: UserId,
+    /// Normalised email.
+    pub email: Email,
+    /// Display name.
+    pub name: UserName,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Initial role.
+    pub role: Role,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// An account with its password hash, for credential checks only.
+#[derive(Debug, Clone)]
+pub struct UserCredentials {
+    /// The account.
+    pub user: User,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// A new password for an account.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    /// Whose password.
+    pub user_id: UserId,
+    /// New argon2id PHC string.
+    pub password_hash: String,
+    /// The session that stays signed in (the one making the change), if any.
+    pub keep_session: Option<SessionFamilyId>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Filters of the admin user list.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Case-insensitive substring of email or name.
+    pub q: Option<String>,
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only this status.
+    pub status: Option<UserStatus>,
+}
+
+/// An admin's change to an account, with its audit row.
+#[derive(Debug, Clone)]
+pub struct AdminUserChange {
+    /// The account to change.
+    pub user_id: UserId,
+    /// New status, if changing.
+    pub status: Option<UserStatus>,
+    /// New role, if changing.
+    pub role: Option<Role>,
+    /// The audit row written in the same transaction.
+    pub audit: NewAudit,
+}
+
+/// A new audit-log row.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    /// Row id.
+    pub id: AuditId,
+    /// When.
+    pub at: Timestamp,
+    /// Who (None for the system / CLI).
+    pub actor_id: Option<UserId>,
+    /// `<target>.<verb>`, e.g. `user.update`.
+    pub action: String,
+    /// Kind of thing changed, e.g. `user`.
+    pub target_type: String,
+    /// Id of the thing changed.
+    pub target_id: String,
+    /// A small JSON object of what changed.
+    pub details: serde_json::Value,
+}
+
+/// A stored audit-log row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Row id.
+    pub id: AuditId,
+    /// When.
+    pub at: Timestamp,
+    /// Who (None for the system / CLI).
+    pub actor_id: Option<UserId>,
+    /// `<target>.<verb>`.
+    pub action: String,
+    /// Kind of thing changed.
+    pub target_type: String,
+    /// Id of the thing changed.
+    pub target_id: String,
+    /// What changed.
+    pub details: serde_json::Value,
+}
+
+/// Filters of the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only rows by this actor.
+    pub actor_id: Option<UserId>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Rows at or after.
+    pub from: Option<Timestamp>,
+    /// Rows before or at.
+    pub to: Option<Timestamp>,
+}
+
+/// The first refresh token of a login session.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    /// Row id.
+    pub id: Uuid,
+    /// The session (family) it starts.
+    pub family: SessionFamilyId,
+    /// Whose session.
+    pub user_id: UserId,
+    /// Keyed hash of the token.
+    pub token_hash: String,
+    /// Issue time.
+    pub issued_at: Timestamp,
+    /// Absolute end of the session; rotations keep it.
+    pub expires_at: Timestamp,
+}
+
+/// The token that replaces a presented one on rotation.
+#[derive(Debug, Clone)]
+pub struct RotatedToken {
+    /// Row id.
+    pub id: Uuid,
+    /// Keyed hash of the new token.
+    pub token_hash: String,
+    /// Rotation time.
+    pub at: Timestamp,
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// Rotated: the new token is stored in the same family.
+    Rotated {
+        /// Whose session.
+        user_id: UserId,
+        /// The session.
+        family: SessionFamilyId,
+    },
+    /// The token had already been rotated: the whole family is now revoked.
+    Reused,
+    /// Unknown, revoked or expired.
+    Invalid,
+}
+
+/// A new password-reset token.
+#[derive(Debug, Clone)]
+pub struct NewPasswordReset {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// Whose password.
+    pub user_id: UserId,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// A message to queue in the outbox.
+#[derive(Debug, Clone)]
+pub struct NewEmail {
+    /// Message id.
+    pub id: EmailId,
+    /// Recipient address.
+    pub recipient: String,
+    /// Template name, e.g. `password_reset`.
+    pub template: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub body_text: String,
+    /// HTML body, if any.
+    pub body_html: Option<String>,
+    /// When it was queued.
+    pub created_at: Timestamp,
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxEmail {
+    /// Message id.
+    pub id: EmailId,
+    /// Recipient address.
+    pub recipient: String,
+    /// Template name.
+    pub template: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub body_text: String,
+    /// `queued`, `sent` or `failed`.
+    pub status: String,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// The last delivery error.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: Timestamp,
+    /// When it was delivered.
+    pub sent_at: Option<Timestamp>,
+}
+
+/// Filters of the outbox list.
+#[derive(Debug, Clone, Default)]
+pub struct EmailFilter {
+    /// Only messages to this address.
+    pub recipient: Option<String>,
+    /// Only this template.
+    pub template: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+}

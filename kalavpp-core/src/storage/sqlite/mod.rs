@@ -1,0 +1,203 @@
+//! SQLite backend: WAL, one writer connection plus a pool of readers, all blocking work on
+//! Tokio's blocking pool.
+
+mod audit;
+mod outbox;
+mod pool;
+mod sessions;
+mod users;
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use super::{HealthStore, Store, StoreError, StoreResult};
+use pool::ConnectionPool;
+
+mod embedded {
+    refinery::embed_migrations!("../migrations/sqlite");
+}
+
+/// The SQLite implementation of [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: ConnectionPool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+/// Where a SQLite database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqliteLocation {
+    /// A private in-memory database (one connection serves reads and writes).
+    Memory,
+    /// A database file.
+    File(PathBuf),
+}
+
+impl SqliteLocation {
+    /// Parses `sqlite::memory:`, `sqlite://path` or `sqlite:path`.
+    pub fn parse(url: &str) -> Option<Self> {
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            return Some(Self::Memory);
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = path.split('?').next().unwrap_or(path);
+        (!path.is_empty()).then(|| Self::File(PathBuf::from(path)))
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and runs the embedded migrations.
+    pub async fn open(location: SqliteLocation, readers: usize) -> StoreResult<Self> {
+        let pool = tokio::task::spawn_blocking(move || -> StoreResult<ConnectionPool> {
+            match location {
+                SqliteLocation::Memory => {
+                    let mut conn = Connection::open_in_memory().map_err(map_err)?;
+                    configure(&conn)?;
+                    migrate(&mut conn)?;
+                    Ok(ConnectionPool::single(conn))
+                }
+                SqliteLocation::File(path) => {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
+                    }
+                    let mut writer = open_file(&path, false)?;
+                    writer.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
+                    migrate(&mut writer)?;
+                    let readers = (0..readers.max(1)).map(|_| open_file(&path, true)).collect::<StoreResult<Vec<_>>>()?;
+                    Ok(ConnectionPool::new(writer, readers))
+                }
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))??;
+        Ok(Self { pool })
+    }
+
+    /// Runs the migrations on `location` and returns the versions applied.
+    pub async fn migrate_only(location: SqliteLocation) -> StoreResult<Vec<i32>> {
+        tokio::task::spawn_blocking(move || {
+            let mut conn = match &location {
+                SqliteLocation::Memory => Connection::open_in_memory().map_err(map_err)?,
+                SqliteLocation::File(path) => {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    }
+                    open_file(path, false)?
+                }
+            };
+            configure(&conn)?;
+            migrate(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+fn open_file(path: &Path, read_only: bool) -> StoreResult<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> StoreResult<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(map_err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<Vec<i32>> {
+    let report = embedded::migrations::runner()
+        .run(conn)
+        .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+    Ok(report.applied_migrations().iter().map(refinery::Migration::version).collect())
+}
+
+/// The migration versions embedded for SQLite.
+pub fn embedded_migration_versions() -> Vec<i32> {
+    embedded::migrations::runner().get_migrations().iter().map(refinery::Migration::version).collect()
+}
+
+/// Maps a rusqlite error onto [`StoreError`]: unique violations become `Conflict("table.column")`.
+pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
+    match &err {
+        rusqlite::Error::SqliteFailure(failure, message) if failure.code == ErrorCode::ConstraintViolation => {
+            let message = message.clone().unwrap_or_default();
+            match message.strip_prefix("UNIQUE constraint failed: ") {
+                Some(columns) => StoreError::Conflict(columns.split(", ").next().unwrap_or(columns).to_owned()),
+                None => StoreError::Backend(message),
+            }
+        }
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(failure.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen) =>
+        {
+            StoreError::Unavailable(err.to_string())
+        }
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+        _ => StoreError::Backend(err.to_string()),
+    }
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 text so that text order is time order.
+pub(crate) fn ts(value: DateTime<Utc>) -> String {
+    value.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Reads a timestamp written by [`ts`].
+pub(crate) fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+pub(crate) fn parse_uuid(text: &str) -> rusqlite::Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+pub(crate) fn bad_value(message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, message.into())
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[async_trait]
+impl HealthStore for SqliteStore {
+    #[tracing::instrument(skip_all)]
+    async fn ping(&self) -> StoreResult<()> {
+        self.pool
+            .read(|conn| conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)).map_err(map_err))
+            .await
+            .map(|_| ())
+    }
+}
+
+impl Store for SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+}
