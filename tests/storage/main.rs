@@ -1,1 +1,16 @@
+//! Storage conformance suite (DESIGN.md, rule 4): one behaviour, two backends.
+//!
+//! Every behaviour is an `async fn(Db)` written once against `dyn Store` and instantiated by
+//! `conformance!` as `<name>_sqlite` (a fresh database file), `<name>_sqlite_memory`
+//! (`sqlite::memory:`) and `<name>_postgres` (a fresh schema on `KALAVPP_TEST_POSTGRES_URL`; skipped
+//! with a note when that is not set). Every method of every store trait is covered here.
 
+#[macro_use]
+mod support;
+
+mod audit;
+mod health;
+mod outbox;
+mod resets;
+mod sessions;
+mod users;

@@ -1,0 +1,44 @@
+//! `/healthz` and `/readyz`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+
+/// Health routes (not rate limited).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+}
+
+/// Health status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthBody {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// `sqlite` or `postgres` (readiness only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<&'static str>,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthBody, description = "the process is up")))]
+async fn healthz() -> Json<HealthBody> {
+    Json(HealthBody { status: "ok", database: None })
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = HealthBody, description = "the database answers"), (status = 503, body = HealthBody)))]
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthBody>) {
+    let database = Some(state.market.store().backend_name());
+    match state.market.ready().await {
+        Ok(()) => (StatusCode::OK, Json(HealthBody { status: "ok", database })),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthBody { status: "unavailable", database }))
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The REST API under `/api/v1` and its OpenAPI document.
+
+pub mod admin;
+pub mod auth;
+pub mod dto;
+pub mod health;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::AppState;
+use crate::rate_limit::{IpRateLimit, enforce};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "KALAVPP API", description = "Multi-vendor marketplace REST API (v1)."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Accounts and sessions"),
+        (name = "admin", description = "Administration (role admin)"),
+        (name = "operations", description = "Health and documentation"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The whole HTTP surface: health routes, `/api/v1` with its rate limits, and the OpenAPI document.
+pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -> Router {
+    let credential_routes = auth::credential_routes().layer(from_fn_with_state(credentials, enforce));
+    let v1 = OpenApiRouter::new()
+        .merge(credential_routes)
+        .merge(auth::routes())
+        .merge(admin::routes())
+        .layer(from_fn_with_state(general, enforce));
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .merge(health::routes())
+        .split_for_parts();
+    openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    openapi.paths.paths.insert(
+        "/api/v1/openapi.json".to_owned(),
+        utoipa::openapi::PathItem::new(
+            utoipa::openapi::HttpMethod::Get,
+            utoipa::openapi::path::OperationBuilder::new()
+                .tag("operations")
+                .summary(Some("This OpenAPI document"))
+                .response("200", utoipa::openapi::Response::new("OpenAPI 3.1 JSON")),
+        ),
+    );
+    let document = Bytes::from(openapi.to_json().unwrap_or_else(|_| "{}".to_owned()));
+    api.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let document = document.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+        }),
+    )
+    .with_state(state)
+}

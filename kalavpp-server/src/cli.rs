@@ -1,0 +1,207 @@
+//! The `kalavpp` command line: serve (default), migrate, create-admin, check-config.
+
+use std::collections::HashMap;
+use std::io::BufRead as _;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kalavpp_core::auth::Actor;
+use kalavpp_core::storage::postgres::PostgresStore;
+use kalavpp_core::storage::sqlite::{SqliteLocation, SqliteStore};
+use kalavpp_core::{Error, Marketplace, Mode};
+
+use crate::app::Application;
+use crate::settings::{self, Settings};
+
+/// KALAVPP: a multi-vendor marketplace in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "kalavpp", version, about)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create an administrator account; the password is read from standard input.
+    CreateAdmin {
+        /// The admin's email address.
+        #[arg(long)]
+        email: String,
+        /// The admin's display name.
+        #[arg(long)]
+        name: String,
+        /// Read the password from the first line of standard input (required).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Check the configuration and print each problem on its own line.
+    CheckConfig,
+}
+
+/// Runs the parsed command with the given environment.
+pub async fn run(cli: Cli, vars: HashMap<String, String>) -> ExitCode {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&vars).await,
+        Command::Migrate => migrate(&vars).await,
+        Command::CreateAdmin { email, name, password_stdin } => create_admin(&vars, &email, &name, password_stdin).await,
+        Command::CheckConfig => check_config(&vars),
+    }
+}
+
+fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Settings, ExitCode> {
+    settings::load(vars, generate_secrets).map_err(|problems| {
+        eprintln!("kalavpp: the configuration has {} problem(s):", problems.len());
+        for problem in problems {
+            eprintln!("{problem}");
+        }
+        ExitCode::FAILURE
+    })
+}
+
+async fn serve(vars: &HashMap<String, String>) -> ExitCode {
+    let settings = match load(vars, true) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    let banner = banner_lines(&settings);
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("kalavpp: cannot start: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let port = app.port();
+    for line in banner {
+        println!("{}", line.replace("{port}", &port.to_string()));
+    }
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("kalavpp: server error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn banner_lines(settings: &Settings) -> Vec<String> {
+    let base = format!("http://{}:{{port}}", settings.host);
+    let mode = match settings.core.mode {
+        Mode::Development => "development",
+        Mode::Production => "production",
+    };
+    let database = if settings.core.database_url.starts_with("postgres") {
+        "postgres".to_owned()
+    } else {
+        settings.core.database_url.clone()
+    };
+    let mut lines = vec![
+        format!("KALAVPP {} ({mode}) listening on {base}", env!("CARGO_PKG_VERSION")),
+        format!("  API:       {base}/api/v1"),
+        format!("  OpenAPI:   {base}/api/v1/openapi.json"),
+        format!("  Health:    {base}/healthz  {base}/readyz"),
+        format!("  Database:  {database}"),
+        format!("  Data dir:  {}", settings.core.data_dir.display()),
+    ];
+    if settings.generated_secrets {
+        lines.push(format!(
+            "  Secrets:   generated for development in {}",
+            settings.core.data_dir.join("secrets.env").display()
+        ));
+    }
+    lines
+}
+
+async fn migrate(vars: &HashMap<String, String>) -> ExitCode {
+    let settings = match load(vars, false) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    let url = settings.core.database_url.as_str();
+    let applied = if url.starts_with("postgres") {
+        PostgresStore::migrate_only(url).await
+    } else if let Some(location) = SqliteLocation::parse(url) {
+        SqliteStore::migrate_only(location).await
+    } else {
+        eprintln!("DATABASE_URL: must start with sqlite:// or postgres://");
+        return ExitCode::FAILURE;
+    };
+    match applied {
+        Ok(versions) if versions.is_empty() => {
+            println!("database is up to date");
+            ExitCode::SUCCESS
+        }
+        Ok(versions) => {
+            println!("applied migrations: {versions:?}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("kalavpp: migration failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn create_admin(vars: &HashMap<String, String>, email: &str, name: &str, password_stdin: bool) -> ExitCode {
+    if !password_stdin {
+        eprintln!("error: pass --password-stdin and write the password on standard input");
+        return ExitCode::FAILURE;
+    }
+    let mut password = String::new();
+    if let Err(err) = std::io::stdin().lock().read_line(&mut password) {
+        eprintln!("error: cannot read the password from standard input: {err}");
+        return ExitCode::FAILURE;
+    }
+    let password = password.trim_end_matches(['\n', '\r']);
+    let settings = match load(vars, false) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    let market = match Marketplace::open(settings.core).await {
+        Ok(market) => market,
+        Err(err) => {
+            eprintln!("error: cannot open the database: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match market.accounts().create_admin(&Actor::System, email, password, name).await {
+        Ok(user) => {
+            println!("created admin {} ({})", user.email, user.id);
+            ExitCode::SUCCESS
+        }
+        Err(Error::Validation(errors)) => {
+            for e in errors {
+                let field = if e.field == "password" { "password (stdin)" } else { &e.field };
+                eprintln!("error: {field}: {}", e.message);
+            }
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(vars: &HashMap<String, String>) -> ExitCode {
+    match settings::load(vars, false) {
+        Ok(settings) => {
+            let mode = if settings.core.mode == Mode::Production { "production" } else { "development" };
+            println!("configuration OK ({mode})");
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for problem in problems {
+                println!("{problem}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

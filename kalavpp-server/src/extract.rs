@@ -1,0 +1,189 @@
+//! Request extractors: JSON bodies, query strings, pagination and the signed-in actor.
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use kalavpp_core::auth::Actor;
+use kalavpp_core::domain::PageRequest;
+use kalavpp_core::{Error, FieldError};
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::http_error::ApiError;
+
+/// A JSON body: `400` for malformed JSON or a wrong content type, `413` past the body limit,
+/// `422` with per-field errors for missing, mistyped or unknown fields.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::bad_request("unsupported_content_type", "send the body as application/json"));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(err) if is_length_limit(&err) => {
+                ApiError::Http(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is larger than 1 MiB".into())
+            }
+            other => ApiError::bad_request("unreadable_body", other.body_text()),
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+fn is_length_limit(err: &axum::extract::rejection::FailedToBufferBody) -> bool {
+    matches!(err, axum::extract::rejection::FailedToBufferBody::LengthLimitError(_))
+}
+
+/// Deserialises JSON, classifying errors as malformed (`400`) or invalid (`422`).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = inner.to_string();
+                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                Error::Validation(vec![field_error(&path, &message)]).into()
+            }
+            _ => ApiError::bad_request("malformed_json", "the request body is not valid JSON"),
+        }
+    })
+}
+
+fn field_error(path: &str, message: &str) -> FieldError {
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(field) = quoted("unknown field `") {
+        // For unknown fields the path already ends with the field itself.
+        let field = if path == "." || path.is_empty() { field } else { path.to_owned() };
+        return FieldError::new(field, "is not an accepted field");
+    }
+    if let Some(field) = quoted("missing field `") {
+        let field = if path == "." || path.is_empty() { field } else { format!("{path}.{field}") };
+        return FieldError::new(field, "is required");
+    }
+    let field = if path == "." || path.is_empty() { "body".to_owned() } else { path.to_owned() };
+    FieldError::new(field, message)
+}
+
+/// A query string: `422` when it cannot be read into `T`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|err| {
+            let path = err.path().to_string();
+            let message = err.into_inner().to_string();
+            Error::Validation(vec![field_error(&path, &message)]).into()
+        })
+    }
+}
+
+/// `page` and `per_page` from the query string, clamped (per_page ≤ 100); `422` when not numbers.
+pub struct Pagination(pub PageRequest);
+
+impl<S: Send + Sync> FromRequestParts<S> for Pagination {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let mut page: i64 = 1;
+        let mut per_page: i64 = 20;
+        let mut errors = Vec::new();
+        for (key, value) in form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes()) {
+            let target = match key.as_ref() {
+                "page" => &mut page,
+                "per_page" => &mut per_page,
+                _ => continue,
+            };
+            match value.trim().parse::<i64>() {
+                Ok(n) => *target = n,
+                Err(_) if value.trim().chars().all(|c| c.is_ascii_digit()) && !value.trim().is_empty() => *target = i64::MAX,
+                Err(_) => errors.push(FieldError::new(key.as_ref(), "must be a whole number")),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors).into());
+        }
+        let clamp = |n: i64| u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+        Ok(Self(PageRequest::new(clamp(page), clamp(per_page))))
+    }
+}
+
+/// The signed-in actor; `401` without a valid bearer token.
+pub struct AuthUser(pub Actor);
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let token = bearer_token(parts)?;
+        let actor = state.market.accounts().authenticate(token).await?;
+        Ok(Self(actor))
+    }
+}
+
+/// The signed-in actor, or [`Actor::Anonymous`] without an `Authorization` header. A header with a
+/// bad token is still `401`.
+pub struct OptionalUser(pub Actor);
+
+impl<S> FromRequestParts<S> for OptionalUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(Self(Actor::Anonymous));
+        }
+        AuthUser::from_request_parts(parts, state).await.map(|AuthUser(actor)| Self(actor))
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let missing = || Error::unauthorized("authentication_required", "send `Authorization: Bearer <access_token>`");
+    let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| missing())?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(missing().into());
+    }
+    Ok(token.trim())
+}

@@ -1,0 +1,12 @@
+//! `kalavpp-server`: the KALAVPP marketplace over HTTP — REST API, admin panel and CLI.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod extract;
+pub mod http_error;
+pub mod rate_limit;
+pub mod settings;
+
+pub use app::{AppState, Application};
+pub use settings::Settings;

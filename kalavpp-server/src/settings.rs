@@ -1,0 +1,270 @@
+//! Server settings read from the environment (and `.env`), with the seed deployment's names.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kalavpp_core::config::{Config, HashCost, Mode, Secret, TokenConfig};
+
+/// Everything the server needs: the core config plus HTTP concerns.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Settings of the embedded marketplace.
+    pub core: Config,
+    /// Address to bind (`HOST`, default 127.0.0.1).
+    pub host: IpAddr,
+    /// Port to bind (`PORT`, default 5000; 0 picks a free one).
+    pub port: u16,
+    /// Public base URL of this server (`BACKEND_URL`).
+    pub backend_url: String,
+    /// Allowed CORS origins (`CORS_ORIGIN`, comma separated).
+    pub cors_origins: Vec<String>,
+    /// Rate-limit window (`RATE_LIMIT_WINDOW_MS`, default 900000).
+    pub rate_limit_window: Duration,
+    /// Requests per window and client IP on `/api/v1` (`RATE_LIMIT_MAX_REQUESTS`, default 100; 0 disables).
+    pub rate_limit_max: u32,
+    /// Requests per window and client IP on login, register, forgot and refresh
+    /// (`AUTH_RATE_LIMIT_MAX_REQUESTS`, default a fifth of the general limit, at least 5).
+    pub auth_rate_limit_max: u32,
+    /// Whether to take the client IP from `X-Forwarded-For` (`TRUST_PROXY`).
+    pub trust_proxy: bool,
+    /// Whether the secrets were generated into the data directory (development only).
+    pub generated_secrets: bool,
+}
+
+/// Reads settings from `vars`; in development, missing secrets are generated once into the data
+/// directory. Returns every problem found, one line each, naming the variable.
+pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Settings, Vec<String>> {
+    let mut problems = Vec::new();
+    let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let production = [get("KALAVPP_ENV"), get("NODE_ENV")].iter().flatten().any(|v| v.eq_ignore_ascii_case("production"));
+    let mode = if production { Mode::Production } else { Mode::Development };
+
+    let data_dir = PathBuf::from(get("KALAVPP_DATA_DIR").unwrap_or_else(|| "./data".into()));
+    let database_url = get("DATABASE_URL").unwrap_or_else(|| format!("sqlite://{}", data_dir.join("kalavpp.db").display()));
+    if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        problems.push("DATABASE_URL: must start with sqlite:// or postgres://".into());
+    }
+    let host = match get("HOST").unwrap_or_else(|| "127.0.0.1".into()).parse::<IpAddr>() {
+        Ok(host) => host,
+        Err(_) => {
+            problems.push("HOST: must be an IP address such as 127.0.0.1 or 0.0.0.0".into());
+            IpAddr::from([127, 0, 0, 1])
+        }
+    };
+    let port = number(&mut problems, "PORT", get("PORT"), 5000u16);
+    let access_ttl = duration(&mut problems, "JWT_ACCESS_EXPIRATION", get("JWT_ACCESS_EXPIRATION"), Duration::from_secs(15 * 60));
+    let refresh_ttl = duration(&mut problems, "JWT_REFRESH_EXPIRATION", get("JWT_REFRESH_EXPIRATION"), Duration::from_secs(7 * 24 * 3600));
+    let window_ms = number(&mut problems, "RATE_LIMIT_WINDOW_MS", get("RATE_LIMIT_WINDOW_MS"), 900_000u64);
+    if window_ms == 0 {
+        problems.push("RATE_LIMIT_WINDOW_MS: must be greater than 0".into());
+    }
+    let rate_limit_max = number(&mut problems, "RATE_LIMIT_MAX_REQUESTS", get("RATE_LIMIT_MAX_REQUESTS"), 100u32);
+    let auth_default = (rate_limit_max / 5).max(5).min(rate_limit_max);
+    let auth_rate_limit_max = number(&mut problems, "AUTH_RATE_LIMIT_MAX_REQUESTS", get("AUTH_RATE_LIMIT_MAX_REQUESTS"), auth_default);
+    let trust_proxy = flag(&mut problems, "TRUST_PROXY", get("TRUST_PROXY"));
+
+    let frontend_url = get("FRONTEND_URL").unwrap_or_else(|| "http://localhost:3000".into());
+    let backend_url = get("BACKEND_URL");
+    let cors = get("CORS_ORIGIN");
+    if mode == Mode::Production {
+        if cors.is_none() {
+            problems.push("CORS_ORIGIN: is missing (comma-separated list of allowed origins)".into());
+        }
+        if backend_url.is_none() {
+            problems.push("BACKEND_URL: is missing (public URL of this server)".into());
+        }
+    }
+    let cors_origins: Vec<String> = cors
+        .unwrap_or_else(|| frontend_url.clone())
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    for origin in &cors_origins {
+        if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.parse::<axum::http::HeaderValue>().is_err() {
+            problems.push(format!("CORS_ORIGIN: `{origin}` is not an origin like https://shop.example.com"));
+        }
+    }
+    let backend_url = backend_url.unwrap_or_else(|| format!("http://{host}:{port}"));
+
+    let currency = get("KALAVPP_CURRENCY").unwrap_or_else(|| "usd".into()).to_ascii_lowercase();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+        problems.push("KALAVPP_CURRENCY: must be a three-letter ISO 4217 code such as usd".into());
+    }
+
+    let (mut access_secret, mut refresh_secret) = (get("JWT_SECRET"), get("JWT_REFRESH_SECRET"));
+    let mut generated_secrets = false;
+    if mode == Mode::Development && generate_secrets && (access_secret.is_none() || refresh_secret.is_none()) {
+        match dev_secrets(&data_dir) {
+            Ok((access, refresh)) => {
+                generated_secrets = true;
+                access_secret = access_secret.or(Some(access));
+                refresh_secret = refresh_secret.or(Some(refresh));
+            }
+            Err(e) => problems.push(format!("KALAVPP_DATA_DIR: cannot keep generated secrets in {}: {e}", data_dir.display())),
+        }
+    }
+    let core = Config {
+        mode,
+        database_url,
+        data_dir,
+        tokens: TokenConfig {
+            access_secret: Secret::new(access_secret.unwrap_or_default()),
+            refresh_secret: Secret::new(refresh_secret.unwrap_or_default()),
+            access_ttl,
+            refresh_ttl,
+            issuer: "kalavpp".into(),
+            audience: "kalavpp-api".into(),
+        },
+        frontend_url,
+        currency,
+        hash_cost: HashCost::Owasp,
+        sqlite_readers: 4,
+        postgres_max_connections: 16,
+    };
+    problems.extend(core.production_problems());
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Settings {
+        core,
+        host,
+        port,
+        backend_url,
+        cors_origins,
+        rate_limit_window: Duration::from_millis(window_ms.max(1)),
+        rate_limit_max,
+        auth_rate_limit_max,
+        trust_proxy,
+        generated_secrets,
+    })
+}
+
+fn number<T: std::str::FromStr + Copy>(problems: &mut Vec<String>, name: &str, value: Option<String>, default: T) -> T {
+    match value {
+        None => default,
+        Some(text) => text.parse().unwrap_or_else(|_| {
+            problems.push(format!("{name}: `{text}` is not a valid number"));
+            default
+        }),
+    }
+}
+
+fn flag(problems: &mut Vec<String>, name: &str, value: Option<String>) -> bool {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => false,
+        Some("true" | "1" | "yes" | "on") => true,
+        Some(other) => {
+            problems.push(format!("{name}: `{other}` is not true or false"));
+            false
+        }
+    }
+}
+
+/// Parses `15m`, `7d`, `12h`, `30s`, `500ms` or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let seconds = match unit.trim() {
+        "" | "s" => n,
+        "ms" => return (n > 0).then(|| Duration::from_millis(n)),
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    (seconds > 0).then(|| Duration::from_secs(seconds))
+}
+
+fn duration(problems: &mut Vec<String>, name: &str, value: Option<String>, default: Duration) -> Duration {
+    match value {
+        None => default,
+        Some(text) => parse_duration(&text).unwrap_or_else(|| {
+            problems.push(format!("{name}: `{text}` is not a duration such as 15m, 12h or 7d"));
+            default
+        }),
+    }
+}
+
+/// Reads the development secrets from `<data dir>/secrets.env`, generating them the first time.
+fn dev_secrets(data_dir: &Path) -> std::io::Result<(String, String)> {
+    let path = data_dir.join("secrets.env");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
+                .map(|v| v.trim().to_owned())
+                .filter(|v| v.len() >= 32)
+        };
+        if let (Some(access), Some(refresh)) = (value("JWT_SECRET"), value("JWT_REFRESH_SECRET")) {
+            return Ok((access, refresh));
+        }
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let access = kalavpp_core::auth::random_token(48);
+    let refresh = kalavpp_core::auth::random_token(48);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path)?;
+    writeln!(file, "# Generated by KALAVPP in development mode. Keep private.\nJWT_SECRET={access}\nJWT_REFRESH_SECRET={refresh}")?;
+    Ok((access, refresh))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0"), None);
+        assert_eq!(parse_duration("ten"), None);
+    }
+
+    #[test]
+    fn production_lists_every_problem() {
+        let problems = load(&vars(&[("NODE_ENV", "production"), ("JWT_SECRET", "CHANGE-TO-STRONG-RANDOM-STRING-64-CHARS")]), true).unwrap_err();
+        let text = problems.join("\n");
+        for name in ["JWT_SECRET", "JWT_REFRESH_SECRET", "CORS_ORIGIN", "BACKEND_URL"] {
+            assert!(problems.iter().any(|p| p.starts_with(name)), "{name} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn production_accepts_strong_settings() {
+        let settings = load(
+            &vars(&[
+                ("KALAVPP_ENV", "production"),
+                ("JWT_SECRET", &"a".repeat(40)),
+                ("JWT_REFRESH_SECRET", &"b".repeat(40)),
+                ("CORS_ORIGIN", "https://shop.example.com, https://admin.example.com"),
+                ("BACKEND_URL", "https://api.example.com"),
+            ]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(settings.cors_origins, vec!["https://shop.example.com", "https://admin.example.com"]);
+        assert_eq!(settings.rate_limit_max, 100);
+        assert_eq!(settings.auth_rate_limit_max, 20);
+    }
+
+    #[test]
+    fn bad_numbers_are_reported() {
+        let problems = load(&vars(&[("PORT", "http"), ("JWT_SECRET", &"a".repeat(40)), ("JWT_REFRESH_SECRET", &"b".repeat(40))]), false)
+            .unwrap_err();
+        assert!(problems[0].starts_with("PORT"));
+    }
+}

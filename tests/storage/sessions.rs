@@ -1,0 +1,246 @@
+//! `SessionStore`: refresh-token families, rotation, reuse detection and revocation.
+
+use chrono::TimeDelta;
+use kalavpp_core::storage::{NewRefreshToken, RefreshOutcome, RotatedToken, StoreError};
+use uuid::Uuid;
+
+use crate::support::*;
+
+conformance!(
+    rotate_refresh_token_rotates_in_the_same_family,
+    reused_token_revokes_the_family,
+    expired_session_is_invalid,
+    unknown_token_is_invalid,
+    concurrent_rotation_rotates_once,
+    revoke_session_revokes_the_family,
+    revoke_session_of_unknown_token_is_false,
+    duplicate_refresh_token_is_a_conflict,
+    duplicate_session_family_is_a_conflict,
+    rotation_to_a_taken_hash_changes_nothing,
+);
+
+async fn rotate_refresh_token_rotates_in_the_same_family(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let session = login(&store, ann.id).await;
+    let rotated = RefreshOutcome::Rotated {
+        user_id: ann.id,
+        family: session.family,
+    };
+
+    let (outcome, second) = refresh(&store, &session.token).await;
+    assert_eq!(outcome, rotated);
+    let (outcome, third) = refresh(&store, &second).await;
+    assert_eq!(outcome, rotated, "the replacement rotates too, in the same family");
+    let (outcome, _) = refresh(&store, &third).await;
+    assert_eq!(outcome, rotated);
+
+    // A second login of the same user is a different family.
+    let other = login(&store, ann.id).await;
+    assert_ne!(other.family, session.family);
+    assert_eq!(
+        refresh(&store, &other.token).await.0,
+        RefreshOutcome::Rotated {
+            user_id: ann.id,
+            family: other.family
+        }
+    );
+}
+
+async fn reused_token_revokes_the_family(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let session = login(&store, ann.id).await;
+    let bystander = login(&store, ann.id).await;
+
+    let (outcome, second) = refresh(&store, &session.token).await;
+    assert!(matches!(outcome, RefreshOutcome::Rotated { .. }));
+    let (outcome, offered) = refresh(&store, &session.token).await;
+    assert_eq!(outcome, RefreshOutcome::Reused, "the old token again is a reuse");
+
+    assert_eq!(refresh(&store, &second).await.0, RefreshOutcome::Invalid, "the whole family is revoked");
+    assert_eq!(refresh(&store, &offered).await.0, RefreshOutcome::Invalid, "the reuse stored no replacement");
+    assert_eq!(refresh(&store, &session.token).await.0, RefreshOutcome::Invalid, "a revoked family stays dead");
+    assert_eq!(
+        refresh(&store, &bystander.token).await.0,
+        RefreshOutcome::Rotated {
+            user_id: ann.id,
+            family: bystander.family
+        },
+        "other sessions of the user are untouched"
+    );
+}
+
+async fn expired_session_is_invalid(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let t = now();
+
+    // Expired before it is presented.
+    let expired = NewRefreshToken {
+        issued_at: t - TimeDelta::hours(2),
+        expires_at: t - TimeDelta::hours(1),
+        ..refresh_token(ann.id)
+    };
+    store.insert_refresh_token(expired.clone()).await.unwrap();
+    assert_eq!(refresh_at(&store, &expired.token_hash, t).await.0, RefreshOutcome::Invalid);
+
+    // Presented exactly at its end.
+    let ending = NewRefreshToken {
+        issued_at: t - TimeDelta::hours(1),
+        expires_at: t,
+        ..refresh_token(ann.id)
+    };
+    store.insert_refresh_token(ending.clone()).await.unwrap();
+    assert_eq!(refresh_at(&store, &ending.token_hash, t).await.0, RefreshOutcome::Invalid);
+
+    // Rotations keep the session's absolute end.
+    let live = NewRefreshToken {
+        issued_at: t,
+        expires_at: t + TimeDelta::minutes(10),
+        ..refresh_token(ann.id)
+    };
+    store.insert_refresh_token(live.clone()).await.unwrap();
+    let (outcome, next) = refresh_at(&store, &live.token_hash, t + TimeDelta::minutes(9)).await;
+    assert!(matches!(outcome, RefreshOutcome::Rotated { .. }));
+    assert_eq!(
+        refresh_at(&store, &next, t + TimeDelta::minutes(10) + TimeDelta::microseconds(1)).await.0,
+        RefreshOutcome::Invalid,
+        "the replacement expires with its session"
+    );
+    // A microsecond before the end it still works.
+    let (outcome, _) = refresh_at(&store, &next, t + TimeDelta::minutes(10) - TimeDelta::microseconds(1)).await;
+    assert!(matches!(outcome, RefreshOutcome::Rotated { .. }));
+}
+
+async fn unknown_token_is_invalid(store: Db) {
+    assert_eq!(refresh(&store, &token()).await.0, RefreshOutcome::Invalid);
+    let ann = new_user(&store, "ann@example.com").await;
+    let session = login(&store, ann.id).await;
+    assert_eq!(refresh(&store, &token()).await.0, RefreshOutcome::Invalid);
+    assert_eq!(refresh(&store, "").await.0, RefreshOutcome::Invalid);
+    assert_eq!(refresh(&store, "%").await.0, RefreshOutcome::Invalid);
+    // Nothing happened to the real session.
+    assert!(matches!(refresh(&store, &session.token).await.0, RefreshOutcome::Rotated { .. }));
+}
+
+async fn concurrent_rotation_rotates_once(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    for round in 0..8 {
+        let session = login(&store, ann.id).await;
+        let race = |store: Db, presented: String| tokio::spawn(async move { refresh(&store, &presented).await });
+        let first = race(store.clone(), session.token.clone());
+        let second = race(store.clone(), session.token.clone());
+        let (first, second) = (first.await.unwrap(), second.await.unwrap());
+
+        let outcomes = [first.0, second.0];
+        let rotated: Vec<_> = outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Rotated { .. })).collect();
+        assert_eq!(rotated.len(), 1, "round {round}: exactly one rotation, got {outcomes:?}");
+        assert_eq!(
+            *rotated[0],
+            RefreshOutcome::Rotated {
+                user_id: ann.id,
+                family: session.family
+            }
+        );
+        let (winner, loser) = if matches!(first.0, RefreshOutcome::Rotated { .. }) { (first, second) } else { (second, first) };
+        assert!(
+            matches!(loser.0, RefreshOutcome::Reused | RefreshOutcome::Invalid),
+            "round {round}: the other presentation is Reused or Invalid, got {:?}",
+            loser.0
+        );
+        assert_eq!(refresh(&store, &loser.1).await.0, RefreshOutcome::Invalid, "the loser's replacement was not stored");
+        if loser.0 == RefreshOutcome::Reused {
+            assert_eq!(refresh(&store, &winner.1).await.0, RefreshOutcome::Invalid, "a reuse revokes the family");
+        }
+    }
+}
+
+async fn revoke_session_revokes_the_family(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let session = login(&store, ann.id).await;
+    let bystander = login(&store, ann.id).await;
+
+    assert!(store.revoke_session(&session.token, now()).await.unwrap());
+    assert_eq!(refresh(&store, &session.token).await.0, RefreshOutcome::Invalid);
+    assert!(store.revoke_session(&session.token, now()).await.unwrap(), "a known token, even if already revoked");
+
+    // Any token of the family revokes it, including one already rotated away.
+    let other = login(&store, ann.id).await;
+    let (_, second) = refresh(&store, &other.token).await;
+    let (_, third) = refresh(&store, &second).await;
+    assert!(store.revoke_session(&other.token, now()).await.unwrap());
+    assert_eq!(refresh(&store, &third).await.0, RefreshOutcome::Invalid);
+
+    assert!(
+        matches!(refresh(&store, &bystander.token).await.0, RefreshOutcome::Rotated { family, .. } if family == bystander.family),
+        "other sessions are untouched"
+    );
+}
+
+async fn revoke_session_of_unknown_token_is_false(store: Db) {
+    assert!(!store.revoke_session(&token(), now()).await.unwrap());
+    let ann = new_user(&store, "ann@example.com").await;
+    let session = login(&store, ann.id).await;
+    assert!(!store.revoke_session(&token(), now()).await.unwrap());
+    assert!(matches!(refresh(&store, &session.token).await.0, RefreshOutcome::Rotated { .. }));
+}
+
+async fn duplicate_refresh_token_is_a_conflict(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let session = login(&store, ann.id).await;
+    let clash = NewRefreshToken {
+        token_hash: session.token.clone(),
+        ..refresh_token(ann.id)
+    };
+    match store.insert_refresh_token(clash.clone()).await {
+        Err(StoreError::Conflict(what)) => assert_eq!(what, "refresh_tokens.token_hash"),
+        other => panic!("expected Conflict(refresh_tokens.token_hash), got {other:?}"),
+    }
+    // All or nothing: the session row of the failed insert was not left behind, so its family id is free.
+    let retry = NewRefreshToken { token_hash: token(), ..clash };
+    store.insert_refresh_token(retry.clone()).await.expect("the family id is still free");
+    assert_eq!(
+        refresh(&store, &retry.token_hash).await.0,
+        RefreshOutcome::Rotated {
+            user_id: ann.id,
+            family: retry.family
+        }
+    );
+}
+
+async fn duplicate_session_family_is_a_conflict(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let session = login(&store, ann.id).await;
+    let clash = NewRefreshToken {
+        family: session.family,
+        ..refresh_token(ann.id)
+    };
+    match store.insert_refresh_token(clash.clone()).await {
+        Err(StoreError::Conflict(what)) => assert_eq!(what, "sessions.id"),
+        other => panic!("expected Conflict(sessions.id), got {other:?}"),
+    }
+    assert_eq!(refresh(&store, &clash.token_hash).await.0, RefreshOutcome::Invalid, "the token was not stored");
+}
+
+async fn rotation_to_a_taken_hash_changes_nothing(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let session = login(&store, ann.id).await;
+    let other = login(&store, ann.id).await;
+
+    let clash = RotatedToken {
+        id: Uuid::now_v7(),
+        token_hash: other.token.clone(),
+        at: now(),
+    };
+    match store.rotate_refresh_token(&session.token, clash).await {
+        Err(StoreError::Conflict(what)) => assert_eq!(what, "refresh_tokens.token_hash"),
+        other => panic!("expected Conflict(refresh_tokens.token_hash), got {other:?}"),
+    }
+    // The presented token was not marked used: presenting it again rotates (no reuse detected).
+    assert_eq!(
+        refresh(&store, &session.token).await.0,
+        RefreshOutcome::Rotated {
+            user_id: ann.id,
+            family: session.family
+        }
+    );
+    assert!(matches!(refresh(&store, &other.token).await.0, RefreshOutcome::Rotated { family, .. } if family == other.family));
+}
