@@ -1,1 +1,10 @@
+//! End-to-end tests: the real server on port 0, driven over HTTP like a client would, on SQLite
+//! always and on PostgreSQL when `KALAVPP_TEST_POSTGRES_URL` is set.
 
+mod helpers;
+
+mod admin_users;
+mod auth_flows;
+mod auth_attacks;
+mod cli;
+mod http_surface;
