@@ -132,7 +132,14 @@ impl Config {
 pub fn secret_problem(name: &str, value: &str) -> Option<String> {
     let lower = value.to_ascii_lowercase();
     const PLACEHOLDERS: [&str; 8] = [
-        "change-to", "change_to", "changeme", "change-me", "change_me", "your_", "your-", "placeholder",
+        "change-to",
+        "change_to",
+        "changeme",
+        "change-me",
+        "change_me",
+        "your_",
+        "your-",
+        "placeholder",
     ];
     if value.is_empty() {
         Some(format!("{name}: is missing (set a random value of at least 32 bytes)"))

@@ -106,10 +106,9 @@ impl Error {
     /// The stable machine code of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NotFound { code, .. }
-            | Self::Unauthorized { code, .. }
-            | Self::Forbidden { code, .. }
-            | Self::Conflict { code, .. } => code,
+            Self::NotFound { code, .. } | Self::Unauthorized { code, .. } | Self::Forbidden { code, .. } | Self::Conflict { code, .. } => {
+                code
+            }
             Self::Validation(_) => "validation_failed",
             Self::Internal(_) => "internal_error",
         }

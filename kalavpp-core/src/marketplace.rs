@@ -66,10 +66,14 @@ impl MarketplaceBuilder {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let url = config.database_url.as_str();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PostgresStore::connect(url, config.postgres_max_connections).await.map_err(|e| Error::Internal(e.to_string()))?;
+        let store = PostgresStore::connect(url, config.postgres_max_connections)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
         Ok(Arc::new(store))
     } else if let Some(location) = SqliteLocation::parse(url) {
-        let store = SqliteStore::open(location, config.sqlite_readers).await.map_err(|e| Error::Internal(e.to_string()))?;
+        let store = SqliteStore::open(location, config.sqlite_readers)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
         Ok(Arc::new(store))
     } else {
         Err(Error::invalid("DATABASE_URL", "must start with sqlite:// or postgres://"))

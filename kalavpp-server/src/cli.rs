@@ -50,7 +50,11 @@ pub async fn run(cli: Cli, vars: HashMap<String, String>) -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&vars).await,
         Command::Migrate => migrate(&vars).await,
-        Command::CreateAdmin { email, name, password_stdin } => create_admin(&vars, &email, &name, password_stdin).await,
+        Command::CreateAdmin {
+            email,
+            name,
+            password_stdin,
+        } => create_admin(&vars, &email, &name, password_stdin).await,
         Command::CheckConfig => check_config(&vars),
     }
 }
@@ -193,7 +197,11 @@ async fn create_admin(vars: &HashMap<String, String>, email: &str, name: &str, p
 fn check_config(vars: &HashMap<String, String>) -> ExitCode {
     match settings::load(vars, false) {
         Ok(settings) => {
-            let mode = if settings.core.mode == Mode::Production { "production" } else { "development" };
+            let mode = if settings.core.mode == Mode::Production {
+                "production"
+            } else {
+                "development"
+            };
             println!("configuration OK ({mode})");
             ExitCode::SUCCESS
         }

@@ -2,9 +2,9 @@
 
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use kalavpp_core::auth::Actor;
 use kalavpp_core::domain::PageRequest;
 use kalavpp_core::{Error, FieldError};
@@ -36,14 +36,21 @@ where
             })
             .unwrap_or(false);
         if !is_json {
-            return Err(ApiError::bad_request("unsupported_content_type", "send the body as application/json"));
+            return Err(ApiError::bad_request(
+                "unsupported_content_type",
+                "send the body as application/json",
+            ));
         }
-        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| match rejection {
-            BytesRejection::FailedToBufferBody(err) if is_length_limit(&err) => {
-                ApiError::Http(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is larger than 1 MiB".into())
-            }
-            other => ApiError::bad_request("unreadable_body", other.body_text()),
-        })?;
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| match rejection {
+                BytesRejection::FailedToBufferBody(err) if is_length_limit(&err) => ApiError::Http(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is larger than 1 MiB".into(),
+                ),
+                other => ApiError::bad_request("unreadable_body", other.body_text()),
+            })?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -82,10 +89,18 @@ fn field_error(path: &str, message: &str) -> FieldError {
         return FieldError::new(field, "is not an accepted field");
     }
     if let Some(field) = quoted("missing field `") {
-        let field = if path == "." || path.is_empty() { field } else { format!("{path}.{field}") };
+        let field = if path == "." || path.is_empty() {
+            field
+        } else {
+            format!("{path}.{field}")
+        };
         return FieldError::new(field, "is required");
     }
-    let field = if path == "." || path.is_empty() { "body".to_owned() } else { path.to_owned() };
+    let field = if path == "." || path.is_empty() {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    };
     FieldError::new(field, message)
 }
 

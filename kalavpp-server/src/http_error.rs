@@ -92,9 +92,7 @@ impl IntoResponse for ApiError {
                     }
                     Error::Forbidden { message, .. } => problem(StatusCode::FORBIDDEN, code, message, vec![]),
                     Error::Conflict { message, .. } => problem(StatusCode::CONFLICT, code, message, vec![]),
-                    Error::Validation(errors) => {
-                        problem(StatusCode::UNPROCESSABLE_ENTITY, code, "the request has invalid fields", errors)
-                    }
+                    Error::Validation(errors) => problem(StatusCode::UNPROCESSABLE_ENTITY, code, "the request has invalid fields", errors),
                     Error::Internal(detail) => {
                         tracing::error!(%detail, "internal error");
                         problem(StatusCode::INTERNAL_SERVER_ERROR, code, "something went wrong on our side", vec![])

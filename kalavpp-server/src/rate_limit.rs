@@ -26,7 +26,9 @@ impl IpRateLimit {
     pub fn new(window: Duration, max: u32, trust_proxy: bool) -> Self {
         let limiter = NonZeroU32::new(max).map(|burst| {
             let period = (window / max).max(Duration::from_nanos(1));
-            let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(burst)).allow_burst(burst);
+            let quota = Quota::with_period(period)
+                .unwrap_or_else(|| Quota::per_second(burst))
+                .allow_burst(burst);
             Arc::new(RateLimiter::keyed(quota))
         });
         Self { limiter, trust_proxy }

@@ -4,7 +4,11 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, on_both_backends};
 
-on_both_backends!(only_admins_reach_admin_routes, admin_lists_and_filters_users, admin_changes_are_audited);
+on_both_backends!(
+    only_admins_reach_admin_routes,
+    admin_lists_and_filters_users,
+    admin_changes_are_audited
+);
 
 async fn only_admins_reach_admin_routes(app: TestApp) {
     let customer = app.register("kim@example.com").await;
@@ -37,26 +41,44 @@ async fn admin_lists_and_filters_users(app: TestApp) {
     assert_eq!(sample.body["total"], 1);
     assert_eq!(sample.body["items"][0]["email"], "ned@sample.org");
     // `_` and `%` are literal characters, not wildcards.
-    assert_eq!(app.get("/admin/users?q=d_n", Some(&admin.access)).await.expect(200).body["total"], 1);
-    assert_eq!(app.get("/admin/users?q=%25", Some(&admin.access)).await.expect(200).body["total"], 0);
+    assert_eq!(
+        app.get("/admin/users?q=d_n", Some(&admin.access)).await.expect(200).body["total"],
+        1
+    );
+    assert_eq!(
+        app.get("/admin/users?q=%25", Some(&admin.access)).await.expect(200).body["total"],
+        0
+    );
 
     let customers = app.get("/admin/users?role=customer", Some(&admin.access)).await.expect(200);
     assert_eq!(customers.body["total"], 4);
-    let admins = app.get("/admin/users?role=admin&status=active", Some(&admin.access)).await.expect(200);
+    let admins = app
+        .get("/admin/users?role=admin&status=active", Some(&admin.access))
+        .await
+        .expect(200);
     assert_eq!(admins.body["total"], 1);
 
     let paged = app.get("/admin/users?per_page=2&page=2", Some(&admin.access)).await.expect(200);
     assert_eq!(paged.body["items"].as_array().unwrap().len(), 2);
     assert_eq!(paged.body["per_page"], 2);
-    let clamped = app.get("/admin/users?per_page=100000&page=99999999999", Some(&admin.access)).await.expect(200);
+    let clamped = app
+        .get("/admin/users?per_page=100000&page=99999999999", Some(&admin.access))
+        .await
+        .expect(200);
     assert_eq!(clamped.body["per_page"], 100);
     assert_eq!(clamped.body["items"].as_array().unwrap().len(), 0);
     let negative = app.get("/admin/users?per_page=-5&page=0", Some(&admin.access)).await.expect(200);
     assert_eq!(negative.body["page"], 1);
 
-    let bad = app.get("/admin/users?page=abc", Some(&admin.access)).await.expect_problem(422, "validation_failed");
+    let bad = app
+        .get("/admin/users?page=abc", Some(&admin.access))
+        .await
+        .expect_problem(422, "validation_failed");
     assert_eq!(bad.fields(), vec!["page"]);
-    let bad = app.get("/admin/users?role=emperor", Some(&admin.access)).await.expect_problem(422, "validation_failed");
+    let bad = app
+        .get("/admin/users?role=emperor", Some(&admin.access))
+        .await
+        .expect_problem(422, "validation_failed");
     assert_eq!(bad.fields(), vec!["role"]);
 }
 
@@ -83,7 +105,10 @@ async fn admin_changes_are_audited(app: TestApp) {
     assert_eq!(latest["details"]["status"]["to"], "suspended");
     assert_eq!(latest["details"]["role"]["from"], "admin");
     let filtered = app
-        .get(&format!("/admin/audit-log?actor={}&action=user.update&from=2000-01-01", admin.id), Some(&admin.access))
+        .get(
+            &format!("/admin/audit-log?actor={}&action=user.update&from=2000-01-01", admin.id),
+            Some(&admin.access),
+        )
         .await
         .expect(200);
     assert_eq!(filtered.body["total"], 2);
@@ -96,18 +121,30 @@ async fn admin_changes_are_audited(app: TestApp) {
     // Refused changes leave no audit row.
     let vendor = app.patch(&target, Some(&admin.access), json!({"role": "vendor"})).await.expect(422);
     assert_eq!(vendor.fields(), vec!["role"]);
-    app.patch(&target, Some(&admin.access), json!({"status": "banned"})).await.expect(422);
-    app.patch(&target, Some(&admin.access), json!({})).await.expect(422);
-    app.patch(&target, Some(&admin.access), json!({"email": "x@example.com"})).await.expect(422);
-    app.patch("/admin/users/01a217ba-ff35-76c9-bdb0-60e20e42ddc8", Some(&admin.access), json!({"status": "active"}))
+    app.patch(&target, Some(&admin.access), json!({"status": "banned"}))
         .await
-        .expect_problem(404, "user_not_found");
+        .expect(422);
+    app.patch(&target, Some(&admin.access), json!({})).await.expect(422);
+    app.patch(&target, Some(&admin.access), json!({"email": "x@example.com"}))
+        .await
+        .expect(422);
+    app.patch(
+        "/admin/users/01a217ba-ff35-76c9-bdb0-60e20e42ddc8",
+        Some(&admin.access),
+        json!({"status": "active"}),
+    )
+    .await
+    .expect_problem(404, "user_not_found");
     app.patch("/admin/users/not-a-uuid", Some(&admin.access), json!({"status": "active"}))
         .await
         .expect(404);
-    app.patch(&format!("/admin/users/{}", admin.id), Some(&admin.access), json!({"status": "suspended"}))
-        .await
-        .expect_problem(409, "cannot_demote_self");
+    app.patch(
+        &format!("/admin/users/{}", admin.id),
+        Some(&admin.access),
+        json!({"status": "suspended"}),
+    )
+    .await
+    .expect_problem(409, "cannot_demote_self");
     let log = app.get("/admin/audit-log", Some(&admin.access)).await.expect(200);
     assert_eq!(log.body["total"], 2);
 }

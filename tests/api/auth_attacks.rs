@@ -18,7 +18,11 @@ on_both_backends!(
 
 async fn role_in_the_register_body_is_refused(app: TestApp) {
     let reply = app
-        .post("/auth/register", None, json!({"email": "eve@example.com", "password": PASSWORD, "name": "Eve", "role": "admin"}))
+        .post(
+            "/auth/register",
+            None,
+            json!({"email": "eve@example.com", "password": PASSWORD, "name": "Eve", "role": "admin"}),
+        )
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(reply.fields(), vec!["role"]);
@@ -29,32 +33,54 @@ async fn role_in_the_register_body_is_refused(app: TestApp) {
     for smuggled in [json!({"status": "active"}), json!({"id": "01a217ba-ff35-76c9-bdb0-60e20e42ddc8"})] {
         let mut body = json!({"email": "eve2@example.com", "password": PASSWORD, "name": "Eve"});
         body.as_object_mut().unwrap().extend(smuggled.as_object().unwrap().clone());
-        app.post("/auth/register", None, body).await.expect_problem(422, "validation_failed");
+        app.post("/auth/register", None, body)
+            .await
+            .expect_problem(422, "validation_failed");
     }
 }
 
 async fn bad_registrations_get_field_errors(app: TestApp) {
     let reply = app
-        .post("/auth/register", None, json!({"email": "not-an-email", "password": "short", "name": "   "}))
+        .post(
+            "/auth/register",
+            None,
+            json!({"email": "not-an-email", "password": "short", "name": "   "}),
+        )
         .await
         .expect_problem(422, "validation_failed");
     let mut fields = reply.fields();
     fields.sort();
     assert_eq!(fields, vec!["email", "name", "password"]);
     let long = "x".repeat(129);
-    let reply = app.post("/auth/register", None, json!({"email": "fay@example.com", "password": long, "name": "Fay"})).await;
+    let reply = app
+        .post(
+            "/auth/register",
+            None,
+            json!({"email": "fay@example.com", "password": long, "name": "Fay"}),
+        )
+        .await;
     assert_eq!(reply.expect_problem(422, "validation_failed").fields(), vec!["password"]);
-    let reply = app.post("/auth/register", None, json!({"email": "fay@example.com", "name": "Fay"})).await;
+    let reply = app
+        .post("/auth/register", None, json!({"email": "fay@example.com", "name": "Fay"}))
+        .await;
     assert_eq!(reply.expect_problem(422, "validation_failed").fields(), vec!["password"]);
-    let reply = app.post("/auth/register", None, json!({"email": 42, "password": PASSWORD, "name": "Fay"})).await;
+    let reply = app
+        .post("/auth/register", None, json!({"email": 42, "password": PASSWORD, "name": "Fay"}))
+        .await;
     assert_eq!(reply.expect_problem(422, "validation_failed").fields(), vec!["email"]);
     app.post("/auth/register", None, json!(["not", "an", "object"])).await.expect(422);
 }
 
 async fn wrong_password_and_unknown_email_look_the_same(app: TestApp) {
     app.register("gus@example.com").await;
-    let wrong = app.login("gus@example.com", "not the password").await.expect_problem(401, "invalid_credentials");
-    let unknown = app.login("nobody@example.com", PASSWORD).await.expect_problem(401, "invalid_credentials");
+    let wrong = app
+        .login("gus@example.com", "not the password")
+        .await
+        .expect_problem(401, "invalid_credentials");
+    let unknown = app
+        .login("nobody@example.com", PASSWORD)
+        .await
+        .expect_problem(401, "invalid_credentials");
     assert_eq!(wrong.body, unknown.body);
     app.login("not an email", PASSWORD).await.expect_problem(401, "invalid_credentials");
 }
@@ -88,7 +114,12 @@ async fn forged_and_tampered_access_tokens_are_refused(app: TestApp) {
     let alg_none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&as_admin));
     let alg_none_signed = format!("{}.{}.{}", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&as_admin), parts[2]);
     let other_key = sign(&as_admin, "a-completely-different-secret-key-of-some-length");
-    let hs512 = encode(&Header::new(Algorithm::HS512), &as_admin, &EncodingKey::from_secret(JWT_SECRET.as_bytes())).unwrap();
+    let hs512 = encode(
+        &Header::new(Algorithm::HS512),
+        &as_admin,
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap();
     let mut wrong_type = claims.clone();
     wrong_type["typ"] = json!("refresh");
     let mut wrong_audience = claims.clone();
@@ -122,16 +153,29 @@ async fn forged_and_tampered_access_tokens_are_refused(app: TestApp) {
         assert_eq!(reply.status.as_u16(), 401, "{what} must not reach admin routes: {}", reply.body);
     }
     // An access token is not a refresh token either.
-    app.post("/auth/refresh", None, json!({"refresh_token": hal.access})).await.expect(401);
+    app.post("/auth/refresh", None, json!({"refresh_token": hal.access}))
+        .await
+        .expect(401);
     // Missing or malformed Authorization headers.
     app.get("/auth/me", None).await.expect_problem(401, "authentication_required");
-    let reply = app.client.get(app.url("/auth/me")).header("authorization", format!("Basic {}", hal.access)).send().await.unwrap();
+    let reply = app
+        .client
+        .get(app.url("/auth/me"))
+        .header("authorization", format!("Basic {}", hal.access))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reply.status().as_u16(), 401);
 }
 
 async fn reused_refresh_token_revokes_the_family(app: TestApp) {
     let ida = app.register("ida@example.com").await;
-    let next = session_from(&app.post("/auth/refresh", None, json!({"refresh_token": ida.refresh})).await.expect(200).body);
+    let next = session_from(
+        &app.post("/auth/refresh", None, json!({"refresh_token": ida.refresh}))
+            .await
+            .expect(200)
+            .body,
+    );
     // A thief replays the old token: refused, and the whole family dies with it.
     app.post("/auth/refresh", None, json!({"refresh_token": ida.refresh}))
         .await
@@ -146,15 +190,25 @@ async fn reused_refresh_token_revokes_the_family(app: TestApp) {
 async fn suspended_users_are_locked_out(app: TestApp) {
     let jo = app.register("jo@example.com").await;
     let admin = app.admin().await;
-    app.patch(&format!("/admin/users/{}", jo.id), Some(&admin.access), json!({"status": "suspended"}))
-        .await
-        .expect(200);
+    app.patch(
+        &format!("/admin/users/{}", jo.id),
+        Some(&admin.access),
+        json!({"status": "suspended"}),
+    )
+    .await
+    .expect(200);
     app.login("jo@example.com", PASSWORD).await.expect_problem(403, "account_suspended");
     // A wrong password still says nothing about the account.
-    app.login("jo@example.com", "wrong password").await.expect_problem(401, "invalid_credentials");
-    app.post("/auth/refresh", None, json!({"refresh_token": jo.refresh})).await.expect(401);
+    app.login("jo@example.com", "wrong password")
+        .await
+        .expect_problem(401, "invalid_credentials");
+    app.post("/auth/refresh", None, json!({"refresh_token": jo.refresh}))
+        .await
+        .expect(401);
     app.get("/auth/me", Some(&jo.access)).await.expect_problem(403, "account_suspended");
-    app.post("/auth/password/forgot", None, json!({"email": "jo@example.com"})).await.expect(202);
+    app.post("/auth/password/forgot", None, json!({"email": "jo@example.com"}))
+        .await
+        .expect(202);
 
     app.patch(&format!("/admin/users/{}", jo.id), Some(&admin.access), json!({"status": "active"}))
         .await

@@ -8,7 +8,10 @@ use crate::helpers::PASSWORD;
 
 fn kalavpp(data_dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kalavpp"));
-    command.env_clear().env("KALAVPP_DATA_DIR", data_dir).env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .env_clear()
+        .env("KALAVPP_DATA_DIR", data_dir)
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     command
 }
 
@@ -38,7 +41,11 @@ fn create_admin_checks_its_input() {
     ] {
         let out = create_admin(dir.path(), email, password);
         assert_eq!(out.status.code(), Some(1), "{email}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(expected), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(expected),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let migrate = kalavpp(dir.path()).arg("migrate").output().unwrap();
     assert!(migrate.status.success());
@@ -74,7 +81,12 @@ fn serves_on_an_empty_data_dir_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("fresh");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = kalavpp(&data).env("PORT", port.to_string()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = kalavpp(&data)
+        .env("PORT", port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let healthy = runtime.block_on(async {
         for _ in 0..200 {

@@ -65,10 +65,15 @@ pub struct Session {
 /// A fresh PostgreSQL schema on `KALAVPP_TEST_POSTGRES_URL`, as a connection URL.
 async fn fresh_postgres_url() -> Option<String> {
     let base = std::env::var("KALAVPP_TEST_POSTGRES_URL").ok().filter(|u| !u.trim().is_empty())?;
-    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
+    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
     tokio::spawn(connection);
     let schema = format!("e2e_{}", uuid::Uuid::new_v4().simple());
-    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create schema");
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create schema");
     let separator = if base.contains('?') { '&' } else { '?' };
     Some(format!("{base}{separator}options=-c%20search_path%3D{schema}"))
 }
@@ -234,6 +239,10 @@ pub async fn read(response: reqwest::Response) -> Reply {
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     Reply { status, headers, body }
 }

@@ -20,19 +20,48 @@ async fn health_and_readiness(app: TestApp) {
 
 async fn malformed_requests_get_problems(app: TestApp) {
     let url = app.url("/auth/register");
-    let reply = read(app.client.post(&url).header("content-type", "application/json").body("{\"email\":").send().await.unwrap()).await;
+    let reply = read(
+        app.client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body("{\"email\":")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     reply.expect_problem(400, "malformed_json");
-    let reply = read(app.client.post(&url).header("content-type", "text/plain").body("{}").send().await.unwrap()).await;
+    let reply = read(
+        app.client
+            .post(&url)
+            .header("content-type", "text/plain")
+            .body("{}")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     reply.expect_problem(400, "unsupported_content_type");
     let reply = read(app.client.post(&url).send().await.unwrap()).await;
     assert_eq!(reply.status.as_u16(), 400);
     let huge = format!("{{\"email\":\"a@b.io\",\"password\":\"{}\",\"name\":\"x\"}}", "x".repeat(1_100_000));
-    let reply = read(app.client.post(&url).header("content-type", "application/json").body(huge).send().await.unwrap()).await;
+    let reply = read(
+        app.client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(huge)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     reply.expect_problem(413, "payload_too_large");
     app.get("/no/such/route", None).await.expect_problem(404, "not_found");
     let reply = read(app.client.delete(app.url("/auth/me")).send().await.unwrap()).await;
     reply.expect_problem(405, "method_not_allowed");
-    app.post("/auth/login", None, json!({"email": "a@b.io"})).await.expect_problem(422, "validation_failed");
+    app.post("/auth/login", None, json!({"email": "a@b.io"}))
+        .await
+        .expect_problem(422, "validation_failed");
 }
 
 #[tokio::test]
@@ -59,25 +88,47 @@ async fn openapi_describes_every_route() {
         ("/readyz", "get"),
     ];
     for (path, method) in expected {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from the OpenAPI document");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from the OpenAPI document"
+        );
     }
     assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
 }
 
 #[tokio::test]
 async fn security_headers_cors_and_compression() {
-    let app = spawn_app(Backend::Sqlite, &[("CORS_ORIGIN", "http://shop.test,http://admin.test")]).await.unwrap();
-    let response = app.client.get(app.url("/healthz")).header("origin", "http://admin.test").send().await.unwrap();
+    let app = spawn_app(Backend::Sqlite, &[("CORS_ORIGIN", "http://shop.test,http://admin.test")])
+        .await
+        .unwrap();
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", "http://admin.test")
+        .send()
+        .await
+        .unwrap();
     let headers = response.headers();
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["x-frame-options"], "DENY");
     assert_eq!(headers["referrer-policy"], "no-referrer");
-    assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     assert!(headers.contains_key("x-request-id"));
     assert_eq!(headers["access-control-allow-origin"], "http://admin.test");
     assert!(!headers.contains_key("strict-transport-security"), "no HSTS in development");
 
-    let foreign = app.client.get(app.url("/healthz")).header("origin", "http://evil.test").send().await.unwrap();
+    let foreign = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", "http://evil.test")
+        .send()
+        .await
+        .unwrap();
     assert!(!foreign.headers().contains_key("access-control-allow-origin"));
     let preflight = app
         .client
@@ -91,17 +142,31 @@ async fn security_headers_cors_and_compression() {
     assert!(preflight.status().is_success());
     assert_eq!(preflight.headers()["access-control-allow-origin"], "http://shop.test");
 
-    let doc = app.client.get(app.url("/api/v1/openapi.json")).header("accept-encoding", "gzip").send().await.unwrap();
+    let doc = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(doc.headers()["content-encoding"], "gzip");
 }
 
 #[tokio::test]
 async fn rate_limits_answer_429_with_retry_after() {
-    let app = spawn_app(Backend::Sqlite, &[("RATE_LIMIT_MAX_REQUESTS", "6"), ("AUTH_RATE_LIMIT_MAX_REQUESTS", "2")]).await.unwrap();
+    let app = spawn_app(
+        Backend::Sqlite,
+        &[("RATE_LIMIT_MAX_REQUESTS", "6"), ("AUTH_RATE_LIMIT_MAX_REQUESTS", "2")],
+    )
+    .await
+    .unwrap();
     let body = json!({"email": "rae@example.com", "password": PASSWORD});
     app.post("/auth/login", None, body.clone()).await.expect(401);
     app.post("/auth/login", None, body.clone()).await.expect(401);
-    let limited = app.post("/auth/login", None, body.clone()).await.expect_problem(429, "rate_limited");
+    let limited = app
+        .post("/auth/login", None, body.clone())
+        .await
+        .expect_problem(429, "rate_limited");
     let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry >= 1 && retry <= 900, "retry-after {retry}");
     // The general limit still has room for other routes ...
@@ -119,7 +184,9 @@ async fn rate_limits_answer_429_with_retry_after() {
 #[tokio::test]
 async fn forwarded_for_is_trusted_only_behind_a_proxy() {
     for (trust, second_status) in [("false", 429), ("true", 401)] {
-        let app = spawn_app(Backend::Sqlite, &[("AUTH_RATE_LIMIT_MAX_REQUESTS", "1"), ("TRUST_PROXY", trust)]).await.unwrap();
+        let app = spawn_app(Backend::Sqlite, &[("AUTH_RATE_LIMIT_MAX_REQUESTS", "1"), ("TRUST_PROXY", trust)])
+            .await
+            .unwrap();
         let login = |ip: &'static str| {
             app.client
                 .post(app.url("/auth/login"))
@@ -128,6 +195,10 @@ async fn forwarded_for_is_trusted_only_behind_a_proxy() {
                 .send()
         };
         assert_eq!(login("203.0.113.1").await.unwrap().status().as_u16(), 401);
-        assert_eq!(login("203.0.113.2").await.unwrap().status().as_u16(), second_status, "TRUST_PROXY={trust}");
+        assert_eq!(
+            login("203.0.113.2").await.unwrap().status().as_u16(),
+            second_status,
+            "TRUST_PROXY={trust}"
+        );
     }
 }

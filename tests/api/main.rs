@@ -4,7 +4,7 @@
 mod helpers;
 
 mod admin_users;
-mod auth_flows;
 mod auth_attacks;
+mod auth_flows;
 mod cli;
 mod http_surface;

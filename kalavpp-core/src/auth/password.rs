@@ -20,7 +20,9 @@ pub struct PasswordHasher {
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasher").field("params", &self.params).finish_non_exhaustive()
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 
@@ -34,10 +36,7 @@ impl PasswordHasher {
         .unwrap_or_default();
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        let dummy_hash = argon
-            .hash_password(b"timing-equaliser")
-            .map(|h| h.to_string())
-            .unwrap_or_default();
+        let dummy_hash = argon.hash_password(b"timing-equaliser").map(|h| h.to_string()).unwrap_or_default();
         Self {
             params,
             permits: Arc::new(Semaphore::new(cores)),

@@ -70,7 +70,10 @@ impl TokenIssuer {
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);
-        validation.required_spec_claims = ["exp", "iat", "iss", "aud", "sub"].iter().map(|s| (*s).to_owned()).collect::<HashSet<_>>();
+        validation.required_spec_claims = ["exp", "iat", "iss", "aud", "sub"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect::<HashSet<_>>();
         validation.leeway = 5;
         Self {
             encoding: EncodingKey::from_secret(secret),
@@ -98,8 +101,8 @@ impl TokenIssuer {
             exp: now.timestamp() + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
             sid: Some(session.to_string()),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| Error::Internal(format!("signing failed: {e}")))?;
+        let token =
+            encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| Error::Internal(format!("signing failed: {e}")))?;
         Ok((token, ttl))
     }
 
@@ -124,8 +127,8 @@ impl TokenIssuer {
     /// The keyed hash under which a refresh token is stored (HMAC-SHA256 with `JWT_REFRESH_SECRET`).
     pub fn refresh_token_hash(&self, token: &str) -> String {
         use hmac::Mac;
-        let mut mac = <Hmac256 as Mac>::new_from_slice(self.config.refresh_secret.expose().as_bytes())
-            .expect("HMAC accepts keys of any length");
+        let mut mac =
+            <Hmac256 as Mac>::new_from_slice(self.config.refresh_secret.expose().as_bytes()).expect("HMAC accepts keys of any length");
         mac.update(token.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }

@@ -25,7 +25,9 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
+            && domain
+                .split('.')
+                .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
         let valid_chars = email
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "@.!#$%&'*+/=?^_`{|}~-".contains(c))
@@ -65,7 +67,17 @@ mod tests {
 
     #[test]
     fn refuses_malformed_addresses() {
-        for bad in ["", "ann", "ann@", "@x.io", "ann@x", "a b@x.io", "ann@@x.io", "ann@x..io", "ann@-x.io"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.io",
+            "ann@x",
+            "a b@x.io",
+            "ann@@x.io",
+            "ann@x..io",
+            "ann@-x.io",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -12,7 +12,7 @@ mod user;
 pub use email::Email;
 pub use ids::{AuditId, EmailId, SessionFamilyId, UserId};
 pub use money::Money;
-pub use page::{Page, PageRequest, MAX_PER_PAGE};
+pub use page::{MAX_PER_PAGE, Page, PageRequest};
 pub use password::Password;
 pub use role::{Role, UserStatus};
 pub use time::now;

@@ -69,7 +69,9 @@ impl<'a> Accounts<'a> {
     /// Signs up a new customer and signs them in. `Conflict(email_taken)` for a known email.
     #[instrument(skip_all)]
     pub async fn register(&self, registration: Registration) -> Result<AuthSession> {
-        let user = self.create_user(&registration.email, &registration.password, &registration.name, Role::Customer).await?;
+        let user = self
+            .create_user(&registration.email, &registration.password, &registration.name, Role::Customer)
+            .await?;
         self.start_session(user).await
     }
 
@@ -173,7 +175,10 @@ impl<'a> Accounts<'a> {
             RefreshOutcome::Rotated { user_id, family } => {
                 let user = self.inner.store.user_by_id(user_id).await?.ok_or_else(invalid_refresh)?;
                 if user.status == UserStatus::Suspended {
-                    self.inner.store.revoke_session(&self.inner.tokens.refresh_token_hash(&next_token), at).await?;
+                    self.inner
+                        .store
+                        .revoke_session(&self.inner.tokens.refresh_token_hash(&next_token), at)
+                        .await?;
                     return Err(suspended());
                 }
                 let (access_token, expires_in) = self.inner.tokens.access_token(user.id, user.role, family, at)?;
@@ -188,7 +193,10 @@ impl<'a> Accounts<'a> {
             }
             RefreshOutcome::Reused => {
                 tracing::warn!("refresh token reuse detected; session revoked");
-                Err(Error::unauthorized("refresh_token_reused", "this refresh token was already used; the session is revoked"))
+                Err(Error::unauthorized(
+                    "refresh_token_reused",
+                    "this refresh token was already used; the session is revoked",
+                ))
             }
             RefreshOutcome::Invalid => Err(invalid_refresh()),
         }
@@ -248,7 +256,10 @@ impl<'a> Accounts<'a> {
         };
         let mut violations = Violations::new();
         let name = changes.name.as_deref().and_then(|n| violations.check("name", UserName::parse(n)));
-        let new_password = changes.new_password.as_deref().and_then(|p| violations.check("new_password", Password::parse(p)));
+        let new_password = changes
+            .new_password
+            .as_deref()
+            .and_then(|p| violations.check("new_password", Password::parse(p)));
         if changes.new_password.is_some() && changes.current_password.is_none() {
             violations.add("current_password", "is required to change the password");
         }
@@ -296,7 +307,12 @@ impl<'a> Accounts<'a> {
         }
         let token = random_token(32);
         let at = now();
-        let message = emails::password_reset(&credentials.user.email, &credentials.user.name, &self.inner.config.frontend_url, &token);
+        let message = emails::password_reset(
+            &credentials.user.email,
+            &credentials.user.name,
+            &self.inner.config.frontend_url,
+            &token,
+        );
         self.inner
             .store
             .create_password_reset(
@@ -325,7 +341,12 @@ impl<'a> Accounts<'a> {
             return Err(Error::Internal("validation inconsistency".into()));
         };
         let password_hash = self.inner.hasher.hash(&password).await?;
-        match self.inner.store.consume_password_reset(&hash_token(token.trim()), &password_hash, now()).await? {
+        match self
+            .inner
+            .store
+            .consume_password_reset(&hash_token(token.trim()), &password_hash, now())
+            .await?
+        {
             Some(_) => Ok(()),
             None => Err(Error::invalid("token", "is invalid, expired or already used")),
         }

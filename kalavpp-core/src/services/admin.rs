@@ -41,7 +41,10 @@ impl<'a> Administration<'a> {
     pub async fn update_user(&self, actor: &Actor, user_id: UserId, changes: UserChanges) -> Result<User> {
         let admin = actor.require_admin()?;
         let mut violations = Violations::new();
-        let status = changes.status.as_deref().and_then(|s| violations.check("status", UserStatus::parse(s)));
+        let status = changes
+            .status
+            .as_deref()
+            .and_then(|s| violations.check("status", UserStatus::parse(s)));
         let role = changes.role.as_deref().and_then(|r| violations.check("role", Role::parse(r)));
         if role == Some(Role::Vendor) {
             violations.add("role", "the vendor role is granted by approving a vendor application");
@@ -51,7 +54,10 @@ impl<'a> Administration<'a> {
         }
         violations.finish()?;
         if admin == Some(user_id) && (status == Some(UserStatus::Suspended) || role.is_some_and(|r| r != Role::Admin)) {
-            return Err(Error::conflict("cannot_demote_self", "administrators cannot suspend or demote themselves"));
+            return Err(Error::conflict(
+                "cannot_demote_self",
+                "administrators cannot suspend or demote themselves",
+            ));
         }
         let before = self
             .inner

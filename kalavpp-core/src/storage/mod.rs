@@ -3,8 +3,8 @@
 //! Services validate and decide; a store method commits everything that must be atomic together.
 //! Uniqueness and races are decided by the database (unique keys, conditional updates).
 
-mod records;
 pub mod postgres;
+mod records;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -105,4 +105,18 @@ pub trait HealthStore: Send + Sync {
 pub trait Store: UserStore + SessionStore + PasswordResetStore + OutboxStore + AuditStore + HealthStore {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_backends_have_the_same_migration_versions() {
+        let sqlite = super::sqlite::embedded_migration_versions();
+        let postgres = super::postgres::embedded_migration_versions();
+        assert!(!sqlite.is_empty());
+        assert_eq!(
+            sqlite, postgres,
+            "migrations/sqlite and migrations/postgres must hold the same versions"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! `/admin`: users, the outbox and the audit log.
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use kalavpp_core::domain::{Role, UserId, UserStatus};
 use kalavpp_core::services::UserChanges;
@@ -88,7 +88,9 @@ fn blank_to_none(value: Option<String>) -> Option<String> {
 }
 
 fn parse_filter<T>(field: &str, value: Option<String>, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, Error> {
-    blank_to_none(value).map(|v| parse(&v).map_err(|m| Error::invalid(field, m))).transpose()
+    blank_to_none(value)
+        .map(|v| parse(&v).map_err(|m| Error::invalid(field, m)))
+        .transpose()
 }
 
 /// Parses an RFC 3339 time or a date (start of day; with `end_of_day`, the last instant of it).
@@ -97,7 +99,11 @@ pub fn parse_time(text: &str, end_of_day: bool) -> Result<DateTime<Utc>, String>
         return Ok(t.with_timezone(&Utc));
     }
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| "must be an RFC 3339 time or a YYYY-MM-DD date".to_owned())?;
-    let time = if end_of_day { date.and_hms_micro_opt(23, 59, 59, 999_999) } else { date.and_hms_opt(0, 0, 0) };
+    let time = if end_of_day {
+        date.and_hms_micro_opt(23, 59, 59, 999_999)
+    } else {
+        date.and_hms_opt(0, 0, 0)
+    };
     time.map(|t| t.and_utc()).ok_or_else(|| "is out of range".to_owned())
 }
 
@@ -170,7 +176,9 @@ async fn list_audit_log(
 ) -> ApiResult<Json<AuditPage>> {
     actor.require_admin()?;
     let filter = AuditFilter {
-        actor_id: parse_filter("actor", query.actor, |a| UserId::parse(a).ok_or_else(|| "must be a user id".to_owned()))?,
+        actor_id: parse_filter("actor", query.actor, |a| {
+            UserId::parse(a).ok_or_else(|| "must be a user id".to_owned())
+        })?,
         action: blank_to_none(query.action),
         from: parse_filter("from", query.from, |t| parse_time(t, false))?,
         to: parse_filter("to", query.to, |t| parse_time(t, true))?,

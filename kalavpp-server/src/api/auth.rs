@@ -1,8 +1,8 @@
 //! `/auth`: register, login, refresh, logout, me, password reset.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use kalavpp_core::services::{ProfileChanges, Registration};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -137,7 +137,11 @@ async fn me(State(state): State<AppState>, AuthUser(actor): AuthUser) -> ApiResu
 
 #[utoipa::path(patch, path = "/auth/me", tag = "auth", security(("bearer" = [])), request_body = UpdateMeRequest,
     responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 422, body = Problem)))]
-async fn update_me(State(state): State<AppState>, AuthUser(actor): AuthUser, ApiJson(body): ApiJson<UpdateMeRequest>) -> ApiResult<Json<UserBody>> {
+async fn update_me(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    ApiJson(body): ApiJson<UpdateMeRequest>,
+) -> ApiResult<Json<UserBody>> {
     let changes = ProfileChanges {
         name: body.name,
         current_password: body.current_password,
@@ -148,7 +152,10 @@ async fn update_me(State(state): State<AppState>, AuthUser(actor): AuthUser, Api
 
 #[utoipa::path(post, path = "/auth/password/forgot", tag = "auth", request_body = ForgotPasswordRequest,
     responses((status = 202, body = MessageBody, description = "accepted whether or not the email exists")))]
-async fn forgot_password(State(state): State<AppState>, ApiJson(body): ApiJson<ForgotPasswordRequest>) -> ApiResult<(StatusCode, Json<MessageBody>)> {
+async fn forgot_password(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ForgotPasswordRequest>,
+) -> ApiResult<(StatusCode, Json<MessageBody>)> {
     state.market.accounts().forgot_password(&body.email).await?;
     let message = "if an account exists for this email, a reset link is on its way".to_owned();
     Ok((StatusCode::ACCEPTED, Json(MessageBody { message })))

@@ -1,8 +1,8 @@
 //! `/healthz` and `/readyz`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -27,7 +27,10 @@ pub struct HealthBody {
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthBody, description = "the process is up")))]
 async fn healthz() -> Json<HealthBody> {
-    Json(HealthBody { status: "ok", database: None })
+    Json(HealthBody {
+        status: "ok",
+        database: None,
+    })
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "operations",
@@ -38,7 +41,13 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthBody>)
         Ok(()) => (StatusCode::OK, Json(HealthBody { status: "ok", database })),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthBody { status: "unavailable", database }))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(HealthBody {
+                    status: "unavailable",
+                    database,
+                }),
+            )
         }
     }
 }

@@ -47,7 +47,10 @@ impl AuditStore for PostgresStore {
              AND ($3::timestamptz IS NULL OR at >= $3) AND ($4::timestamptz IS NULL OR at <= $4)";
         let client = self.client().await?;
         let total: i64 = client
-            .query_one(&format!("SELECT count(*) FROM audit_log WHERE {condition}"), &[&actor, &filter.action, &filter.from, &filter.to])
+            .query_one(
+                &format!("SELECT count(*) FROM audit_log WHERE {condition}"),
+                &[&actor, &filter.action, &filter.from, &filter.to],
+            )
             .await
             .map_err(map_err)?
             .get(0);

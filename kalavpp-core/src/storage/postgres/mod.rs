@@ -38,7 +38,13 @@ impl PostgresStore {
     pub async fn connect(url: &str, max_connections: usize) -> StoreResult<Self> {
         let config = parse_url(url)?;
         migrate(&config).await?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
         let pool = Pool::builder(manager)
             .max_size(max_connections.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -67,7 +73,10 @@ fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
 async fn migrate(config: &tokio_postgres::Config) -> StoreResult<Vec<i32>> {
     let (mut client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
     let connection = tokio::spawn(connection);
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await.map_err(map_err)?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(map_err)?;
     let outcome = embedded::migrations::runner()
         .run_async(&mut client)
         .await
@@ -81,7 +90,11 @@ async fn migrate(config: &tokio_postgres::Config) -> StoreResult<Vec<i32>> {
 
 /// The migration versions embedded for PostgreSQL.
 pub fn embedded_migration_versions() -> Vec<i32> {
-    embedded::migrations::runner().get_migrations().iter().map(refinery::Migration::version).collect()
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(refinery::Migration::version)
+        .collect()
 }
 
 /// Unique-index names mapped to the `table.column` form SQLite reports, so both backends say the same.
@@ -89,6 +102,8 @@ fn conflict_name(constraint: &str) -> String {
     match constraint {
         "users_email_key" => "users.email".into(),
         "refresh_tokens_hash_key" => "refresh_tokens.token_hash".into(),
+        // Its primary key is the token hash, not an `id` column.
+        "password_resets_pkey" => "password_resets.token_hash".into(),
         other => match other.strip_suffix("_pkey") {
             Some(table) => format!("{table}.id"),
             None => other.to_owned(),

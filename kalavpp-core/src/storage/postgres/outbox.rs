@@ -12,7 +12,15 @@ pub(crate) async fn insert_email(client: &impl GenericClient, email: &NewEmail) 
         .execute(
             "INSERT INTO outbox (id, recipient, template, subject, body_text, body_html, next_attempt_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-            &[&email.id.0, &email.recipient, &email.template, &email.subject, &email.body_text, &email.body_html, &email.created_at],
+            &[
+                &email.id.0,
+                &email.recipient,
+                &email.template,
+                &email.subject,
+                &email.body_text,
+                &email.body_html,
+                &email.created_at,
+            ],
         )
         .await
         .map_err(map_err)?;
@@ -43,10 +51,14 @@ impl OutboxStore for PostgresStore {
 
     #[tracing::instrument(skip_all)]
     async fn list_emails(&self, filter: &EmailFilter, page: PageRequest) -> StoreResult<Page<OutboxEmail>> {
-        let condition = "($1::text IS NULL OR recipient = $1) AND ($2::text IS NULL OR template = $2) AND ($3::text IS NULL OR status = $3)";
+        let condition =
+            "($1::text IS NULL OR recipient = $1) AND ($2::text IS NULL OR template = $2) AND ($3::text IS NULL OR status = $3)";
         let client = self.client().await?;
         let total: i64 = client
-            .query_one(&format!("SELECT count(*) FROM outbox WHERE {condition}"), &[&filter.recipient, &filter.template, &filter.status])
+            .query_one(
+                &format!("SELECT count(*) FROM outbox WHERE {condition}"),
+                &[&filter.recipient, &filter.template, &filter.status],
+            )
             .await
             .map_err(map_err)?
             .get(0);

@@ -126,12 +126,18 @@ impl PasswordResetStore for PostgresStore {
             return Ok(None);
         };
         let user_id = UserId(row.get(0));
-        tx.execute("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3", &[&new_password_hash, &at, &user_id.0])
-            .await
-            .map_err(map_err)?;
-        tx.execute("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL", &[&at, &user_id.0])
-            .await
-            .map_err(map_err)?;
+        tx.execute(
+            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+            &[&new_password_hash, &at, &user_id.0],
+        )
+        .await
+        .map_err(map_err)?;
+        tx.execute(
+            "UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+            &[&at, &user_id.0],
+        )
+        .await
+        .map_err(map_err)?;
         revoke_sessions(&tx, user_id, None, at).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(user_id))

@@ -6,7 +6,9 @@ use uuid::Uuid;
 use super::audit::insert_audit;
 use super::{PostgresStore, like_pattern, map_err};
 use crate::domain::{Email, Page, PageRequest, Role, User, UserId, UserName, UserStatus};
-use crate::storage::{AdminUserChange, NewUser, PasswordChange, StoreError, StoreResult, Timestamp, UserCredentials, UserFilter, UserStore};
+use crate::storage::{
+    AdminUserChange, NewUser, PasswordChange, StoreError, StoreResult, Timestamp, UserCredentials, UserFilter, UserStore,
+};
 
 const USER_COLUMNS: &str = "id, email, name, role, status, created_at, updated_at";
 
@@ -60,7 +62,14 @@ impl UserStore for PostgresStore {
                     "INSERT INTO users (id, email, name, password_hash, role, status, created_at, updated_at)
                      VALUES ($1, $2, $3, $4, $5, 'active', $6, $6) RETURNING {USER_COLUMNS}"
                 ),
-                &[&user.id.0, &user.email.as_str(), &user.name.as_str(), &user.password_hash, &user.role.as_str(), &user.created_at],
+                &[
+                    &user.id.0,
+                    &user.email.as_str(),
+                    &user.name.as_str(),
+                    &user.password_hash,
+                    &user.role.as_str(),
+                    &user.created_at,
+                ],
             )
             .await
             .map_err(map_err)?;
@@ -77,7 +86,10 @@ impl UserStore for PostgresStore {
         let row = self
             .client()
             .await?
-            .query_opt(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"), &[&email.as_str()])
+            .query_opt(
+                &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"),
+                &[&email.as_str()],
+            )
             .await
             .map_err(map_err)?;
         row.as_ref().map(credentials_from_row).transpose()
@@ -128,7 +140,12 @@ impl UserStore for PostgresStore {
 
     #[tracing::instrument(skip_all)]
     async fn list_users(&self, filter: &UserFilter, page: PageRequest) -> StoreResult<Page<User>> {
-        let q = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(|q| like_pattern(&q.to_lowercase()));
+        let q = filter
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(|q| like_pattern(&q.to_lowercase()));
         let role = filter.role.map(Role::as_str);
         let status = filter.status.map(UserStatus::as_str);
         let condition = "($1::text IS NULL OR lower(email) LIKE $1 OR lower(name) LIKE $1)
@@ -161,7 +178,12 @@ impl UserStore for PostgresStore {
                     "UPDATE users SET status = coalesce($1, status), role = coalesce($2, role), updated_at = $3
                      WHERE id = $4 RETURNING {USER_COLUMNS}"
                 ),
-                &[&change.status.map(UserStatus::as_str), &change.role.map(Role::as_str), &at, &change.user_id.0],
+                &[
+                    &change.status.map(UserStatus::as_str),
+                    &change.role.map(Role::as_str),
+                    &at,
+                    &change.user_id.0,
+                ],
             )
             .await
             .map_err(map_err)?;

@@ -50,9 +50,11 @@ impl AuditStore for SqliteStore {
                 let condition = "(?1 IS NULL OR actor_id = ?1) AND (?2 IS NULL OR action = ?2)
                      AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at <= ?4)";
                 let total: i64 = conn
-                    .query_row(&format!("SELECT count(*) FROM audit_log WHERE {condition}"), params![actor, action, from, to], |r| {
-                        r.get(0)
-                    })
+                    .query_row(
+                        &format!("SELECT count(*) FROM audit_log WHERE {condition}"),
+                        params![actor, action, from, to],
+                        |r| r.get(0),
+                    )
                     .map_err(map_err)?;
                 let mut stmt = conn
                     .prepare_cached(&format!(

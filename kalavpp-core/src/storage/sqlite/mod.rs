@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{HealthStore, Store, StoreError, StoreResult};
@@ -71,7 +72,9 @@ impl SqliteStore {
                     let mut writer = open_file(&path, false)?;
                     writer.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
                     migrate(&mut writer)?;
-                    let readers = (0..readers.max(1)).map(|_| open_file(&path, true)).collect::<StoreResult<Vec<_>>>()?;
+                    let readers = (0..readers.max(1))
+                        .map(|_| open_file(&path, true))
+                        .collect::<StoreResult<Vec<_>>>()?;
                     Ok(ConnectionPool::new(writer, readers))
                 }
             }
@@ -116,6 +119,14 @@ fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(map_err)?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
+    // SQLite's own lower() folds ASCII only; searches fold case like Rust and PostgreSQL do.
+    conn.create_scalar_function(
+        "unicode_lower",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(ctx.get::<Option<String>>(0)?.map(|text| text.to_lowercase())),
+    )
+    .map_err(map_err)?;
     Ok(())
 }
 
@@ -128,7 +139,11 @@ fn migrate(conn: &mut Connection) -> StoreResult<Vec<i32>> {
 
 /// The migration versions embedded for SQLite.
 pub fn embedded_migration_versions() -> Vec<i32> {
-    embedded::migrations::runner().get_migrations().iter().map(refinery::Migration::version).collect()
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(refinery::Migration::version)
+        .collect()
 }
 
 /// Maps a rusqlite error onto [`StoreError`]: unique violations become `Conflict("table.column")`.
@@ -142,7 +157,10 @@ pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
             }
         }
         rusqlite::Error::SqliteFailure(failure, _)
-            if matches!(failure.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen) =>
+            if matches!(
+                failure.code,
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen
+            ) =>
         {
             StoreError::Unavailable(err.to_string())
         }

@@ -17,12 +17,22 @@ impl SessionStore for SqliteStore {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
                 tx.execute(
                     "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![token.family.to_string(), token.user_id.to_string(), ts(token.issued_at), ts(token.expires_at)],
+                    params![
+                        token.family.to_string(),
+                        token.user_id.to_string(),
+                        ts(token.issued_at),
+                        ts(token.expires_at)
+                    ],
                 )
                 .map_err(map_err)?;
                 tx.execute(
                     "INSERT INTO refresh_tokens (id, session_id, token_hash, issued_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![token.id.to_string(), token.family.to_string(), token.token_hash, ts(token.issued_at)],
+                    params![
+                        token.id.to_string(),
+                        token.family.to_string(),
+                        token.token_hash,
+                        ts(token.issued_at)
+                    ],
                 )
                 .map_err(map_err)?;
                 tx.commit().map_err(map_err)
@@ -61,13 +71,19 @@ impl SessionStore for SqliteStore {
                     return Ok(RefreshOutcome::Invalid);
                 }
                 if used {
-                    tx.execute("UPDATE sessions SET revoked_at = ?1 WHERE id = ?2", params![ts(next.at), session_id])
-                        .map_err(map_err)?;
+                    tx.execute(
+                        "UPDATE sessions SET revoked_at = ?1 WHERE id = ?2",
+                        params![ts(next.at), session_id],
+                    )
+                    .map_err(map_err)?;
                     tx.commit().map_err(map_err)?;
                     return Ok(RefreshOutcome::Reused);
                 }
-                tx.execute("UPDATE refresh_tokens SET used_at = ?1 WHERE id = ?2", params![ts(next.at), token_id])
-                    .map_err(map_err)?;
+                tx.execute(
+                    "UPDATE refresh_tokens SET used_at = ?1 WHERE id = ?2",
+                    params![ts(next.at), token_id],
+                )
+                .map_err(map_err)?;
                 tx.execute(
                     "INSERT INTO refresh_tokens (id, session_id, token_hash, issued_at) VALUES (?1, ?2, ?3, ?4)",
                     params![next.id.to_string(), session_id, next.token_hash, ts(next.at)],
@@ -107,7 +123,12 @@ impl PasswordResetStore for SqliteStore {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
                 tx.execute(
                     "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![reset.token_hash, reset.user_id.to_string(), ts(reset.created_at), ts(reset.expires_at)],
+                    params![
+                        reset.token_hash,
+                        reset.user_id.to_string(),
+                        ts(reset.created_at),
+                        ts(reset.expires_at)
+                    ],
                 )
                 .map_err(map_err)?;
                 super::outbox::insert_email(&tx, &email)?;

@@ -4,7 +4,9 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use super::audit::insert_audit;
 use super::{SqliteStore, bad_value, like_pattern, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{Email, Page, PageRequest, Role, User, UserId, UserName, UserStatus};
-use crate::storage::{AdminUserChange, NewUser, PasswordChange, StoreError, StoreResult, Timestamp, UserCredentials, UserFilter, UserStore};
+use crate::storage::{
+    AdminUserChange, NewUser, PasswordChange, StoreError, StoreResult, Timestamp, UserCredentials, UserFilter, UserStore,
+};
 
 const USER_COLUMNS: &str = "id, email, name, role, status, created_at, updated_at";
 
@@ -96,7 +98,10 @@ impl UserStore for SqliteStore {
         self.pool
             .write(move |conn| {
                 let changed = conn
-                    .execute("UPDATE users SET name = ?1, updated_at = ?2 WHERE id = ?3", params![name, ts(at), id.to_string()])
+                    .execute(
+                        "UPDATE users SET name = ?1, updated_at = ?2 WHERE id = ?3",
+                        params![name, ts(at), id.to_string()],
+                    )
                     .map_err(map_err)?;
                 if changed == 0 {
                     return Err(StoreError::NotFound);
@@ -128,15 +133,24 @@ impl UserStore for SqliteStore {
 
     #[tracing::instrument(skip_all)]
     async fn list_users(&self, filter: &UserFilter, page: PageRequest) -> StoreResult<Page<User>> {
-        let q = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(|q| like_pattern(&q.to_lowercase()));
+        let q = filter
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(|q| like_pattern(&q.to_lowercase()));
         let role = filter.role.map(Role::as_str);
         let status = filter.status.map(UserStatus::as_str);
         self.pool
             .read(move |conn| {
-                let condition = "(?1 IS NULL OR lower(email) LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\')
+                let condition = "(?1 IS NULL OR unicode_lower(email) LIKE ?1 ESCAPE '\\' OR unicode_lower(name) LIKE ?1 ESCAPE '\\')
                      AND (?2 IS NULL OR role = ?2) AND (?3 IS NULL OR status = ?3)";
                 let total: i64 = conn
-                    .query_row(&format!("SELECT count(*) FROM users WHERE {condition}"), params![q, role, status], |r| r.get(0))
+                    .query_row(
+                        &format!("SELECT count(*) FROM users WHERE {condition}"),
+                        params![q, role, status],
+                        |r| r.get(0),
+                    )
                     .map_err(map_err)?;
                 let mut stmt = conn
                     .prepare_cached(&format!(
