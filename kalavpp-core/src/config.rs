@@ -81,6 +81,8 @@ pub struct Config {
     pub sqlite_readers: usize,
     /// Maximum PostgreSQL connections.
     pub postgres_max_connections: usize,
+    /// Largest digital asset accepted, in bytes (`MAX_ASSET_BYTES`, default 200 MiB).
+    pub max_asset_bytes: u64,
 }
 
 impl Config {
@@ -104,6 +106,7 @@ impl Config {
             hash_cost: HashCost::Owasp,
             sqlite_readers: 4,
             postgres_max_connections: 16,
+            max_asset_bytes: 200 * 1024 * 1024,
         }
     }
 

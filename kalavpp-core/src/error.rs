@@ -58,6 +58,22 @@ pub enum Error {
         /// Human-readable detail.
         message: String,
     },
+    /// The upload is larger than allowed.
+    #[error("{message}")]
+    TooLarge {
+        /// Stable machine code, e.g. `image_too_large`.
+        code: &'static str,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// The upload's content is not of an accepted type (whatever its name says).
+    #[error("{message}")]
+    UnsupportedMedia {
+        /// Stable machine code, e.g. `unsupported_image_type`.
+        code: &'static str,
+        /// Human-readable detail.
+        message: String,
+    },
     /// One or more inputs are invalid.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
@@ -106,9 +122,12 @@ impl Error {
     /// The stable machine code of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NotFound { code, .. } | Self::Unauthorized { code, .. } | Self::Forbidden { code, .. } | Self::Conflict { code, .. } => {
-                code
-            }
+            Self::NotFound { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::TooLarge { code, .. }
+            | Self::UnsupportedMedia { code, .. } => code,
             Self::Validation(_) => "validation_failed",
             Self::Internal(_) => "internal_error",
         }

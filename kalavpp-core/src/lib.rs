@@ -17,9 +17,11 @@
 //! ```
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod files;
 pub mod services;
 pub mod storage;
 

@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use crate::auth::{PasswordHasher, TokenIssuer};
+use crate::cache::CatalogCache;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::services::{Accounts, Administration};
+use crate::files::{FileStore, LocalFileStore};
+use crate::services::{Accounts, Administration, Catalog, Media, Vendors};
 use crate::storage::sqlite::{SqliteLocation, SqliteStore};
 use crate::storage::{Store, postgres::PostgresStore};
 
@@ -21,6 +23,8 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) hasher: PasswordHasher,
     pub(crate) tokens: TokenIssuer,
+    pub(crate) files: Arc<dyn FileStore>,
+    pub(crate) cache: CatalogCache,
 }
 
 impl std::fmt::Debug for Marketplace {
@@ -37,6 +41,7 @@ impl std::fmt::Debug for Marketplace {
 pub struct MarketplaceBuilder {
     config: Config,
     store: Option<Arc<dyn Store>>,
+    files: Option<Arc<dyn FileStore>>,
 }
 
 impl std::fmt::Debug for dyn Store {
@@ -52,13 +57,26 @@ impl MarketplaceBuilder {
         self
     }
 
+    /// Uses `files` for images and digital assets instead of a directory under `data_dir`.
+    pub fn files(mut self, files: Arc<dyn FileStore>) -> Self {
+        self.files = Some(files);
+        self
+    }
+
     /// Opens the store (running migrations) unless one was given, and assembles the marketplace.
     pub async fn build(self) -> Result<Marketplace> {
         let store = match self.store {
             Some(store) => store,
             None => open_store(&self.config).await?,
         };
-        Ok(Marketplace::assemble(self.config, store))
+        let files = match self.files {
+            Some(files) => files,
+            None => Arc::new(
+                LocalFileStore::new(self.config.data_dir.join("files"))
+                    .map_err(|e| Error::Internal(format!("cannot use the data directory for files: {e}")))?,
+            ),
+        };
+        Ok(Marketplace::assemble(self.config, store, files))
     }
 }
 
@@ -83,7 +101,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
 impl Marketplace {
     /// Starts building a marketplace from `config`.
     pub fn builder(config: Config) -> MarketplaceBuilder {
-        MarketplaceBuilder { config, store: None }
+        MarketplaceBuilder { config, store: None, files: None }
     }
 
     /// Opens the database named in `config` (running migrations) and returns the marketplace.
@@ -91,7 +109,7 @@ impl Marketplace {
         Self::builder(config).build().await
     }
 
-    fn assemble(config: Config, store: Arc<dyn Store>) -> Self {
+    fn assemble(config: Config, store: Arc<dyn Store>, files: Arc<dyn FileStore>) -> Self {
         let hasher = PasswordHasher::new(config.hash_cost);
         let tokens = TokenIssuer::new(config.tokens.clone());
         Self {
@@ -100,6 +118,8 @@ impl Marketplace {
                 store,
                 hasher,
                 tokens,
+                files,
+                cache: CatalogCache::default(),
             }),
         }
     }
@@ -112,6 +132,31 @@ impl Marketplace {
     /// Administration: users, the outbox, the audit log.
     pub fn admin(&self) -> Administration<'_> {
         Administration::new(&self.inner)
+    }
+
+    /// Vendor applications, profiles and admin decisions.
+    pub fn vendors(&self) -> Vendors<'_> {
+        Vendors::new(&self.inner)
+    }
+
+    /// Categories, products and the public catalog.
+    pub fn catalog(&self) -> Catalog<'_> {
+        Catalog::new(&self.inner)
+    }
+
+    /// Product images and digital assets.
+    pub fn media(&self) -> Media<'_> {
+        Media::new(&self.inner)
+    }
+
+    /// The file store holding images and assets.
+    pub fn files(&self) -> &Arc<dyn FileStore> {
+        &self.inner.files
+    }
+
+    /// The catalog caches (generation, hit/miss counts).
+    pub fn catalog_cache(&self) -> &CatalogCache {
+        &self.inner.cache
     }
 
     /// The configuration in use.

@@ -52,3 +52,19 @@ id_type!(
     /// Identifies an audit-log row.
     AuditId
 );
+id_type!(
+    /// Identifies a vendor (a shop).
+    VendorId
+);
+id_type!(
+    /// Identifies a catalog category.
+    CategoryId
+);
+id_type!(
+    /// Identifies a product.
+    ProductId
+);
+id_type!(
+    /// Identifies a product image.
+    ImageId
+);

@@ -6,11 +6,15 @@ mod money;
 mod page;
 mod password;
 mod role;
+mod slug;
+mod catalog;
 mod time;
 mod user;
 
 pub use email::Email;
-pub use ids::{AuditId, EmailId, SessionFamilyId, UserId};
+pub use catalog::{ProductKind, ProductStatus, VendorStatus};
+pub use ids::{AuditId, CategoryId, EmailId, ImageId, ProductId, SessionFamilyId, UserId, VendorId};
+pub use slug::slugify;
 pub use money::Money;
 pub use page::{MAX_PER_PAGE, Page, PageRequest};
 pub use password::Password;

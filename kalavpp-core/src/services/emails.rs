@@ -23,3 +23,57 @@ pub fn password_reset(recipient: &str, name: &str, frontend_url: &str, token: &s
         created_at: now(),
     }
 }
+
+/// Template name of the vendor-approval email.
+pub const VENDOR_APPROVED: &str = "vendor_approved";
+/// Template name of the vendor-rejection email.
+pub const VENDOR_REJECTED: &str = "vendor_rejected";
+/// Template name of the vendor-suspension email.
+pub const VENDOR_SUSPENDED: &str = "vendor_suspended";
+
+fn email(recipient: &str, template: &str, subject: String, body_text: String) -> NewEmail {
+    NewEmail {
+        id: EmailId::new(),
+        recipient: recipient.to_owned(),
+        template: template.into(),
+        subject,
+        body_text,
+        body_html: None,
+        created_at: now(),
+    }
+}
+
+/// Tells an applicant their shop is approved.
+pub fn vendor_approved(recipient: &str, shop_name: &str, frontend_url: &str) -> NewEmail {
+    email(
+        recipient,
+        VENDOR_APPROVED,
+        format!("Your shop {shop_name} is approved"),
+        format!(
+            "Good news: your KALAVPP shop \"{shop_name}\" is approved.\n\nYou can now list your works: {}/vendor\n",
+            frontend_url.trim_end_matches('/')
+        ),
+    )
+}
+
+/// Tells an applicant why their application was turned down.
+pub fn vendor_rejected(recipient: &str, shop_name: &str, reason: &str) -> NewEmail {
+    email(
+        recipient,
+        VENDOR_REJECTED,
+        format!("Your shop application for {shop_name}"),
+        format!(
+            "Thank you for applying to sell on KALAVPP as \"{shop_name}\".\n\nWe cannot approve the application at this time.\nReason: {reason}\n\nYou may update your details and apply again.\n"
+        ),
+    )
+}
+
+/// Tells a vendor their shop was suspended.
+pub fn vendor_suspended(recipient: &str, shop_name: &str) -> NewEmail {
+    email(
+        recipient,
+        VENDOR_SUSPENDED,
+        format!("Your shop {shop_name} is suspended"),
+        format!("Your KALAVPP shop \"{shop_name}\" has been suspended; its works are hidden from the catalog.\nPlease contact us.\n"),
+    )
+}

@@ -4,13 +4,15 @@
 //! Uniqueness and races are decided by the database (unique keys, conditional updates).
 
 pub mod postgres;
+mod catalog_records;
 mod records;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::domain::{Email, Page, PageRequest, User, UserId, UserName};
+use crate::domain::{CategoryId, Email, ImageId, Page, PageRequest, ProductId, User, UserId, UserName, VendorId};
 
+pub use catalog_records::*;
 pub use records::*;
 
 /// What a store method can fail with.
@@ -19,7 +21,7 @@ pub enum StoreError {
     /// The row the method works on does not exist.
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was violated; names what clashed (e.g. `email`).
+    /// A uniqueness rule was violated; names what clashed as `table.column` (e.g. `users.email`).
     #[error("conflict on {0}")]
     Conflict(String),
     /// The database could not be reached or timed out.
@@ -36,7 +38,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Creates an account; `Conflict("email")` when the email is taken.
+    /// Creates an account; `Conflict("users.email")` when the email is taken.
     async fn insert_user(&self, user: NewUser) -> StoreResult<User>;
     /// An account by id.
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
@@ -100,9 +102,69 @@ pub trait HealthStore: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
 }
 
+/// Vendors and their applications.
+#[async_trait]
+pub trait VendorStore: Send + Sync {
+    /// Stores a new application (`pending`). `Conflict("vendors.user_id")` when the user already
+    /// has one, `Conflict("vendors.slug")` when the slug is taken.
+    async fn insert_vendor(&self, vendor: NewVendor) -> StoreResult<Vendor>;
+    /// Turns a `rejected` application of `vendor.user_id` back into a `pending` one with new
+    /// details; `None` when the user has no rejected application.
+    async fn reapply_vendor(&self, vendor: NewVendor) -> StoreResult<Option<Vendor>>;
+    /// A vendor by id.
+    async fn vendor_by_id(&self, id: VendorId) -> StoreResult<Option<Vendor>>;
+    /// A vendor by slug.
+    async fn vendor_by_slug(&self, slug: &str) -> StoreResult<Option<Vendor>>;
+    /// The vendor of a user.
+    async fn vendor_by_user(&self, user_id: UserId) -> StoreResult<Option<Vendor>>;
+    /// Vendors matching `filter`, newest first.
+    async fn list_vendors(&self, filter: &VendorFilter, page: PageRequest) -> StoreResult<Page<Vendor>>;
+    /// Applies a vendor's own profile change.
+    async fn update_vendor_profile(&self, id: VendorId, change: VendorProfileChange, at: Timestamp) -> StoreResult<Vendor>;
+    /// Applies an admin decision (status, commission, role, audit row, email) in one transaction.
+    /// `NotFound` for an unknown vendor, `Conflict("vendors.status")` when its status is not in `from`.
+    async fn decide_vendor(&self, decision: VendorDecision) -> StoreResult<Vendor>;
+}
+
+/// Categories, products, images and digital assets.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// All categories with their visible product counts, ordered by name.
+    async fn list_categories(&self) -> StoreResult<Vec<Category>>;
+    /// Creates a category. `Conflict("categories.slug")` when the slug is taken.
+    async fn insert_category(&self, category: NewCategory) -> StoreResult<Category>;
+    /// Renames / moves a category.
+    async fn update_category(&self, change: CategoryChange) -> StoreResult<Category>;
+    /// Deletes a category. `Conflict("categories.products")` while products (of any status) or
+    /// child categories use it.
+    async fn delete_category(&self, id: CategoryId, audit: NewAudit) -> StoreResult<()>;
+    /// Creates a product.
+    async fn insert_product(&self, product: NewProduct) -> StoreResult<Product>;
+    /// A product in any status.
+    async fn product_by_id(&self, id: ProductId) -> StoreResult<Option<Product>>;
+    /// A product in any status, by slug.
+    async fn product_by_slug(&self, slug: &str) -> StoreResult<Option<Product>>;
+    /// Replaces a product's editable fields (and writes the audit row, if any).
+    async fn update_product(&self, update: ProductUpdate) -> StoreResult<Product>;
+    /// Published products of approved vendors matching `query`.
+    async fn list_products(&self, query: &ProductQuery, page: PageRequest) -> StoreResult<Page<Product>>;
+    /// All products of a vendor in every status, newest first.
+    async fn list_vendor_products(&self, vendor_id: VendorId, page: PageRequest) -> StoreResult<Page<Product>>;
+    /// Appends an image unless the product already has `max_images` (`Conflict("product_images.limit")`).
+    async fn add_product_image(&self, image: ProductImage, max_images: i64) -> StoreResult<ProductImage>;
+    /// Removes an image of a product and returns it (for file clean-up); `None` when not found.
+    async fn delete_product_image(&self, product_id: ProductId, image_id: ImageId) -> StoreResult<Option<ProductImage>>;
+    /// Sets (or replaces) a product's digital asset; returns the replaced one.
+    async fn set_product_asset(&self, asset: ProductAsset) -> StoreResult<Option<ProductAsset>>;
+    /// A product's digital asset.
+    async fn product_asset(&self, product_id: ProductId) -> StoreResult<Option<ProductAsset>>;
+}
+
 /// Everything the marketplace needs from a backend. `Marketplace` holds an `Arc<dyn Store>`, so an
 /// embedder may bring its own implementation (and run the conformance suite against it).
-pub trait Store: UserStore + SessionStore + PasswordResetStore + OutboxStore + AuditStore + HealthStore {
+pub trait Store:
+    UserStore + SessionStore + PasswordResetStore + OutboxStore + AuditStore + HealthStore + VendorStore + CatalogStore
+{
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
 }

@@ -1,9 +1,11 @@
 //! PostgreSQL backend: tokio-postgres over a deadpool connection pool.
 
 mod audit;
+mod catalog;
 mod outbox;
 mod sessions;
 mod users;
+mod vendors;
 
 use std::str::FromStr;
 
@@ -104,6 +106,12 @@ fn conflict_name(constraint: &str) -> String {
         "refresh_tokens_hash_key" => "refresh_tokens.token_hash".into(),
         // Its primary key is the token hash, not an `id` column.
         "password_resets_pkey" => "password_resets.token_hash".into(),
+        "vendors_user_id_key" => "vendors.user_id".into(),
+        "vendors_slug_key" => "vendors.slug".into(),
+        "categories_slug_key" => "categories.slug".into(),
+        "products_slug_key" => "products.slug".into(),
+        // One asset per product: its primary key is the product id.
+        "product_assets_pkey" => "product_assets.product_id".into(),
         other => match other.strip_suffix("_pkey") {
             Some(table) => format!("{table}.id"),
             None => other.to_owned(),

@@ -2,10 +2,12 @@
 //! Tokio's blocking pool.
 
 mod audit;
+mod catalog;
 mod outbox;
 mod pool;
 mod sessions;
 mod users;
+mod vendors;
 
 use std::path::{Path, PathBuf};
 

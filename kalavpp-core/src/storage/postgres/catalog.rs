@@ -1,0 +1,540 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
+
+use super::audit::insert_audit;
+use super::{PostgresStore, map_err};
+use crate::domain::{CategoryId, ImageId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, VendorId, VendorStatus};
+use crate::storage::{
+    CatalogStore, Category, CategoryChange, CategoryRef, NewAudit, NewCategory, NewProduct, Product, ProductAsset, ProductImage,
+    ProductQuery, ProductSort, ProductUpdate, StoreError, StoreResult, VendorRef,
+};
+
+/// Columns of a category read from `categories c`, with its count of publicly visible products.
+const CATEGORY_COLUMNS: &str = "c.id, c.slug, c.name, c.parent_id,
+     (SELECT count(*) FROM products p JOIN vendors v ON v.id = p.vendor_id
+      WHERE p.category_id = c.id AND p.status = 'published' AND v.status = 'approved')";
+
+/// Columns of a product read from `PRODUCT_FROM`; images are loaded separately.
+const PRODUCT_COLUMNS: &str = "p.id, p.slug, p.title, p.description, p.kind, p.price_cents, p.stock, p.status, p.tags,
+     c.id, c.slug, c.name, v.id, v.slug, v.shop_name, v.status,
+     EXISTS (SELECT 1 FROM product_assets a WHERE a.product_id = p.id),
+     p.rating_avg, p.rating_count, p.sales_count, p.created_at, p.updated_at";
+
+const PRODUCT_FROM: &str = "products p JOIN categories c ON c.id = p.category_id JOIN vendors v ON v.id = p.vendor_id";
+
+const IMAGE_COLUMNS: &str = "id, product_id, position, key, thumb_key, width, height, created_at";
+
+const ASSET_COLUMNS: &str = "product_id, filename, key, size_bytes, sha256, created_at";
+
+fn category_from_row(row: &Row) -> StoreResult<Category> {
+    Ok(Category {
+        id: CategoryId(row.try_get(0).map_err(map_err)?),
+        slug: row.try_get(1).map_err(map_err)?,
+        name: row.try_get(2).map_err(map_err)?,
+        parent_id: row.try_get::<_, Option<Uuid>>(3).map_err(map_err)?.map(CategoryId),
+        product_count: row.try_get(4).map_err(map_err)?,
+    })
+}
+
+async fn load_category(client: &impl GenericClient, id: CategoryId) -> StoreResult<Option<Category>> {
+    let row = client
+        .query_opt(&format!("SELECT {CATEGORY_COLUMNS} FROM categories c WHERE c.id = $1"), &[&id.0])
+        .await
+        .map_err(map_err)?;
+    row.as_ref().map(category_from_row).transpose()
+}
+
+/// A product row without its images (filled in by [`with_images`]).
+fn product_from_row(row: &Row) -> StoreResult<Product> {
+    let tags: String = row.try_get(8).map_err(map_err)?;
+    Ok(Product {
+        id: ProductId(row.try_get(0).map_err(map_err)?),
+        slug: row.try_get(1).map_err(map_err)?,
+        title: row.try_get(2).map_err(map_err)?,
+        description: row.try_get(3).map_err(map_err)?,
+        kind: ProductKind::parse(row.try_get(4).map_err(map_err)?).map_err(StoreError::Backend)?,
+        price: Money(row.try_get(5).map_err(map_err)?),
+        stock: row.try_get(6).map_err(map_err)?,
+        status: ProductStatus::parse(row.try_get(7).map_err(map_err)?).map_err(StoreError::Backend)?,
+        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Backend(format!("products.tags: {e}")))?,
+        category: CategoryRef {
+            id: CategoryId(row.try_get(9).map_err(map_err)?),
+            slug: row.try_get(10).map_err(map_err)?,
+            name: row.try_get(11).map_err(map_err)?,
+        },
+        vendor: VendorRef {
+            id: VendorId(row.try_get(12).map_err(map_err)?),
+            slug: row.try_get(13).map_err(map_err)?,
+            shop_name: row.try_get(14).map_err(map_err)?,
+            status: VendorStatus::parse(row.try_get(15).map_err(map_err)?).map_err(StoreError::Backend)?,
+        },
+        images: Vec::new(),
+        has_asset: row.try_get(16).map_err(map_err)?,
+        rating_avg: row.try_get(17).map_err(map_err)?,
+        rating_count: row.try_get(18).map_err(map_err)?,
+        sales_count: row.try_get(19).map_err(map_err)?,
+        created_at: row.try_get(20).map_err(map_err)?,
+        updated_at: row.try_get(21).map_err(map_err)?,
+    })
+}
+
+fn image_from_row(row: &Row) -> StoreResult<ProductImage> {
+    Ok(ProductImage {
+        id: ImageId(row.try_get(0).map_err(map_err)?),
+        product_id: ProductId(row.try_get(1).map_err(map_err)?),
+        position: row.try_get(2).map_err(map_err)?,
+        key: row.try_get(3).map_err(map_err)?,
+        thumb_key: row.try_get(4).map_err(map_err)?,
+        width: row.try_get(5).map_err(map_err)?,
+        height: row.try_get(6).map_err(map_err)?,
+        created_at: row.try_get(7).map_err(map_err)?,
+    })
+}
+
+fn asset_from_row(row: &Row) -> StoreResult<ProductAsset> {
+    Ok(ProductAsset {
+        product_id: ProductId(row.try_get(0).map_err(map_err)?),
+        filename: row.try_get(1).map_err(map_err)?,
+        key: row.try_get(2).map_err(map_err)?,
+        size_bytes: row.try_get(3).map_err(map_err)?,
+        sha256: row.try_get(4).map_err(map_err)?,
+        created_at: row.try_get(5).map_err(map_err)?,
+    })
+}
+
+/// Fills in the images of `products` (one query for all of them), each in position order.
+async fn with_images(client: &impl GenericClient, mut products: Vec<Product>) -> StoreResult<Vec<Product>> {
+    if products.is_empty() {
+        return Ok(products);
+    }
+    let ids: Vec<Uuid> = products.iter().map(|p| p.id.0).collect();
+    let rows = client
+        .query(
+            &format!("SELECT {IMAGE_COLUMNS} FROM product_images WHERE product_id = ANY($1) ORDER BY product_id, position, id"),
+            &[&ids],
+        )
+        .await
+        .map_err(map_err)?;
+    let mut images: HashMap<ProductId, Vec<ProductImage>> = HashMap::new();
+    for row in &rows {
+        let image = image_from_row(row)?;
+        images.entry(image.product_id).or_default().push(image);
+    }
+    for product in &mut products {
+        product.images = images.remove(&product.id).unwrap_or_default();
+    }
+    Ok(products)
+}
+
+/// Products matching `condition` (over `PRODUCT_FROM`) in `order`, with their images.
+async fn query_products(
+    client: &impl GenericClient,
+    condition: &str,
+    order: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> StoreResult<Vec<Product>> {
+    let rows = client
+        .query(
+            &format!("SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_FROM} WHERE {condition} ORDER BY {order}"),
+            params,
+        )
+        .await
+        .map_err(map_err)?;
+    let products = rows.iter().map(product_from_row).collect::<StoreResult<Vec<_>>>()?;
+    with_images(client, products).await
+}
+
+async fn load_product(client: &impl GenericClient, id: ProductId) -> StoreResult<Option<Product>> {
+    Ok(query_products(client, "p.id = $1", "p.id", &[&id.0]).await?.pop())
+}
+
+fn tags_json(tags: &[String]) -> StoreResult<String> {
+    serde_json::to_string(tags).map_err(|e| StoreError::Backend(format!("products.tags: {e}")))
+}
+
+/// `ORDER BY` of a public product list.
+fn sort_order(sort: ProductSort) -> &'static str {
+    match sort {
+        ProductSort::Newest => "p.created_at DESC, p.id DESC",
+        ProductSort::PriceAsc => "p.price_cents ASC, p.id ASC",
+        ProductSort::PriceDesc => "p.price_cents DESC, p.id DESC",
+        ProductSort::Rating => "p.rating_avg DESC, p.rating_count DESC, p.created_at DESC, p.id DESC",
+        ProductSort::Popular => "p.sales_count DESC, p.created_at DESC, p.id DESC",
+    }
+}
+
+/// The text-search query of `terms`: every term must match (`t1 & t2`), stemmed like the index.
+/// `None` when there are no terms.
+fn ts_query(terms: &[String]) -> Option<String> {
+    // The service sends lower-case words of letters and digits; anything else is dropped here too,
+    // so the query text can never be a tsquery syntax error.
+    let words: Vec<String> = terms
+        .iter()
+        .map(|t| {
+            t.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_ascii_lowercase()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    (!words.is_empty()).then(|| words.join(" & "))
+}
+
+#[async_trait]
+impl CatalogStore for PostgresStore {
+    #[tracing::instrument(skip_all)]
+    async fn list_categories(&self) -> StoreResult<Vec<Category>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {CATEGORY_COLUMNS} FROM categories c ORDER BY c.name COLLATE \"C\", c.id"),
+                &[],
+            )
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(category_from_row).collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn insert_category(&self, category: NewCategory) -> StoreResult<Category> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        tx.execute(
+            "INSERT INTO categories (id, slug, name, parent_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &category.id.0,
+                &category.slug,
+                &category.name,
+                &category.parent_id.map(|p| p.0),
+                &category.audit.at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+        insert_audit(&tx, &category.audit).await?;
+        let stored = load_category(&tx, category.id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_category(&self, change: CategoryChange) -> StoreResult<Category> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let changed = tx
+            .execute(
+                "UPDATE categories SET name = coalesce($2::text, name), slug = coalesce($3::text, slug),
+                     parent_id = CASE WHEN $4::boolean THEN $5::uuid ELSE parent_id END
+                 WHERE id = $1",
+                &[
+                    &change.id.0,
+                    &change.name,
+                    &change.slug,
+                    &change.parent_id.is_some(),
+                    &change.parent_id.flatten().map(|p| p.0),
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&tx, &change.audit).await?;
+        let stored = load_category(&tx, change.id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_category(&self, id: CategoryId, audit: NewAudit) -> StoreResult<()> {
+        let in_use = || StoreError::Conflict("categories.products".into());
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM categories c WHERE c.id = $1
+                     AND NOT EXISTS (SELECT 1 FROM products p WHERE p.category_id = c.id)
+                     AND NOT EXISTS (SELECT 1 FROM categories k WHERE k.parent_id = c.id)",
+                &[&id.0],
+            )
+            .await
+            // A product or child added concurrently still trips the foreign key.
+            .map_err(|e| match e.code() {
+                Some(code) if *code == SqlState::FOREIGN_KEY_VIOLATION => in_use(),
+                _ => map_err(e),
+            })?;
+        if deleted == 0 {
+            let exists = tx
+                .query_opt("SELECT 1 FROM categories WHERE id = $1", &[&id.0])
+                .await
+                .map_err(map_err)?
+                .is_some();
+            return Err(if exists { in_use() } else { StoreError::NotFound });
+        }
+        insert_audit(&tx, &audit).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn insert_product(&self, product: NewProduct) -> StoreResult<Product> {
+        let tags = tags_json(&product.tags)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        tx.execute(
+            "INSERT INTO products (id, vendor_id, category_id, slug, title, description, kind, price_cents, stock, status, tags,
+                 created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+            &[
+                &product.id.0,
+                &product.vendor_id.0,
+                &product.category_id.0,
+                &product.slug,
+                &product.title,
+                &product.description,
+                &product.kind.as_str(),
+                &product.price.cents(),
+                &product.stock,
+                &product.status.as_str(),
+                &tags,
+                &product.at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+        let stored = load_product(&tx, product.id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn product_by_id(&self, id: ProductId) -> StoreResult<Option<Product>> {
+        load_product(&self.client().await?, id).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn product_by_slug(&self, slug: &str) -> StoreResult<Option<Product>> {
+        Ok(query_products(&self.client().await?, "p.slug = $1", "p.id", &[&slug]).await?.pop())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_product(&self, update: ProductUpdate) -> StoreResult<Product> {
+        let tags = tags_json(&update.tags)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let changed = tx
+            .execute(
+                "UPDATE products SET title = $2, description = $3, kind = $4, price_cents = $5, stock = $6, category_id = $7,
+                     status = $8, tags = $9, updated_at = $10
+                 WHERE id = $1",
+                &[
+                    &update.id.0,
+                    &update.title,
+                    &update.description,
+                    &update.kind.as_str(),
+                    &update.price.cents(),
+                    &update.stock,
+                    &update.category_id.0,
+                    &update.status.as_str(),
+                    &tags,
+                    &update.at,
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(audit) = &update.audit {
+            insert_audit(&tx, audit).await?;
+        }
+        let stored = load_product(&tx, update.id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_products(&self, query: &ProductQuery, page: PageRequest) -> StoreResult<Page<Product>> {
+        let terms = ts_query(&query.terms);
+        let categories: Vec<Uuid> = query.category_ids.iter().map(|c| c.0).collect();
+        let vendor = query.vendor_id.map(|v| v.0);
+        let kind = query.kind.map(ProductKind::as_str);
+        let condition = "p.status = 'published' AND v.status = 'approved'
+             AND ($1::text IS NULL OR p.search_vector @@ to_tsquery('english', $1))
+             AND (cardinality($2::uuid[]) = 0 OR p.category_id = ANY($2))
+             AND ($3::uuid IS NULL OR p.vendor_id = $3)
+             AND ($4::text IS NULL OR p.kind = $4)
+             AND ($5::bigint IS NULL OR p.price_cents >= $5)
+             AND ($6::bigint IS NULL OR p.price_cents <= $6)";
+        let client = self.client().await?;
+        let total: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM {PRODUCT_FROM} WHERE {condition}"),
+                &[&terms, &categories, &vendor, &kind, &query.min_price, &query.max_price],
+            )
+            .await
+            .map_err(map_err)?
+            .get(0);
+        let items = query_products(
+            &client,
+            condition,
+            &format!("{} LIMIT $7 OFFSET $8", sort_order(query.sort)),
+            &[
+                &terms,
+                &categories,
+                &vendor,
+                &kind,
+                &query.min_price,
+                &query.max_price,
+                &page.limit(),
+                &page.offset(),
+            ],
+        )
+        .await?;
+        Ok(Page::new(items, page, total))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_vendor_products(&self, vendor_id: VendorId, page: PageRequest) -> StoreResult<Page<Product>> {
+        let client = self.client().await?;
+        let total: i64 = client
+            .query_one("SELECT count(*) FROM products WHERE vendor_id = $1", &[&vendor_id.0])
+            .await
+            .map_err(map_err)?
+            .get(0);
+        let items = query_products(
+            &client,
+            "p.vendor_id = $1",
+            "p.created_at DESC, p.id DESC LIMIT $2 OFFSET $3",
+            &[&vendor_id.0, &page.limit(), &page.offset()],
+        )
+        .await?;
+        Ok(Page::new(items, page, total))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn add_product_image(&self, image: ProductImage, max_images: i64) -> StoreResult<ProductImage> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        // Locking the product row queues concurrent uploads to one product, so the count below
+        // cannot be raced past `max_images`.
+        let product = tx
+            .query_opt("SELECT id FROM products WHERE id = $1 FOR NO KEY UPDATE", &[&image.product_id.0])
+            .await
+            .map_err(map_err)?;
+        if product.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let row = tx
+            .query_one(
+                "SELECT count(*), coalesce(max(position), -1) FROM product_images WHERE product_id = $1",
+                &[&image.product_id.0],
+            )
+            .await
+            .map_err(map_err)?;
+        let (count, last): (i64, i32) = (row.get(0), row.get(1));
+        if count >= max_images {
+            return Err(StoreError::Conflict("product_images.limit".into()));
+        }
+        let row = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO product_images (id, product_id, position, key, thumb_key, width, height, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {IMAGE_COLUMNS}"
+                ),
+                &[
+                    &image.id.0,
+                    &image.product_id.0,
+                    &(last + 1),
+                    &image.key,
+                    &image.thumb_key,
+                    &image.width,
+                    &image.height,
+                    &image.created_at,
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        let stored = image_from_row(&row)?;
+        tx.execute(
+            "UPDATE products SET updated_at = $2 WHERE id = $1",
+            &[&image.product_id.0, &image.created_at],
+        )
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_product_image(&self, product_id: ProductId, image_id: ImageId) -> StoreResult<Option<ProductImage>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("DELETE FROM product_images WHERE id = $1 AND product_id = $2 RETURNING {IMAGE_COLUMNS}"),
+                &[&image_id.0, &product_id.0],
+            )
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(image_from_row).transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn set_product_asset(&self, asset: ProductAsset) -> StoreResult<Option<ProductAsset>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let product = tx
+            .query_opt("SELECT id FROM products WHERE id = $1 FOR NO KEY UPDATE", &[&asset.product_id.0])
+            .await
+            .map_err(map_err)?;
+        if product.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let previous = tx
+            .query_opt(
+                &format!("SELECT {ASSET_COLUMNS} FROM product_assets WHERE product_id = $1"),
+                &[&asset.product_id.0],
+            )
+            .await
+            .map_err(map_err)?;
+        let previous = previous.as_ref().map(asset_from_row).transpose()?;
+        tx.execute(
+            "INSERT INTO product_assets (product_id, filename, key, size_bytes, sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (product_id) DO UPDATE SET filename = excluded.filename, key = excluded.key,
+                 size_bytes = excluded.size_bytes, sha256 = excluded.sha256, created_at = excluded.created_at",
+            &[
+                &asset.product_id.0,
+                &asset.filename,
+                &asset.key,
+                &asset.size_bytes,
+                &asset.sha256,
+                &asset.created_at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(previous)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn product_asset(&self, product_id: ProductId) -> StoreResult<Option<ProductAsset>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {ASSET_COLUMNS} FROM product_assets WHERE product_id = $1"),
+                &[&product_id.0],
+            )
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(asset_from_row).transpose()
+    }
+}

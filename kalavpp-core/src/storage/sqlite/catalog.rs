@@ -1,0 +1,521 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
+
+use super::audit::insert_audit;
+use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
+use crate::domain::{CategoryId, ImageId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, VendorId, VendorStatus};
+use crate::storage::{
+    CatalogStore, Category, CategoryChange, CategoryRef, NewAudit, NewCategory, NewProduct, Product, ProductAsset, ProductImage,
+    ProductQuery, ProductSort, ProductUpdate, StoreError, StoreResult, VendorRef,
+};
+
+const PRODUCT_SELECT: &str = "SELECT p.id, p.slug, p.title, p.description, p.kind, p.price_cents, p.stock, p.status, p.tags,
+         p.rating_avg, p.rating_count, p.sales_count, p.created_at, p.updated_at,
+         c.id, c.slug, c.name, v.id, v.slug, v.shop_name, v.status,
+         EXISTS (SELECT 1 FROM product_assets a WHERE a.product_id = p.id)
+     FROM products p JOIN categories c ON c.id = p.category_id JOIN vendors v ON v.id = p.vendor_id";
+
+const VISIBLE: &str = "p.status = 'published' AND v.status = 'approved'";
+
+fn product_from_row(row: &Row<'_>) -> rusqlite::Result<Product> {
+    let tags: String = row.get(8)?;
+    Ok(Product {
+        id: ProductId(parse_uuid(&row.get::<_, String>(0)?)?),
+        slug: row.get(1)?,
+        title: row.get(2)?,
+        description: row.get(3)?,
+        kind: ProductKind::parse(&row.get::<_, String>(4)?).map_err(bad_value)?,
+        price: Money(row.get(5)?),
+        stock: row.get(6)?,
+        status: ProductStatus::parse(&row.get::<_, String>(7)?).map_err(bad_value)?,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        rating_avg: row.get(9)?,
+        rating_count: row.get(10)?,
+        sales_count: row.get(11)?,
+        created_at: parse_ts(&row.get::<_, String>(12)?)?,
+        updated_at: parse_ts(&row.get::<_, String>(13)?)?,
+        category: CategoryRef {
+            id: CategoryId(parse_uuid(&row.get::<_, String>(14)?)?),
+            slug: row.get(15)?,
+            name: row.get(16)?,
+        },
+        vendor: VendorRef {
+            id: VendorId(parse_uuid(&row.get::<_, String>(17)?)?),
+            slug: row.get(18)?,
+            shop_name: row.get(19)?,
+            status: VendorStatus::parse(&row.get::<_, String>(20)?).map_err(bad_value)?,
+        },
+        has_asset: row.get(21)?,
+        images: Vec::new(),
+    })
+}
+
+fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ProductImage> {
+    Ok(ProductImage {
+        id: ImageId(parse_uuid(&row.get::<_, String>(0)?)?),
+        product_id: ProductId(parse_uuid(&row.get::<_, String>(1)?)?),
+        position: row.get(2)?,
+        key: row.get(3)?,
+        thumb_key: row.get(4)?,
+        width: row.get(5)?,
+        height: row.get(6)?,
+        created_at: parse_ts(&row.get::<_, String>(7)?)?,
+    })
+}
+
+const IMAGE_COLUMNS: &str = "id, product_id, position, key, thumb_key, width, height, created_at";
+
+/// Fills in the images of `products` with one query.
+fn attach_images(conn: &Connection, products: &mut [Product]) -> StoreResult<()> {
+    if products.is_empty() {
+        return Ok(());
+    }
+    let placeholders = vec!["?"; products.len()].join(", ");
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {IMAGE_COLUMNS} FROM product_images WHERE product_id IN ({placeholders}) ORDER BY product_id, position"
+        ))
+        .map_err(map_err)?;
+    let ids = products.iter().map(|p| p.id.to_string());
+    let images = stmt
+        .query_map(params_from_iter(ids), image_from_row)
+        .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+        .map_err(map_err)?;
+    let mut by_product: HashMap<ProductId, Vec<ProductImage>> = HashMap::new();
+    for image in images {
+        by_product.entry(image.product_id).or_default().push(image);
+    }
+    for product in products {
+        product.images = by_product.remove(&product.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+fn load_product(conn: &Connection, column: &str, value: String) -> StoreResult<Option<Product>> {
+    let product = conn
+        .prepare_cached(&format!("{PRODUCT_SELECT} WHERE p.{column} = ?1"))
+        .and_then(|mut stmt| stmt.query_row([value], product_from_row).optional())
+        .map_err(map_err)?;
+    let Some(product) = product else {
+        return Ok(None);
+    };
+    let mut products = [product];
+    attach_images(conn, &mut products)?;
+    let [product] = products;
+    Ok(Some(product))
+}
+
+fn load_category(conn: &Connection, id: CategoryId) -> StoreResult<Category> {
+    conn.query_row(
+        &format!("{CATEGORY_SELECT} WHERE c.id = ?1"),
+        [id.to_string()],
+        category_from_row,
+    )
+    .optional()
+    .map_err(map_err)?
+    .ok_or(StoreError::NotFound)
+}
+
+const CATEGORY_SELECT: &str = "SELECT c.id, c.slug, c.name, c.parent_id,
+         (SELECT count(*) FROM products p JOIN vendors v ON v.id = p.vendor_id
+          WHERE p.category_id = c.id AND p.status = 'published' AND v.status = 'approved')
+     FROM categories c";
+
+fn category_from_row(row: &Row<'_>) -> rusqlite::Result<Category> {
+    let parent: Option<String> = row.get(3)?;
+    Ok(Category {
+        id: CategoryId(parse_uuid(&row.get::<_, String>(0)?)?),
+        slug: row.get(1)?,
+        name: row.get(2)?,
+        parent_id: parent.as_deref().map(parse_uuid).transpose()?.map(CategoryId),
+        product_count: row.get(4)?,
+    })
+}
+
+fn tags_json(tags: &[String]) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
+}
+
+/// The FTS5 query for already-sanitised terms: each quoted, all required.
+fn fts_query(terms: &[String]) -> String {
+    terms.iter().map(|t| format!("\"{}\"", t.replace('"', ""))).collect::<Vec<_>>().join(" ")
+}
+
+fn order_by(sort: ProductSort) -> &'static str {
+    match sort {
+        ProductSort::Newest => "p.created_at DESC, p.id DESC",
+        ProductSort::PriceAsc => "p.price_cents ASC, p.id ASC",
+        ProductSort::PriceDesc => "p.price_cents DESC, p.id DESC",
+        ProductSort::Rating => "p.rating_avg DESC, p.rating_count DESC, p.created_at DESC, p.id DESC",
+        ProductSort::Popular => "p.sales_count DESC, p.created_at DESC, p.id DESC",
+    }
+}
+
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    #[tracing::instrument(skip_all)]
+    async fn list_categories(&self) -> StoreResult<Vec<Category>> {
+        self.pool
+            .read(|conn| {
+                let mut stmt = conn.prepare_cached(&format!("{CATEGORY_SELECT} ORDER BY c.name, c.id")).map_err(map_err)?;
+                stmt.query_map([], category_from_row)
+                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                    .map_err(map_err)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn insert_category(&self, category: NewCategory) -> StoreResult<Category> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                tx.execute(
+                    "INSERT INTO categories (id, slug, name, parent_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        category.id.to_string(),
+                        category.slug,
+                        category.name,
+                        category.parent_id.map(|p| p.to_string()),
+                        ts(category.audit.at)
+                    ],
+                )
+                .map_err(map_err)?;
+                insert_audit(&tx, &category.audit)?;
+                let stored = load_category(&tx, category.id)?;
+                tx.commit().map_err(map_err)?;
+                Ok(stored)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_category(&self, change: CategoryChange) -> StoreResult<Category> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let changed = tx
+                    .execute(
+                        "UPDATE categories SET name = coalesce(?1, name), slug = coalesce(?2, slug),
+                             parent_id = CASE WHEN ?3 THEN ?4 ELSE parent_id END
+                         WHERE id = ?5",
+                        params![
+                            change.name,
+                            change.slug,
+                            change.parent_id.is_some(),
+                            change.parent_id.flatten().map(|p| p.to_string()),
+                            change.id.to_string()
+                        ],
+                    )
+                    .map_err(map_err)?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_audit(&tx, &change.audit)?;
+                let stored = load_category(&tx, change.id)?;
+                tx.commit().map_err(map_err)?;
+                Ok(stored)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_category(&self, id: CategoryId, audit: NewAudit) -> StoreResult<()> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let id = id.to_string();
+                let in_use: bool = tx
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM products WHERE category_id = ?1)
+                             OR EXISTS (SELECT 1 FROM categories WHERE parent_id = ?1)",
+                        [&id],
+                        |r| r.get(0),
+                    )
+                    .map_err(map_err)?;
+                if in_use {
+                    return Err(StoreError::Conflict("categories.products".into()));
+                }
+                if tx.execute("DELETE FROM categories WHERE id = ?1", [&id]).map_err(map_err)? == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_audit(&tx, &audit)?;
+                tx.commit().map_err(map_err)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn insert_product(&self, product: NewProduct) -> StoreResult<Product> {
+        self.pool
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO products (id, vendor_id, category_id, slug, title, description, kind, price_cents, stock, status,
+                         tags, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                    params![
+                        product.id.to_string(),
+                        product.vendor_id.to_string(),
+                        product.category_id.to_string(),
+                        product.slug,
+                        product.title,
+                        product.description,
+                        product.kind.as_str(),
+                        product.price.cents(),
+                        product.stock,
+                        product.status.as_str(),
+                        tags_json(&product.tags),
+                        ts(product.at)
+                    ],
+                )
+                .map_err(map_err)?;
+                load_product(conn, "id", product.id.to_string())?.ok_or(StoreError::NotFound)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn product_by_id(&self, id: ProductId) -> StoreResult<Option<Product>> {
+        self.pool.read(move |conn| load_product(conn, "id", id.to_string())).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn product_by_slug(&self, slug: &str) -> StoreResult<Option<Product>> {
+        let slug = slug.to_owned();
+        self.pool.read(move |conn| load_product(conn, "slug", slug)).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_product(&self, update: ProductUpdate) -> StoreResult<Product> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let changed = tx
+                    .execute(
+                        "UPDATE products SET title = ?1, description = ?2, kind = ?3, price_cents = ?4, stock = ?5,
+                             category_id = ?6, status = ?7, tags = ?8, updated_at = ?9
+                         WHERE id = ?10",
+                        params![
+                            update.title,
+                            update.description,
+                            update.kind.as_str(),
+                            update.price.cents(),
+                            update.stock,
+                            update.category_id.to_string(),
+                            update.status.as_str(),
+                            tags_json(&update.tags),
+                            ts(update.at),
+                            update.id.to_string()
+                        ],
+                    )
+                    .map_err(map_err)?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                if let Some(audit) = &update.audit {
+                    insert_audit(&tx, audit)?;
+                }
+                let product = load_product(&tx, "id", update.id.to_string())?.ok_or(StoreError::NotFound)?;
+                tx.commit().map_err(map_err)?;
+                Ok(product)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_products(&self, query: &ProductQuery, page: PageRequest) -> StoreResult<Page<Product>> {
+        let mut conditions = vec![VISIBLE.to_owned()];
+        let mut args: Vec<Value> = Vec::new();
+        if !query.terms.is_empty() {
+            args.push(Value::Text(fts_query(&query.terms)));
+            conditions.push(format!(
+                "p.id IN (SELECT product_id FROM products_fts WHERE products_fts MATCH ?{})",
+                args.len()
+            ));
+        }
+        if !query.category_ids.is_empty() {
+            let mut slots = Vec::new();
+            for id in &query.category_ids {
+                args.push(Value::Text(id.to_string()));
+                slots.push(format!("?{}", args.len()));
+            }
+            conditions.push(format!("p.category_id IN ({})", slots.join(", ")));
+        }
+        if let Some(vendor) = query.vendor_id {
+            args.push(Value::Text(vendor.to_string()));
+            conditions.push(format!("p.vendor_id = ?{}", args.len()));
+        }
+        if let Some(kind) = query.kind {
+            args.push(Value::Text(kind.as_str().to_owned()));
+            conditions.push(format!("p.kind = ?{}", args.len()));
+        }
+        if let Some(min) = query.min_price {
+            args.push(Value::Integer(min));
+            conditions.push(format!("p.price_cents >= ?{}", args.len()));
+        }
+        if let Some(max) = query.max_price {
+            args.push(Value::Integer(max));
+            conditions.push(format!("p.price_cents <= ?{}", args.len()));
+        }
+        let filter = conditions.join(" AND ");
+        let count_sql = format!(
+            "SELECT count(*) FROM products p JOIN vendors v ON v.id = p.vendor_id WHERE {filter}"
+        );
+        let list_sql = format!(
+            "{PRODUCT_SELECT} WHERE {filter} ORDER BY {} LIMIT {} OFFSET {}",
+            order_by(query.sort),
+            page.limit(),
+            page.offset()
+        );
+        self.pool
+            .read(move |conn| {
+                let total: i64 = conn
+                    .prepare_cached(&count_sql)
+                    .and_then(|mut stmt| stmt.query_row(params_from_iter(args.iter()), |r| r.get(0)))
+                    .map_err(map_err)?;
+                let mut items = conn
+                    .prepare_cached(&list_sql)
+                    .and_then(|mut stmt| {
+                        stmt.query_map(params_from_iter(args.iter()), product_from_row)?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(map_err)?;
+                attach_images(conn, &mut items)?;
+                Ok(Page::new(items, page, total))
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_vendor_products(&self, vendor_id: VendorId, page: PageRequest) -> StoreResult<Page<Product>> {
+        self.pool
+            .read(move |conn| {
+                let vendor = vendor_id.to_string();
+                let total: i64 = conn
+                    .query_row("SELECT count(*) FROM products WHERE vendor_id = ?1", [&vendor], |r| r.get(0))
+                    .map_err(map_err)?;
+                let mut items = conn
+                    .prepare_cached(&format!(
+                        "{PRODUCT_SELECT} WHERE p.vendor_id = ?1 ORDER BY p.created_at DESC, p.id DESC LIMIT ?2 OFFSET ?3"
+                    ))
+                    .and_then(|mut stmt| {
+                        stmt.query_map(params![vendor, page.limit(), page.offset()], product_from_row)?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(map_err)?;
+                attach_images(conn, &mut items)?;
+                Ok(Page::new(items, page, total))
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn add_product_image(&self, image: ProductImage, max_images: i64) -> StoreResult<ProductImage> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let product = image.product_id.to_string();
+                let exists: bool = tx
+                    .query_row("SELECT EXISTS (SELECT 1 FROM products WHERE id = ?1)", [&product], |r| r.get(0))
+                    .map_err(map_err)?;
+                if !exists {
+                    return Err(StoreError::NotFound);
+                }
+                let (count, next): (i64, i32) = tx
+                    .query_row(
+                        "SELECT count(*), coalesce(max(position) + 1, 0) FROM product_images WHERE product_id = ?1",
+                        [&product],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(map_err)?;
+                if count >= max_images {
+                    return Err(StoreError::Conflict("product_images.limit".into()));
+                }
+                tx.execute(
+                    &format!("INSERT INTO product_images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                    params![
+                        image.id.to_string(),
+                        product,
+                        next,
+                        image.key,
+                        image.thumb_key,
+                        image.width,
+                        image.height,
+                        ts(image.created_at)
+                    ],
+                )
+                .map_err(map_err)?;
+                tx.execute("UPDATE products SET updated_at = ?1 WHERE id = ?2", params![ts(image.created_at), product])
+                    .map_err(map_err)?;
+                tx.commit().map_err(map_err)?;
+                Ok(ProductImage { position: next, ..image })
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_product_image(&self, product_id: ProductId, image_id: ImageId) -> StoreResult<Option<ProductImage>> {
+        self.pool
+            .write(move |conn| {
+                conn.query_row(
+                    &format!("DELETE FROM product_images WHERE id = ?1 AND product_id = ?2 RETURNING {IMAGE_COLUMNS}"),
+                    params![image_id.to_string(), product_id.to_string()],
+                    image_from_row,
+                )
+                .optional()
+                .map_err(map_err)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn set_product_asset(&self, asset: ProductAsset) -> StoreResult<Option<ProductAsset>> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let product = asset.product_id.to_string();
+                let previous = tx
+                    .query_row(&format!("{ASSET_SELECT} WHERE product_id = ?1"), [&product], asset_from_row)
+                    .optional()
+                    .map_err(map_err)?;
+                tx.execute(
+                    "INSERT INTO product_assets (product_id, filename, key, size_bytes, sha256, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (product_id) DO UPDATE SET filename = excluded.filename, key = excluded.key,
+                         size_bytes = excluded.size_bytes, sha256 = excluded.sha256, created_at = excluded.created_at",
+                    params![product, asset.filename, asset.key, asset.size_bytes, asset.sha256, ts(asset.created_at)],
+                )
+                .map_err(map_err)?;
+                tx.commit().map_err(map_err)?;
+                Ok(previous)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn product_asset(&self, product_id: ProductId) -> StoreResult<Option<ProductAsset>> {
+        self.pool
+            .read(move |conn| {
+                conn.query_row(&format!("{ASSET_SELECT} WHERE product_id = ?1"), [product_id.to_string()], asset_from_row)
+                    .optional()
+                    .map_err(map_err)
+            })
+            .await
+    }
+}
+
+const ASSET_SELECT: &str = "SELECT product_id, filename, key, size_bytes, sha256, created_at FROM product_assets";
+
+fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<ProductAsset> {
+    Ok(ProductAsset {
+        product_id: ProductId(parse_uuid(&row.get::<_, String>(0)?)?),
+        filename: row.get(1)?,
+        key: row.get(2)?,
+        size_bytes: row.get(3)?,
+        sha256: row.get(4)?,
+        created_at: parse_ts(&row.get::<_, String>(5)?)?,
+    })
+}
