@@ -33,6 +33,8 @@ pub struct AppState {
     pub market: Marketplace,
     /// The server settings.
     pub settings: Arc<Settings>,
+    /// Builds public URLs of media files.
+    pub media_urls: crate::api::catalog_dto::MediaUrls,
 }
 
 impl FromRef<AppState> for Marketplace {
@@ -64,6 +66,7 @@ impl Application {
         let credentials = IpRateLimit::new(settings.rate_limit_window, settings.auth_rate_limit_max, settings.trust_proxy);
         let state = AppState {
             market: market.clone(),
+            media_urls: crate::api::catalog_dto::MediaUrls::new(&settings.backend_url),
             settings: Arc::new(settings),
         };
         let router = build_router(state, general.clone(), credentials.clone());

@@ -202,3 +202,13 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     }
     Ok(token.trim())
 }
+
+/// Deserialises a field that may be absent (`None`), `null` (`Some(None)`) or a value.
+/// Use with `#[serde(default, deserialize_with = "double_option")]`.
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

@@ -83,6 +83,10 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         auth_default,
     );
     let trust_proxy = flag(&mut problems, "TRUST_PROXY", get("TRUST_PROXY"));
+    let max_asset_bytes = number(&mut problems, "MAX_ASSET_BYTES", get("MAX_ASSET_BYTES"), 200 * 1024 * 1024u64);
+    if max_asset_bytes == 0 {
+        problems.push("MAX_ASSET_BYTES: must be greater than 0".into());
+    }
 
     let frontend_url = get("FRONTEND_URL").unwrap_or_else(|| "http://localhost:3000".into());
     let backend_url = get("BACKEND_URL");
@@ -145,6 +149,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         hash_cost: HashCost::Owasp,
         sqlite_readers: 4,
         postgres_max_connections: 16,
+        max_asset_bytes,
     };
     problems.extend(core.production_problems());
     if !problems.is_empty() {

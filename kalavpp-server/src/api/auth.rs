@@ -132,7 +132,13 @@ async fn logout(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshReq
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserBody), (status = 401, body = Problem)))]
 async fn me(State(state): State<AppState>, AuthUser(actor): AuthUser) -> ApiResult<Json<UserBody>> {
-    Ok(Json(state.market.accounts().me(&actor).await?.into()))
+    let mut body: UserBody = state.market.accounts().me(&actor).await?.into();
+    body.vendor = match state.market.vendors().mine(&actor).await {
+        Ok(vendor) => Some((&vendor).into()),
+        Err(kalavpp_core::Error::NotFound { .. }) => None,
+        Err(other) => return Err(other.into()),
+    };
+    Ok(Json(body))
 }
 
 #[utoipa::path(patch, path = "/auth/me", tag = "auth", security(("bearer" = [])), request_body = UpdateMeRequest,

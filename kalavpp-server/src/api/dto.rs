@@ -24,6 +24,28 @@ pub struct UserBody {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The user's shop, when they applied as a vendor (`GET /auth/me` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<UserVendorBody>,
+}
+
+/// The shop summary shown with a user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserVendorBody {
+    /// Vendor id.
+    pub id: String,
+    /// Slug.
+    pub slug: String,
+    /// Shop name.
+    pub shop_name: String,
+    /// `pending`, `approved`, `rejected` or `suspended`.
+    pub status: String,
+}
+
+impl From<&kalavpp_core::storage::Vendor> for UserVendorBody {
+    fn from(v: &kalavpp_core::storage::Vendor) -> Self {
+        Self { id: v.id.to_string(), slug: v.slug.clone(), shop_name: v.shop_name.clone(), status: v.status.as_str().to_owned() }
+    }
 }
 
 impl From<User> for UserBody {
@@ -36,6 +58,7 @@ impl From<User> for UserBody {
             status: user.status.as_str().to_owned(),
             created_at: user.created_at,
             updated_at: user.updated_at,
+            vendor: None,
         }
     }
 }
@@ -177,6 +200,11 @@ macro_rules! page_body {
                 let page = page.map(convert);
                 Self { items: page.items, page: page.page, per_page: page.per_page, total: page.total }
             }
+
+            /// Converts a borrowed core page.
+            pub fn from_page_ref<T>(page: &Page<T>, convert: impl FnMut(&T) -> $item) -> Self {
+                Self { items: page.items.iter().map(convert).collect(), page: page.page, per_page: page.per_page, total: page.total }
+            }
         }
     };
 }
@@ -195,4 +223,19 @@ page_body!(
     /// A page of audit-log rows.
     AuditPage,
     AuditBody
+);
+page_body!(
+    /// A page of public vendor profiles.
+    VendorPublicPage,
+    super::catalog_dto::VendorPublicBody
+);
+page_body!(
+    /// A page of vendors (admin view).
+    VendorPage,
+    super::catalog_dto::VendorBody
+);
+page_body!(
+    /// A page of products.
+    ProductPage,
+    super::catalog_dto::ProductBody
 );

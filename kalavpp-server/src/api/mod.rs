@@ -2,8 +2,12 @@
 
 pub mod admin;
 pub mod auth;
+pub mod catalog;
+pub mod catalog_dto;
 pub mod dto;
 pub mod health;
+pub mod media;
+pub mod vendors;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,6 +27,8 @@ use crate::rate_limit::{IpRateLimit, enforce};
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts and sessions"),
+        (name = "vendors", description = "Vendor applications and shops"),
+        (name = "catalog", description = "Categories and products"),
         (name = "admin", description = "Administration (role admin)"),
         (name = "operations", description = "Health and documentation"),
     )
@@ -43,15 +49,20 @@ impl Modify for BearerAuth {
 
 /// The whole HTTP surface: health routes, `/api/v1` with its rate limits, and the OpenAPI document.
 pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -> Router {
+    let max_asset_bytes = state.market.config().max_asset_bytes;
     let credential_routes = auth::credential_routes().layer(from_fn_with_state(credentials, enforce));
     let v1 = OpenApiRouter::new()
         .merge(credential_routes)
         .merge(auth::routes())
         .merge(admin::routes())
+        .merge(vendors::routes())
+        .merge(catalog::routes())
+        .merge(catalog::upload_routes(max_asset_bytes))
         .layer(from_fn_with_state(general, enforce));
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .merge(health::routes())
+        .merge(media::routes())
         .split_for_parts();
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
     openapi.paths.paths.insert(
