@@ -4,13 +4,16 @@
 //! `conformance!` as `<name>_sqlite` (a fresh database file), `<name>_sqlite_memory`
 //! (`sqlite::memory:`) and `<name>_postgres` (a fresh schema on `KALAVPP_TEST_POSTGRES_URL`; skipped
 //! with a note when that is not set). Every method of every store trait is covered here.
+//! Behaviours that need direct SQL (`conformance_with_sql!`) run on the SQLite file and PostgreSQL.
 
 #[macro_use]
 mod support;
 
 mod audit;
+mod catalog;
 mod health;
 mod outbox;
 mod resets;
 mod sessions;
 mod users;
+mod vendors;

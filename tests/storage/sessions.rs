@@ -56,9 +56,21 @@ async fn reused_token_revokes_the_family(store: Db) {
     let (outcome, offered) = refresh(&store, &session.token).await;
     assert_eq!(outcome, RefreshOutcome::Reused, "the old token again is a reuse");
 
-    assert_eq!(refresh(&store, &second).await.0, RefreshOutcome::Invalid, "the whole family is revoked");
-    assert_eq!(refresh(&store, &offered).await.0, RefreshOutcome::Invalid, "the reuse stored no replacement");
-    assert_eq!(refresh(&store, &session.token).await.0, RefreshOutcome::Invalid, "a revoked family stays dead");
+    assert_eq!(
+        refresh(&store, &second).await.0,
+        RefreshOutcome::Invalid,
+        "the whole family is revoked"
+    );
+    assert_eq!(
+        refresh(&store, &offered).await.0,
+        RefreshOutcome::Invalid,
+        "the reuse stored no replacement"
+    );
+    assert_eq!(
+        refresh(&store, &session.token).await.0,
+        RefreshOutcome::Invalid,
+        "a revoked family stays dead"
+    );
     assert_eq!(
         refresh(&store, &bystander.token).await.0,
         RefreshOutcome::Rotated {
@@ -101,7 +113,9 @@ async fn expired_session_is_invalid(store: Db) {
     let (outcome, next) = refresh_at(&store, &live.token_hash, t + TimeDelta::minutes(9)).await;
     assert!(matches!(outcome, RefreshOutcome::Rotated { .. }));
     assert_eq!(
-        refresh_at(&store, &next, t + TimeDelta::minutes(10) + TimeDelta::microseconds(1)).await.0,
+        refresh_at(&store, &next, t + TimeDelta::minutes(10) + TimeDelta::microseconds(1))
+            .await
+            .0,
         RefreshOutcome::Invalid,
         "the replacement expires with its session"
     );
@@ -140,15 +154,27 @@ async fn concurrent_rotation_rotates_once(store: Db) {
                 family: session.family
             }
         );
-        let (winner, loser) = if matches!(first.0, RefreshOutcome::Rotated { .. }) { (first, second) } else { (second, first) };
+        let (winner, loser) = if matches!(first.0, RefreshOutcome::Rotated { .. }) {
+            (first, second)
+        } else {
+            (second, first)
+        };
         assert!(
             matches!(loser.0, RefreshOutcome::Reused | RefreshOutcome::Invalid),
             "round {round}: the other presentation is Reused or Invalid, got {:?}",
             loser.0
         );
-        assert_eq!(refresh(&store, &loser.1).await.0, RefreshOutcome::Invalid, "the loser's replacement was not stored");
+        assert_eq!(
+            refresh(&store, &loser.1).await.0,
+            RefreshOutcome::Invalid,
+            "the loser's replacement was not stored"
+        );
         if loser.0 == RefreshOutcome::Reused {
-            assert_eq!(refresh(&store, &winner.1).await.0, RefreshOutcome::Invalid, "a reuse revokes the family");
+            assert_eq!(
+                refresh(&store, &winner.1).await.0,
+                RefreshOutcome::Invalid,
+                "a reuse revokes the family"
+            );
         }
     }
 }
@@ -160,7 +186,10 @@ async fn revoke_session_revokes_the_family(store: Db) {
 
     assert!(store.revoke_session(&session.token, now()).await.unwrap());
     assert_eq!(refresh(&store, &session.token).await.0, RefreshOutcome::Invalid);
-    assert!(store.revoke_session(&session.token, now()).await.unwrap(), "a known token, even if already revoked");
+    assert!(
+        store.revoke_session(&session.token, now()).await.unwrap(),
+        "a known token, even if already revoked"
+    );
 
     // Any token of the family revokes it, including one already rotated away.
     let other = login(&store, ann.id).await;
@@ -195,8 +224,14 @@ async fn duplicate_refresh_token_is_a_conflict(store: Db) {
         other => panic!("expected Conflict(refresh_tokens.token_hash), got {other:?}"),
     }
     // All or nothing: the session row of the failed insert was not left behind, so its family id is free.
-    let retry = NewRefreshToken { token_hash: token(), ..clash };
-    store.insert_refresh_token(retry.clone()).await.expect("the family id is still free");
+    let retry = NewRefreshToken {
+        token_hash: token(),
+        ..clash
+    };
+    store
+        .insert_refresh_token(retry.clone())
+        .await
+        .expect("the family id is still free");
     assert_eq!(
         refresh(&store, &retry.token_hash).await.0,
         RefreshOutcome::Rotated {
@@ -217,7 +252,11 @@ async fn duplicate_session_family_is_a_conflict(store: Db) {
         Err(StoreError::Conflict(what)) => assert_eq!(what, "sessions.id"),
         other => panic!("expected Conflict(sessions.id), got {other:?}"),
     }
-    assert_eq!(refresh(&store, &clash.token_hash).await.0, RefreshOutcome::Invalid, "the token was not stored");
+    assert_eq!(
+        refresh(&store, &clash.token_hash).await.0,
+        RefreshOutcome::Invalid,
+        "the token was not stored"
+    );
 }
 
 async fn rotation_to_a_taken_hash_changes_nothing(store: Db) {

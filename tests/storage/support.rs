@@ -5,14 +5,20 @@
 //! suites (e.g. the server's end-to-end tests) can copy the idea: one fresh schema per test,
 //! selected through the connection's `search_path`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use kalavpp_core::domain::{self, AuditId, Email, EmailId, Role, SessionFamilyId, User, UserId, UserName, UserStatus};
+use kalavpp_core::domain::{
+    self, AuditId, CategoryId, Email, EmailId, ImageId, Money, PageRequest, ProductId, ProductKind, ProductStatus, Role, SessionFamilyId,
+    User, UserId, UserName, UserStatus, VendorId, VendorStatus,
+};
+pub use kalavpp_core::storage::Timestamp;
 use kalavpp_core::storage::postgres::PostgresStore;
 use kalavpp_core::storage::sqlite::{SqliteLocation, SqliteStore};
 use kalavpp_core::storage::{
-    AdminUserChange, NewAudit, NewEmail, NewRefreshToken, NewUser, RefreshOutcome, RotatedToken, Store, Timestamp,
+    AdminUserChange, AuditFilter, EmailFilter, NewAudit, NewEmail, NewProduct, NewRefreshToken, NewUser, NewVendor, Product, ProductAsset,
+    ProductImage, RefreshOutcome, RotatedToken, Store, StoreError, Vendor, VendorDecision,
 };
 use uuid::Uuid;
 
@@ -53,6 +59,33 @@ macro_rules! conformance {
     };
 }
 
+/// Like [`conformance!`] for behaviours that also need direct SQL access to the database (an
+/// `async fn(Db, RawSql)`), to set columns that no store method writes yet (e.g. ratings and sales
+/// counts, written later by reviews and orders). Runs as `<name>_sqlite` and `<name>_postgres`
+/// only: a `sqlite::memory:` database is private to the store's own connection.
+macro_rules! conformance_with_sql {
+    ($($behaviour:ident),* $(,)?) => {
+        $(
+            pastey::paste! {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn [<$behaviour _sqlite>]() {
+                    let db = crate::support::SqliteFile::create().await;
+                    $behaviour(db.store.clone(), crate::support::RawSql::Sqlite(db.path.clone())).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn [<$behaviour _postgres>]() {
+                    let Some(db) = crate::support::PostgresSchema::from_env().await else {
+                        return;
+                    };
+                    $behaviour(db.store.clone(), crate::support::RawSql::Postgres(db.url.clone())).await;
+                    db.drop_schema().await;
+                }
+            }
+        )*
+    };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Backends
 // ---------------------------------------------------------------------------------------------
@@ -60,6 +93,8 @@ macro_rules! conformance {
 /// A SQLite database file in a fresh temporary directory (deleted on drop).
 pub struct SqliteFile {
     pub store: Db,
+    /// The database file.
+    pub path: PathBuf,
     // Declared after `store` so that the store is dropped before its directory.
     _dir: tempfile::TempDir,
 }
@@ -67,10 +102,13 @@ pub struct SqliteFile {
 impl SqliteFile {
     pub async fn create() -> Self {
         let dir = tempfile::tempdir().expect("create a temporary directory");
-        let location = SqliteLocation::File(dir.path().join("kalavpp.db"));
-        let store = SqliteStore::open(location, 2).await.expect("open a SQLite database file");
+        let path = dir.path().join("kalavpp.db");
+        let store = SqliteStore::open(SqliteLocation::File(path.clone()), 2)
+            .await
+            .expect("open a SQLite database file");
         Self {
             store: Arc::new(store),
+            path,
             _dir: dir,
         }
     }
@@ -147,6 +185,45 @@ impl PostgresSchema {
     }
 }
 
+/// Direct access to the database behind a store, for statements valid in both dialects.
+#[derive(Debug, Clone)]
+pub enum RawSql {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (with the test schema on its search_path).
+    Postgres(String),
+}
+
+impl RawSql {
+    /// Runs `sql` (one or more statements without parameters) on its own connection.
+    pub async fn execute(&self, sql: &str) {
+        let sql = sql.to_owned();
+        match self {
+            Self::Sqlite(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open(&path).expect("open the SQLite file");
+                    conn.busy_timeout(std::time::Duration::from_secs(5)).expect("set busy timeout");
+                    conn.execute_batch(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+                })
+                .await
+                .expect("raw SQLite statement");
+            }
+            Self::Postgres(url) => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect to PostgreSQL");
+                let connection = tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client.batch_execute(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+                drop(client);
+                let _ = connection.await;
+            }
+        }
+    }
+}
+
 /// `url` with the connection option `-c search_path=<schema>` added. Handles URLs with or without
 /// a query string (`postgres://...?sslmode=disable` gets `&options=...`) and the key-value form
 /// (`host=... user=...`).
@@ -194,12 +271,12 @@ pub fn user(address: &str) -> NewUser {
 }
 
 /// Inserts [`user`]`(address)`.
-pub async fn new_user(store: &dyn Store, address: &str) -> User {
+pub async fn new_user(store: &Db, address: &str) -> User {
     store.insert_user(user(address)).await.expect("insert user")
 }
 
 /// Inserts a customer with a given name and creation time.
-pub async fn new_user_at(store: &dyn Store, address: &str, display_name: &str, created_at: Timestamp) -> User {
+pub async fn new_user_at(store: &Db, address: &str, display_name: &str, created_at: Timestamp) -> User {
     let record = NewUser {
         name: name(display_name),
         created_at,
@@ -234,7 +311,7 @@ pub struct Login {
 }
 
 /// Starts a login session for `user_id`.
-pub async fn login(store: &dyn Store, user_id: UserId) -> Login {
+pub async fn login(store: &Db, user_id: UserId) -> Login {
     let record = refresh_token(user_id);
     let login = Login {
         family: record.family,
@@ -254,12 +331,12 @@ pub fn rotated_at(at: Timestamp) -> RotatedToken {
 }
 
 /// Presents `presented` now; returns the outcome and the hash of the replacement offered.
-pub async fn refresh(store: &dyn Store, presented: &str) -> (RefreshOutcome, String) {
+pub async fn refresh(store: &Db, presented: &str) -> (RefreshOutcome, String) {
     refresh_at(store, presented, now()).await
 }
 
 /// Presents `presented` at `at`; returns the outcome and the hash of the replacement offered.
-pub async fn refresh_at(store: &dyn Store, presented: &str, at: Timestamp) -> (RefreshOutcome, String) {
+pub async fn refresh_at(store: &Db, presented: &str, at: Timestamp) -> (RefreshOutcome, String) {
     let next = rotated_at(at);
     let next_hash = next.token_hash.clone();
     let outcome = store.rotate_refresh_token(presented, next).await.expect("rotate refresh token");
@@ -306,4 +383,206 @@ pub fn admin_change(
         role,
         audit: audit_row(actor, "user.update", target, at),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vendors and catalog
+// ---------------------------------------------------------------------------------------------
+
+/// Ids of categories seeded by migration V2 (the same on both backends).
+pub mod seeded {
+    use kalavpp_core::domain::CategoryId;
+
+    fn id(text: &str) -> CategoryId {
+        CategoryId::parse(text).expect("a seeded category id")
+    }
+    pub fn paintings() -> CategoryId {
+        id("01900000-0000-7000-8000-000000000001")
+    }
+    pub fn oil_paintings() -> CategoryId {
+        id("01900000-0000-7000-8000-000000000002")
+    }
+    pub fn acrylic_paintings() -> CategoryId {
+        id("01900000-0000-7000-8000-000000000003")
+    }
+    pub fn watercolour_paintings() -> CategoryId {
+        id("01900000-0000-7000-8000-000000000004")
+    }
+    pub fn prints() -> CategoryId {
+        id("01900000-0000-7000-8000-000000000005")
+    }
+    pub fn photography() -> CategoryId {
+        id("01900000-0000-7000-8000-000000000006")
+    }
+    pub fn ceramics() -> CategoryId {
+        id("01900000-0000-7000-8000-00000000000b")
+    }
+}
+
+/// An audit row about any target.
+pub fn audit_of(actor_id: Option<UserId>, action: &str, target_type: &str, target_id: impl ToString, at: Timestamp) -> NewAudit {
+    NewAudit {
+        id: AuditId::new(),
+        at,
+        actor_id,
+        action: action.to_owned(),
+        target_type: target_type.to_owned(),
+        target_id: target_id.to_string(),
+        details: serde_json::json!({ "action": action }),
+    }
+}
+
+/// A vendor application of `user_id` for `shop_name` (slug made from it), now, without details.
+pub fn application(user_id: UserId, shop_name: &str) -> NewVendor {
+    NewVendor {
+        id: VendorId::new(),
+        user_id,
+        slug: domain::slugify(shop_name),
+        shop_name: shop_name.to_owned(),
+        bio: None,
+        payout_details: None,
+        at: now(),
+    }
+}
+
+/// A new customer `address` who applied with `shop_name` at `at` (still `pending`).
+pub async fn applicant_at(store: &Db, address: &str, shop_name: &str, at: Timestamp) -> (User, Vendor) {
+    let owner = new_user(store, address).await;
+    let vendor = store
+        .insert_vendor(NewVendor {
+            at,
+            ..application(owner.id, shop_name)
+        })
+        .await
+        .expect("insert vendor");
+    (owner, vendor)
+}
+
+/// A decision moving `vendor_id` from `from` to `to`, audited as `vendor.<to>` by nobody, without
+/// email, role grant, reason or commission change.
+pub fn decision(vendor_id: VendorId, from: &[VendorStatus], to: Option<VendorStatus>, at: Timestamp) -> VendorDecision {
+    let verb = to.map_or("update", VendorStatus::as_str);
+    VendorDecision {
+        vendor_id,
+        from: from.to_vec(),
+        to,
+        rejection_reason: None,
+        commission_bps: None,
+        grant_vendor_role: false,
+        audit: audit_of(None, &format!("vendor.{verb}"), "vendor", vendor_id, at),
+        email: None,
+    }
+}
+
+/// Approves a pending vendor (granting the role), as an admin would.
+pub async fn approve(store: &Db, vendor_id: VendorId) -> Vendor {
+    let mut approval = decision(vendor_id, &[VendorStatus::Pending], Some(VendorStatus::Approved), now());
+    approval.grant_vendor_role = true;
+    store.decide_vendor(approval).await.expect("approve vendor")
+}
+
+/// Moves a vendor between statuses without checking where it was.
+pub async fn set_vendor_status(store: &Db, vendor_id: VendorId, to: VendorStatus) -> Vendor {
+    let any = [
+        VendorStatus::Pending,
+        VendorStatus::Approved,
+        VendorStatus::Rejected,
+        VendorStatus::Suspended,
+    ];
+    store
+        .decide_vendor(decision(vendor_id, &any, Some(to), now()))
+        .await
+        .expect("set vendor status")
+}
+
+/// A new approved vendor whose owner is the customer `address`.
+pub async fn approved_vendor(store: &Db, address: &str, shop_name: &str) -> Vendor {
+    let (_, vendor) = applicant_at(store, address, shop_name, now()).await;
+    approve(store, vendor.id).await
+}
+
+/// A published physical product (stock 5, 10.00) of `vendor_id` in `category_id`, slug made from
+/// the title, created now, with a short description and no tags.
+pub fn product(vendor_id: VendorId, category_id: CategoryId, title: &str) -> NewProduct {
+    NewProduct {
+        id: ProductId::new(),
+        vendor_id,
+        category_id,
+        slug: domain::slugify(title),
+        title: title.to_owned(),
+        description: format!("About {title}."),
+        kind: ProductKind::Physical,
+        price: Money(1_000),
+        stock: Some(5),
+        status: ProductStatus::Published,
+        tags: Vec::new(),
+        at: now(),
+    }
+}
+
+/// Inserts `record`.
+pub async fn add_product(store: &Db, record: NewProduct) -> Product {
+    store.insert_product(record).await.expect("insert product")
+}
+
+/// An image of `product_id` stored under `key` (its position is chosen by the store).
+pub fn image(product_id: ProductId, key: &str) -> ProductImage {
+    ProductImage {
+        id: ImageId::new(),
+        product_id,
+        position: -1,
+        key: format!("images/{key}.webp"),
+        thumb_key: format!("images/{key}.thumb.webp"),
+        width: 1200,
+        height: 800,
+        created_at: now(),
+    }
+}
+
+/// A digital asset of `product_id` named `filename`.
+pub fn asset(product_id: ProductId, filename: &str) -> ProductAsset {
+    ProductAsset {
+        product_id,
+        filename: filename.to_owned(),
+        key: format!("assets/{}", Uuid::new_v4().simple()),
+        size_bytes: 123_456,
+        sha256: format!("{:0>64}", filename.len()),
+        created_at: now(),
+    }
+}
+
+/// Asserts that `result` is `Conflict(what)`.
+#[track_caller]
+pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, what: &str) {
+    match result {
+        Err(StoreError::Conflict(clash)) => assert_eq!(clash, what),
+        other => panic!("expected Conflict({what}), got {other:?}"),
+    }
+}
+
+/// Asserts that `result` is `NotFound`.
+#[track_caller]
+pub fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    match result {
+        Err(StoreError::NotFound) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+/// How many audit rows there are.
+pub async fn audit_count(store: &Db) -> i64 {
+    store
+        .list_audit(&AuditFilter::default(), PageRequest::new(1, 1))
+        .await
+        .expect("list audit")
+        .total
+}
+
+/// How many emails are queued.
+pub async fn email_count(store: &Db) -> i64 {
+    store
+        .list_emails(&EmailFilter::default(), PageRequest::new(1, 1))
+        .await
+        .expect("list emails")
+        .total
 }

@@ -628,10 +628,18 @@ impl<'a> Catalog<'a> {
         Ok(listed)
     }
 
-    /// Every product of the actor's shop in every status (approved vendors).
+    /// Every product of the actor's shop in every status (approved vendors; a suspended vendor
+    /// still sees, but cannot change, its own works).
     #[instrument(skip_all)]
     pub async fn vendor_products(&self, actor: &Actor, page: PageRequest) -> Result<Page<Product>> {
-        let vendor = super::Vendors::new(self.inner).approved(actor).await?;
+        let vendors = super::Vendors::new(self.inner);
+        let vendor = match vendors.approved(actor).await {
+            Ok(vendor) => vendor,
+            Err(refused) => match vendors.mine(actor).await {
+                Ok(vendor) if vendor.status == VendorStatus::Suspended => vendor,
+                _ => return Err(refused),
+            },
+        };
         Ok(self.inner.store.list_vendor_products(vendor.id, page).await?)
     }
 

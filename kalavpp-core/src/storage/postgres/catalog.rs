@@ -169,21 +169,22 @@ fn sort_order(sort: ProductSort) -> &'static str {
 }
 
 /// The text-search query of `terms`: every term must match (`t1 & t2`), stemmed like the index.
-/// `None` when there are no terms.
+/// `None` when there are no terms (no search); terms without a usable word match nothing, as in
+/// SQLite.
 fn ts_query(terms: &[String]) -> Option<String> {
-    // The service sends lower-case words of letters and digits; anything else is dropped here too,
-    // so the query text can never be a tsquery syntax error.
+    // The service sends lower-case words of letters and digits (any script); anything else is
+    // dropped here too, so the query text (bound as a parameter) is never a tsquery syntax error.
     let words: Vec<String> = terms
         .iter()
         .map(|t| {
             t.chars()
-                .filter(char::is_ascii_alphanumeric)
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
                 .collect::<String>()
-                .to_ascii_lowercase()
         })
         .filter(|t| !t.is_empty())
         .collect();
-    (!words.is_empty()).then(|| words.join(" & "))
+    (!terms.is_empty()).then(|| words.join(" & "))
 }
 
 #[async_trait]

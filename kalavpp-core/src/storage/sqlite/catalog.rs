@@ -477,6 +477,12 @@ impl CatalogStore for SqliteStore {
             .write(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
                 let product = asset.product_id.to_string();
+                let exists: bool = tx
+                    .query_row("SELECT EXISTS (SELECT 1 FROM products WHERE id = ?1)", [&product], |r| r.get(0))
+                    .map_err(map_err)?;
+                if !exists {
+                    return Err(StoreError::NotFound);
+                }
                 let previous = tx
                     .query_row(&format!("{ASSET_SELECT} WHERE product_id = ?1"), [&product], asset_from_row)
                     .optional()
