@@ -35,6 +35,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Builds public URLs of media files.
     pub media_urls: crate::api::catalog_dto::MediaUrls,
+    /// Serialized hot catalog responses.
+    pub responses: crate::response_cache::ResponseCache,
 }
 
 impl FromRef<AppState> for Marketplace {
@@ -67,6 +69,7 @@ impl Application {
         let state = AppState {
             market: market.clone(),
             media_urls: crate::api::catalog_dto::MediaUrls::new(&settings.backend_url),
+            responses: crate::response_cache::ResponseCache::default(),
             settings: Arc::new(settings),
         };
         let router = build_router(state, general.clone(), credentials.clone());
@@ -99,33 +102,38 @@ impl Application {
             }
         });
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let outcome = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
+        let stop = shutdown_signal();
+        let outcome = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
         sweeper.abort();
         tracing::info!("server stopped");
         outcome
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called (before serving
+/// starts), so a signal that arrives right after start-up is never missed.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        let terminate = async {
+            match terminate.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            () = terminate => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutdown signal received; finishing in-flight requests");
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
 fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -> Router {

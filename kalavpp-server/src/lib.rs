@@ -6,6 +6,7 @@ pub mod cli;
 pub mod extract;
 pub mod http_error;
 pub mod rate_limit;
+pub mod response_cache;
 pub mod settings;
 
 pub use app::{AppState, Application};

@@ -29,8 +29,10 @@ CREATE TABLE categories (
 CREATE UNIQUE INDEX categories_slug_key ON categories (slug);
 CREATE INDEX categories_parent_idx ON categories (parent_id);
 
+-- `seq` is the stable integer row id the full-text index points at (a plain rowid may change on VACUUM).
 CREATE TABLE products (
-    id           TEXT PRIMARY KEY,
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
     vendor_id    TEXT NOT NULL REFERENCES vendors (id),
     category_id  TEXT NOT NULL REFERENCES categories (id),
     slug         TEXT NOT NULL,
@@ -57,20 +59,21 @@ CREATE INDEX products_status_rating_idx ON products (status, rating_avg);
 CREATE INDEX products_status_sales_idx ON products (status, sales_count);
 
 -- Full-text index over title, description and tags (tags are stored as a JSON array; the
--- tokenizer treats its punctuation as separators).
+-- tokenizer treats its punctuation as separators). Contentless: it only maps words to `seq`.
 CREATE VIRTUAL TABLE products_fts USING fts5(
-    product_id UNINDEXED, title, description, tags,
+    title, description, tags,
+    content = '', contentless_delete = 1,
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER products_fts_insert AFTER INSERT ON products BEGIN
-    INSERT INTO products_fts (product_id, title, description, tags) VALUES (new.id, new.title, new.description, new.tags);
+    INSERT INTO products_fts (rowid, title, description, tags) VALUES (new.seq, new.title, new.description, new.tags);
 END;
 CREATE TRIGGER products_fts_update AFTER UPDATE OF title, description, tags ON products BEGIN
-    DELETE FROM products_fts WHERE product_id = old.id;
-    INSERT INTO products_fts (product_id, title, description, tags) VALUES (new.id, new.title, new.description, new.tags);
+    DELETE FROM products_fts WHERE rowid = old.seq;
+    INSERT INTO products_fts (rowid, title, description, tags) VALUES (new.seq, new.title, new.description, new.tags);
 END;
 CREATE TRIGGER products_fts_delete AFTER DELETE ON products BEGIN
-    DELETE FROM products_fts WHERE product_id = old.id;
+    DELETE FROM products_fts WHERE rowid = old.seq;
 END;
 
 CREATE TABLE product_images (

@@ -4,8 +4,10 @@
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::extract::multipart::MultipartError;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use kalavpp_core::Error;
+use kalavpp_core::auth::Actor;
 use kalavpp_core::domain::{CategoryId, ImageId, ProductId};
 use kalavpp_core::services::{BrowseFilters, CategoryInput, MAX_IMAGE_BYTES, ProductDraft, ProductEdit};
 use serde::Deserialize;
@@ -18,6 +20,7 @@ use super::dto::ProductPage;
 use crate::app::AppState;
 use crate::extract::{ApiJson, ApiQuery, AuthUser, OptionalUser, Pagination, double_option};
 use crate::http_error::{ApiError, ApiResult, Problem};
+use crate::response_cache::json_bytes;
 
 /// The catalog routes (JSON bodies; the 1 MiB limit applies).
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -137,7 +140,18 @@ async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Vec<Ca
 
 #[utoipa::path(get, path = "/products", tag = "catalog", params(BrowseQuery),
     responses((status = 200, body = ProductPage, description = "published products of approved vendors"), (status = 422, body = Problem)))]
-async fn browse(State(state): State<AppState>, Pagination(page): Pagination, ApiQuery(query): ApiQuery<BrowseQuery>) -> ApiResult<Json<ProductPage>> {
+async fn browse(
+    State(state): State<AppState>,
+    Pagination(page): Pagination,
+    ApiQuery(query): ApiQuery<BrowseQuery>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    // The catalog is the same for everyone: serve ready bytes when nothing changed since.
+    let generation = state.market.catalog_cache().generation();
+    let key = format!("list?{}", uri.query().unwrap_or_default());
+    if let Some(bytes) = state.responses.get(generation, &key).await {
+        return Ok(json_bytes(bytes));
+    }
     let filters = BrowseFilters {
         q: query.q,
         category: query.category,
@@ -149,14 +163,28 @@ async fn browse(State(state): State<AppState>, Pagination(page): Pagination, Api
     };
     let products = state.market.catalog().browse(filters, page).await?;
     let currency = &state.market.config().currency;
-    Ok(Json(ProductPage::from_page_ref(&products, |p| state.media_urls.product(p, currency))))
+    let body = ProductPage::from_page_ref(&products, |p| state.media_urls.product(p, currency));
+    Ok(json_bytes(state.responses.store(generation, key, &body).await?))
 }
 
-#[utoipa::path(get, path = "/products/{id_or_slug}", tag = "catalog", params(("id_or_slug" = String, Path)),
+// The path parameter is named `id` like on the other `/products/{id}` routes: the router refuses two
+// names for the same segment (and OpenAPI treats such paths as one). It takes an id or a slug.
+#[utoipa::path(get, path = "/products/{id}", tag = "catalog", params(("id" = String, Path, description = "product id or slug")),
     responses((status = 200, body = ProductBody), (status = 404, body = Problem)))]
-async fn product_detail(State(state): State<AppState>, OptionalUser(actor): OptionalUser, Path(id_or_slug): Path<String>) -> ApiResult<Json<ProductBody>> {
+async fn product_detail(State(state): State<AppState>, OptionalUser(actor): OptionalUser, Path(id_or_slug): Path<String>) -> ApiResult<Response> {
+    // Anonymous readers only ever get public products, so their answers can be shared.
+    let anonymous = actor == Actor::Anonymous;
+    let generation = state.market.catalog_cache().generation();
+    let key = format!("product/{}", id_or_slug.to_lowercase());
+    if anonymous && let Some(bytes) = state.responses.get(generation, &key).await {
+        return Ok(json_bytes(bytes));
+    }
     let product = state.market.catalog().product(&actor, &id_or_slug).await?;
-    Ok(Json(state.media_urls.product(&product, &state.market.config().currency)))
+    let body = state.media_urls.product(&product, &state.market.config().currency);
+    if anonymous {
+        return Ok(json_bytes(state.responses.store(generation, key, &body).await?));
+    }
+    Ok(Json(body).into_response())
 }
 
 #[utoipa::path(post, path = "/products", tag = "catalog", security(("bearer" = [])), request_body = CreateProductRequest,

@@ -13,7 +13,10 @@ use crate::http_error::problem;
 
 /// The media route (outside `/api/v1`, not rate limited).
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(media))
+    // Keys span several segments (`products/<id>.jpg`), so the route is a wildcard; the OpenAPI
+    // document keeps its single `{path}` parameter.
+    let documented = OpenApiRouter::<AppState>::new().routes(routes!(media)).into_openapi();
+    OpenApiRouter::with_openapi(documented).route("/media/{*path}", axum::routing::get(media))
 }
 
 #[utoipa::path(get, path = "/media/{path}", tag = "catalog", params(("path" = String, Path, description = "e.g. products/<id>.jpg")),
@@ -25,6 +28,10 @@ async fn media(State(state): State<AppState>, Path(path): Path<String>, request:
     let Some(local) = state.market.files().local_path(&key) else {
         return not_found();
     };
+    // Directories (e.g. `/media/products`) are not files to serve.
+    if !tokio::fs::metadata(&local).await.is_ok_and(|m| m.is_file()) {
+        return not_found();
+    }
     match ServeFile::new(local).oneshot(request).await {
         Ok(response) if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED => {
             let mut response = response.into_response();

@@ -12,11 +12,22 @@ use crate::storage::{
     ProductQuery, ProductSort, ProductUpdate, StoreError, StoreResult, VendorRef,
 };
 
-const PRODUCT_SELECT: &str = "SELECT p.id, p.slug, p.title, p.description, p.kind, p.price_cents, p.stock, p.status, p.tags,
-         p.rating_avg, p.rating_count, p.sales_count, p.created_at, p.updated_at,
-         c.id, c.slug, c.name, v.id, v.slug, v.shop_name, v.status,
-         EXISTS (SELECT 1 FROM product_assets a WHERE a.product_id = p.id)
-     FROM products p JOIN categories c ON c.id = p.category_id JOIN vendors v ON v.id = p.vendor_id";
+macro_rules! product_columns {
+    () => {
+        "SELECT p.id, p.slug, p.title, p.description, p.kind, p.price_cents, p.stock, p.status, p.tags,
+             p.rating_avg, p.rating_count, p.sales_count, p.created_at, p.updated_at,
+             c.id, c.slug, c.name, v.id, v.slug, v.shop_name, v.status,
+             EXISTS (SELECT 1 FROM product_assets a WHERE a.product_id = p.id)"
+    };
+}
+
+const PRODUCT_SELECT: &str =
+    concat!(product_columns!(), " FROM products p JOIN categories c ON c.id = p.category_id JOIN vendors v ON v.id = p.vendor_id");
+
+/// With search terms the full-text index drives the query (CROSS JOIN fixes the join order), so
+/// only matching rows are read; otherwise the ordered product indexes do.
+const SEARCH_FROM: &str = "FROM products_fts f CROSS JOIN products p ON p.seq = f.rowid JOIN vendors v ON v.id = p.vendor_id";
+const BROWSE_FROM: &str = "FROM products p JOIN vendors v ON v.id = p.vendor_id";
 
 const VISIBLE: &str = "p.status = 'published' AND v.status = 'approved'";
 
@@ -106,6 +117,22 @@ fn load_product(conn: &Connection, column: &str, value: String) -> StoreResult<O
     attach_images(conn, &mut products)?;
     let [product] = products;
     Ok(Some(product))
+}
+
+/// The products with `ids`, in that order, with their images.
+fn load_products_in_order(conn: &Connection, ids: &[String]) -> StoreResult<Vec<Product>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = vec!["?"; ids.len()].join(", ");
+    let mut loaded = conn
+        .prepare_cached(&format!("{PRODUCT_SELECT} WHERE p.id IN ({placeholders})"))
+        .and_then(|mut stmt| stmt.query_map(params_from_iter(ids.iter()), product_from_row)?.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(map_err)?;
+    let position: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+    loaded.sort_by_key(|p| position.get(&p.id.to_string()).copied().unwrap_or(usize::MAX));
+    attach_images(conn, &mut loaded)?;
+    Ok(loaded)
 }
 
 fn load_category(conn: &Connection, id: CategoryId) -> StoreResult<Category> {
@@ -331,10 +358,7 @@ impl CatalogStore for SqliteStore {
         let mut args: Vec<Value> = Vec::new();
         if !query.terms.is_empty() {
             args.push(Value::Text(fts_query(&query.terms)));
-            conditions.push(format!(
-                "p.id IN (SELECT product_id FROM products_fts WHERE products_fts MATCH ?{})",
-                args.len()
-            ));
+            conditions.push(format!("products_fts MATCH ?{}", args.len()));
         }
         if !query.category_ids.is_empty() {
             let mut slots = Vec::new();
@@ -361,29 +385,30 @@ impl CatalogStore for SqliteStore {
             conditions.push(format!("p.price_cents <= ?{}", args.len()));
         }
         let filter = conditions.join(" AND ");
-        let count_sql = format!(
-            "SELECT count(*) FROM products p JOIN vendors v ON v.id = p.vendor_id WHERE {filter}"
-        );
-        let list_sql = format!(
-            "{PRODUCT_SELECT} WHERE {filter} ORDER BY {} LIMIT {} OFFSET {}",
+        let from = if query.terms.is_empty() { BROWSE_FROM } else { SEARCH_FROM };
+        let count_sql = format!("SELECT count(*) {from} WHERE {filter}");
+        // Two steps: the ids of the page (a narrow sort), then the full rows of those ids only.
+        let ids_sql = format!(
+            "SELECT p.id {from} WHERE {filter} ORDER BY {} LIMIT {} OFFSET {}",
             order_by(query.sort),
             page.limit(),
             page.offset()
         );
         self.pool
             .read(move |conn| {
-                let total: i64 = conn
-                    .prepare_cached(&count_sql)
-                    .and_then(|mut stmt| stmt.query_row(params_from_iter(args.iter()), |r| r.get(0)))
+                let ids: Vec<String> = conn
+                    .prepare_cached(&ids_sql)
+                    .and_then(|mut stmt| stmt.query_map(params_from_iter(args.iter()), |r| r.get(0))?.collect())
                     .map_err(map_err)?;
-                let mut items = conn
-                    .prepare_cached(&list_sql)
-                    .and_then(|mut stmt| {
-                        stmt.query_map(params_from_iter(args.iter()), product_from_row)?
-                            .collect::<rusqlite::Result<Vec<_>>>()
-                    })
-                    .map_err(map_err)?;
-                attach_images(conn, &mut items)?;
+                let short_first_page = page.offset() == 0 && (ids.len() as i64) < page.limit();
+                let total: i64 = if short_first_page {
+                    ids.len() as i64
+                } else {
+                    conn.prepare_cached(&count_sql)
+                        .and_then(|mut stmt| stmt.query_row(params_from_iter(args.iter()), |r| r.get(0)))
+                        .map_err(map_err)?
+                };
+                let items = load_products_in_order(conn, &ids)?;
                 Ok(Page::new(items, page, total))
             })
             .await

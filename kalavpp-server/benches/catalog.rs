@@ -1,0 +1,294 @@
+//! Catalog read benchmark over HTTP: seeds published products, starts the real server on its own
+//! runtime, and drives it from 64 keep-alive connections on another runtime, printing req/s and
+//! p50 / p99 latency for the list page, the product detail and uncached full-text search.
+//!
+//! Run: `cargo bench -p kalavpp-server --bench catalog` (add `-- --quick` for a short run;
+//! `KALAVPP_BENCH_DATABASE_URL=postgres://...` to run it on PostgreSQL).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kalavpp_core::auth::Actor;
+use kalavpp_core::domain::{Money, ProductId, ProductKind, ProductStatus, now};
+use kalavpp_core::services::{Registration, VendorApplication};
+use kalavpp_core::storage::NewProduct;
+use kalavpp_core::{HashCost, Marketplace};
+use kalavpp_server::Application;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const CONNECTIONS: usize = 64;
+const WORDS: &[&str] = &[
+    "sunset", "harbour", "forest", "portrait", "abstract", "river", "mountain", "ocean", "garden", "city", "winter", "summer", "bird",
+    "flower", "night", "morning", "storm", "desert", "lake", "village", "bridge", "horse", "cat", "dancer", "violin", "lantern", "market",
+    "island", "meadow", "glacier", "canyon", "orchard", "cathedral", "lighthouse", "vineyard", "waterfall", "meteor", "comet", "aurora",
+    "tulip", "poppy", "heron", "falcon", "willow", "cedar", "maple", "amber", "cobalt", "crimson", "ochre",
+];
+
+/// A tiny deterministic generator (no dependency needed for picking words).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+    fn pick<'a>(&mut self, words: &[&'a str]) -> &'a str {
+        words[(self.next() as usize) % words.len()]
+    }
+}
+
+async fn seed(market: &Marketplace, vendors: usize, products: usize, rng: &mut Lcg) -> Vec<String> {
+    let admin = Actor::System;
+    let mut vendor_ids = Vec::new();
+    for v in 0..vendors {
+        let session = market
+            .accounts()
+            .register(Registration { email: format!("artist{v}@bench.test"), password: "bench password".into(), name: format!("Artist {v}") })
+            .await
+            .expect("register");
+        let actor = market.accounts().authenticate(&session.tokens.access_token).await.expect("auth");
+        let vendor = market
+            .vendors()
+            .apply(&actor, VendorApplication { shop_name: format!("Studio {v}"), ..Default::default() })
+            .await
+            .expect("apply");
+        market.vendors().approve(&admin, vendor.id).await.expect("approve");
+        vendor_ids.push(vendor.id);
+    }
+    let categories = market.catalog().categories().await.expect("categories");
+    let mut slugs = Vec::with_capacity(products);
+    let store = market.store().clone();
+    for i in 0..products {
+        let (a, b, c) = (rng.pick(WORDS), rng.pick(WORDS), rng.pick(WORDS));
+        let slug = format!("{a}-{b}-{i}");
+        let kind = if i % 3 == 0 { ProductKind::Digital } else { ProductKind::Physical };
+        store
+            .insert_product(NewProduct {
+                id: ProductId::new(),
+                vendor_id: vendor_ids[i % vendor_ids.len()],
+                category_id: categories[i % categories.len()].id,
+                slug: slug.clone(),
+                title: format!("{a} {b} no. {i}"),
+                description: format!("An original work about the {c} and the {a}, painted slowly over many evenings."),
+                kind,
+                price: Money(1_000 + (rng.next() % 500_000) as i64),
+                stock: (kind == ProductKind::Physical).then_some(1),
+                status: ProductStatus::Published,
+                tags: vec![c.to_owned(), "original".to_owned()],
+                at: now(),
+            })
+            .await
+            .expect("insert product");
+        slugs.push(slug);
+    }
+    market.catalog_cache().invalidate();
+    slugs
+}
+
+/// One keep-alive HTTP/1.1 connection that sends GETs and reads whole responses.
+struct Connection {
+    reader: BufReader<TcpStream>,
+    host: String,
+}
+
+impl Connection {
+    async fn open(port: u16) -> Self {
+        let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        stream.set_nodelay(true).ok();
+        Self { reader: BufReader::new(stream), host: format!("127.0.0.1:{port}") }
+    }
+
+    async fn get(&mut self, path: &str) -> u16 {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n\r\n", self.host);
+        self.reader.get_mut().write_all(request.as_bytes()).await.expect("write");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await.expect("status line");
+        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await.expect("header");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body).await.expect("body");
+        status
+    }
+}
+
+struct Outcome {
+    requests: usize,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+async fn run(port: u16, connections: usize, duration: Duration, make_path: Arc<dyn Fn(&mut Lcg) -> String + Send + Sync>) -> Outcome {
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let make_path = make_path.clone();
+        let errors = errors.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Lcg(c as u64 * 7919 + 17);
+            let mut connection = Connection::open(port).await;
+            let mut latencies = Vec::new();
+            while start.elapsed() < duration {
+                let path = make_path(&mut rng);
+                let sent = Instant::now();
+                if connection.get(&path).await != 200 {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("load task"));
+    }
+    let elapsed = start.elapsed();
+    all.sort();
+    let at = |q: f64| all.get(((all.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+    Outcome { requests: all.len(), elapsed, p50: at(0.50), p99: at(0.99), errors: errors.load(Ordering::Relaxed) }
+}
+
+fn report(name: &str, outcome: &Outcome, target: &str) {
+    println!(
+        "{name:<34} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} requests, {} errors)   target: {target}",
+        outcome.requests as f64 / outcome.elapsed.as_secs_f64(),
+        outcome.p50.as_secs_f64() * 1000.0,
+        outcome.p99.as_secs_f64() * 1000.0,
+        outcome.requests,
+        outcome.errors
+    );
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let duration = Duration::from_secs(if quick { 3 } else { 10 });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = std::env::var("KALAVPP_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let vars: std::collections::HashMap<String, String> = [
+        ("KALAVPP_DATA_DIR", dir.path().to_str().expect("utf-8 path")),
+        ("DATABASE_URL", database_url.as_str()),
+        ("PORT", "0"),
+        ("JWT_SECRET", "bench-access-secret-0123456789-abcdefghijklmnop"),
+        ("JWT_REFRESH_SECRET", "bench-refresh-secret-0123456789-abcdefghijklmn"),
+        ("RATE_LIMIT_MAX_REQUESTS", "0"),
+        ("AUTH_RATE_LIMIT_MAX_REQUESTS", "0"),
+        ("RUST_LOG", "warn"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let mut settings = kalavpp_server::settings::load(&vars, false).expect("settings");
+    settings.core.hash_cost = HashCost::TestsOnly;
+
+    // The server gets its own runtime (2 worker threads), like the real binary on this machine.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let app = server_runtime.block_on(Application::build(settings)).expect("build app");
+    let port = app.port();
+    let market = app.marketplace().clone();
+    server_runtime.spawn(app.run_until_stopped());
+
+    let load_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut rng = Lcg(42);
+    let seeded = Instant::now();
+    let slugs = Arc::new(server_runtime.block_on(seed(&market, 20, 10_000, &mut rng)));
+    println!("seeded 10,000 published products in {:.1} s ({})", seeded.elapsed().as_secs_f64(), market.store().backend_name());
+
+    let list = load_runtime.block_on(run(port, CONNECTIONS, duration, Arc::new(|_| "/api/v1/products?per_page=20".to_owned())));
+    report("GET /products (20 per page)", &list, ">= 8000 req/s, p99 <= 10 ms");
+    let detail_slugs = slugs.clone();
+    let detail = load_runtime.block_on(run(
+        port,
+        CONNECTIONS,
+        duration,
+        Arc::new(move |rng| format!("/api/v1/products/{}", detail_slugs[(rng.next() as usize) % 200])),
+    ));
+    report("GET /products/{slug}", &detail, ">= 15000 req/s, p99 <= 5 ms");
+
+    let more = Instant::now();
+    server_runtime.block_on(seed(&market, 0, 0, &mut rng));
+    let extra = server_runtime.block_on(async {
+        let mut rng = Lcg(4242);
+        seed_more(&market, 90_000, &mut rng).await
+    });
+    println!("seeded {extra} more products (100,000 in all) in {:.1} s", more.elapsed().as_secs_f64());
+    let hits_before = market.catalog_cache().stats();
+    let search = load_runtime.block_on(run(
+        port,
+        CONNECTIONS,
+        duration,
+        Arc::new(|rng| {
+            // Two random words and a random page: practically every query is a cache miss.
+            let (a, b, page) = (rng.pick(WORDS), rng.pick(WORDS), rng.next() % 50 + 1);
+            format!("/api/v1/products?q={a}+{b}&page={page}&per_page=20")
+        }),
+    ));
+    let hits_after = market.catalog_cache().stats();
+    report("GET /products?q=a+b (uncached FTS)", &search, "p99 <= 25 ms over 100,000 products");
+    let one_word = load_runtime.block_on(run(
+        port,
+        CONNECTIONS,
+        duration,
+        Arc::new(|rng| {
+            let (a, page) = (rng.pick(WORDS), rng.next() % 200 + 1);
+            format!("/api/v1/products?q={a}&page={page}&per_page=20")
+        }),
+    ));
+    report("GET /products?q=a (uncached FTS)", &one_word, "(one common word: ~10% of all products match)");
+    let two_words = |rng: &mut Lcg| {
+        let (a, b, page) = (rng.pick(WORDS), rng.pick(WORDS), rng.next() % 50 + 1);
+        format!("/api/v1/products?q={a}+{b}&page={page}&per_page=20")
+    };
+    let few = load_runtime.block_on(run(port, 4, duration, Arc::new(two_words)));
+    report("  same, 4 connections", &few, "p99 <= 25 ms");
+    println!(
+        "search cache during the run: {} hits, {} misses",
+        hits_after.hits - hits_before.hits,
+        hits_after.misses - hits_before.misses
+    );
+}
+
+async fn seed_more(market: &Marketplace, products: usize, rng: &mut Lcg) -> usize {
+    let vendors = market.vendors().list_public(kalavpp_core::domain::PageRequest::new(1, 100)).await.expect("vendors");
+    let categories = market.catalog().categories().await.expect("categories");
+    let store = market.store().clone();
+    for i in 0..products {
+        let (a, b, c) = (rng.pick(WORDS), rng.pick(WORDS), rng.pick(WORDS));
+        store
+            .insert_product(NewProduct {
+                id: ProductId::new(),
+                vendor_id: vendors.items[i % vendors.items.len()].id,
+                category_id: categories[i % categories.len()].id,
+                slug: format!("more-{a}-{b}-{i}"),
+                title: format!("{a} {b} study {i}"),
+                description: format!("A study of the {c} in {b} light."),
+                kind: ProductKind::Digital,
+                price: Money(500 + (rng.next() % 100_000) as i64),
+                stock: None,
+                status: ProductStatus::Published,
+                tags: vec![a.to_owned()],
+                at: now(),
+            })
+            .await
+            .expect("insert product");
+    }
+    market.catalog_cache().invalidate();
+    products
+}
