@@ -33,7 +33,10 @@ pub struct CatalogCache {
 
 impl std::fmt::Debug for CatalogCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CatalogCache").field("generation", &self.generation()).field("stats", &self.stats()).finish()
+        f.debug_struct("CatalogCache")
+            .field("generation", &self.generation())
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 

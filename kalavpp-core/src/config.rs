@@ -83,6 +83,29 @@ pub struct Config {
     pub postgres_max_connections: usize,
     /// Largest digital asset accepted, in bytes (`MAX_ASSET_BYTES`, default 200 MiB).
     pub max_asset_bytes: u64,
+    /// Public URL of the server (`BACKEND_URL`), for links to our own pages.
+    pub backend_url: String,
+    /// Default platform commission in basis points (`STRIPE_COMMISSION_RATE` percent × 100; default 1000 = 10 %).
+    pub commission_bps: u32,
+    /// Stripe settings; `None` selects the development payment provider.
+    pub stripe: Option<StripeConfig>,
+    /// How long an unpaid order keeps its stock reserved (`CHECKOUT_EXPIRY_MINUTES`, default 60).
+    pub checkout_ttl: Duration,
+    /// How long a download link works (default 24 h).
+    pub download_ttl: Duration,
+    /// How many downloads one link allows (default 5).
+    pub download_limit: i32,
+}
+
+/// Stripe credentials.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    /// `STRIPE_SECRET_KEY`.
+    pub secret_key: Secret,
+    /// `STRIPE_WEBHOOK_SECRET`.
+    pub webhook_secret: Secret,
+    /// `STRIPE_API_BASE`: another Stripe-shaped server (tests); `None` for Stripe itself.
+    pub api_base: Option<String>,
 }
 
 impl Config {
@@ -107,6 +130,12 @@ impl Config {
             sqlite_readers: 4,
             postgres_max_connections: 16,
             max_asset_bytes: 200 * 1024 * 1024,
+            backend_url: "http://127.0.0.1:5000".into(),
+            commission_bps: 1000,
+            stripe: None,
+            checkout_ttl: Duration::from_secs(3600),
+            download_ttl: Duration::from_secs(24 * 3600),
+            download_limit: 5,
         }
     }
 
@@ -123,6 +152,17 @@ impl Config {
         problems.extend(secret_problem("JWT_REFRESH_SECRET", refresh));
         if !access.is_empty() && access == refresh {
             problems.push("JWT_REFRESH_SECRET: must differ from JWT_SECRET".into());
+        }
+        match &self.stripe {
+            None => problems.push("STRIPE_SECRET_KEY: is missing; the development payment provider is not allowed in production".into()),
+            Some(stripe) => {
+                if stripe.secret_key.expose().is_empty() || stripe.secret_key.expose().contains("YOUR_") {
+                    problems.push("STRIPE_SECRET_KEY: is missing or still a placeholder".into());
+                }
+                if stripe.webhook_secret.expose().is_empty() || stripe.webhook_secret.expose().contains("YOUR_") {
+                    problems.push("STRIPE_WEBHOOK_SECRET: is missing or still a placeholder".into());
+                }
+            }
         }
         if self.hash_cost != HashCost::Owasp {
             problems.push("password hashing: test-only cost is not allowed in production".into());
@@ -173,9 +213,19 @@ mod tests {
         config.mode = Mode::Production;
         config.tokens.access_secret = Secret::new("CHANGE-TO-STRONG-RANDOM-STRING-64-CHARS");
         config.tokens.refresh_secret = Secret::new("short");
+        config.stripe = Some(StripeConfig {
+            secret_key: Secret::new("sk_live_abcdefghijklmnopqrstuvwxyz"),
+            webhook_secret: Secret::new("whsec_abcdefghijklmnopqrstuvwxyz"),
+            api_base: None,
+        });
         let problems = config.production_problems();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("JWT_SECRET"));
         assert!(problems[1].starts_with("JWT_REFRESH_SECRET"));
+        config.stripe = None;
+        assert!(
+            config.production_problems().iter().any(|p| p.starts_with("STRIPE_SECRET_KEY")),
+            "the dev provider is refused"
+        );
     }
 }

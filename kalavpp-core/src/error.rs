@@ -74,6 +74,30 @@ pub enum Error {
         /// Human-readable detail.
         message: String,
     },
+    /// The request could not be read at all (e.g. a webhook with a bad signature).
+    #[error("{message}")]
+    BadRequest {
+        /// Stable machine code, e.g. `invalid_signature`.
+        code: &'static str,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// A resource is gone for good (an expired or used-up download link).
+    #[error("{message}")]
+    Gone {
+        /// Stable machine code, e.g. `download_expired`.
+        code: &'static str,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// An outside service (the payment provider) failed; nothing was changed.
+    #[error("{message}")]
+    Upstream {
+        /// Stable machine code, e.g. `payment_provider_unavailable`.
+        code: &'static str,
+        /// Human-readable detail.
+        message: String,
+    },
     /// One or more inputs are invalid.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
@@ -127,7 +151,10 @@ impl Error {
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
             | Self::TooLarge { code, .. }
-            | Self::UnsupportedMedia { code, .. } => code,
+            | Self::UnsupportedMedia { code, .. }
+            | Self::BadRequest { code, .. }
+            | Self::Gone { code, .. }
+            | Self::Upstream { code, .. } => code,
             Self::Validation(_) => "validation_failed",
             Self::Internal(_) => "internal_error",
         }

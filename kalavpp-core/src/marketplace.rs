@@ -7,7 +7,9 @@ use crate::cache::CatalogCache;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::files::{FileStore, LocalFileStore};
-use crate::services::{Accounts, Administration, Catalog, Media, Vendors};
+use crate::payments::PaymentProvider;
+use crate::payments::dev::DevPaymentProvider;
+use crate::services::{Accounts, Administration, Cart, Catalog, Downloads, Media, Orders, Vendors};
 use crate::storage::sqlite::{SqliteLocation, SqliteStore};
 use crate::storage::{Store, postgres::PostgresStore};
 
@@ -24,6 +26,7 @@ pub(crate) struct Inner {
     pub(crate) hasher: PasswordHasher,
     pub(crate) tokens: TokenIssuer,
     pub(crate) files: Arc<dyn FileStore>,
+    pub(crate) payments: Arc<dyn PaymentProvider>,
     pub(crate) cache: CatalogCache,
 }
 
@@ -42,6 +45,7 @@ pub struct MarketplaceBuilder {
     config: Config,
     store: Option<Arc<dyn Store>>,
     files: Option<Arc<dyn FileStore>>,
+    payments: Option<Arc<dyn PaymentProvider>>,
 }
 
 impl std::fmt::Debug for dyn Store {
@@ -63,6 +67,12 @@ impl MarketplaceBuilder {
         self
     }
 
+    /// Uses `payments` instead of the provider the configuration selects.
+    pub fn payments(mut self, payments: Arc<dyn PaymentProvider>) -> Self {
+        self.payments = Some(payments);
+        self
+    }
+
     /// Opens the store (running migrations) unless one was given, and assembles the marketplace.
     pub async fn build(self) -> Result<Marketplace> {
         let store = match self.store {
@@ -76,7 +86,20 @@ impl MarketplaceBuilder {
                     .map_err(|e| Error::Internal(format!("cannot use the data directory for files: {e}")))?,
             ),
         };
-        Ok(Marketplace::assemble(self.config, store, files))
+        let payments = match self.payments {
+            Some(payments) => payments,
+            None => default_payments(&self.config)?,
+        };
+        Ok(Marketplace::assemble(self.config, store, files, payments))
+    }
+}
+
+/// Stripe when configured, otherwise the development provider (refused in production by
+/// [`Config::production_problems`]).
+fn default_payments(config: &Config) -> Result<Arc<dyn PaymentProvider>> {
+    match &config.stripe {
+        Some(stripe) => crate::payments::stripe::provider(stripe),
+        None => Ok(Arc::new(DevPaymentProvider::new(&config.backend_url))),
     }
 }
 
@@ -101,7 +124,12 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
 impl Marketplace {
     /// Starts building a marketplace from `config`.
     pub fn builder(config: Config) -> MarketplaceBuilder {
-        MarketplaceBuilder { config, store: None, files: None }
+        MarketplaceBuilder {
+            config,
+            store: None,
+            files: None,
+            payments: None,
+        }
     }
 
     /// Opens the database named in `config` (running migrations) and returns the marketplace.
@@ -109,7 +137,7 @@ impl Marketplace {
         Self::builder(config).build().await
     }
 
-    fn assemble(config: Config, store: Arc<dyn Store>, files: Arc<dyn FileStore>) -> Self {
+    fn assemble(config: Config, store: Arc<dyn Store>, files: Arc<dyn FileStore>, payments: Arc<dyn PaymentProvider>) -> Self {
         let hasher = PasswordHasher::new(config.hash_cost);
         let tokens = TokenIssuer::new(config.tokens.clone());
         Self {
@@ -119,6 +147,7 @@ impl Marketplace {
                 hasher,
                 tokens,
                 files,
+                payments,
                 cache: CatalogCache::default(),
             }),
         }
@@ -147,6 +176,26 @@ impl Marketplace {
     /// Product images and digital assets.
     pub fn media(&self) -> Media<'_> {
         Media::new(&self.inner)
+    }
+
+    /// The signed-in user's cart.
+    pub fn cart(&self) -> Cart<'_> {
+        Cart::new(&self.inner)
+    }
+
+    /// Checkout, orders, payment events, fulfilment, refunds and earnings.
+    pub fn orders(&self) -> Orders<'_> {
+        Orders::new(&self.inner)
+    }
+
+    /// Download links of paid digital works.
+    pub fn downloads(&self) -> Downloads<'_> {
+        Downloads::new(&self.inner)
+    }
+
+    /// The payment provider in use.
+    pub fn payments(&self) -> &Arc<dyn PaymentProvider> {
+        &self.inner.payments
     }
 
     /// The file store holding images and assets.

@@ -20,10 +20,56 @@ use tokio::net::TcpStream;
 
 const CONNECTIONS: usize = 64;
 const WORDS: &[&str] = &[
-    "sunset", "harbour", "forest", "portrait", "abstract", "river", "mountain", "ocean", "garden", "city", "winter", "summer", "bird",
-    "flower", "night", "morning", "storm", "desert", "lake", "village", "bridge", "horse", "cat", "dancer", "violin", "lantern", "market",
-    "island", "meadow", "glacier", "canyon", "orchard", "cathedral", "lighthouse", "vineyard", "waterfall", "meteor", "comet", "aurora",
-    "tulip", "poppy", "heron", "falcon", "willow", "cedar", "maple", "amber", "cobalt", "crimson", "ochre",
+    "sunset",
+    "harbour",
+    "forest",
+    "portrait",
+    "abstract",
+    "river",
+    "mountain",
+    "ocean",
+    "garden",
+    "city",
+    "winter",
+    "summer",
+    "bird",
+    "flower",
+    "night",
+    "morning",
+    "storm",
+    "desert",
+    "lake",
+    "village",
+    "bridge",
+    "horse",
+    "cat",
+    "dancer",
+    "violin",
+    "lantern",
+    "market",
+    "island",
+    "meadow",
+    "glacier",
+    "canyon",
+    "orchard",
+    "cathedral",
+    "lighthouse",
+    "vineyard",
+    "waterfall",
+    "meteor",
+    "comet",
+    "aurora",
+    "tulip",
+    "poppy",
+    "heron",
+    "falcon",
+    "willow",
+    "cedar",
+    "maple",
+    "amber",
+    "cobalt",
+    "crimson",
+    "ochre",
 ];
 
 /// A tiny deterministic generator (no dependency needed for picking words).
@@ -31,7 +77,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
     fn pick<'a>(&mut self, words: &[&'a str]) -> &'a str {
@@ -45,13 +94,23 @@ async fn seed(market: &Marketplace, vendors: usize, products: usize, rng: &mut L
     for v in 0..vendors {
         let session = market
             .accounts()
-            .register(Registration { email: format!("artist{v}@bench.test"), password: "bench password".into(), name: format!("Artist {v}") })
+            .register(Registration {
+                email: format!("artist{v}@bench.test"),
+                password: "bench password".into(),
+                name: format!("Artist {v}"),
+            })
             .await
             .expect("register");
         let actor = market.accounts().authenticate(&session.tokens.access_token).await.expect("auth");
         let vendor = market
             .vendors()
-            .apply(&actor, VendorApplication { shop_name: format!("Studio {v}"), ..Default::default() })
+            .apply(
+                &actor,
+                VendorApplication {
+                    shop_name: format!("Studio {v}"),
+                    ..Default::default()
+                },
+            )
             .await
             .expect("apply");
         market.vendors().approve(&admin, vendor.id).await.expect("approve");
@@ -97,7 +156,10 @@ impl Connection {
     async fn open(port: u16) -> Self {
         let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
         stream.set_nodelay(true).ok();
-        Self { reader: BufReader::new(stream), host: format!("127.0.0.1:{port}") }
+        Self {
+            reader: BufReader::new(stream),
+            host: format!("127.0.0.1:{port}"),
+        }
     }
 
     async fn get(&mut self, path: &str) -> u16 {
@@ -162,7 +224,13 @@ async fn run(port: u16, connections: usize, duration: Duration, make_path: Arc<d
     let elapsed = start.elapsed();
     all.sort();
     let at = |q: f64| all.get(((all.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
-    Outcome { requests: all.len(), elapsed, p50: at(0.50), p99: at(0.99), errors: errors.load(Ordering::Relaxed) }
+    Outcome {
+        requests: all.len(),
+        elapsed,
+        p50: at(0.50),
+        p99: at(0.99),
+        errors: errors.load(Ordering::Relaxed),
+    }
 }
 
 fn report(name: &str, outcome: &Outcome, target: &str) {
@@ -180,8 +248,8 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let duration = Duration::from_secs(if quick { 3 } else { 10 });
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = std::env::var("KALAVPP_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let database_url =
+        std::env::var("KALAVPP_BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
     let vars: std::collections::HashMap<String, String> = [
         ("KALAVPP_DATA_DIR", dir.path().to_str().expect("utf-8 path")),
         ("DATABASE_URL", database_url.as_str()),
@@ -199,19 +267,36 @@ fn main() {
     settings.core.hash_cost = HashCost::TestsOnly;
 
     // The server gets its own runtime (2 worker threads), like the real binary on this machine.
-    let server_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let app = server_runtime.block_on(Application::build(settings)).expect("build app");
     let port = app.port();
     let market = app.marketplace().clone();
     server_runtime.spawn(app.run_until_stopped());
 
-    let load_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let load_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let mut rng = Lcg(42);
     let seeded = Instant::now();
     let slugs = Arc::new(server_runtime.block_on(seed(&market, 20, 10_000, &mut rng)));
-    println!("seeded 10,000 published products in {:.1} s ({})", seeded.elapsed().as_secs_f64(), market.store().backend_name());
+    println!(
+        "seeded 10,000 published products in {:.1} s ({})",
+        seeded.elapsed().as_secs_f64(),
+        market.store().backend_name()
+    );
 
-    let list = load_runtime.block_on(run(port, CONNECTIONS, duration, Arc::new(|_| "/api/v1/products?per_page=20".to_owned())));
+    let list = load_runtime.block_on(run(
+        port,
+        CONNECTIONS,
+        duration,
+        Arc::new(|_| "/api/v1/products?per_page=20".to_owned()),
+    ));
     report("GET /products (20 per page)", &list, ">= 8000 req/s, p99 <= 10 ms");
     let detail_slugs = slugs.clone();
     let detail = load_runtime.block_on(run(
@@ -228,7 +313,10 @@ fn main() {
         let mut rng = Lcg(4242);
         seed_more(&market, 90_000, &mut rng).await
     });
-    println!("seeded {extra} more products (100,000 in all) in {:.1} s", more.elapsed().as_secs_f64());
+    println!(
+        "seeded {extra} more products (100,000 in all) in {:.1} s",
+        more.elapsed().as_secs_f64()
+    );
     let hits_before = market.catalog_cache().stats();
     let search = load_runtime.block_on(run(
         port,
@@ -251,7 +339,11 @@ fn main() {
             format!("/api/v1/products?q={a}&page={page}&per_page=20")
         }),
     ));
-    report("GET /products?q=a (uncached FTS)", &one_word, "(one common word: ~10% of all products match)");
+    report(
+        "GET /products?q=a (uncached FTS)",
+        &one_word,
+        "(one common word: ~10% of all products match)",
+    );
     let two_words = |rng: &mut Lcg| {
         let (a, b, page) = (rng.pick(WORDS), rng.pick(WORDS), rng.next() % 50 + 1);
         format!("/api/v1/products?q={a}+{b}&page={page}&per_page=20")
@@ -266,7 +358,11 @@ fn main() {
 }
 
 async fn seed_more(market: &Marketplace, products: usize, rng: &mut Lcg) -> usize {
-    let vendors = market.vendors().list_public(kalavpp_core::domain::PageRequest::new(1, 100)).await.expect("vendors");
+    let vendors = market
+        .vendors()
+        .list_public(kalavpp_core::domain::PageRequest::new(1, 100))
+        .await
+        .expect("vendors");
     let categories = market.catalog().categories().await.expect("categories");
     let store = market.store().clone();
     for i in 0..products {

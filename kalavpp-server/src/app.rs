@@ -56,14 +56,25 @@ pub struct Application {
 impl Application {
     /// Opens the marketplace (running migrations), builds the router and binds the listener
     /// (`PORT=0` picks a free port; see [`Application::port`]).
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(SocketAddr::new(settings.host, settings.port)).await?;
+        // With `PORT=0` and no BACKEND_URL, links to our own pages must carry the real port.
+        if settings.backend_url.ends_with(":0") {
+            let port = listener.local_addr()?.port();
+            settings.backend_url = format!("{}:{port}", settings.backend_url.trim_end_matches(":0"));
+            settings.core.backend_url = settings.backend_url.clone();
+        }
         let market = Marketplace::open(settings.core.clone()).await?;
-        Self::with_marketplace(settings, market).await
+        Self::assemble(settings, market, listener)
     }
 
     /// Like [`Application::build`] over an already opened marketplace.
     pub async fn with_marketplace(settings: Settings, market: Marketplace) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(SocketAddr::new(settings.host, settings.port)).await?;
+        Self::assemble(settings, market, listener)
+    }
+
+    fn assemble(settings: Settings, market: Marketplace, listener: TcpListener) -> anyhow::Result<Self> {
         let general = IpRateLimit::new(settings.rate_limit_window, settings.rate_limit_max, settings.trust_proxy);
         let credentials = IpRateLimit::new(settings.rate_limit_window, settings.auth_rate_limit_max, settings.trust_proxy);
         let state = AppState {
@@ -94,11 +105,16 @@ impl Application {
     /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let limits = self.limits.clone();
+        let market = self.market.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tick.tick().await;
                 limits.iter().for_each(IpRateLimit::forget_idle);
+                // Unpaid orders past the checkout lifetime give their stock back.
+                if let Err(err) = market.orders().expire_stale().await {
+                    tracing::warn!(error = %err, "expiring stale orders failed");
+                }
             }
         });
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();

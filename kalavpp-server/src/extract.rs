@@ -55,6 +55,30 @@ where
     }
 }
 
+/// An optional JSON body: an empty body gives `T::default()`, anything else is read like [`ApiJson`].
+pub struct JsonOrEmpty<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonOrEmpty<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let empty = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "0")
+            || (!request.headers().contains_key(header::CONTENT_TYPE) && !request.headers().contains_key(header::TRANSFER_ENCODING));
+        if empty {
+            return Ok(Self(T::default()));
+        }
+        ApiJson::<T>::from_request(request, state).await.map(|ApiJson(value)| Self(value))
+    }
+}
+
 fn is_length_limit(err: &axum::extract::rejection::FailedToBufferBody) -> bool {
     matches!(err, axum::extract::rejection::FailedToBufferBody::LengthLimitError(_))
 }

@@ -92,6 +92,9 @@ impl IntoResponse for ApiError {
                     }
                     Error::Forbidden { message, .. } => problem(StatusCode::FORBIDDEN, code, message, vec![]),
                     Error::Conflict { message, .. } => problem(StatusCode::CONFLICT, code, message, vec![]),
+                    Error::BadRequest { message, .. } => problem(StatusCode::BAD_REQUEST, code, message, vec![]),
+                    Error::Gone { message, .. } => problem(StatusCode::GONE, code, message, vec![]),
+                    Error::Upstream { message, .. } => problem(StatusCode::BAD_GATEWAY, code, message, vec![]),
                     Error::TooLarge { message, .. } => problem(StatusCode::PAYLOAD_TOO_LARGE, code, message, vec![]),
                     Error::UnsupportedMedia { message, .. } => problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, code, message, vec![]),
                     Error::Validation(errors) => problem(StatusCode::UNPROCESSABLE_ENTITY, code, "the request has invalid fields", errors),

@@ -19,14 +19,18 @@ pub struct ResponseCache {
 
 impl Default for ResponseCache {
     fn default() -> Self {
-        Self { entries: Cache::builder().max_capacity(20_000).time_to_live(Duration::from_secs(300)).build() }
+        Self {
+            entries: Cache::builder().max_capacity(20_000).time_to_live(Duration::from_secs(300)).build(),
+        }
     }
 }
 
 /// A JSON response from ready bytes.
 pub fn json_bytes(bytes: Bytes) -> Response {
     let mut response = bytes.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 

@@ -110,7 +110,42 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
             problems.push(format!("CORS_ORIGIN: `{origin}` is not an origin like https://shop.example.com"));
         }
     }
-    let backend_url = backend_url.unwrap_or_else(|| format!("http://{host}:{port}"));
+    let backend_url = backend_url
+        .unwrap_or_else(|| format!("http://{host}:{port}"))
+        .trim_end_matches('/')
+        .to_owned();
+
+    let commission_bps = match get("STRIPE_COMMISSION_RATE") {
+        None => 1000,
+        Some(text) => match text.parse::<f64>() {
+            Ok(rate) if (0.0..=100.0).contains(&rate) => (rate * 100.0).round() as u32,
+            _ => {
+                problems.push(format!("STRIPE_COMMISSION_RATE: `{text}` is not a percentage between 0 and 100"));
+                1000
+            }
+        },
+    };
+    let checkout_minutes = number(&mut problems, "CHECKOUT_EXPIRY_MINUTES", get("CHECKOUT_EXPIRY_MINUTES"), 60u64);
+    if !(1..=1440).contains(&checkout_minutes) {
+        problems.push("CHECKOUT_EXPIRY_MINUTES: must be between 1 and 1440".into());
+    }
+    let stripe = match (get("STRIPE_SECRET_KEY"), get("STRIPE_WEBHOOK_SECRET")) {
+        (None, None) => None,
+        (Some(key), webhook) => {
+            if webhook.is_none() {
+                problems.push("STRIPE_WEBHOOK_SECRET: is required with STRIPE_SECRET_KEY".into());
+            }
+            Some(kalavpp_core::StripeConfig {
+                secret_key: Secret::new(key),
+                webhook_secret: Secret::new(webhook.unwrap_or_default()),
+                api_base: get("STRIPE_API_BASE"),
+            })
+        }
+        (None, Some(_)) => {
+            problems.push("STRIPE_SECRET_KEY: is required with STRIPE_WEBHOOK_SECRET".into());
+            None
+        }
+    };
 
     let currency = get("KALAVPP_CURRENCY").unwrap_or_else(|| "usd".into()).to_ascii_lowercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -150,6 +185,12 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         sqlite_readers: 4,
         postgres_max_connections: 16,
         max_asset_bytes,
+        backend_url: backend_url.clone(),
+        commission_bps,
+        stripe,
+        checkout_ttl: Duration::from_secs(checkout_minutes.clamp(1, 1440) * 60),
+        download_ttl: Duration::from_secs(24 * 3600),
+        download_limit: 5,
     };
     problems.extend(core.production_problems());
     if !problems.is_empty() {
@@ -288,6 +329,8 @@ mod tests {
                 ("JWT_REFRESH_SECRET", &"b".repeat(40)),
                 ("CORS_ORIGIN", "https://shop.example.com, https://admin.example.com"),
                 ("BACKEND_URL", "https://api.example.com"),
+                ("STRIPE_SECRET_KEY", "sk_test_abcdefghijklmnopqrstuvwxyz"),
+                ("STRIPE_WEBHOOK_SECRET", "whsec_abcdefghijklmnopqrstuvwxyz"),
             ]),
             true,
         )

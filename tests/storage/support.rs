@@ -10,15 +10,17 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use kalavpp_core::domain::{
-    self, AuditId, CategoryId, Email, EmailId, ImageId, Money, PageRequest, ProductId, ProductKind, ProductStatus, Role, SessionFamilyId,
-    User, UserId, UserName, UserStatus, VendorId, VendorStatus,
+    self, AuditId, CategoryId, Email, EmailId, ImageId, Money, OrderId, OrderItemId, PageRequest, ProductId, ProductKind, ProductStatus,
+    Role, SessionFamilyId, User, UserId, UserName, UserStatus, VendorId, VendorStatus,
 };
+use kalavpp_core::payments::PaymentEventKind;
 pub use kalavpp_core::storage::Timestamp;
 use kalavpp_core::storage::postgres::PostgresStore;
 use kalavpp_core::storage::sqlite::{SqliteLocation, SqliteStore};
 use kalavpp_core::storage::{
-    AdminUserChange, AuditFilter, EmailFilter, NewAudit, NewEmail, NewProduct, NewRefreshToken, NewUser, NewVendor, Product, ProductAsset,
-    ProductImage, RefreshOutcome, RotatedToken, Store, StoreError, Vendor, VendorDecision,
+    AdminUserChange, AuditFilter, Balance, EmailFilter, EventOutcome, LedgerEntry, NewAudit, NewEmail, NewOrder, NewOrderItem, NewProduct,
+    NewRefreshToken, NewUser, NewVendor, Order, OrderFilter, PaymentEventRecord, Product, ProductAsset, ProductImage, RefreshOutcome,
+    RotatedToken, Store, StoreError, Vendor, VendorDecision,
 };
 use uuid::Uuid;
 
@@ -585,4 +587,234 @@ pub async fn email_count(store: &Db) -> i64 {
         .await
         .expect("list emails")
         .total
+}
+
+// ---------------------------------------------------------------------------------------------
+// Carts, orders, payments
+// ---------------------------------------------------------------------------------------------
+
+/// A marketplace to buy from: two approved vendors, three products (prices chosen so that
+/// commissions round) and a buyer.
+pub struct Shop {
+    pub buyer: User,
+    /// Sells `print` and `ebook`.
+    pub alice: Vendor,
+    /// Sells `vase`.
+    pub bruno: Vendor,
+    /// Physical, 12.34, stock 5.
+    pub print: Product,
+    /// Physical, 45.67, stock 3.
+    pub vase: Product,
+    /// Digital, 9.99, with an asset.
+    pub ebook: Product,
+}
+
+/// Sets up a [`Shop`].
+pub async fn shop(store: &Db) -> Shop {
+    let alice = approved_vendor(store, "alice@example.com", "Alice Prints").await;
+    let bruno = approved_vendor(store, "bruno@example.com", "Bruno Ceramics").await;
+    let print = add_product(
+        store,
+        NewProduct {
+            price: Money(1_234),
+            stock: Some(5),
+            ..product(alice.id, seeded::prints(), "Harbour at dawn")
+        },
+    )
+    .await;
+    let vase = add_product(
+        store,
+        NewProduct {
+            price: Money(4_567),
+            stock: Some(3),
+            ..product(bruno.id, seeded::ceramics(), "Celadon vase")
+        },
+    )
+    .await;
+    let ebook = add_product(
+        store,
+        NewProduct {
+            kind: ProductKind::Digital,
+            price: Money(999),
+            stock: None,
+            ..product(alice.id, seeded::photography(), "Night photography guide")
+        },
+    )
+    .await;
+    store
+        .set_product_asset(asset(ebook.id, "night-guide.pdf"))
+        .await
+        .expect("set asset");
+    let buyer = new_user(store, "buyer@example.com").await;
+    Shop {
+        buyer,
+        alice,
+        bruno,
+        print,
+        vase,
+        ebook,
+    }
+}
+
+/// A line of `quantity` × `product` at its current price with `commission_bps`, commission
+/// rounded like the services do.
+pub fn line(product: &Product, quantity: i64, commission_bps: i32) -> NewOrderItem {
+    let line_total = Money(product.price.cents() * quantity);
+    let commission = line_total.share_bps(u32::try_from(commission_bps).expect("non-negative bps"));
+    NewOrderItem {
+        id: OrderItemId::new(),
+        product_id: product.id,
+        vendor_id: product.vendor.id,
+        title: product.title.clone(),
+        kind: product.kind,
+        quantity,
+        unit_price: product.price,
+        line_total,
+        commission_bps,
+        commission,
+        vendor_net: Money(line_total.cents() - commission.cents()),
+    }
+}
+
+/// A new order of `buyer` for `items`, created now, with a unique number, totals summed from the
+/// lines and a shipping address when any line is physical.
+pub fn order_of(buyer: UserId, items: Vec<NewOrderItem>) -> NewOrder {
+    let subtotal = Money(items.iter().map(|i| i.line_total.cents()).sum());
+    let commission = Money(items.iter().map(|i| i.commission.cents()).sum());
+    let physical = items.iter().any(|i| i.kind == ProductKind::Physical);
+    NewOrder {
+        id: OrderId::new(),
+        number: format!("KV-{}", &Uuid::new_v4().simple().to_string()[..10]),
+        user_id: buyer,
+        currency: "usd".to_owned(),
+        items,
+        subtotal,
+        total: subtotal,
+        commission,
+        shipping_address: physical.then(|| {
+            serde_json::json!({
+                "name": "Bea Buyer", "line1": "1 Harbour Road", "city": "Porto", "postal_code": "4000-001", "country": "PT"
+            })
+        }),
+        payment_provider: "dev".to_owned(),
+        at: now(),
+    }
+}
+
+/// Places `order`, panicking on failure.
+pub async fn place(store: &Db, order: NewOrder) -> Order {
+    store.place_order(order).await.expect("place order")
+}
+
+/// A provider event of `kind` for `order_id` with id `event_id`, now, with a payment intent
+/// `pi_<event_id>` and (for `Succeeded`) a confirmation email to the buyer.
+pub fn payment_event(order_id: OrderId, kind: PaymentEventKind, event_id: &str) -> PaymentEventRecord {
+    PaymentEventRecord {
+        event_id: event_id.to_owned(),
+        kind,
+        order_id,
+        payment_intent_id: Some(format!("pi_{event_id}")),
+        confirmation: (kind == PaymentEventKind::Succeeded).then(|| mail("buyer@example.com", "order_paid")),
+        at: now(),
+    }
+}
+
+/// Pays `order_id` with a fresh event id; returns the event id.
+pub async fn pay(store: &Db, order_id: OrderId) -> String {
+    let event_id = format!("evt_{}", Uuid::new_v4().simple());
+    let outcome = store
+        .apply_payment_event(payment_event(order_id, PaymentEventKind::Succeeded, &event_id))
+        .await
+        .expect("apply payment");
+    assert_eq!(outcome, EventOutcome::Applied, "the payment applies");
+    event_id
+}
+
+/// The stock of a product now.
+pub async fn stock_of(store: &Db, id: ProductId) -> Option<i64> {
+    store.product_by_id(id).await.expect("read product").expect("product exists").stock
+}
+
+/// The sales count of a product now.
+pub async fn sales_of(store: &Db, id: ProductId) -> i64 {
+    store
+        .product_by_id(id)
+        .await
+        .expect("read product")
+        .expect("product exists")
+        .sales_count
+}
+
+/// An order now (it must exist).
+pub async fn order_now(store: &Db, id: OrderId) -> Order {
+    store.order_by_id(id).await.expect("read order").expect("order exists")
+}
+
+/// A vendor's balances.
+pub async fn balance_of(store: &Db, vendor_id: VendorId) -> Balance {
+    store.vendor_balance(vendor_id).await.expect("vendor balance")
+}
+
+/// Every ledger entry of a vendor, newest first.
+pub async fn ledger_of(store: &Db, vendor_id: VendorId) -> Vec<LedgerEntry> {
+    let page = store
+        .ledger_entries(vendor_id, PageRequest::new(1, 100))
+        .await
+        .expect("ledger entries");
+    assert_eq!(page.total, page.items.len() as i64, "one page holds them all");
+    page.items
+}
+
+/// Every order (all buyers), newest first.
+pub async fn all_orders(store: &Db) -> Vec<Order> {
+    let page = store
+        .list_orders(&OrderFilter::default(), PageRequest::new(1, 100))
+        .await
+        .expect("list orders");
+    assert_eq!(page.total, page.items.len() as i64, "one page holds them all");
+    page.items
+}
+
+/// Everything a payment event, a fulfilment or a refund may change, to check that a refused or
+/// replayed one changed nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct World {
+    pub orders: Vec<Order>,
+    pub balances: Vec<Balance>,
+    pub ledgers: Vec<Vec<LedgerEntry>>,
+    pub stock: Vec<Option<i64>>,
+    pub sales: Vec<i64>,
+    pub emails: i64,
+    pub audit: i64,
+}
+
+/// The [`World`] of a [`Shop`] now.
+pub async fn world(store: &Db, shop: &Shop) -> World {
+    let mut world = World {
+        orders: all_orders(store).await,
+        balances: Vec::new(),
+        ledgers: Vec::new(),
+        stock: Vec::new(),
+        sales: Vec::new(),
+        emails: email_count(store).await,
+        audit: audit_count(store).await,
+    };
+    for vendor in [shop.alice.id, shop.bruno.id] {
+        world.balances.push(balance_of(store, vendor).await);
+        world.ledgers.push(ledger_of(store, vendor).await);
+    }
+    for product in [shop.print.id, shop.vase.id, shop.ebook.id] {
+        world.stock.push(stock_of(store, product).await);
+        world.sales.push(sales_of(store, product).await);
+    }
+    world
+}
+
+/// The order most payment tests use: 2 prints at 10 %, a vase at 12.5 % and 3 e-books at 10 %,
+/// whose commissions all round (2.468 → 2.47, 5.70875 → 5.71, 2.997 → 3.00).
+pub fn mixed_order(shop: &Shop) -> NewOrder {
+    order_of(
+        shop.buyer.id,
+        vec![line(&shop.print, 2, 1_000), line(&shop.vase, 1, 1_250), line(&shop.ebook, 3, 1_000)],
+    )
 }

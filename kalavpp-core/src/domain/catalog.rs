@@ -69,3 +69,71 @@ text_enum!(
         Archived => "archived",
     }
 );
+
+text_enum!(
+    /// Where an order is in its life.
+    OrderStatus {
+        /// Stock reserved, waiting for the payment.
+        PendingPayment => "pending_payment",
+        /// Paid; physical items wait for shipping.
+        Paid => "paid",
+        /// Paid and every item shipped or delivered.
+        Completed => "completed",
+        /// A payment attempt failed; the buyer may retry until the session expires.
+        PaymentFailed => "payment_failed",
+        /// Cancelled by the buyer before paying; stock released.
+        Cancelled => "cancelled",
+        /// Never paid in time; stock released.
+        Expired => "expired",
+        /// Refunded by an admin; stock restored, ledger reversed.
+        Refunded => "refunded",
+    }
+);
+
+text_enum!(
+    /// Where an order line is in its delivery.
+    FulfilmentStatus {
+        /// Not shipped yet.
+        Unfulfilled => "unfulfilled",
+        /// Handed to a carrier by the vendor.
+        Shipped => "shipped",
+        /// Delivered (digital items on payment).
+        Delivered => "delivered",
+    }
+);
+
+text_enum!(
+    /// Which balance a ledger entry moves.
+    LedgerBucket {
+        /// Earned but not yet withdrawable (physical items not shipped yet).
+        Pending => "pending",
+        /// Withdrawable.
+        Available => "available",
+        /// Held for a requested payout.
+        Held => "held",
+        /// Paid out to the vendor.
+        PaidOut => "paid_out",
+        /// The platform's commission on the vendor's sales (for reporting).
+        Platform => "platform",
+    }
+);
+
+text_enum!(
+    /// Why a ledger entry exists.
+    LedgerKind {
+        /// A paid line's net amount for the vendor.
+        SaleCredit => "sale_credit",
+        /// The platform's commission on a paid line.
+        Commission => "commission",
+        /// Pending money becoming available (the line shipped).
+        Release => "release",
+        /// A refunded line taken back.
+        RefundReversal => "refund_reversal",
+        /// Commission given back on a refund.
+        CommissionReversal => "commission_reversal",
+        /// Money held for / released from a payout request.
+        PayoutHold => "payout_hold",
+        /// A payout sent to the vendor.
+        PayoutDebit => "payout_debit",
+    }
+);

@@ -68,3 +68,15 @@ id_type!(
     /// Identifies a product image.
     ImageId
 );
+id_type!(
+    /// Identifies an order.
+    OrderId
+);
+id_type!(
+    /// Identifies an order line.
+    OrderItemId
+);
+id_type!(
+    /// Identifies a ledger entry.
+    LedgerEntryId
+);

@@ -1,5 +1,6 @@
 //! Validated domain values: ids, emails, passwords, money, roles and records.
 
+mod catalog;
 mod email;
 mod ids;
 mod money;
@@ -7,17 +8,16 @@ mod page;
 mod password;
 mod role;
 mod slug;
-mod catalog;
 mod time;
 mod user;
 
+pub use catalog::{FulfilmentStatus, LedgerBucket, LedgerKind, OrderStatus, ProductKind, ProductStatus, VendorStatus};
 pub use email::Email;
-pub use catalog::{ProductKind, ProductStatus, VendorStatus};
-pub use ids::{AuditId, CategoryId, EmailId, ImageId, ProductId, SessionFamilyId, UserId, VendorId};
-pub use slug::slugify;
+pub use ids::{AuditId, CategoryId, EmailId, ImageId, LedgerEntryId, OrderId, OrderItemId, ProductId, SessionFamilyId, UserId, VendorId};
 pub use money::Money;
 pub use page::{MAX_PER_PAGE, Page, PageRequest};
 pub use password::Password;
 pub use role::{Role, UserStatus};
+pub use slug::slugify;
 pub use time::now;
 pub use user::{User, UserName};

@@ -7,7 +7,9 @@ use serde_json::json;
 use tracing::instrument;
 
 use crate::auth::Actor;
-use crate::domain::{AuditId, CategoryId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, Role, VendorId, VendorStatus, now, slugify};
+use crate::domain::{
+    AuditId, CategoryId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, Role, VendorId, VendorStatus, now, slugify,
+};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
 use crate::storage::{
@@ -156,7 +158,11 @@ fn parse_price(cents: i64) -> std::result::Result<Money, String> {
 }
 
 fn parse_stock(stock: i64) -> std::result::Result<i64, String> {
-    if (0..=MAX_STOCK).contains(&stock) { Ok(stock) } else { Err(format!("must be between 0 and {MAX_STOCK}")) }
+    if (0..=MAX_STOCK).contains(&stock) {
+        Ok(stock)
+    } else {
+        Err(format!("must be between 0 and {MAX_STOCK}"))
+    }
 }
 
 fn parse_tags(tags: &[String]) -> std::result::Result<Vec<String>, String> {
@@ -230,7 +236,11 @@ impl<'a> Catalog<'a> {
                 slug: c.slug.clone(),
                 name: c.name.clone(),
                 parent_id: c.parent_id,
-                product_count: descendants(&categories, c.id).iter().filter_map(|id| categories.iter().find(|x| x.id == *id)).map(|x| x.product_count).sum(),
+                product_count: descendants(&categories, c.id)
+                    .iter()
+                    .filter_map(|id| categories.iter().find(|x| x.id == *id))
+                    .map(|x| x.product_count)
+                    .sum(),
             })
             .collect())
     }
@@ -254,7 +264,12 @@ impl<'a> Catalog<'a> {
                 None
             }
         };
-        let slug = input.slug.as_deref().map(slugify).or_else(|| name.as_deref().map(slugify)).unwrap_or_default();
+        let slug = input
+            .slug
+            .as_deref()
+            .map(slugify)
+            .or_else(|| name.as_deref().map(slugify))
+            .unwrap_or_default();
         if slug.is_empty() && name.is_some() {
             violations.add("slug", "must contain letters or digits");
         }
@@ -275,7 +290,13 @@ impl<'a> Catalog<'a> {
             slug: slug.clone(),
             name: name.clone().unwrap_or_default(),
             parent_id: parent,
-            audit: audit(admin, "category.create", "category", id.to_string(), json!({ "name": name, "slug": slug, "parent_id": parent })),
+            audit: audit(
+                admin,
+                "category.create",
+                "category",
+                id.to_string(),
+                json!({ "name": name, "slug": slug, "parent_id": parent }),
+            ),
         };
         let created = self.inner.store.insert_category(category).await.map_err(slug_conflict)?;
         self.inner.cache.invalidate();
@@ -319,7 +340,13 @@ impl<'a> Catalog<'a> {
         };
         violations.finish()?;
         let details = json!({ "name": name, "slug": slug, "parent_id": parent });
-        let change = CategoryChange { id, name, slug, parent_id: parent, audit: audit(admin, "category.update", "category", id.to_string(), details) };
+        let change = CategoryChange {
+            id,
+            name,
+            slug,
+            parent_id: parent,
+            audit: audit(admin, "category.update", "category", id.to_string(), details),
+        };
         let updated = self.inner.store.update_category(change).await.map_err(slug_conflict)?;
         self.inner.cache.invalidate();
         Ok(updated)
@@ -422,7 +449,12 @@ impl<'a> Catalog<'a> {
     /// Returns the product and the admin's id when an admin acts on someone else's product.
     async fn editable(&self, actor: &Actor, id: ProductId) -> Result<(Product, Option<crate::domain::UserId>)> {
         let product = self.inner.store.product_by_id(id).await?.ok_or_else(product_not_found)?;
-        if let Actor::User { role: Role::Admin, id: admin, .. } = actor {
+        if let Actor::User {
+            role: Role::Admin,
+            id: admin,
+            ..
+        } = actor
+        {
             return Ok((product, Some(*admin)));
         }
         if *actor == Actor::System {
@@ -448,7 +480,10 @@ impl<'a> Catalog<'a> {
         let (current, admin) = self.editable(actor, id).await?;
         let mut violations = Violations::new();
         let title = edit.title.as_deref().map(|t| violations.check("title", parse_title(t)));
-        let description = edit.description.as_deref().map(|d| violations.check("description", parse_description(d)));
+        let description = edit
+            .description
+            .as_deref()
+            .map(|d| violations.check("description", parse_description(d)));
         let kind = match edit.kind.as_deref() {
             Some(k) => violations.check("kind", ProductKind::parse(k)),
             None => Some(current.kind),
@@ -505,7 +540,13 @@ impl<'a> Catalog<'a> {
                 .into_iter()
                 .flatten()
                 .collect();
-                audit(Some(admin_id), "product.update", "product", id.to_string(), json!({ "fields": fields }))
+                audit(
+                    Some(admin_id),
+                    "product.update",
+                    "product",
+                    id.to_string(),
+                    json!({ "fields": fields }),
+                )
             }),
         };
         let updated = self.inner.store.update_product(update).await?;
@@ -568,7 +609,9 @@ impl<'a> Catalog<'a> {
     async fn may_see_hidden(&self, actor: &Actor, vendor: VendorId) -> Result<bool> {
         Ok(match actor {
             Actor::System | Actor::User { role: Role::Admin, .. } => true,
-            Actor::User { id, role: Role::Vendor, .. } => self.inner.store.vendor_by_user(*id).await?.is_some_and(|v| v.id == vendor),
+            Actor::User {
+                id, role: Role::Vendor, ..
+            } => self.inner.store.vendor_by_user(*id).await?.is_some_and(|v| v.id == vendor),
             _ => false,
         })
     }
@@ -683,6 +726,20 @@ fn hex_suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..6].to_owned()
 }
 
-pub(crate) fn audit(actor: Option<crate::domain::UserId>, action: &str, target_type: &str, target_id: String, details: serde_json::Value) -> NewAudit {
-    NewAudit { id: AuditId::new(), at: now(), actor_id: actor, action: action.into(), target_type: target_type.into(), target_id, details }
+pub(crate) fn audit(
+    actor: Option<crate::domain::UserId>,
+    action: &str,
+    target_type: &str,
+    target_id: String,
+    details: serde_json::Value,
+) -> NewAudit {
+    NewAudit {
+        id: AuditId::new(),
+        at: now(),
+        actor_id: actor,
+        action: action.into(),
+        target_type: target_type.into(),
+        target_id,
+        details,
+    }
 }

@@ -77,3 +77,58 @@ pub fn vendor_suspended(recipient: &str, shop_name: &str) -> NewEmail {
         format!("Your KALAVPP shop \"{shop_name}\" has been suspended; its works are hidden from the catalog.\nPlease contact us.\n"),
     )
 }
+
+/// Template name of the order confirmation.
+pub const ORDER_CONFIRMATION: &str = "order_confirmation";
+/// Template name of the refund notice.
+pub const REFUND_ISSUED: &str = "refund_issued";
+
+fn cents(amount: crate::domain::Money, currency: &str) -> String {
+    let value = amount.cents();
+    format!(
+        "{}{}.{:02} {}",
+        if value < 0 { "-" } else { "" },
+        value.abs() / 100,
+        value.abs() % 100,
+        currency.to_uppercase()
+    )
+}
+
+/// The order confirmation: lines, totals and a note about downloads.
+pub fn order_confirmation(recipient: &str, order: &crate::storage::Order, frontend_url: &str) -> NewEmail {
+    let mut body = format!("Thank you for your order {}.\n\n", order.number);
+    for item in &order.items {
+        body.push_str(&format!(
+            "  {} × {} — {}\n",
+            item.quantity,
+            item.title,
+            cents(item.line_total, &order.currency)
+        ));
+    }
+    body.push_str(&format!("\nTotal paid: {}\n", cents(order.total, &order.currency)));
+    if order.items.iter().any(|i| i.kind == crate::domain::ProductKind::Digital) {
+        body.push_str(&format!(
+            "\nYour digital works are ready: download them from your order page ({}/orders/{}).\n",
+            frontend_url.trim_end_matches('/'),
+            order.id
+        ));
+    }
+    if order.items.iter().any(|i| i.kind == crate::domain::ProductKind::Physical) {
+        body.push_str("\nThe artists will ship your physical works and send tracking details.\n");
+    }
+    email(recipient, ORDER_CONFIRMATION, format!("Your KALAVPP order {}", order.number), body)
+}
+
+/// The refund notice.
+pub fn refund_issued(recipient: &str, order: &crate::storage::Order) -> NewEmail {
+    email(
+        recipient,
+        REFUND_ISSUED,
+        format!("Refund for order {}", order.number),
+        format!(
+            "Your order {} has been refunded: {} will be returned to your original payment method.\n",
+            order.number,
+            cents(order.total, &order.currency)
+        ),
+    )
+}

@@ -34,7 +34,13 @@ pub fn sanitize_filename(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = base
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-() ".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-() ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(120)
         .collect();
     let cleaned = cleaned.trim_matches(|c: char| c == '.' || c == ' ').to_owned();
@@ -65,7 +71,10 @@ impl<'a> Media<'a> {
     pub async fn add_image(&self, actor: &Actor, product_id: ProductId, bytes: Bytes) -> Result<ProductImage> {
         let product = self.owned(actor, product_id).await?;
         if bytes.len() > MAX_IMAGE_BYTES {
-            return Err(Error::TooLarge { code: "image_too_large", message: "images may be at most 10 MiB".into() });
+            return Err(Error::TooLarge {
+                code: "image_too_large",
+                message: "images may be at most 10 MiB".into(),
+            });
         }
         if product.images.len() as i64 >= MAX_IMAGES_PER_PRODUCT {
             return Err(too_many_images());
@@ -133,7 +142,14 @@ impl<'a> Media<'a> {
     /// whole in memory), refusing more than `max_bytes`, recording its SHA-256. Replaces any
     /// earlier asset.
     #[instrument(skip_all)]
-    pub async fn upload_asset<S, E>(&self, actor: &Actor, product_id: ProductId, filename: &str, mut body: S, max_bytes: u64) -> Result<ProductAsset>
+    pub async fn upload_asset<S, E>(
+        &self,
+        actor: &Actor,
+        product_id: ProductId,
+        filename: &str,
+        mut body: S,
+        max_bytes: u64,
+    ) -> Result<ProductAsset>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: std::fmt::Display,
@@ -157,7 +173,9 @@ impl<'a> Media<'a> {
                     });
                 }
                 hasher.update(&chunk);
-                temp.write_all(&chunk).await.map_err(|e| Error::Internal(format!("writing the upload: {e}")))?;
+                temp.write_all(&chunk)
+                    .await
+                    .map_err(|e| Error::Internal(format!("writing the upload: {e}")))?;
             }
             temp.flush().await.map_err(|e| Error::Internal(e.to_string()))?;
             if size == 0 {
@@ -193,7 +211,10 @@ impl<'a> Media<'a> {
 }
 
 fn too_many_images() -> Error {
-    Error::conflict("too_many_images", format!("a product may have at most {MAX_IMAGES_PER_PRODUCT} images"))
+    Error::conflict(
+        "too_many_images",
+        format!("a product may have at most {MAX_IMAGES_PER_PRODUCT} images"),
+    )
 }
 
 #[cfg(test)]

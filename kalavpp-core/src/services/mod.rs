@@ -2,15 +2,21 @@
 
 mod accounts;
 mod admin;
+mod cart;
 mod catalog;
+mod downloads;
 mod emails;
 mod media;
+mod orders;
 mod search;
 mod vendors;
 
 pub use accounts::{Accounts, AuthSession, ProfileChanges, Registration};
 pub use admin::{Administration, UserChanges};
+pub use cart::{Cart, CartView, MAX_CART_QUANTITY};
 pub use catalog::{BrowseFilters, Catalog, CategoryInput, CategoryView, MAX_PRICE_CENTS, ProductDraft, ProductEdit};
-pub use media::{Media, MAX_IMAGES_PER_PRODUCT, MAX_IMAGE_BYTES};
+pub use downloads::{DownloadFile, DownloadLink, Downloads};
+pub use media::{MAX_IMAGE_BYTES, MAX_IMAGES_PER_PRODUCT, Media};
+pub use orders::{CheckoutOutcome, Earnings, Orders, split_commission};
 pub use search::search_terms;
 pub use vendors::{VendorApplication, VendorProfileEdit, Vendors};

@@ -93,8 +93,16 @@ impl<'a> Vendors<'a> {
         }
         let mut violations = Violations::new();
         let shop_name = violations.check("shop_name", parse_shop_name(&application.shop_name));
-        let bio = application.bio.as_deref().and_then(|b| violations.check("bio", parse_bio(b))).flatten();
-        let payout_details = application.payout_details.as_ref().and_then(|p| violations.check("payout_details", parse_payout(p))).flatten();
+        let bio = application
+            .bio
+            .as_deref()
+            .and_then(|b| violations.check("bio", parse_bio(b)))
+            .flatten();
+        let payout_details = application
+            .payout_details
+            .as_ref()
+            .and_then(|p| violations.check("payout_details", parse_payout(p)))
+            .flatten();
         violations.finish()?;
         let shop_name = shop_name.unwrap_or_default();
         let base = match slugify(&shop_name) {
@@ -102,8 +110,15 @@ impl<'a> Vendors<'a> {
             s => s,
         };
         let at = now();
-        let mut new_vendor =
-            NewVendor { id: VendorId::new(), user_id, slug: base.clone(), shop_name, bio, payout_details, at };
+        let mut new_vendor = NewVendor {
+            id: VendorId::new(),
+            user_id,
+            slug: base.clone(),
+            shop_name,
+            bio,
+            payout_details,
+            at,
+        };
         if let Some(vendor) = self.inner.store.reapply_vendor(new_vendor.clone()).await? {
             return Ok(vendor);
         }
@@ -119,16 +134,21 @@ impl<'a> Vendors<'a> {
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(Error::conflict("slug_taken", "could not find a free shop slug; try another shop name"))
+        Err(Error::conflict(
+            "slug_taken",
+            "could not find a free shop slug; try another shop name",
+        ))
     }
 
     /// The actor's own vendor profile (any status), or `NotFound` without an application.
     #[instrument(skip_all)]
     pub async fn mine(&self, actor: &Actor) -> Result<Vendor> {
         let user_id = actor.require_user()?;
-        self.inner.store.vendor_by_user(user_id).await?.ok_or_else(|| {
-            Error::not_found("vendor_not_found", "you have no vendor application; apply with POST /vendors/apply")
-        })
+        self.inner
+            .store
+            .vendor_by_user(user_id)
+            .await?
+            .ok_or_else(|| Error::not_found("vendor_not_found", "you have no vendor application; apply with POST /vendors/apply"))
     }
 
     /// The actor's vendor profile when it is approved; `Forbidden(vendor_not_approved)` otherwise.
@@ -153,7 +173,10 @@ impl<'a> Vendors<'a> {
             return Err(Error::forbidden("vendor_suspended", "a suspended shop cannot be edited"));
         }
         let mut violations = Violations::new();
-        let shop_name = edit.shop_name.as_deref().and_then(|n| violations.check("shop_name", parse_shop_name(n)));
+        let shop_name = edit
+            .shop_name
+            .as_deref()
+            .and_then(|n| violations.check("shop_name", parse_shop_name(n)));
         let bio = match &edit.bio {
             Some(Some(b)) => violations.check("bio", parse_bio(b)).map(Some),
             Some(None) => Some(None),
@@ -167,7 +190,11 @@ impl<'a> Vendors<'a> {
         }
         .map(Option::flatten);
         violations.finish()?;
-        let change = VendorProfileChange { shop_name, bio, payout_details };
+        let change = VendorProfileChange {
+            shop_name,
+            bio,
+            payout_details,
+        };
         let vendor = self.inner.store.update_vendor_profile(vendor.id, change, now()).await?;
         self.inner.cache.invalidate();
         Ok(vendor)
@@ -186,7 +213,9 @@ impl<'a> Vendors<'a> {
     /// Approved vendors, newest first.
     #[instrument(skip_all)]
     pub async fn list_public(&self, page: PageRequest) -> Result<Page<Vendor>> {
-        let filter = VendorFilter { status: Some(VendorStatus::Approved) };
+        let filter = VendorFilter {
+            status: Some(VendorStatus::Approved),
+        };
         Ok(self.inner.store.list_vendors(&filter, page).await?)
     }
 
@@ -201,9 +230,23 @@ impl<'a> Vendors<'a> {
     #[instrument(skip_all)]
     pub async fn approve(&self, actor: &Actor, id: VendorId) -> Result<Vendor> {
         let vendor = self.existing(id).await?;
-        let email = self.email_of(vendor.user_id).await?.map(|to| emails::vendor_approved(&to, &vendor.shop_name, &self.inner.config.frontend_url));
-        self.decide(actor, id, "approve", &[VendorStatus::Pending, VendorStatus::Rejected], Some(VendorStatus::Approved), None, None, true, email, json!({}))
-            .await
+        let email = self
+            .email_of(vendor.user_id)
+            .await?
+            .map(|to| emails::vendor_approved(&to, &vendor.shop_name, &self.inner.config.frontend_url));
+        self.decide(
+            actor,
+            id,
+            "approve",
+            &[VendorStatus::Pending, VendorStatus::Rejected],
+            Some(VendorStatus::Approved),
+            None,
+            None,
+            true,
+            email,
+            json!({}),
+        )
+        .await
     }
 
     /// Rejects a pending application with a reason (1 to 1000 characters).
@@ -215,26 +258,65 @@ impl<'a> Vendors<'a> {
             return Err(Error::invalid("reason", "must be 1 to 1000 characters"));
         }
         let vendor = self.existing(id).await?;
-        let email = self.email_of(vendor.user_id).await?.map(|to| emails::vendor_rejected(&to, &vendor.shop_name, reason));
+        let email = self
+            .email_of(vendor.user_id)
+            .await?
+            .map(|to| emails::vendor_rejected(&to, &vendor.shop_name, reason));
         let details = json!({ "reason": reason });
-        self.decide(actor, id, "reject", &[VendorStatus::Pending], Some(VendorStatus::Rejected), Some(reason.to_owned()), None, false, email, details)
-            .await
+        self.decide(
+            actor,
+            id,
+            "reject",
+            &[VendorStatus::Pending],
+            Some(VendorStatus::Rejected),
+            Some(reason.to_owned()),
+            None,
+            false,
+            email,
+            details,
+        )
+        .await
     }
 
     /// Suspends an approved vendor: its products vanish from the catalog at once.
     #[instrument(skip_all)]
     pub async fn suspend(&self, actor: &Actor, id: VendorId) -> Result<Vendor> {
         let vendor = self.existing(id).await?;
-        let email = self.email_of(vendor.user_id).await?.map(|to| emails::vendor_suspended(&to, &vendor.shop_name));
-        self.decide(actor, id, "suspend", &[VendorStatus::Approved], Some(VendorStatus::Suspended), None, None, false, email, json!({}))
-            .await
+        let email = self
+            .email_of(vendor.user_id)
+            .await?
+            .map(|to| emails::vendor_suspended(&to, &vendor.shop_name));
+        self.decide(
+            actor,
+            id,
+            "suspend",
+            &[VendorStatus::Approved],
+            Some(VendorStatus::Suspended),
+            None,
+            None,
+            false,
+            email,
+            json!({}),
+        )
+        .await
     }
 
     /// Reinstates a suspended vendor.
     #[instrument(skip_all)]
     pub async fn reinstate(&self, actor: &Actor, id: VendorId) -> Result<Vendor> {
-        self.decide(actor, id, "reinstate", &[VendorStatus::Suspended], Some(VendorStatus::Approved), None, None, false, None, json!({}))
-            .await
+        self.decide(
+            actor,
+            id,
+            "reinstate",
+            &[VendorStatus::Suspended],
+            Some(VendorStatus::Approved),
+            None,
+            None,
+            false,
+            None,
+            json!({}),
+        )
+        .await
     }
 
     /// Sets (or with `None` clears) a vendor's commission override in basis points (0..=10000).
@@ -247,8 +329,14 @@ impl<'a> Vendors<'a> {
             None => None,
         };
         let details = json!({ "commission_bps": bps });
-        let all = [VendorStatus::Pending, VendorStatus::Approved, VendorStatus::Rejected, VendorStatus::Suspended];
-        self.decide(actor, id, "set_commission", &all, None, None, Some(bps), false, None, details).await
+        let all = [
+            VendorStatus::Pending,
+            VendorStatus::Approved,
+            VendorStatus::Rejected,
+            VendorStatus::Suspended,
+        ];
+        self.decide(actor, id, "set_commission", &all, None, None, Some(bps), false, None, details)
+            .await
     }
 
     async fn existing(&self, id: VendorId) -> Result<Vendor> {
@@ -297,7 +385,10 @@ impl<'a> Vendors<'a> {
         };
         let vendor = self.inner.store.decide_vendor(decision).await.map_err(|e| match e {
             StoreError::NotFound => vendor_not_found(),
-            StoreError::Conflict(_) => Error::conflict("invalid_vendor_transition", format!("the vendor's current status does not allow `{verb}`")),
+            StoreError::Conflict(_) => Error::conflict(
+                "invalid_vendor_transition",
+                format!("the vendor's current status does not allow `{verb}`"),
+            ),
             other => other.into(),
         })?;
         self.inner.cache.invalidate();

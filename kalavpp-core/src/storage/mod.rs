@@ -3,16 +3,18 @@
 //! Services validate and decide; a store method commits everything that must be atomic together.
 //! Uniqueness and races are decided by the database (unique keys, conditional updates).
 
-pub mod postgres;
 mod catalog_records;
+mod order_records;
+pub mod postgres;
 mod records;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::domain::{CategoryId, Email, ImageId, Page, PageRequest, ProductId, User, UserId, UserName, VendorId};
+use crate::domain::{CategoryId, Email, ImageId, OrderId, Page, PageRequest, ProductId, User, UserId, UserName, VendorId};
 
 pub use catalog_records::*;
+pub use order_records::*;
 pub use records::*;
 
 /// What a store method can fail with.
@@ -160,10 +162,91 @@ pub trait CatalogStore: Send + Sync {
     async fn product_asset(&self, product_id: ProductId) -> StoreResult<Option<ProductAsset>>;
 }
 
+/// Server-side carts.
+#[async_trait]
+pub trait CartStore: Send + Sync {
+    /// The user's cart lines with each product's current state, oldest first.
+    async fn cart_lines(&self, user_id: UserId) -> StoreResult<Vec<CartLine>>;
+    /// Adds `quantity` to the line of `product_id` (creating it); returns the new quantity.
+    async fn add_to_cart(&self, user_id: UserId, product_id: ProductId, quantity: i64, at: Timestamp) -> StoreResult<i64>;
+    /// Sets a line's quantity (0 removes it); `false` when the line does not exist.
+    async fn set_cart_quantity(&self, user_id: UserId, product_id: ProductId, quantity: i64) -> StoreResult<bool>;
+    /// Removes a line; `false` when it did not exist.
+    async fn remove_from_cart(&self, user_id: UserId, product_id: ProductId) -> StoreResult<bool>;
+}
+
+/// Orders, payments, fulfilment and refunds. Every method is one transaction.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Reserves stock with conditional decrements (no read-then-write), stores the order
+    /// (`pending_payment`) and its lines, and empties the buyer's cart — all or nothing.
+    /// `Conflict("stock")` when a line is out of stock or no longer for sale,
+    /// `Conflict("orders.number")` when the number is taken.
+    async fn place_order(&self, order: NewOrder) -> StoreResult<Order>;
+    /// Remembers the provider's checkout session of an order.
+    async fn attach_payment_session(&self, order_id: OrderId, session_id: &str) -> StoreResult<()>;
+    /// An order with all its lines.
+    async fn order_by_id(&self, id: OrderId) -> StoreResult<Option<Order>>;
+    /// The order of a checkout session or payment intent.
+    async fn order_by_payment_ref(&self, session_id: Option<&str>, payment_intent_id: Option<&str>) -> StoreResult<Option<Order>>;
+    /// Orders matching `filter`, newest first; with a vendor filter each order holds only that
+    /// vendor's lines.
+    async fn list_orders(&self, filter: &OrderFilter, page: PageRequest) -> StoreResult<Page<Order>>;
+    /// Cancels the buyer's `pending_payment` order and releases its stock. `NotFound` for
+    /// another buyer's or an unknown order, `Conflict("orders.status")` in any other status.
+    async fn cancel_order(&self, order_id: OrderId, user_id: UserId, at: Timestamp) -> StoreResult<Order>;
+    /// Expires unpaid orders created before `created_before` and releases their stock.
+    async fn expire_orders(&self, created_before: Timestamp, at: Timestamp) -> StoreResult<Vec<OrderId>>;
+    /// Records the event id and applies its effect in one transaction: `Succeeded` pays the order
+    /// (paid_at, digital lines delivered, ledger credits and commission per line, sales counts, the
+    /// confirmation email); `Failed` marks it `payment_failed`; `Expired` expires it and releases
+    /// stock. A seen event id is `Duplicate`; a transition the status does not allow is `Ignored`.
+    async fn apply_payment_event(&self, event: PaymentEventRecord) -> StoreResult<EventOutcome>;
+    /// Marks a paid physical line of the vendor shipped and moves its net from pending to
+    /// available; the order becomes `completed` when every line is shipped or delivered.
+    /// `NotFound` when the line is not the vendor's, `Conflict("order_items.status")` when the
+    /// order is not paid or the line is not an unshipped physical one.
+    async fn fulfil_item(&self, fulfilment: Fulfilment) -> StoreResult<OrderItem>;
+    /// Marks a paid (or completed) order refunded, writes a reversal of every ledger amount of
+    /// its lines, restores physical stock, writes the audit row and queues the email.
+    /// `Conflict("orders.status")` in any other status.
+    async fn refund_order(&self, refund: Refund) -> StoreResult<Order>;
+}
+
+/// The vendor ledger (append-only; balances are sums).
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
+    /// A vendor's balances.
+    async fn vendor_balance(&self, vendor_id: VendorId) -> StoreResult<Balance>;
+    /// A vendor's ledger entries, newest first.
+    async fn ledger_entries(&self, vendor_id: VendorId, page: PageRequest) -> StoreResult<Page<LedgerEntry>>;
+}
+
+/// Download links of paid digital lines.
+#[async_trait]
+pub trait DownloadStore: Send + Sync {
+    /// Stores a new link.
+    async fn create_download_link(&self, link: NewDownloadLink) -> StoreResult<()>;
+    /// Counts one download of a link of `user_id` (conditional decrement) and returns the file,
+    /// or why not. Links of orders that are no longer paid are `Unknown`.
+    async fn use_download_link(&self, id: uuid::Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse>;
+}
+
 /// Everything the marketplace needs from a backend. `Marketplace` holds an `Arc<dyn Store>`, so an
 /// embedder may bring its own implementation (and run the conformance suite against it).
 pub trait Store:
-    UserStore + SessionStore + PasswordResetStore + OutboxStore + AuditStore + HealthStore + VendorStore + CatalogStore
+    UserStore
+    + SessionStore
+    + PasswordResetStore
+    + OutboxStore
+    + AuditStore
+    + HealthStore
+    + VendorStore
+    + CatalogStore
+    + CartStore
+    + OrderStore
+    + LedgerStore
+    + DownloadStore
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

@@ -2,8 +2,8 @@
 //! `/admin/categories`.
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::extract::multipart::MultipartError;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use kalavpp_core::Error;
@@ -39,7 +39,11 @@ pub fn upload_routes(max_asset_bytes: u64) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(upload_image))
         .layer(DefaultBodyLimit::max(MAX_IMAGE_BYTES + 64 * 1024))
-        .merge(OpenApiRouter::new().routes(routes!(upload_asset)).layer(DefaultBodyLimit::max(asset_limit)))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(upload_asset))
+                .layer(DefaultBodyLimit::max(asset_limit)),
+        )
 }
 
 /// Filters of `GET /products`.
@@ -171,7 +175,11 @@ async fn browse(
 // names for the same segment (and OpenAPI treats such paths as one). It takes an id or a slug.
 #[utoipa::path(get, path = "/products/{id}", tag = "catalog", params(("id" = String, Path, description = "product id or slug")),
     responses((status = 200, body = ProductBody), (status = 404, body = Problem)))]
-async fn product_detail(State(state): State<AppState>, OptionalUser(actor): OptionalUser, Path(id_or_slug): Path<String>) -> ApiResult<Response> {
+async fn product_detail(
+    State(state): State<AppState>,
+    OptionalUser(actor): OptionalUser,
+    Path(id_or_slug): Path<String>,
+) -> ApiResult<Response> {
     // Anonymous readers only ever get public products, so their answers can be shared.
     let anonymous = actor == Actor::Anonymous;
     let generation = state.market.catalog_cache().generation();
@@ -206,7 +214,10 @@ async fn create_product(
         status: body.status,
     };
     let product = state.market.catalog().create_product(&actor, draft).await?;
-    Ok((StatusCode::CREATED, Json(state.media_urls.product(&product, &state.market.config().currency))))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.media_urls.product(&product, &state.market.config().currency)),
+    ))
 }
 
 #[utoipa::path(patch, path = "/products/{id}", tag = "catalog", security(("bearer" = [])), request_body = UpdateProductRequest,
@@ -277,7 +288,11 @@ async fn upload_image(
 #[utoipa::path(delete, path = "/products/{id}/images/{image_id}", tag = "catalog", security(("bearer" = [])),
     params(("id" = String, Path), ("image_id" = String, Path)),
     responses((status = 204, description = "removed"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn delete_image(State(state): State<AppState>, AuthUser(actor): AuthUser, Path((id, image_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn delete_image(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Path((id, image_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let image_id = ImageId::parse(&image_id).ok_or_else(|| Error::not_found("image_not_found", "image not found"))?;
     state.market.media().delete_image(&actor, product_id(&id)?, image_id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -313,7 +328,11 @@ async fn create_category(
     AuthUser(actor): AuthUser,
     ApiJson(body): ApiJson<CategoryRequest>,
 ) -> ApiResult<(StatusCode, Json<CategoryBody>)> {
-    let input = CategoryInput { name: body.name, slug: body.slug, parent: body.parent_id };
+    let input = CategoryInput {
+        name: body.name,
+        slug: body.slug,
+        parent: body.parent_id,
+    };
     let category = state.market.catalog().create_category(&actor, input).await?;
     Ok((StatusCode::CREATED, Json(category.into())))
 }
@@ -329,8 +348,19 @@ async fn update_category(
     ApiJson(body): ApiJson<CategoryRequest>,
 ) -> ApiResult<Json<CategoryBody>> {
     actor.require_admin()?;
-    let input = CategoryInput { name: body.name, slug: body.slug, parent: body.parent_id };
-    Ok(Json(state.market.catalog().update_category(&actor, category_id(&id)?, input).await?.into()))
+    let input = CategoryInput {
+        name: body.name,
+        slug: body.slug,
+        parent: body.parent_id,
+    };
+    Ok(Json(
+        state
+            .market
+            .catalog()
+            .update_category(&actor, category_id(&id)?, input)
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/admin/categories/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),

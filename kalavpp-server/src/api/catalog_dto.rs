@@ -165,7 +165,9 @@ pub struct MediaUrls {
 impl MediaUrls {
     /// URLs under `{backend_url}/media/`.
     pub fn new(backend_url: &str) -> Self {
-        Self { base: backend_url.trim_end_matches('/').to_owned() }
+        Self {
+            base: backend_url.trim_end_matches('/').to_owned(),
+        }
     }
 
     /// The public URL of a `media/...` key.
@@ -196,10 +198,18 @@ impl MediaUrls {
             price_cents: p.price.cents(),
             currency: currency.to_owned(),
             stock: p.stock,
-            category: CategoryRefBody { id: p.category.id.to_string(), slug: p.category.slug.clone(), name: p.category.name.clone() },
+            category: CategoryRefBody {
+                id: p.category.id.to_string(),
+                slug: p.category.slug.clone(),
+                name: p.category.name.clone(),
+            },
             tags: p.tags.clone(),
             images: p.images.iter().map(|i| self.image(i)).collect(),
-            vendor: VendorRefBody { id: p.vendor.id.to_string(), slug: p.vendor.slug.clone(), shop_name: p.vendor.shop_name.clone() },
+            vendor: VendorRefBody {
+                id: p.vendor.id.to_string(),
+                slug: p.vendor.slug.clone(),
+                shop_name: p.vendor.shop_name.clone(),
+            },
             rating_avg: p.rating_avg,
             rating_count: p.rating_count,
             status: p.status.as_str(),
@@ -286,6 +296,10 @@ pub struct AssetBody {
 
 impl From<ProductAsset> for AssetBody {
     fn from(a: ProductAsset) -> Self {
-        Self { filename: a.filename, size_bytes: a.size_bytes, sha256: a.sha256 }
+        Self {
+            filename: a.filename,
+            size_bytes: a.size_bytes,
+            sha256: a.sha256,
+        }
     }
 }

@@ -44,7 +44,12 @@ pub struct UserVendorBody {
 
 impl From<&kalavpp_core::storage::Vendor> for UserVendorBody {
     fn from(v: &kalavpp_core::storage::Vendor) -> Self {
-        Self { id: v.id.to_string(), slug: v.slug.clone(), shop_name: v.shop_name.clone(), status: v.status.as_str().to_owned() }
+        Self {
+            id: v.id.to_string(),
+            slug: v.slug.clone(),
+            shop_name: v.shop_name.clone(),
+            status: v.status.as_str().to_owned(),
+        }
     }
 }
 
@@ -238,4 +243,14 @@ page_body!(
     /// A page of products.
     ProductPage,
     super::catalog_dto::ProductBody
+);
+page_body!(
+    /// A page of orders.
+    OrderPage,
+    super::orders_dto::OrderBody
+);
+page_body!(
+    /// A page of ledger entries.
+    LedgerPage,
+    super::orders_dto::LedgerEntryBody
 );

@@ -35,9 +35,10 @@ async fn media(State(state): State<AppState>, Path(path): Path<String>, request:
     match ServeFile::new(local).oneshot(request).await {
         Ok(response) if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED => {
             let mut response = response.into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            );
             response
         }
         Ok(response) if response.status() == StatusCode::NOT_FOUND => not_found(),

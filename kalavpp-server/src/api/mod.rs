@@ -4,9 +4,12 @@ pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod catalog_dto;
+pub mod dev_checkout;
 pub mod dto;
 pub mod health;
 pub mod media;
+pub mod orders;
+pub mod orders_dto;
 pub mod vendors;
 
 use axum::Router;
@@ -29,6 +32,7 @@ use crate::rate_limit::{IpRateLimit, enforce};
         (name = "auth", description = "Accounts and sessions"),
         (name = "vendors", description = "Vendor applications and shops"),
         (name = "catalog", description = "Categories and products"),
+        (name = "orders", description = "Cart, checkout, orders, payments and downloads"),
         (name = "admin", description = "Administration (role admin)"),
         (name = "operations", description = "Health and documentation"),
     )
@@ -58,7 +62,9 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         .merge(vendors::routes())
         .merge(catalog::routes())
         .merge(catalog::upload_routes(max_asset_bytes))
-        .layer(from_fn_with_state(general, enforce));
+        .merge(orders::routes())
+        .layer(from_fn_with_state(general, enforce))
+        .merge(orders::webhook_routes());
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .merge(health::routes())
@@ -76,12 +82,13 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         ),
     );
     let document = Bytes::from(openapi.to_json().unwrap_or_else(|_| "{}".to_owned()));
-    api.route(
-        "/api/v1/openapi.json",
-        get(move || {
-            let document = document.clone();
-            async move { ([(header::CONTENT_TYPE, "application/json")], document) }
-        }),
-    )
-    .with_state(state)
+    api.merge(dev_checkout::routes())
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+            }),
+        )
+        .with_state(state)
 }

@@ -99,8 +99,16 @@ fn vendor_id(text: &str) -> Result<VendorId, Error> {
 #[utoipa::path(post, path = "/vendors/apply", tag = "vendors", security(("bearer" = [])), request_body = ApplyRequest,
     responses((status = 201, body = VendorBody, description = "application stored as pending"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 409, body = Problem, description = "already applied"), (status = 422, body = Problem)))]
-async fn apply(State(state): State<AppState>, AuthUser(actor): AuthUser, ApiJson(body): ApiJson<ApplyRequest>) -> ApiResult<(StatusCode, Json<VendorBody>)> {
-    let application = VendorApplication { shop_name: body.shop_name, bio: body.bio, payout_details: body.payout_details };
+async fn apply(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    ApiJson(body): ApiJson<ApplyRequest>,
+) -> ApiResult<(StatusCode, Json<VendorBody>)> {
+    let application = VendorApplication {
+        shop_name: body.shop_name,
+        bio: body.bio,
+        payout_details: body.payout_details,
+    };
     let vendor = state.market.vendors().apply(&actor, application).await?;
     Ok((StatusCode::CREATED, Json(vendor.into())))
 }
@@ -132,17 +140,27 @@ async fn update_my_vendor(
     AuthUser(actor): AuthUser,
     ApiJson(body): ApiJson<UpdateVendorRequest>,
 ) -> ApiResult<Json<VendorBody>> {
-    let edit = VendorProfileEdit { shop_name: body.shop_name, bio: body.bio, payout_details: body.payout_details };
+    let edit = VendorProfileEdit {
+        shop_name: body.shop_name,
+        bio: body.bio,
+        payout_details: body.payout_details,
+    };
     Ok(Json(state.market.vendors().update_mine(&actor, edit).await?.into()))
 }
 
 #[utoipa::path(get, path = "/vendor/products", tag = "vendors", security(("bearer" = [])),
     params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
     responses((status = 200, body = ProductPage, description = "own products in every status"), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn my_products(State(state): State<AppState>, AuthUser(actor): AuthUser, Pagination(page): Pagination) -> ApiResult<Json<ProductPage>> {
+async fn my_products(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Pagination(page): Pagination,
+) -> ApiResult<Json<ProductPage>> {
     let products = state.market.catalog().vendor_products(&actor, page).await?;
     let currency = &state.market.config().currency;
-    Ok(Json(ProductPage::from_page_ref(&products, |p| state.media_urls.product(p, currency))))
+    Ok(Json(ProductPage::from_page_ref(&products, |p| {
+        state.media_urls.product(p, currency)
+    })))
 }
 
 #[utoipa::path(get, path = "/admin/vendors", tag = "admin", security(("bearer" = [])), params(VendorListQuery),
@@ -178,7 +196,14 @@ async fn admin_update_vendor(
     let Some(commission) = body.commission_bps else {
         return Err(Error::invalid("commission_bps", "nothing to change").into());
     };
-    Ok(Json(state.market.vendors().set_commission(&actor, vendor_id(&id)?, commission).await?.into()))
+    Ok(Json(
+        state
+            .market
+            .vendors()
+            .set_commission(&actor, vendor_id(&id)?, commission)
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(post, path = "/admin/vendors/{id}/approve", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
@@ -200,7 +225,9 @@ async fn reject(
     ApiJson(body): ApiJson<RejectRequest>,
 ) -> ApiResult<Json<VendorBody>> {
     actor.require_admin()?;
-    Ok(Json(state.market.vendors().reject(&actor, vendor_id(&id)?, &body.reason).await?.into()))
+    Ok(Json(
+        state.market.vendors().reject(&actor, vendor_id(&id)?, &body.reason).await?.into(),
+    ))
 }
 
 #[utoipa::path(post, path = "/admin/vendors/{id}/suspend", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),

@@ -1,7 +1,9 @@
 //! PostgreSQL backend: tokio-postgres over a deadpool connection pool.
 
 mod audit;
+mod cart;
 mod catalog;
+mod orders;
 mod outbox;
 mod sessions;
 mod users;
@@ -112,6 +114,8 @@ fn conflict_name(constraint: &str) -> String {
         "products_slug_key" => "products.slug".into(),
         // One asset per product: its primary key is the product id.
         "product_assets_pkey" => "product_assets.product_id".into(),
+        "orders_number_key" => "orders.number".into(),
+        "orders_payment_session_key" => "orders.payment_session_id".into(),
         other => match other.strip_suffix("_pkey") {
             Some(table) => format!("{table}.id"),
             None => other.to_owned(),

@@ -21,8 +21,10 @@ macro_rules! product_columns {
     };
 }
 
-const PRODUCT_SELECT: &str =
-    concat!(product_columns!(), " FROM products p JOIN categories c ON c.id = p.category_id JOIN vendors v ON v.id = p.vendor_id");
+const PRODUCT_SELECT: &str = concat!(
+    product_columns!(),
+    " FROM products p JOIN categories c ON c.id = p.category_id JOIN vendors v ON v.id = p.vendor_id"
+);
 
 /// With search terms the full-text index drives the query (CROSS JOIN fixes the join order), so
 /// only matching rows are read; otherwise the ordered product indexes do.
@@ -127,7 +129,10 @@ fn load_products_in_order(conn: &Connection, ids: &[String]) -> StoreResult<Vec<
     let placeholders = vec!["?"; ids.len()].join(", ");
     let mut loaded = conn
         .prepare_cached(&format!("{PRODUCT_SELECT} WHERE p.id IN ({placeholders})"))
-        .and_then(|mut stmt| stmt.query_map(params_from_iter(ids.iter()), product_from_row)?.collect::<rusqlite::Result<Vec<_>>>())
+        .and_then(|mut stmt| {
+            stmt.query_map(params_from_iter(ids.iter()), product_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
         .map_err(map_err)?;
     let position: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
     loaded.sort_by_key(|p| position.get(&p.id.to_string()).copied().unwrap_or(usize::MAX));
@@ -136,14 +141,10 @@ fn load_products_in_order(conn: &Connection, ids: &[String]) -> StoreResult<Vec<
 }
 
 fn load_category(conn: &Connection, id: CategoryId) -> StoreResult<Category> {
-    conn.query_row(
-        &format!("{CATEGORY_SELECT} WHERE c.id = ?1"),
-        [id.to_string()],
-        category_from_row,
-    )
-    .optional()
-    .map_err(map_err)?
-    .ok_or(StoreError::NotFound)
+    conn.query_row(&format!("{CATEGORY_SELECT} WHERE c.id = ?1"), [id.to_string()], category_from_row)
+        .optional()
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)
 }
 
 const CATEGORY_SELECT: &str = "SELECT c.id, c.slug, c.name, c.parent_id,
@@ -168,7 +169,11 @@ fn tags_json(tags: &[String]) -> String {
 
 /// The FTS5 query for already-sanitised terms: each quoted, all required.
 fn fts_query(terms: &[String]) -> String {
-    terms.iter().map(|t| format!("\"{}\"", t.replace('"', ""))).collect::<Vec<_>>().join(" ")
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn order_by(sort: ProductSort) -> &'static str {
@@ -187,7 +192,9 @@ impl CatalogStore for SqliteStore {
     async fn list_categories(&self) -> StoreResult<Vec<Category>> {
         self.pool
             .read(|conn| {
-                let mut stmt = conn.prepare_cached(&format!("{CATEGORY_SELECT} ORDER BY c.name, c.id")).map_err(map_err)?;
+                let mut stmt = conn
+                    .prepare_cached(&format!("{CATEGORY_SELECT} ORDER BY c.name, c.id"))
+                    .map_err(map_err)?;
                 stmt.query_map([], category_from_row)
                     .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
                     .map_err(map_err)
@@ -388,26 +395,32 @@ impl CatalogStore for SqliteStore {
         let from = if query.terms.is_empty() { BROWSE_FROM } else { SEARCH_FROM };
         let count_sql = format!("SELECT count(*) {from} WHERE {filter}");
         // Two steps: the ids of the page (a narrow sort), then the full rows of those ids only.
+        // The total rides along as a window count, so the full-text match runs once.
         let ids_sql = format!(
-            "SELECT p.id {from} WHERE {filter} ORDER BY {} LIMIT {} OFFSET {}",
+            "SELECT p.id, count(*) OVER () {from} WHERE {filter} ORDER BY {} LIMIT {} OFFSET {}",
             order_by(query.sort),
             page.limit(),
             page.offset()
         );
         self.pool
             .read(move |conn| {
-                let ids: Vec<String> = conn
+                let rows: Vec<(String, i64)> = conn
                     .prepare_cached(&ids_sql)
-                    .and_then(|mut stmt| stmt.query_map(params_from_iter(args.iter()), |r| r.get(0))?.collect())
+                    .and_then(|mut stmt| {
+                        stmt.query_map(params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .collect()
+                    })
                     .map_err(map_err)?;
-                let short_first_page = page.offset() == 0 && (ids.len() as i64) < page.limit();
-                let total: i64 = if short_first_page {
-                    ids.len() as i64
-                } else {
-                    conn.prepare_cached(&count_sql)
+                let total = match rows.first() {
+                    Some((_, total)) => *total,
+                    // Past the last page the window count is not seen: count separately.
+                    None if page.offset() > 0 => conn
+                        .prepare_cached(&count_sql)
                         .and_then(|mut stmt| stmt.query_row(params_from_iter(args.iter()), |r| r.get(0)))
-                        .map_err(map_err)?
+                        .map_err(map_err)?,
+                    None => 0,
                 };
+                let ids: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
                 let items = load_products_in_order(conn, &ids)?;
                 Ok(Page::new(items, page, total))
             })
@@ -473,8 +486,11 @@ impl CatalogStore for SqliteStore {
                     ],
                 )
                 .map_err(map_err)?;
-                tx.execute("UPDATE products SET updated_at = ?1 WHERE id = ?2", params![ts(image.created_at), product])
-                    .map_err(map_err)?;
+                tx.execute(
+                    "UPDATE products SET updated_at = ?1 WHERE id = ?2",
+                    params![ts(image.created_at), product],
+                )
+                .map_err(map_err)?;
                 tx.commit().map_err(map_err)?;
                 Ok(ProductImage { position: next, ..image })
             })
@@ -517,7 +533,14 @@ impl CatalogStore for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (product_id) DO UPDATE SET filename = excluded.filename, key = excluded.key,
                          size_bytes = excluded.size_bytes, sha256 = excluded.sha256, created_at = excluded.created_at",
-                    params![product, asset.filename, asset.key, asset.size_bytes, asset.sha256, ts(asset.created_at)],
+                    params![
+                        product,
+                        asset.filename,
+                        asset.key,
+                        asset.size_bytes,
+                        asset.sha256,
+                        ts(asset.created_at)
+                    ],
                 )
                 .map_err(map_err)?;
                 tx.commit().map_err(map_err)?;
@@ -530,9 +553,13 @@ impl CatalogStore for SqliteStore {
     async fn product_asset(&self, product_id: ProductId) -> StoreResult<Option<ProductAsset>> {
         self.pool
             .read(move |conn| {
-                conn.query_row(&format!("{ASSET_SELECT} WHERE product_id = ?1"), [product_id.to_string()], asset_from_row)
-                    .optional()
-                    .map_err(map_err)
+                conn.query_row(
+                    &format!("{ASSET_SELECT} WHERE product_id = ?1"),
+                    [product_id.to_string()],
+                    asset_from_row,
+                )
+                .optional()
+                .map_err(map_err)
             })
             .await
     }

@@ -2,7 +2,9 @@
 //! Tokio's blocking pool.
 
 mod audit;
+mod cart;
 mod catalog;
+mod orders;
 mod outbox;
 mod pool;
 mod sessions;

@@ -5,7 +5,9 @@ use super::audit::insert_audit;
 use super::outbox::insert_email;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{Page, PageRequest, UserId, VendorId, VendorStatus};
-use crate::storage::{NewVendor, StoreError, StoreResult, Timestamp, Vendor, VendorDecision, VendorFilter, VendorProfileChange, VendorStore};
+use crate::storage::{
+    NewVendor, StoreError, StoreResult, Timestamp, Vendor, VendorDecision, VendorFilter, VendorProfileChange, VendorStore,
+};
 
 const VENDOR_COLUMNS: &str = "v.id, v.user_id, v.slug, v.shop_name, v.bio, v.payout_details, v.status, v.rejection_reason,
      v.commission_bps, v.rating_avg, v.rating_count, v.created_at, v.updated_at, v.approved_at,
@@ -118,7 +120,9 @@ impl VendorStore for SqliteStore {
         self.pool
             .read(move |conn| {
                 let total: i64 = conn
-                    .query_row("SELECT count(*) FROM vendors WHERE ?1 IS NULL OR status = ?1", [status], |r| r.get(0))
+                    .query_row("SELECT count(*) FROM vendors WHERE ?1 IS NULL OR status = ?1", [status], |r| {
+                        r.get(0)
+                    })
                     .map_err(map_err)?;
                 let mut stmt = conn
                     .prepare_cached(&format!(
@@ -173,7 +177,9 @@ impl VendorStore for SqliteStore {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
                 let id = decision.vendor_id.to_string();
                 let current: Option<(String, String)> = tx
-                    .query_row("SELECT status, user_id FROM vendors WHERE id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row("SELECT status, user_id FROM vendors WHERE id = ?1", [&id], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
                     .optional()
                     .map_err(map_err)?;
                 let Some((status, user_id)) = current else {

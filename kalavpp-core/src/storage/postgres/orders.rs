@@ -1,0 +1,605 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::audit::insert_audit;
+use super::outbox::insert_email;
+use super::{PostgresStore, map_err};
+use crate::domain::{
+    FulfilmentStatus, LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductId,
+    ProductKind, UserId, VendorId,
+};
+use crate::payments::PaymentEventKind;
+use crate::storage::{
+    EventOutcome, Fulfilment, NewOrder, Order, OrderFilter, OrderItem, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult,
+    Timestamp,
+};
+
+const ORDER_COLUMNS: &str = "id, number, user_id, status, currency, subtotal_cents, total_cents, commission_cents, shipping_address,
+     payment_provider, payment_session_id, payment_intent_id, refund_id, created_at, updated_at, paid_at";
+
+const ITEM_COLUMNS: &str = "id, product_id, vendor_id, title, kind, quantity, unit_price_cents, line_total_cents, commission_bps,
+     commission_cents, vendor_net_cents, fulfilment_status, tracking_number, carrier, shipped_at, order_id";
+
+fn order_from_row(row: &Row) -> StoreResult<Order> {
+    Ok(Order {
+        id: OrderId(row.try_get(0).map_err(map_err)?),
+        number: row.try_get(1).map_err(map_err)?,
+        user_id: UserId(row.try_get(2).map_err(map_err)?),
+        status: OrderStatus::parse(row.try_get(3).map_err(map_err)?).map_err(StoreError::Backend)?,
+        currency: row.try_get(4).map_err(map_err)?,
+        subtotal: Money(row.try_get(5).map_err(map_err)?),
+        total: Money(row.try_get(6).map_err(map_err)?),
+        commission: Money(row.try_get(7).map_err(map_err)?),
+        shipping_address: row.try_get(8).map_err(map_err)?,
+        payment_provider: row.try_get(9).map_err(map_err)?,
+        payment_session_id: row.try_get(10).map_err(map_err)?,
+        payment_intent_id: row.try_get(11).map_err(map_err)?,
+        refund_id: row.try_get(12).map_err(map_err)?,
+        items: Vec::new(),
+        created_at: row.try_get(13).map_err(map_err)?,
+        updated_at: row.try_get(14).map_err(map_err)?,
+        paid_at: row.try_get(15).map_err(map_err)?,
+    })
+}
+
+fn item_from_row(row: &Row) -> StoreResult<(OrderId, OrderItem)> {
+    let item = OrderItem {
+        id: OrderItemId(row.try_get(0).map_err(map_err)?),
+        product_id: ProductId(row.try_get(1).map_err(map_err)?),
+        vendor_id: VendorId(row.try_get(2).map_err(map_err)?),
+        title: row.try_get(3).map_err(map_err)?,
+        kind: ProductKind::parse(row.try_get(4).map_err(map_err)?).map_err(StoreError::Backend)?,
+        quantity: row.try_get(5).map_err(map_err)?,
+        unit_price: Money(row.try_get(6).map_err(map_err)?),
+        line_total: Money(row.try_get(7).map_err(map_err)?),
+        commission_bps: row.try_get(8).map_err(map_err)?,
+        commission: Money(row.try_get(9).map_err(map_err)?),
+        vendor_net: Money(row.try_get(10).map_err(map_err)?),
+        fulfilment_status: FulfilmentStatus::parse(row.try_get(11).map_err(map_err)?).map_err(StoreError::Backend)?,
+        tracking_number: row.try_get(12).map_err(map_err)?,
+        carrier: row.try_get(13).map_err(map_err)?,
+        shipped_at: row.try_get(14).map_err(map_err)?,
+    };
+    Ok((OrderId(row.try_get(15).map_err(map_err)?), item))
+}
+
+/// Fills in the lines of `orders` (only `vendor`'s lines when given), one query for all of them.
+async fn attach_items(client: &impl GenericClient, orders: &mut [Order], vendor: Option<VendorId>) -> StoreResult<()> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = orders.iter().map(|o| o.id.0).collect();
+    let vendor = vendor.map(|v| v.0);
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {ITEM_COLUMNS} FROM order_items WHERE order_id = ANY($1) AND ($2::uuid IS NULL OR vendor_id = $2)
+                 ORDER BY order_id, position"
+            ),
+            &[&ids, &vendor],
+        )
+        .await
+        .map_err(map_err)?;
+    let mut by_order: HashMap<OrderId, Vec<OrderItem>> = HashMap::new();
+    for row in &rows {
+        let (order_id, item) = item_from_row(row)?;
+        by_order.entry(order_id).or_default().push(item);
+    }
+    for order in orders {
+        order.items = by_order.remove(&order.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// An order with all its lines, read through `client` (inside the caller's transaction, if any).
+async fn load_order(client: &impl GenericClient, id: Uuid) -> StoreResult<Option<Order>> {
+    let row = client
+        .query_opt(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"), &[&id])
+        .await
+        .map_err(map_err)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let mut orders = [order_from_row(&row)?];
+    attach_items(client, &mut orders, None).await?;
+    let [order] = orders;
+    Ok(Some(order))
+}
+
+/// Puts the stock of the order's physical lines back.
+async fn release_stock(client: &impl GenericClient, order_id: Uuid) -> StoreResult<()> {
+    client
+        .execute(
+            "UPDATE products p SET stock = p.stock + r.quantity
+             FROM (SELECT product_id, sum(quantity)::bigint AS quantity FROM order_items
+                   WHERE order_id = $1 AND kind = 'physical' GROUP BY product_id) r
+             WHERE p.id = r.product_id AND p.stock IS NOT NULL",
+            &[&order_id],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// Appends a ledger entry (nothing for a zero amount).
+#[allow(clippy::too_many_arguments)]
+async fn insert_ledger(
+    client: &impl GenericClient,
+    vendor: Uuid,
+    order: Uuid,
+    item: Uuid,
+    kind: LedgerKind,
+    bucket: LedgerBucket,
+    amount: i64,
+    at: &Timestamp,
+) -> StoreResult<()> {
+    if amount == 0 {
+        return Ok(());
+    }
+    client
+        .execute(
+            "INSERT INTO ledger_entries (id, vendor_id, order_id, order_item_id, kind, bucket, amount_cents, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &LedgerEntryId::new().0,
+                &vendor,
+                &order,
+                &item,
+                &kind.as_str(),
+                &bucket.as_str(),
+                &amount,
+                at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// Locks the order row (`FOR UPDATE`) and returns its status; `None` when there is no such order.
+async fn lock_order(client: &impl GenericClient, order_id: Uuid) -> StoreResult<Option<OrderStatus>> {
+    let row = client
+        .query_opt("SELECT status FROM orders WHERE id = $1 FOR UPDATE", &[&order_id])
+        .await
+        .map_err(map_err)?;
+    row.map(|r| OrderStatus::parse(r.get(0)).map_err(StoreError::Backend)).transpose()
+}
+
+async fn pay_order(client: &impl GenericClient, order_id: Uuid, event: &PaymentEventRecord) -> StoreResult<()> {
+    let at = &event.at;
+    client
+        .execute(
+            "UPDATE orders SET status = 'paid', paid_at = $1, updated_at = $1,
+                 payment_intent_id = coalesce($2::text, payment_intent_id)
+             WHERE id = $3",
+            &[at, &event.payment_intent_id, &order_id],
+        )
+        .await
+        .map_err(map_err)?;
+    client
+        .execute(
+            "UPDATE order_items SET fulfilment_status = 'delivered' WHERE order_id = $1 AND kind = 'digital'",
+            &[&order_id],
+        )
+        .await
+        .map_err(map_err)?;
+    let lines = client
+        .query(
+            "SELECT id, vendor_id, kind, commission_cents, vendor_net_cents FROM order_items WHERE order_id = $1 ORDER BY position",
+            &[&order_id],
+        )
+        .await
+        .map_err(map_err)?;
+    for line in &lines {
+        let (item, vendor, kind, commission, net): (Uuid, Uuid, &str, i64, i64) =
+            (line.get(0), line.get(1), line.get(2), line.get(3), line.get(4));
+        let bucket = if kind == "digital" {
+            LedgerBucket::Available
+        } else {
+            LedgerBucket::Pending
+        };
+        insert_ledger(client, vendor, order_id, item, LedgerKind::SaleCredit, bucket, net, at).await?;
+        insert_ledger(
+            client,
+            vendor,
+            order_id,
+            item,
+            LedgerKind::Commission,
+            LedgerBucket::Platform,
+            commission,
+            at,
+        )
+        .await?;
+    }
+    client
+        .execute(
+            "UPDATE products p SET sales_count = p.sales_count + s.quantity
+             FROM (SELECT product_id, sum(quantity)::bigint AS quantity FROM order_items WHERE order_id = $1 GROUP BY product_id) s
+             WHERE p.id = s.product_id",
+            &[&order_id],
+        )
+        .await
+        .map_err(map_err)?;
+    if let Some(email) = &event.confirmation {
+        insert_email(client, email).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl OrderStore for PostgresStore {
+    #[tracing::instrument(skip_all)]
+    async fn place_order(&self, order: NewOrder) -> StoreResult<Order> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        // Reserve in product-id order, so two checkouts sharing products lock them in the same
+        // order and cannot deadlock.
+        let mut reservations: Vec<_> = order.items.iter().collect();
+        reservations.sort_by_key(|item| item.product_id);
+        for item in reservations {
+            let reserved = if item.kind == ProductKind::Physical {
+                tx.execute(
+                    "UPDATE products SET stock = stock - $1
+                     WHERE id = $2 AND kind = 'physical' AND status = 'published' AND stock >= $1
+                       AND vendor_id IN (SELECT id FROM vendors WHERE status = 'approved')",
+                    &[&item.quantity, &item.product_id.0],
+                )
+                .await
+                .map_err(map_err)?
+            } else {
+                let for_sale = tx
+                    .query_opt(
+                        "SELECT 1 FROM products p JOIN vendors v ON v.id = p.vendor_id
+                         WHERE p.id = $1 AND p.kind = 'digital' AND p.status = 'published' AND v.status = 'approved'",
+                        &[&item.product_id.0],
+                    )
+                    .await
+                    .map_err(map_err)?;
+                u64::from(for_sale.is_some())
+            };
+            if reserved == 0 {
+                return Err(StoreError::Conflict("stock".into()));
+            }
+        }
+        tx.execute(
+            "INSERT INTO orders (id, number, user_id, status, currency, subtotal_cents, total_cents, commission_cents,
+                 shipping_address, payment_provider, created_at, updated_at)
+             VALUES ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $10)",
+            &[
+                &order.id.0,
+                &order.number,
+                &order.user_id.0,
+                &order.currency,
+                &order.subtotal.cents(),
+                &order.total.cents(),
+                &order.commission.cents(),
+                &order.shipping_address,
+                &order.payment_provider,
+                &order.at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+        for (position, item) in order.items.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO order_items (id, order_id, product_id, vendor_id, title, kind, quantity, unit_price_cents,
+                     line_total_cents, commission_bps, commission_cents, vendor_net_cents, fulfilment_status, position)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'unfulfilled', $13)",
+                &[
+                    &item.id.0,
+                    &order.id.0,
+                    &item.product_id.0,
+                    &item.vendor_id.0,
+                    &item.title,
+                    &item.kind.as_str(),
+                    &item.quantity,
+                    &item.unit_price.cents(),
+                    &item.line_total.cents(),
+                    &item.commission_bps,
+                    &item.commission.cents(),
+                    &item.vendor_net.cents(),
+                    &i32::try_from(position).unwrap_or(i32::MAX),
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        }
+        tx.execute("DELETE FROM cart_items WHERE user_id = $1", &[&order.user_id.0])
+            .await
+            .map_err(map_err)?;
+        let stored = load_order(&tx, order.id.0).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn attach_payment_session(&self, order_id: OrderId, session_id: &str) -> StoreResult<()> {
+        let changed = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE orders SET payment_session_id = $1 WHERE id = $2",
+                &[&session_id, &order_id.0],
+            )
+            .await
+            .map_err(map_err)?;
+        if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn order_by_id(&self, id: OrderId) -> StoreResult<Option<Order>> {
+        load_order(&self.client().await?, id.0).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn order_by_payment_ref(&self, session_id: Option<&str>, payment_intent_id: Option<&str>) -> StoreResult<Option<Order>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT id FROM orders WHERE ($1::text IS NOT NULL AND payment_session_id = $1)
+                     OR ($2::text IS NOT NULL AND payment_intent_id = $2) LIMIT 1",
+                &[&session_id, &payment_intent_id],
+            )
+            .await
+            .map_err(map_err)?;
+        match row {
+            Some(row) => load_order(&client, row.get(0)).await,
+            None => Ok(None),
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_orders(&self, filter: &OrderFilter, page: PageRequest) -> StoreResult<Page<Order>> {
+        let user = filter.user_id.map(|u| u.0);
+        let vendor = filter.vendor_id.map(|v| v.0);
+        let status = filter.status.map(OrderStatus::as_str);
+        let condition = "($1::uuid IS NULL OR user_id = $1)
+             AND ($2::uuid IS NULL OR id IN (SELECT order_id FROM order_items WHERE vendor_id = $2))
+             AND ($3::text IS NULL OR status = $3)
+             AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5::timestamptz IS NULL OR created_at <= $5)";
+        let client = self.client().await?;
+        let total: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM orders WHERE {condition}"),
+                &[&user, &vendor, &status, &filter.from, &filter.to],
+            )
+            .await
+            .map_err(map_err)?
+            .get(0);
+        let rows = client
+            .query(
+                &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"),
+                &[&user, &vendor, &status, &filter.from, &filter.to, &page.limit(), &page.offset()],
+            )
+            .await
+            .map_err(map_err)?;
+        let mut orders = rows.iter().map(order_from_row).collect::<StoreResult<Vec<_>>>()?;
+        attach_items(&client, &mut orders, filter.vendor_id).await?;
+        Ok(Page::new(orders, page, total))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn cancel_order(&self, order_id: OrderId, user_id: UserId, at: Timestamp) -> StoreResult<Order> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let owner = tx
+            .query_opt("SELECT user_id FROM orders WHERE id = $1 FOR UPDATE", &[&order_id.0])
+            .await
+            .map_err(map_err)?;
+        if owner.map(|r| r.get::<_, Uuid>(0)) != Some(user_id.0) {
+            return Err(StoreError::NotFound);
+        }
+        let changed = tx
+            .execute(
+                "UPDATE orders SET status = 'cancelled', updated_at = $1, closed_at = $1 WHERE id = $2 AND status = 'pending_payment'",
+                &[&at, &order_id.0],
+            )
+            .await
+            .map_err(map_err)?;
+        if changed == 0 {
+            return Err(StoreError::Conflict("orders.status".into()));
+        }
+        release_stock(&tx, order_id.0).await?;
+        let order = load_order(&tx, order_id.0).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(order)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn expire_orders(&self, created_before: Timestamp, at: Timestamp) -> StoreResult<Vec<OrderId>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        // The status condition is re-checked on each row it locks, so an order paid meanwhile is
+        // left alone.
+        let rows = tx
+            .query(
+                "UPDATE orders SET status = 'expired', updated_at = $1, closed_at = $1
+                 WHERE status IN ('pending_payment', 'payment_failed') AND created_at < $2 RETURNING id",
+                &[&at, &created_before],
+            )
+            .await
+            .map_err(map_err)?;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+        for id in &ids {
+            release_stock(&tx, *id).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(ids.into_iter().map(OrderId).collect())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn apply_payment_event(&self, event: PaymentEventRecord) -> StoreResult<EventOutcome> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let order_id = event.order_id.0;
+        let kind = match event.kind {
+            PaymentEventKind::Succeeded => "succeeded",
+            PaymentEventKind::Failed => "failed",
+            PaymentEventKind::Expired => "expired",
+        };
+        // A concurrent transaction inserting the same id makes this wait for its outcome: when it
+        // commits, this inserts nothing and the event is a duplicate.
+        let fresh = tx
+            .execute(
+                "INSERT INTO payment_events (event_id, order_id, kind, outcome, received_at) VALUES ($1, $2, $3, 'pending', $4)
+                 ON CONFLICT (event_id) DO NOTHING",
+                &[&event.event_id, &order_id, &kind, &event.at],
+            )
+            .await
+            .map_err(map_err)?;
+        if fresh == 0 {
+            return Ok(EventOutcome::Duplicate);
+        }
+        // Events of one order (with different ids) are decided one after the other.
+        let Some(status) = lock_order(&tx, order_id).await? else {
+            return Err(StoreError::NotFound);
+        };
+        let applied = match (event.kind, status) {
+            (PaymentEventKind::Succeeded, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) => {
+                pay_order(&tx, order_id, &event).await?;
+                true
+            }
+            (PaymentEventKind::Failed, OrderStatus::PendingPayment) => {
+                tx.execute(
+                    "UPDATE orders SET status = 'payment_failed', updated_at = $1,
+                         payment_intent_id = coalesce($2::text, payment_intent_id) WHERE id = $3",
+                    &[&event.at, &event.payment_intent_id, &order_id],
+                )
+                .await
+                .map_err(map_err)?;
+                true
+            }
+            (PaymentEventKind::Expired, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) => {
+                tx.execute(
+                    "UPDATE orders SET status = 'expired', updated_at = $1, closed_at = $1 WHERE id = $2",
+                    &[&event.at, &order_id],
+                )
+                .await
+                .map_err(map_err)?;
+                release_stock(&tx, order_id).await?;
+                true
+            }
+            _ => false,
+        };
+        tx.execute(
+            "UPDATE payment_events SET outcome = $1 WHERE event_id = $2",
+            &[&if applied { "applied" } else { "ignored" }, &event.event_id],
+        )
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(if applied { EventOutcome::Applied } else { EventOutcome::Ignored })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn fulfil_item(&self, fulfilment: Fulfilment) -> StoreResult<OrderItem> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let order_id = fulfilment.order_id.0;
+        let item_id = fulfilment.item_id.0;
+        // Fulfilments of one order are serialised, so the last line shipped sees all the others.
+        let Some(status) = lock_order(&tx, order_id).await? else {
+            return Err(StoreError::NotFound);
+        };
+        let line = tx
+            .query_opt(
+                "SELECT vendor_id, kind, fulfilment_status, vendor_net_cents FROM order_items WHERE id = $1 AND order_id = $2",
+                &[&item_id, &order_id],
+            )
+            .await
+            .map_err(map_err)?;
+        let Some(line) = line else {
+            return Err(StoreError::NotFound);
+        };
+        let (vendor, kind, fulfilment_status, net): (Uuid, &str, &str, i64) = (line.get(0), line.get(1), line.get(2), line.get(3));
+        if vendor != fulfilment.vendor_id.0 {
+            return Err(StoreError::NotFound);
+        }
+        if status != OrderStatus::Paid || kind != "physical" || fulfilment_status != "unfulfilled" {
+            return Err(StoreError::Conflict("order_items.status".into()));
+        }
+        let at = &fulfilment.at;
+        tx.execute(
+            "UPDATE order_items SET fulfilment_status = 'shipped', tracking_number = $1, carrier = $2, shipped_at = $3 WHERE id = $4",
+            &[&fulfilment.tracking_number, &fulfilment.carrier, at, &item_id],
+        )
+        .await
+        .map_err(map_err)?;
+        insert_ledger(&tx, vendor, order_id, item_id, LedgerKind::Release, LedgerBucket::Pending, -net, at).await?;
+        insert_ledger(
+            &tx,
+            vendor,
+            order_id,
+            item_id,
+            LedgerKind::Release,
+            LedgerBucket::Available,
+            net,
+            at,
+        )
+        .await?;
+        tx.execute(
+            "UPDATE orders SET status = 'completed', updated_at = $1
+             WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM order_items WHERE order_id = $2 AND fulfilment_status = 'unfulfilled')",
+            &[at, &order_id],
+        )
+        .await
+        .map_err(map_err)?;
+        let row = tx
+            .query_one(&format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE id = $1"), &[&item_id])
+            .await
+            .map_err(map_err)?;
+        let (_, item) = item_from_row(&row)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(item)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn refund_order(&self, refund: Refund) -> StoreResult<Order> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let order_id = refund.order_id.0;
+        let at = &refund.at;
+        let status = lock_order(&tx, order_id).await?.ok_or(StoreError::NotFound)?;
+        if !matches!(status, OrderStatus::Paid | OrderStatus::Completed) {
+            return Err(StoreError::Conflict("orders.status".into()));
+        }
+        tx.execute(
+            "UPDATE orders SET status = 'refunded', refund_id = $1, updated_at = $2, closed_at = $2 WHERE id = $3",
+            &[&refund.refund_id, at, &order_id],
+        )
+        .await
+        .map_err(map_err)?;
+        // Reverse exactly what the ledger holds for each line, whatever bucket it sits in now.
+        let sums = tx
+            .query(
+                "SELECT order_item_id, vendor_id, bucket, sum(amount_cents)::bigint FROM ledger_entries
+                 WHERE order_id = $1 AND order_item_id IS NOT NULL GROUP BY order_item_id, vendor_id, bucket
+                 ORDER BY order_item_id, vendor_id, bucket",
+                &[&order_id],
+            )
+            .await
+            .map_err(map_err)?;
+        for row in &sums {
+            let (item, vendor, bucket, sum): (Uuid, Uuid, &str, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+            let bucket = LedgerBucket::parse(bucket).map_err(StoreError::Backend)?;
+            let kind = if bucket == LedgerBucket::Platform {
+                LedgerKind::CommissionReversal
+            } else {
+                LedgerKind::RefundReversal
+            };
+            insert_ledger(&tx, vendor, order_id, item, kind, bucket, -sum, at).await?;
+        }
+        release_stock(&tx, order_id).await?;
+        insert_audit(&tx, &refund.audit).await?;
+        if let Some(email) = &refund.email {
+            insert_email(&tx, email).await?;
+        }
+        let order = load_order(&tx, order_id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(order)
+    }
+}

@@ -1,0 +1,602 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter};
+
+use super::audit::insert_audit;
+use super::outbox::insert_email;
+use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
+use crate::domain::{
+    FulfilmentStatus, LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductId,
+    ProductKind, UserId, VendorId,
+};
+use crate::payments::PaymentEventKind;
+use crate::storage::{
+    EventOutcome, Fulfilment, NewOrder, Order, OrderFilter, OrderItem, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult,
+    Timestamp,
+};
+
+const ORDER_COLUMNS: &str = "id, number, user_id, status, currency, subtotal_cents, total_cents, commission_cents, shipping_address,
+     payment_provider, payment_session_id, payment_intent_id, refund_id, created_at, updated_at, paid_at";
+
+const ITEM_COLUMNS: &str = "id, product_id, vendor_id, title, kind, quantity, unit_price_cents, line_total_cents, commission_bps,
+     commission_cents, vendor_net_cents, fulfilment_status, tracking_number, carrier, shipped_at, order_id";
+
+fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
+    let address: Option<String> = row.get(8)?;
+    let paid_at: Option<String> = row.get(15)?;
+    Ok(Order {
+        id: OrderId(parse_uuid(&row.get::<_, String>(0)?)?),
+        number: row.get(1)?,
+        user_id: UserId(parse_uuid(&row.get::<_, String>(2)?)?),
+        status: OrderStatus::parse(&row.get::<_, String>(3)?).map_err(bad_value)?,
+        currency: row.get(4)?,
+        subtotal: Money(row.get(5)?),
+        total: Money(row.get(6)?),
+        commission: Money(row.get(7)?),
+        shipping_address: address.and_then(|a| serde_json::from_str(&a).ok()),
+        payment_provider: row.get(9)?,
+        payment_session_id: row.get(10)?,
+        payment_intent_id: row.get(11)?,
+        refund_id: row.get(12)?,
+        items: Vec::new(),
+        created_at: parse_ts(&row.get::<_, String>(13)?)?,
+        updated_at: parse_ts(&row.get::<_, String>(14)?)?,
+        paid_at: paid_at.as_deref().map(parse_ts).transpose()?,
+    })
+}
+
+fn item_from_row(row: &Row<'_>) -> rusqlite::Result<(OrderId, OrderItem)> {
+    let shipped_at: Option<String> = row.get(14)?;
+    let item = OrderItem {
+        id: OrderItemId(parse_uuid(&row.get::<_, String>(0)?)?),
+        product_id: ProductId(parse_uuid(&row.get::<_, String>(1)?)?),
+        vendor_id: VendorId(parse_uuid(&row.get::<_, String>(2)?)?),
+        title: row.get(3)?,
+        kind: ProductKind::parse(&row.get::<_, String>(4)?).map_err(bad_value)?,
+        quantity: row.get(5)?,
+        unit_price: Money(row.get(6)?),
+        line_total: Money(row.get(7)?),
+        commission_bps: row.get(8)?,
+        commission: Money(row.get(9)?),
+        vendor_net: Money(row.get(10)?),
+        fulfilment_status: FulfilmentStatus::parse(&row.get::<_, String>(11)?).map_err(bad_value)?,
+        tracking_number: row.get(12)?,
+        carrier: row.get(13)?,
+        shipped_at: shipped_at.as_deref().map(parse_ts).transpose()?,
+    };
+    Ok((OrderId(parse_uuid(&row.get::<_, String>(15)?)?), item))
+}
+
+/// Fills in the lines of `orders` (only `vendor`'s lines when given).
+fn attach_items(conn: &Connection, orders: &mut [Order], vendor: Option<VendorId>) -> StoreResult<()> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let placeholders = vec!["?"; orders.len()].join(", ");
+    let mut args: Vec<String> = orders.iter().map(|o| o.id.to_string()).collect();
+    let vendor_condition = match vendor {
+        Some(vendor) => {
+            args.push(vendor.to_string());
+            format!(" AND vendor_id = ?{}", args.len())
+        }
+        None => String::new(),
+    };
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {ITEM_COLUMNS} FROM order_items WHERE order_id IN ({placeholders}){vendor_condition} ORDER BY order_id, position"
+        ))
+        .map_err(map_err)?;
+    let rows = stmt
+        .query_map(params_from_iter(args.iter()), item_from_row)
+        .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+        .map_err(map_err)?;
+    let mut by_order: HashMap<OrderId, Vec<OrderItem>> = HashMap::new();
+    for (order_id, item) in rows {
+        by_order.entry(order_id).or_default().push(item);
+    }
+    for order in orders {
+        order.items = by_order.remove(&order.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+fn load_order(conn: &Connection, id: &str) -> StoreResult<Option<Order>> {
+    let order = conn
+        .prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"))
+        .and_then(|mut stmt| stmt.query_row([id], order_from_row).optional())
+        .map_err(map_err)?;
+    let Some(order) = order else {
+        return Ok(None);
+    };
+    let mut orders = [order];
+    attach_items(conn, &mut orders, None)?;
+    let [order] = orders;
+    Ok(Some(order))
+}
+
+/// Puts the stock of the order's physical lines back.
+fn release_stock(tx: &Transaction<'_>, order_id: &str) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE products SET stock = stock + (
+             SELECT sum(i.quantity) FROM order_items i WHERE i.order_id = ?1 AND i.product_id = products.id AND i.kind = 'physical')
+         WHERE id IN (SELECT product_id FROM order_items WHERE order_id = ?1 AND kind = 'physical') AND stock IS NOT NULL",
+        [order_id],
+    )
+    .map_err(map_err)?;
+    Ok(())
+}
+
+fn insert_ledger(
+    tx: &Transaction<'_>,
+    vendor: &str,
+    order: &str,
+    item: &str,
+    kind: LedgerKind,
+    bucket: LedgerBucket,
+    amount: i64,
+    at: &str,
+) -> StoreResult<()> {
+    if amount == 0 {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO ledger_entries (id, vendor_id, order_id, order_item_id, kind, bucket, amount_cents, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            LedgerEntryId::new().to_string(),
+            vendor,
+            order,
+            item,
+            kind.as_str(),
+            bucket.as_str(),
+            amount,
+            at
+        ],
+    )
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// The lines of an order as (item id, vendor id, kind, commission, vendor net, fulfilment).
+fn item_money(tx: &Transaction<'_>, order_id: &str) -> StoreResult<Vec<(String, String, String, i64, i64, String)>> {
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT id, vendor_id, kind, commission_cents, vendor_net_cents, fulfilment_status FROM order_items
+             WHERE order_id = ?1 ORDER BY position",
+        )
+        .map_err(map_err)?;
+    stmt.query_map([order_id], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    })
+    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+    .map_err(map_err)
+}
+
+fn order_status(tx: &Transaction<'_>, order_id: &str) -> StoreResult<Option<OrderStatus>> {
+    let status: Option<String> = tx
+        .query_row("SELECT status FROM orders WHERE id = ?1", [order_id], |r| r.get(0))
+        .optional()
+        .map_err(map_err)?;
+    status.map(|s| OrderStatus::parse(&s).map_err(StoreError::Backend)).transpose()
+}
+
+fn pay_order(tx: &Transaction<'_>, order_id: &str, event: &PaymentEventRecord, at: &str) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE orders SET status = 'paid', paid_at = ?1, updated_at = ?1,
+             payment_intent_id = coalesce(?2, payment_intent_id)
+         WHERE id = ?3",
+        params![at, event.payment_intent_id, order_id],
+    )
+    .map_err(map_err)?;
+    tx.execute(
+        "UPDATE order_items SET fulfilment_status = 'delivered' WHERE order_id = ?1 AND kind = 'digital'",
+        [order_id],
+    )
+    .map_err(map_err)?;
+    for (item, vendor, kind, commission, net, _) in item_money(tx, order_id)? {
+        let bucket = if kind == "digital" {
+            LedgerBucket::Available
+        } else {
+            LedgerBucket::Pending
+        };
+        insert_ledger(tx, &vendor, order_id, &item, LedgerKind::SaleCredit, bucket, net, at)?;
+        insert_ledger(
+            tx,
+            &vendor,
+            order_id,
+            &item,
+            LedgerKind::Commission,
+            LedgerBucket::Platform,
+            commission,
+            at,
+        )?;
+    }
+    tx.execute(
+        "UPDATE products SET sales_count = sales_count + (
+             SELECT sum(i.quantity) FROM order_items i WHERE i.order_id = ?1 AND i.product_id = products.id)
+         WHERE id IN (SELECT product_id FROM order_items WHERE order_id = ?1)",
+        [order_id],
+    )
+    .map_err(map_err)?;
+    if let Some(email) = &event.confirmation {
+        insert_email(tx, email)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl OrderStore for SqliteStore {
+    #[tracing::instrument(skip_all)]
+    async fn place_order(&self, order: NewOrder) -> StoreResult<Order> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let id = order.id.to_string();
+                let at = ts(order.at);
+                for item in &order.items {
+                    let product = item.product_id.to_string();
+                    let reserved = if item.kind == ProductKind::Physical {
+                        tx.execute(
+                            "UPDATE products SET stock = stock - ?1
+                             WHERE id = ?2 AND kind = 'physical' AND status = 'published' AND stock >= ?1
+                               AND vendor_id IN (SELECT id FROM vendors WHERE status = 'approved')",
+                            params![item.quantity, product],
+                        )
+                        .map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+                        .map_err(map_err)?
+                    } else {
+                        tx.query_row(
+                            "SELECT count(*) FROM products p JOIN vendors v ON v.id = p.vendor_id
+                             WHERE p.id = ?1 AND p.kind = 'digital' AND p.status = 'published' AND v.status = 'approved'",
+                            [&product],
+                            |r| r.get::<_, i64>(0),
+                        )
+                        .map_err(map_err)?
+                    };
+                    if reserved == 0 {
+                        return Err(StoreError::Conflict("stock".into()));
+                    }
+                }
+                tx.execute(
+                    "INSERT INTO orders (id, number, user_id, status, currency, subtotal_cents, total_cents, commission_cents,
+                         shipping_address, payment_provider, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, 'pending_payment', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                    params![
+                        id,
+                        order.number,
+                        order.user_id.to_string(),
+                        order.currency,
+                        order.subtotal.cents(),
+                        order.total.cents(),
+                        order.commission.cents(),
+                        order.shipping_address.as_ref().map(serde_json::Value::to_string),
+                        order.payment_provider,
+                        at
+                    ],
+                )
+                .map_err(map_err)?;
+                for (position, item) in order.items.iter().enumerate() {
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO order_items (id, order_id, product_id, vendor_id, title, kind, quantity, unit_price_cents,
+                                 line_total_cents, commission_bps, commission_cents, vendor_net_cents, fulfilment_status, position)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'unfulfilled', ?13)"
+                        ),
+                        params![
+                            item.id.to_string(),
+                            id,
+                            item.product_id.to_string(),
+                            item.vendor_id.to_string(),
+                            item.title,
+                            item.kind.as_str(),
+                            item.quantity,
+                            item.unit_price.cents(),
+                            item.line_total.cents(),
+                            item.commission_bps,
+                            item.commission.cents(),
+                            item.vendor_net.cents(),
+                            i64::try_from(position).unwrap_or(i64::MAX)
+                        ],
+                    )
+                    .map_err(map_err)?;
+                }
+                tx.execute("DELETE FROM cart_items WHERE user_id = ?1", [order.user_id.to_string()])
+                    .map_err(map_err)?;
+                let stored = load_order(&tx, &id)?.ok_or(StoreError::NotFound)?;
+                tx.commit().map_err(map_err)?;
+                Ok(stored)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn attach_payment_session(&self, order_id: OrderId, session_id: &str) -> StoreResult<()> {
+        let session_id = session_id.to_owned();
+        self.pool
+            .write(move |conn| {
+                let changed = conn
+                    .execute(
+                        "UPDATE orders SET payment_session_id = ?1 WHERE id = ?2",
+                        params![session_id, order_id.to_string()],
+                    )
+                    .map_err(map_err)?;
+                if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn order_by_id(&self, id: OrderId) -> StoreResult<Option<Order>> {
+        self.pool.read(move |conn| load_order(conn, &id.to_string())).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn order_by_payment_ref(&self, session_id: Option<&str>, payment_intent_id: Option<&str>) -> StoreResult<Option<Order>> {
+        let session_id = session_id.map(str::to_owned);
+        let intent = payment_intent_id.map(str::to_owned);
+        self.pool
+            .read(move |conn| {
+                let id: Option<String> = conn
+                    .query_row(
+                        "SELECT id FROM orders WHERE (?1 IS NOT NULL AND payment_session_id = ?1)
+                             OR (?2 IS NOT NULL AND payment_intent_id = ?2) LIMIT 1",
+                        params![session_id, intent],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(map_err)?;
+                match id {
+                    Some(id) => load_order(conn, &id),
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_orders(&self, filter: &OrderFilter, page: PageRequest) -> StoreResult<Page<Order>> {
+        let user = filter.user_id.map(|u| u.to_string());
+        let vendor = filter.vendor_id;
+        let status = filter.status.map(OrderStatus::as_str);
+        let from = filter.from.map(ts);
+        let to = filter.to.map(ts);
+        self.pool
+            .read(move |conn| {
+                let condition = "(?1 IS NULL OR user_id = ?1)
+                     AND (?2 IS NULL OR id IN (SELECT order_id FROM order_items WHERE vendor_id = ?2))
+                     AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at <= ?5)";
+                let vendor_text = vendor.map(|v| v.to_string());
+                let total: i64 = conn
+                    .query_row(
+                        &format!("SELECT count(*) FROM orders WHERE {condition}"),
+                        params![user, vendor_text, status, from, to],
+                        |r| r.get(0),
+                    )
+                    .map_err(map_err)?;
+                let mut orders = conn
+                    .prepare_cached(&format!(
+                        "SELECT {ORDER_COLUMNS} FROM orders WHERE {condition} ORDER BY created_at DESC, id DESC LIMIT ?6 OFFSET ?7"
+                    ))
+                    .and_then(|mut stmt| {
+                        stmt.query_map(
+                            params![user, vendor_text, status, from, to, page.limit(), page.offset()],
+                            order_from_row,
+                        )?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(map_err)?;
+                attach_items(conn, &mut orders, vendor)?;
+                Ok(Page::new(orders, page, total))
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn cancel_order(&self, order_id: OrderId, user_id: UserId, at: Timestamp) -> StoreResult<Order> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let id = order_id.to_string();
+                let owner: Option<String> =
+                    tx.query_row("SELECT user_id FROM orders WHERE id = ?1", [&id], |r| r.get(0)).optional().map_err(map_err)?;
+                if owner != Some(user_id.to_string()) {
+                    return Err(StoreError::NotFound);
+                }
+                let changed = tx
+                    .execute(
+                        "UPDATE orders SET status = 'cancelled', updated_at = ?1, closed_at = ?1 WHERE id = ?2 AND status = 'pending_payment'",
+                        params![ts(at), id],
+                    )
+                    .map_err(map_err)?;
+                if changed == 0 {
+                    return Err(StoreError::Conflict("orders.status".into()));
+                }
+                release_stock(&tx, &id)?;
+                let order = load_order(&tx, &id)?.ok_or(StoreError::NotFound)?;
+                tx.commit().map_err(map_err)?;
+                Ok(order)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn expire_orders(&self, created_before: Timestamp, at: Timestamp) -> StoreResult<Vec<OrderId>> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let ids: Vec<String> = tx
+                    .prepare(
+                        "UPDATE orders SET status = 'expired', updated_at = ?1, closed_at = ?1
+                         WHERE status IN ('pending_payment', 'payment_failed') AND created_at < ?2 RETURNING id",
+                    )
+                    .and_then(|mut stmt| stmt.query_map(params![ts(at), ts(created_before)], |r| r.get(0))?.collect())
+                    .map_err(map_err)?;
+                for id in &ids {
+                    release_stock(&tx, id)?;
+                }
+                tx.commit().map_err(map_err)?;
+                ids.iter().map(|id| parse_uuid(id).map(OrderId).map_err(map_err)).collect()
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn apply_payment_event(&self, event: PaymentEventRecord) -> StoreResult<EventOutcome> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let at = ts(event.at);
+                let order_id = event.order_id.to_string();
+                let kind = match event.kind {
+                    PaymentEventKind::Succeeded => "succeeded",
+                    PaymentEventKind::Failed => "failed",
+                    PaymentEventKind::Expired => "expired",
+                };
+                let fresh = tx
+                    .execute(
+                        "INSERT INTO payment_events (event_id, order_id, kind, outcome, received_at) VALUES (?1, ?2, ?3, 'pending', ?4)
+                         ON CONFLICT (event_id) DO NOTHING",
+                        params![event.event_id, order_id, kind, at],
+                    )
+                    .map_err(map_err)?;
+                if fresh == 0 {
+                    return Ok(EventOutcome::Duplicate);
+                }
+                let Some(status) = order_status(&tx, &order_id)? else {
+                    return Err(StoreError::NotFound);
+                };
+                let applied = match (event.kind, status) {
+                    (PaymentEventKind::Succeeded, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) => {
+                        pay_order(&tx, &order_id, &event, &at)?;
+                        true
+                    }
+                    (PaymentEventKind::Failed, OrderStatus::PendingPayment) => {
+                        tx.execute(
+                            "UPDATE orders SET status = 'payment_failed', updated_at = ?1,
+                                 payment_intent_id = coalesce(?2, payment_intent_id) WHERE id = ?3",
+                            params![at, event.payment_intent_id, order_id],
+                        )
+                        .map_err(map_err)?;
+                        true
+                    }
+                    (PaymentEventKind::Expired, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) => {
+                        tx.execute(
+                            "UPDATE orders SET status = 'expired', updated_at = ?1, closed_at = ?1 WHERE id = ?2",
+                            params![at, order_id],
+                        )
+                        .map_err(map_err)?;
+                        release_stock(&tx, &order_id)?;
+                        true
+                    }
+                    _ => false,
+                };
+                let outcome = if applied { EventOutcome::Applied } else { EventOutcome::Ignored };
+                tx.execute(
+                    "UPDATE payment_events SET outcome = ?1 WHERE event_id = ?2",
+                    params![if applied { "applied" } else { "ignored" }, event.event_id],
+                )
+                .map_err(map_err)?;
+                tx.commit().map_err(map_err)?;
+                Ok(outcome)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn fulfil_item(&self, fulfilment: Fulfilment) -> StoreResult<OrderItem> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let order_id = fulfilment.order_id.to_string();
+                let item_id = fulfilment.item_id.to_string();
+                let line: Option<(String, String, String, i64)> = tx
+                    .query_row(
+                        "SELECT vendor_id, kind, fulfilment_status, vendor_net_cents FROM order_items WHERE id = ?1 AND order_id = ?2",
+                        [&item_id, &order_id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )
+                    .optional()
+                    .map_err(map_err)?;
+                let Some((vendor, kind, fulfilment_status, net)) = line else {
+                    return Err(StoreError::NotFound);
+                };
+                if vendor != fulfilment.vendor_id.to_string() {
+                    return Err(StoreError::NotFound);
+                }
+                let status = order_status(&tx, &order_id)?.ok_or(StoreError::NotFound)?;
+                if status != OrderStatus::Paid || kind != "physical" || fulfilment_status != "unfulfilled" {
+                    return Err(StoreError::Conflict("order_items.status".into()));
+                }
+                let at = ts(fulfilment.at);
+                tx.execute(
+                    "UPDATE order_items SET fulfilment_status = 'shipped', tracking_number = ?1, carrier = ?2, shipped_at = ?3 WHERE id = ?4",
+                    params![fulfilment.tracking_number, fulfilment.carrier, at, item_id],
+                )
+                .map_err(map_err)?;
+                insert_ledger(&tx, &vendor, &order_id, &item_id, LedgerKind::Release, LedgerBucket::Pending, -net, &at)?;
+                insert_ledger(&tx, &vendor, &order_id, &item_id, LedgerKind::Release, LedgerBucket::Available, net, &at)?;
+                tx.execute(
+                    "UPDATE orders SET status = 'completed', updated_at = ?1
+                     WHERE id = ?2 AND NOT EXISTS (SELECT 1 FROM order_items WHERE order_id = ?2 AND fulfilment_status = 'unfulfilled')",
+                    params![at, order_id],
+                )
+                .map_err(map_err)?;
+                let item = tx
+                    .query_row(&format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE id = ?1"), [&item_id], item_from_row)
+                    .map_err(map_err)?
+                    .1;
+                tx.commit().map_err(map_err)?;
+                Ok(item)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn refund_order(&self, refund: Refund) -> StoreResult<Order> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let order_id = refund.order_id.to_string();
+                let at = ts(refund.at);
+                let status = order_status(&tx, &order_id)?.ok_or(StoreError::NotFound)?;
+                if !matches!(status, OrderStatus::Paid | OrderStatus::Completed) {
+                    return Err(StoreError::Conflict("orders.status".into()));
+                }
+                tx.execute(
+                    "UPDATE orders SET status = 'refunded', refund_id = ?1, updated_at = ?2, closed_at = ?2 WHERE id = ?3",
+                    params![refund.refund_id, at, order_id],
+                )
+                .map_err(map_err)?;
+                // Reverse exactly what the ledger holds for each line, whatever bucket it sits in now.
+                let sums: Vec<(String, String, String, i64)> = tx
+                    .prepare(
+                        "SELECT order_item_id, vendor_id, bucket, sum(amount_cents) FROM ledger_entries
+                         WHERE order_id = ?1 AND order_item_id IS NOT NULL GROUP BY order_item_id, vendor_id, bucket",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.query_map([&order_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                            .collect()
+                    })
+                    .map_err(map_err)?;
+                for (item, vendor, bucket, sum) in sums {
+                    let bucket = LedgerBucket::parse(&bucket).map_err(StoreError::Backend)?;
+                    let kind = if bucket == LedgerBucket::Platform {
+                        LedgerKind::CommissionReversal
+                    } else {
+                        LedgerKind::RefundReversal
+                    };
+                    insert_ledger(&tx, &vendor, &order_id, &item, kind, bucket, -sum, &at)?;
+                }
+                release_stock(&tx, &order_id)?;
+                insert_audit(&tx, &refund.audit)?;
+                if let Some(email) = &refund.email {
+                    insert_email(&tx, email)?;
+                }
+                let order = load_order(&tx, &order_id)?.ok_or(StoreError::NotFound)?;
+                tx.commit().map_err(map_err)?;
+                Ok(order)
+            })
+            .await
+    }
+}
