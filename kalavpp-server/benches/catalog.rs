@@ -164,6 +164,19 @@ impl Connection {
 
     async fn get(&mut self, path: &str) -> u16 {
         let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n\r\n", self.host);
+        self.send(request).await
+    }
+
+    async fn post(&mut self, path: &str, token: &str, body: &str) -> u16 {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.host,
+            body.len()
+        );
+        self.send(request).await
+    }
+
+    async fn send(&mut self, request: String) -> u16 {
         self.reader.get_mut().write_all(request.as_bytes()).await.expect("write");
         let mut line = String::new();
         self.reader.read_line(&mut line).await.expect("status line");
@@ -220,6 +233,53 @@ async fn run(port: u16, connections: usize, duration: Duration, make_path: Arc<d
     let mut all = Vec::new();
     for task in tasks {
         all.extend(task.await.expect("load task"));
+    }
+    let elapsed = start.elapsed();
+    all.sort();
+    let at = |q: f64| all.get(((all.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+    Outcome {
+        requests: all.len(),
+        elapsed,
+        p50: at(0.50),
+        p99: at(0.99),
+        errors: errors.load(Ordering::Relaxed),
+    }
+}
+
+/// 64 signed-in customers, each looping: add a digital work to the cart, check out (dev provider).
+async fn checkout_run(port: u16, duration: Duration, tokens: Arc<Vec<String>>, products: Arc<Vec<String>>) -> Outcome {
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, token) in tokens.iter().cloned().enumerate() {
+        let errors = errors.clone();
+        let products = products.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Lcg(c as u64 * 31 + 5);
+            let mut connection = Connection::open(port).await;
+            let mut latencies = Vec::new();
+            while start.elapsed() < duration {
+                let product = &products[(rng.next() as usize) % products.len()];
+                let sent = Instant::now();
+                let added = connection
+                    .post(
+                        "/api/v1/cart/items",
+                        &token,
+                        &format!("{{\"product_id\":\"{product}\",\"quantity\":1}}"),
+                    )
+                    .await;
+                let placed = connection.post("/api/v1/checkout", &token, "{}").await;
+                if added != 200 || placed != 201 {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("checkout task"));
     }
     let elapsed = start.elapsed();
     all.sort();
@@ -307,8 +367,38 @@ fn main() {
     ));
     report("GET /products/{slug}", &detail, ">= 15000 req/s, p99 <= 5 ms");
 
+    // Checkout: 64 customers, digital works (no stock contention), the development provider.
+    let (tokens, digital) = server_runtime.block_on(async {
+        let mut tokens = Vec::new();
+        for c in 0..CONNECTIONS {
+            let session = market
+                .accounts()
+                .register(Registration {
+                    email: format!("buyer{c}@bench.test"),
+                    password: "bench password".into(),
+                    name: format!("Buyer {c}"),
+                })
+                .await
+                .expect("register buyer");
+            tokens.push(session.tokens.access_token);
+        }
+        let page = market
+            .catalog()
+            .browse(
+                kalavpp_core::services::BrowseFilters {
+                    kind: Some("digital".into()),
+                    ..Default::default()
+                },
+                kalavpp_core::domain::PageRequest::new(1, 100),
+            )
+            .await
+            .expect("digital products");
+        (tokens, page.items.iter().map(|p| p.id.to_string()).collect::<Vec<_>>())
+    });
+    let orders = load_runtime.block_on(checkout_run(port, duration, Arc::new(tokens), Arc::new(digital)));
+    report("add to cart + POST /checkout", &orders, ">= 1000 orders/s, p99 <= 50 ms (SQLite)");
+
     let more = Instant::now();
-    server_runtime.block_on(seed(&market, 0, 0, &mut rng));
     let extra = server_runtime.block_on(async {
         let mut rng = Lcg(4242);
         seed_more(&market, 90_000, &mut rng).await

@@ -134,7 +134,10 @@ async fn set_cart_quantity_sets_and_zero_removes(store: Db) {
     );
     assert!(store.set_cart_quantity(shop.buyer.id, shop.print.id, 1).await.unwrap());
     assert_eq!(lines(&store, &shop).await[0].quantity, 1);
-    assert!(store.set_cart_quantity(shop.buyer.id, shop.print.id, 0).await.unwrap(), "0 removes the line");
+    assert!(
+        store.set_cart_quantity(shop.buyer.id, shop.print.id, 0).await.unwrap(),
+        "0 removes the line"
+    );
     assert_eq!(quantities(&lines(&store, &shop).await), [("celadon-vase".to_owned(), 1)]);
     assert!(
         !store.set_cart_quantity(shop.buyer.id, shop.print.id, 3).await.unwrap(),

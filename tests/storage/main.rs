@@ -10,9 +10,14 @@
 mod support;
 
 mod audit;
+mod cart;
 mod catalog;
+mod downloads;
 mod health;
+mod ledger;
+mod orders;
 mod outbox;
+mod payments;
 mod resets;
 mod sessions;
 mod users;

@@ -3,9 +3,7 @@
 
 use std::collections::HashSet;
 
-use kalavpp_core::domain::{
-    FulfilmentStatus, Money, OrderId, OrderStatus, PageRequest, ProductKind, ProductStatus, UserId, VendorStatus,
-};
+use kalavpp_core::domain::{FulfilmentStatus, Money, OrderId, OrderStatus, PageRequest, ProductKind, ProductStatus, UserId, VendorStatus};
 use kalavpp_core::payments::PaymentEventKind;
 use kalavpp_core::storage::{EventOutcome, NewOrder, NewProduct, Order, OrderFilter, OrderItem, ProductUpdate, StoreError};
 
@@ -28,7 +26,10 @@ conformance!(
 /// Puts `items` of `order` into the buyer's cart (as the service does before checkout).
 async fn fill_cart(store: &Db, order: &NewOrder) {
     for item in &order.items {
-        store.add_to_cart(order.user_id, item.product_id, item.quantity, now()).await.unwrap();
+        store
+            .add_to_cart(order.user_id, item.product_id, item.quantity, now())
+            .await
+            .unwrap();
     }
 }
 
@@ -41,7 +42,10 @@ async fn place_order_reserves_stock_snapshots_lines_and_empties_the_cart(store: 
     // 2 × 12.34 = 24.68 → 10 % = 2.468 → 2.47; 45.67 → 12.5 % = 5.70875 → 5.71; 3 × 9.99 = 29.97 → 3.00 (2.997).
     let expected_money = [(2_468, 247, 2_221), (4_567, 571, 3_996), (2_997, 300, 2_697)];
     for (item, (total, commission, net)) in order.items.iter().zip(expected_money) {
-        assert_eq!((item.line_total, item.commission, item.vendor_net), (Money(total), Money(commission), Money(net)));
+        assert_eq!(
+            (item.line_total, item.commission, item.vendor_net),
+            (Money(total), Money(commission), Money(net))
+        );
     }
     assert_eq!((order.subtotal, order.commission), (Money(10_032), Money(1_118)));
     fill_cart(&store, &order).await;
@@ -89,19 +93,32 @@ async fn place_order_reserves_stock_snapshots_lines_and_empties_the_cart(store: 
         paid_at: None,
     };
     assert_eq!(placed, expected);
-    assert_eq!(placed.shipping_address.as_ref().unwrap()["city"], "Porto", "the address round-trips as JSON");
+    assert_eq!(
+        placed.shipping_address.as_ref().unwrap()["city"],
+        "Porto",
+        "the address round-trips as JSON"
+    );
     for item in &placed.items {
         assert_eq!(item.commission.cents() + item.vendor_net.cents(), item.line_total.cents());
         assert_eq!(item.unit_price.cents() * item.quantity, item.line_total.cents());
     }
-    assert_eq!(placed.items.iter().map(|i| i.line_total.cents()).sum::<i64>(), placed.subtotal.cents());
-    assert_eq!(placed.items.iter().map(|i| i.commission.cents()).sum::<i64>(), placed.commission.cents());
+    assert_eq!(
+        placed.items.iter().map(|i| i.line_total.cents()).sum::<i64>(),
+        placed.subtotal.cents()
+    );
+    assert_eq!(
+        placed.items.iter().map(|i| i.commission.cents()).sum::<i64>(),
+        placed.commission.cents()
+    );
     assert_eq!(order_now(&store, order.id).await, expected, "read back the same");
 
     assert_eq!(stock_of(&store, shop.print.id).await, Some(3));
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(2));
     assert_eq!(stock_of(&store, shop.ebook.id).await, None, "digital: unlimited");
-    assert!(store.cart_lines(shop.buyer.id).await.unwrap().is_empty(), "the buyer's cart is emptied");
+    assert!(
+        store.cart_lines(shop.buyer.id).await.unwrap().is_empty(),
+        "the buyer's cart is emptied"
+    );
     assert_eq!(store.cart_lines(other.id).await.unwrap().len(), 1, "nobody else's");
     assert_eq!(sales_of(&store, shop.print.id).await, 0, "sold only when paid");
 
@@ -149,7 +166,10 @@ async fn place_order_out_of_stock_changes_nothing(store: Db) {
     place(&store, exact).await;
     assert_eq!(stock_of(&store, shop.print.id).await, Some(0));
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(0));
-    assert_conflict(store.place_order(order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])).await, "stock");
+    assert_conflict(
+        store.place_order(order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])).await,
+        "stock",
+    );
     assert_eq!(stock_of(&store, shop.print.id).await, Some(0), "never negative");
     assert_eq!(all_orders(&store).await.len(), 1);
 }
@@ -193,7 +213,11 @@ async fn place_order_refuses_products_no_longer_for_sale(store: Db) {
     assert_eq!(stock_of(&store, shop.print.id).await, Some(5));
     assert!(all_orders(&store).await.is_empty());
     set_vendor_status(&store, shop.alice.id, VendorStatus::Approved).await;
-    place(&store, order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000), line(&shop.ebook, 1, 1_000)])).await;
+    place(
+        &store,
+        order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000), line(&shop.ebook, 1, 1_000)]),
+    )
+    .await;
     assert_eq!(stock_of(&store, shop.print.id).await, Some(4));
 }
 
@@ -331,17 +355,31 @@ async fn attach_payment_session_and_find_orders_by_payment_ref(store: Db) {
     // The payment intent is remembered from the payment event.
     let event = payment_event(first.id, PaymentEventKind::Succeeded, "evt_ref");
     assert_eq!(store.apply_payment_event(event).await.unwrap(), EventOutcome::Applied);
-    let by_intent = store.order_by_payment_ref(None, Some("pi_evt_ref")).await.unwrap().expect("by intent");
+    let by_intent = store
+        .order_by_payment_ref(None, Some("pi_evt_ref"))
+        .await
+        .unwrap()
+        .expect("by intent");
     assert_eq!(by_intent.id, first.id);
     assert_eq!(by_intent.payment_intent_id.as_deref(), Some("pi_evt_ref"));
     assert_eq!(by_intent.status, OrderStatus::Paid);
     // Either reference finds it; unknown ones find nothing.
     assert_eq!(
-        store.order_by_payment_ref(Some("cs_unknown"), Some("pi_evt_ref")).await.unwrap().unwrap().id,
+        store
+            .order_by_payment_ref(Some("cs_unknown"), Some("pi_evt_ref"))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         first.id
     );
     assert_eq!(
-        store.order_by_payment_ref(Some("cs_2"), Some("pi_unknown")).await.unwrap().unwrap().id,
+        store
+            .order_by_payment_ref(Some("cs_2"), Some("pi_unknown"))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         first.id
     );
     assert_eq!(store.order_by_payment_ref(None, Some("pi_unknown")).await.unwrap(), None);
@@ -371,14 +409,22 @@ async fn list_orders_filters(store: Db) {
     let o1 = place(&store, placed_at(shop.buyer.id, vec![line(&shop.print, 1, 1_000)], 0)).await;
     let o2 = place(
         &store,
-        placed_at(shop.buyer.id, vec![line(&shop.ebook, 1, 1_000), line(&shop.vase, 1, 1_000), line(&shop.print, 1, 1_000)], 1),
+        placed_at(
+            shop.buyer.id,
+            vec![line(&shop.ebook, 1, 1_000), line(&shop.vase, 1, 1_000), line(&shop.print, 1, 1_000)],
+            1,
+        ),
     )
     .await;
     let o3 = place(&store, placed_at(other.id, vec![line(&shop.vase, 1, 1_000)], 2)).await;
     let o4 = place(&store, placed_at(other.id, vec![line(&shop.ebook, 2, 1_000)], 3)).await;
     pay(&store, o4.id).await;
 
-    assert_eq!(ids(&list(&store, OrderFilter::default()).await), [o4.id, o3.id, o2.id, o1.id], "newest first");
+    assert_eq!(
+        ids(&list(&store, OrderFilter::default()).await),
+        [o4.id, o3.id, o2.id, o1.id],
+        "newest first"
+    );
     let mine = list(
         &store,
         OrderFilter {
@@ -500,10 +546,16 @@ async fn cancel_order_releases_stock_for_the_owner_only(store: Db) {
     let other = new_user(&store, "other@example.com").await;
     let order = place(
         &store,
-        order_of(shop.buyer.id, vec![line(&shop.print, 2, 1_000), line(&shop.ebook, 1, 1_000), line(&shop.vase, 3, 1_000)]),
+        order_of(
+            shop.buyer.id,
+            vec![line(&shop.print, 2, 1_000), line(&shop.ebook, 1, 1_000), line(&shop.vase, 3, 1_000)],
+        ),
     )
     .await;
-    assert_eq!((stock_of(&store, shop.print.id).await, stock_of(&store, shop.vase.id).await), (Some(3), Some(0)));
+    assert_eq!(
+        (stock_of(&store, shop.print.id).await, stock_of(&store, shop.vase.id).await),
+        (Some(3), Some(0))
+    );
     assert_not_found(store.cancel_order(order.id, other.id, now()).await);
     assert_not_found(store.cancel_order(OrderId::new(), shop.buyer.id, now()).await);
     assert_eq!(order_now(&store, order.id).await.status, OrderStatus::PendingPayment);
@@ -541,7 +593,11 @@ async fn expire_orders_expires_old_unpaid_orders_only(store: Db) {
         at,
         ..order_of(shop.buyer.id, items)
     };
-    let old_pending = place(&store, placed_at(vec![line(&shop.print, 1, 1_000), line(&shop.ebook, 1, 1_000)], cutoff - secs(60))).await;
+    let old_pending = place(
+        &store,
+        placed_at(vec![line(&shop.print, 1, 1_000), line(&shop.ebook, 1, 1_000)], cutoff - secs(60)),
+    )
+    .await;
     let old_failed = place(&store, placed_at(vec![line(&shop.vase, 2, 1_000)], cutoff - secs(120))).await;
     store
         .apply_payment_event(payment_event(old_failed.id, PaymentEventKind::Failed, "evt_f"))

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use kalavpp_core::domain::{FulfilmentStatus, LedgerBucket, LedgerKind, Money, OrderId, OrderStatus, PageRequest};
 use kalavpp_core::payments::PaymentEventKind;
-use kalavpp_core::storage::{Balance, EmailFilter, EventOutcome, PaymentEventRecord, StoreError};
+use kalavpp_core::storage::{Balance, EmailFilter, EventOutcome, NewOrder, NewProduct, PaymentEventRecord, StoreError};
 
 use crate::support::*;
 
@@ -18,6 +18,7 @@ conformance!(
     event_for_an_unknown_order_is_not_found_and_not_recorded,
     concurrent_replays_of_one_event_apply_once,
     concurrent_distinct_events_pay_once,
+    concurrent_payments_and_cancellations_of_orders_sharing_products,
 );
 
 async fn apply(store: &Db, event: PaymentEventRecord) -> EventOutcome {
@@ -65,10 +66,17 @@ async fn succeeded_pays_the_order_and_credits_the_ledger(store: Db) {
     assert_eq!(paid.payment_intent_id.as_deref(), Some("pi_evt_1"));
     assert_eq!(
         paid.items.iter().map(|i| i.fulfilment_status).collect::<Vec<_>>(),
-        [FulfilmentStatus::Unfulfilled, FulfilmentStatus::Unfulfilled, FulfilmentStatus::Delivered],
+        [
+            FulfilmentStatus::Unfulfilled,
+            FulfilmentStatus::Unfulfilled,
+            FulfilmentStatus::Delivered
+        ],
         "digital lines are delivered on payment"
     );
-    assert_eq!((paid.subtotal, paid.total, paid.commission), (order.subtotal, order.total, order.commission));
+    assert_eq!(
+        (paid.subtotal, paid.total, paid.commission),
+        (order.subtotal, order.total, order.commission)
+    );
 
     assert_paid_once(&store, &shop).await;
     let (print, vase, ebook) = (&order.items[0], &order.items[1], &order.items[2]);
@@ -113,7 +121,11 @@ async fn succeeded_pays_the_order_and_credits_the_ledger(store: Db) {
         print.line_total.cents() + ebook.line_total.cents()
     );
 
-    assert_eq!(stock_of(&store, shop.print.id).await, Some(3), "stock was taken at checkout, not again");
+    assert_eq!(
+        stock_of(&store, shop.print.id).await,
+        Some(3),
+        "stock was taken at checkout, not again"
+    );
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(2));
     assert_eq!(email_count(&store).await, emails + 1, "the confirmation email is queued");
     let queued = store
@@ -127,7 +139,10 @@ async fn succeeded_pays_the_order_and_credits_the_ledger(store: Db) {
         .await
         .unwrap();
     assert_eq!(queued.total, 1);
-    assert_eq!((queued.items[0].recipient.as_str(), queued.items[0].status.as_str()), ("buyer@example.com", "pending"));
+    assert_eq!(
+        (queued.items[0].recipient.as_str(), queued.items[0].status.as_str()),
+        ("buyer@example.com", "queued")
+    );
 }
 
 async fn replayed_event_changes_nothing(store: Db) {
@@ -167,7 +182,11 @@ async fn late_events_for_a_paid_order_are_ignored(store: Db) {
         (PaymentEventKind::Failed, "evt_late_failure"),
         (PaymentEventKind::Expired, "evt_late_expiry"),
     ] {
-        assert_eq!(apply(&store, payment_event(order.id, kind, id)).await, EventOutcome::Ignored, "{kind:?}");
+        assert_eq!(
+            apply(&store, payment_event(order.id, kind, id)).await,
+            EventOutcome::Ignored,
+            "{kind:?}"
+        );
         assert_eq!(world(&store, &shop).await, before, "{kind:?}: nothing changed");
         // Ignored events are recorded too: their replay is a duplicate.
         assert_eq!(apply(&store, payment_event(order.id, kind, id)).await, EventOutcome::Duplicate);
@@ -196,7 +215,10 @@ async fn failed_then_succeeded_pays(store: Db) {
     let failed_at = failure.at;
     assert_eq!(apply(&store, failure).await, EventOutcome::Applied);
     let failed = order_now(&store, order.id).await;
-    assert_eq!((failed.status, failed.updated_at, failed.paid_at), (OrderStatus::PaymentFailed, failed_at, None));
+    assert_eq!(
+        (failed.status, failed.updated_at, failed.paid_at),
+        (OrderStatus::PaymentFailed, failed_at, None)
+    );
     assert_eq!(failed.payment_intent_id.as_deref(), Some("pi_evt_f1"));
     assert!(failed.items.iter().all(|i| i.fulfilment_status == FulfilmentStatus::Unfulfilled));
     assert_eq!(balance_of(&store, shop.alice.id).await, Balance::default(), "no money yet");
@@ -227,12 +249,18 @@ async fn failed_then_succeeded_pays(store: Db) {
 async fn expired_releases_stock_and_blocks_later_payment(store: Db) {
     let shop = shop(&store).await;
     let order = place(&store, mixed_order(&shop)).await;
-    assert_eq!((stock_of(&store, shop.print.id).await, stock_of(&store, shop.vase.id).await), (Some(3), Some(2)));
+    assert_eq!(
+        (stock_of(&store, shop.print.id).await, stock_of(&store, shop.vase.id).await),
+        (Some(3), Some(2))
+    );
     let expiry = payment_event(order.id, PaymentEventKind::Expired, "evt_x");
     let at = expiry.at;
     assert_eq!(apply(&store, expiry).await, EventOutcome::Applied);
     let expired = order_now(&store, order.id).await;
-    assert_eq!((expired.status, expired.updated_at, expired.paid_at), (OrderStatus::Expired, at, None));
+    assert_eq!(
+        (expired.status, expired.updated_at, expired.paid_at),
+        (OrderStatus::Expired, at, None)
+    );
     assert_eq!(stock_of(&store, shop.print.id).await, Some(5), "released");
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(3));
 
@@ -242,7 +270,11 @@ async fn expired_releases_stock_and_blocks_later_payment(store: Db) {
         (PaymentEventKind::Failed, "evt_late_failure"),
         (PaymentEventKind::Expired, "evt_second_expiry"),
     ] {
-        assert_eq!(apply(&store, payment_event(order.id, kind, id)).await, EventOutcome::Ignored, "{kind:?}");
+        assert_eq!(
+            apply(&store, payment_event(order.id, kind, id)).await,
+            EventOutcome::Ignored,
+            "{kind:?}"
+        );
     }
     assert_eq!(world(&store, &shop).await, before, "no payment, no second release");
     assert_eq!(balance_of(&store, shop.alice.id).await, Balance::default());
@@ -331,4 +363,96 @@ async fn concurrent_distinct_events_pay_once(store: Db) {
     assert_eq!(count(&outcomes, EventOutcome::Ignored), 7, "{outcomes:?}");
     assert_paid_once(&store, &shop).await;
     assert_eq!(email_count(&store).await, emails + 1, "one confirmation");
+}
+
+async fn concurrent_payments_and_cancellations_of_orders_sharing_products(store: Db) {
+    let shop = shop(&store).await;
+    let many = |title: &str, vendor| NewProduct {
+        stock: Some(100),
+        ..product(vendor, seeded::prints(), title)
+    };
+    let cup = add_product(&store, many("Cup", shop.alice.id)).await;
+    let bowl = add_product(&store, many("Bowl", shop.bruno.id)).await;
+    let jug = add_product(&store, many("Jug", shop.alice.id)).await;
+    // Every order holds the three products (2 each), in different line orders.
+    let arrangements = [[&cup, &bowl, &jug], [&jug, &bowl, &cup], [&bowl, &cup, &jug], [&jug, &cup, &bowl]];
+    let order_for = |i: usize, buyer| order_of(buyer, arrangements[i % 4].iter().map(|p| line(p, 2, 1_000)).collect());
+    let cutoff = now() - secs(3_600);
+    let (mut to_pay, mut to_cancel, mut stale, mut fresh) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..32 {
+        let buyer = new_user(&store, &format!("shopper{i}@example.com")).await;
+        match i % 4 {
+            0 => to_pay.push(place(&store, order_for(i, buyer.id)).await),
+            1 => to_cancel.push(place(&store, order_for(i, buyer.id)).await),
+            2 => {
+                let old = NewOrder {
+                    at: cutoff - secs(60),
+                    ..order_for(i, buyer.id)
+                };
+                stale.push(place(&store, old).await.id);
+            }
+            _ => fresh.push(order_for(i, buyer.id)),
+        }
+    }
+    for product in [&cup, &bowl, &jug] {
+        assert_eq!(stock_of(&store, product.id).await, Some(100 - 48));
+    }
+    // Payments, cancellations, checkouts and two expiry sweeps, all at once.
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(26));
+    let mut tasks = Vec::new();
+    for order in to_pay {
+        let (store, barrier) = (store.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let event = payment_event(order.id, PaymentEventKind::Succeeded, &format!("evt_{}", order.id));
+            store
+                .apply_payment_event(event)
+                .await
+                .map(|outcome| assert_eq!(outcome, EventOutcome::Applied))
+        }));
+    }
+    for order in to_cancel {
+        let (store, barrier) = (store.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.cancel_order(order.id, order.user_id, now()).await.map(|_| ())
+        }));
+    }
+    for order in fresh {
+        let (store, barrier) = (store.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.place_order(order).await.map(|_| ())
+        }));
+    }
+    let expired = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    for _ in 0..2 {
+        let (store, barrier, expired) = (store.clone(), barrier.clone(), expired.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let ids = store.expire_orders(cutoff, now()).await?;
+            expired.lock().unwrap().extend(ids);
+            Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("no deadlock, no error");
+    }
+    let mut expired = expired.lock().unwrap().clone();
+    expired.sort();
+    stale.sort();
+    assert_eq!(expired, stale, "each stale order expired once");
+    for product in [&cup, &bowl, &jug] {
+        assert_eq!(
+            stock_of(&store, product.id).await,
+            Some(100 - 2 * 16),
+            "units of 8 paid and 8 new orders are out; 8 cancelled and 8 expired ones released theirs"
+        );
+        assert_eq!(sales_of(&store, product.id).await, 16, "8 paid orders sold 16 units");
+    }
+    // 8 paid orders × (cup + jug) for alice: 2 × 10.00 each, 10 % commission.
+    let alice = balance_of(&store, shop.alice.id).await;
+    assert_eq!((alice.pending, alice.commission), (Money(8 * 2 * 1_800), Money(8 * 2 * 200)));
+    let bruno = balance_of(&store, shop.bruno.id).await;
+    assert_eq!((bruno.pending, bruno.commission), (Money(8 * 1_800), Money(8 * 200)));
 }

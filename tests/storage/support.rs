@@ -697,6 +697,7 @@ pub fn order_of(buyer: UserId, items: Vec<NewOrderItem>) -> NewOrder {
             })
         }),
         payment_provider: "dev".to_owned(),
+        take_from_cart: false,
         at: now(),
     }
 }

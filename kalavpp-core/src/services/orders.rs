@@ -12,8 +12,8 @@ use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
 use crate::payments::{CheckoutLine, CheckoutRequest, PaymentEvent, PaymentEventKind, RefundRequest, WebhookError};
 use crate::storage::{
-    Balance, EventOutcome, Fulfilment, LedgerEntry, NewOrder, NewOrderItem, Order, OrderFilter, OrderItem, PaymentEventRecord, Refund,
-    StoreError,
+    Balance, CartLine, EventOutcome, Fulfilment, LedgerEntry, NewOrder, NewOrderItem, Order, OrderFilter, OrderItem, PaymentEventRecord,
+    Refund, StoreError,
 };
 
 use super::catalog::audit;
@@ -180,12 +180,19 @@ impl<'a> Orders<'a> {
             commission,
             shipping_address: address,
             payment_provider: self.inner.payments.name().to_owned(),
+            take_from_cart: true,
             at: now(),
         };
         let order = loop {
             match self.inner.store.place_order(new_order.clone()).await {
                 Ok(order) => break order,
                 Err(StoreError::Conflict(what)) if what == "orders.number" => new_order.number = order_number(),
+                Err(StoreError::Conflict(what)) if what == "cart" => {
+                    return Err(Error::conflict(
+                        "cart_changed",
+                        "your cart changed during checkout (is another checkout in progress?); review it and try again",
+                    ));
+                }
                 Err(StoreError::Conflict(_)) => {
                     return Err(Error::conflict(
                         "out_of_stock",
@@ -195,7 +202,10 @@ impl<'a> Orders<'a> {
                 Err(other) => return Err(other.into()),
             }
         };
-        self.inner.cache.invalidate();
+        // Only stock changes what the catalog shows; digital works have none.
+        if order.items.iter().any(|i| i.kind == ProductKind::Physical) {
+            self.inner.cache.invalidate();
+        }
         let frontend = self.inner.config.frontend_url.trim_end_matches('/');
         let request = CheckoutRequest {
             order_id: order.id,
@@ -220,6 +230,7 @@ impl<'a> Orders<'a> {
             Err(err) => {
                 tracing::error!(error = %err, order = %order.id, "payment provider failed; releasing the order");
                 let _ = self.inner.store.cancel_order(order.id, user_id, now()).await;
+                self.restore_cart(user_id, &lines).await;
                 self.inner.cache.invalidate();
                 return Err(Error::Upstream {
                     code: "payment_provider_unavailable",
@@ -237,6 +248,21 @@ impl<'a> Orders<'a> {
             checkout_url: session.url,
             payment_session_id: session.session_id,
         })
+    }
+
+    /// Puts the lines of an order the provider could not open a checkout for back into the cart
+    /// (best effort: a cart is not worth failing the request over).
+    async fn restore_cart(&self, user_id: UserId, lines: &[CartLine]) {
+        for line in lines {
+            if let Err(err) = self
+                .inner
+                .store
+                .add_to_cart(user_id, line.product_id, line.quantity, line.added_at)
+                .await
+            {
+                tracing::warn!(error = %err, product = %line.product_id, "could not put a cart line back");
+            }
+        }
     }
 
     /// The actor's orders, newest first.

@@ -84,6 +84,10 @@ pub struct NewOrder {
     pub shipping_address: Option<serde_json::Value>,
     /// `stripe` or `dev`.
     pub payment_provider: String,
+    /// Take exactly these lines (product and quantity) out of the buyer's cart, or fail with
+    /// `Conflict("cart")` — so a double-submitted checkout places one order. When false, the
+    /// buyer's whole cart is emptied instead.
+    pub take_from_cart: bool,
     /// When.
     pub at: Timestamp,
 }

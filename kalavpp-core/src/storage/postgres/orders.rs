@@ -110,15 +110,33 @@ async fn load_order(client: &impl GenericClient, id: Uuid) -> StoreResult<Option
     Ok(Some(order))
 }
 
-/// Puts the stock of the order's physical lines back.
-async fn release_stock(client: &impl GenericClient, order_id: Uuid) -> StoreResult<()> {
+/// Locks the products of the lines of `orders` in id order (the order `place_order` reserves them
+/// in), so that transactions touching the same products never wait for each other in a cycle.
+async fn lock_products(client: &impl GenericClient, orders: &[Uuid]) -> StoreResult<()> {
+    client
+        .execute(
+            "SELECT 1 FROM products WHERE id IN (SELECT product_id FROM order_items WHERE order_id = ANY($1))
+             ORDER BY id FOR NO KEY UPDATE",
+            &[&orders],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// Puts the stock of the physical lines of `orders` back.
+async fn release_stock(client: &impl GenericClient, orders: &[Uuid]) -> StoreResult<()> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    lock_products(client, orders).await?;
     client
         .execute(
             "UPDATE products p SET stock = p.stock + r.quantity
              FROM (SELECT product_id, sum(quantity)::bigint AS quantity FROM order_items
-                   WHERE order_id = $1 AND kind = 'physical' GROUP BY product_id) r
+                   WHERE order_id = ANY($1) AND kind = 'physical' GROUP BY product_id) r
              WHERE p.id = r.product_id AND p.stock IS NOT NULL",
-            &[&order_id],
+            &[&orders],
         )
         .await
         .map_err(map_err)?;
@@ -215,6 +233,7 @@ async fn pay_order(client: &impl GenericClient, order_id: Uuid, event: &PaymentE
         )
         .await?;
     }
+    lock_products(client, &[order_id]).await?;
     client
         .execute(
             "UPDATE products p SET sales_count = p.sales_count + s.quantity
@@ -236,6 +255,22 @@ impl OrderStore for PostgresStore {
     async fn place_order(&self, order: NewOrder) -> StoreResult<Order> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
+        if order.take_from_cart {
+            // Claim the cart lines first: a concurrent checkout of the same cart waits on these row
+            // locks and then finds them gone.
+            for item in &order.items {
+                let taken = tx
+                    .execute(
+                        "DELETE FROM cart_items WHERE user_id = $1 AND product_id = $2 AND quantity = $3",
+                        &[&order.user_id.0, &item.product_id.0, &item.quantity],
+                    )
+                    .await
+                    .map_err(map_err)?;
+                if taken == 0 {
+                    return Err(StoreError::Conflict("cart".into()));
+                }
+            }
+        }
         // Reserve in product-id order, so two checkouts sharing products lock them in the same
         // order and cannot deadlock.
         let mut reservations: Vec<_> = order.items.iter().collect();
@@ -308,9 +343,11 @@ impl OrderStore for PostgresStore {
             .await
             .map_err(map_err)?;
         }
-        tx.execute("DELETE FROM cart_items WHERE user_id = $1", &[&order.user_id.0])
-            .await
-            .map_err(map_err)?;
+        if !order.take_from_cart {
+            tx.execute("DELETE FROM cart_items WHERE user_id = $1", &[&order.user_id.0])
+                .await
+                .map_err(map_err)?;
+        }
         let stored = load_order(&tx, order.id.0).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
@@ -403,7 +440,7 @@ impl OrderStore for PostgresStore {
         if changed == 0 {
             return Err(StoreError::Conflict("orders.status".into()));
         }
-        release_stock(&tx, order_id.0).await?;
+        release_stock(&tx, &[order_id.0]).await?;
         let order = load_order(&tx, order_id.0).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(map_err)?;
         Ok(order)
@@ -424,9 +461,8 @@ impl OrderStore for PostgresStore {
             .await
             .map_err(map_err)?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
-        for id in &ids {
-            release_stock(&tx, *id).await?;
-        }
+        // All at once: their products are locked in one consistent order.
+        release_stock(&tx, &ids).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(ids.into_iter().map(OrderId).collect())
     }
@@ -480,7 +516,7 @@ impl OrderStore for PostgresStore {
                 )
                 .await
                 .map_err(map_err)?;
-                release_stock(&tx, order_id).await?;
+                release_stock(&tx, &[order_id]).await?;
                 true
             }
             _ => false,
@@ -593,7 +629,7 @@ impl OrderStore for PostgresStore {
             };
             insert_ledger(&tx, vendor, order_id, item, kind, bucket, -sum, at).await?;
         }
-        release_stock(&tx, order_id).await?;
+        release_stock(&tx, &[order_id]).await?;
         insert_audit(&tx, &refund.audit).await?;
         if let Some(email) = &refund.email {
             insert_email(&tx, email).await?;

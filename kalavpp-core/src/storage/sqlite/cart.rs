@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use rusqlite::{Row, params};
+use rusqlite::{Row, TransactionBehavior, params};
 
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{
@@ -196,17 +196,19 @@ impl DownloadStore for SqliteStore {
             .write(move |conn| {
                 use rusqlite::OptionalExtension;
                 let id = id.to_string();
-                let link: Option<(String, i64)> = conn
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let link: Option<(String, i64, Option<String>, Option<String>, Option<i64>)> = tx
                     .query_row(
-                        "SELECT l.expires_at, l.downloads_left FROM download_links l
+                        "SELECT l.expires_at, l.downloads_left, a.key, a.filename, a.size_bytes FROM download_links l
                          JOIN order_items i ON i.id = l.order_item_id JOIN orders o ON o.id = i.order_id
+                         LEFT JOIN product_assets a ON a.product_id = i.product_id
                          WHERE l.id = ?1 AND l.user_id = ?2 AND o.status IN ('paid', 'completed')",
                         params![id, user_id.to_string()],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                     )
                     .optional()
                     .map_err(map_err)?;
-                let Some((expires_at, left)) = link else {
+                let Some((expires_at, left, key, filename, size_bytes)) = link else {
                     return Ok(DownloadUse::Unknown);
                 };
                 if parse_ts(&expires_at).map_err(map_err)? <= at {
@@ -215,38 +217,28 @@ impl DownloadStore for SqliteStore {
                 if left <= 0 {
                     return Ok(DownloadUse::Exhausted);
                 }
-                let granted: Option<(String, String, i64, i32)> = conn
+                // No file to serve: not counted.
+                let (Some(key), Some(filename), Some(size_bytes)) = (key, filename, size_bytes) else {
+                    return Ok(DownloadUse::Unknown);
+                };
+                let downloads_left: Option<i32> = tx
                     .query_row(
                         "UPDATE download_links SET downloads_left = downloads_left - 1
-                         WHERE id = ?1 AND downloads_left > 0
-                         RETURNING (SELECT a.key FROM product_assets a JOIN order_items i ON i.product_id = a.product_id
-                                    WHERE i.id = download_links.order_item_id),
-                                   (SELECT a.filename FROM product_assets a JOIN order_items i ON i.product_id = a.product_id
-                                    WHERE i.id = download_links.order_item_id),
-                                   (SELECT a.size_bytes FROM product_assets a JOIN order_items i ON i.product_id = a.product_id
-                                    WHERE i.id = download_links.order_item_id),
-                                   downloads_left",
+                         WHERE id = ?1 AND downloads_left > 0 RETURNING downloads_left",
                         [&id],
-                        |r| {
-                            Ok((
-                                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                                r.get::<_, Option<i64>>(2)?.unwrap_or_default(),
-                                r.get(3)?,
-                            ))
-                        },
+                        |r| r.get(0),
                     )
                     .optional()
                     .map_err(map_err)?;
-                Ok(match granted {
-                    Some((key, _, _, _)) if key.is_empty() => DownloadUse::Unknown,
-                    Some((key, filename, size_bytes, downloads_left)) => DownloadUse::Granted {
-                        key,
-                        filename,
-                        size_bytes,
-                        downloads_left,
-                    },
-                    None => DownloadUse::Exhausted,
+                let Some(downloads_left) = downloads_left else {
+                    return Ok(DownloadUse::Exhausted);
+                };
+                tx.commit().map_err(map_err)?;
+                Ok(DownloadUse::Granted {
+                    key,
+                    filename,
+                    size_bytes,
+                    downloads_left,
                 })
             })
             .await

@@ -127,6 +127,8 @@ fn release_stock(tx: &Transaction<'_>, order_id: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// Appends a ledger entry (nothing for a zero amount).
+#[allow(clippy::too_many_arguments)]
 fn insert_ledger(
     tx: &Transaction<'_>,
     vendor: &str,
@@ -158,8 +160,11 @@ fn insert_ledger(
     Ok(())
 }
 
-/// The lines of an order as (item id, vendor id, kind, commission, vendor net, fulfilment).
-fn item_money(tx: &Transaction<'_>, order_id: &str) -> StoreResult<Vec<(String, String, String, i64, i64, String)>> {
+/// One line's money: (item id, vendor id, kind, commission, vendor net, fulfilment).
+type LineMoney = (String, String, String, i64, i64, String);
+
+/// The lines of an order, in line order.
+fn item_money(tx: &Transaction<'_>, order_id: &str) -> StoreResult<Vec<LineMoney>> {
     let mut stmt = tx
         .prepare_cached(
             "SELECT id, vendor_id, kind, commission_cents, vendor_net_cents, fulfilment_status FROM order_items
@@ -234,6 +239,19 @@ impl OrderStore for SqliteStore {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
                 let id = order.id.to_string();
                 let at = ts(order.at);
+                if order.take_from_cart {
+                    for item in &order.items {
+                        let taken = tx
+                            .execute(
+                                "DELETE FROM cart_items WHERE user_id = ?1 AND product_id = ?2 AND quantity = ?3",
+                                params![order.user_id.to_string(), item.product_id.to_string(), item.quantity],
+                            )
+                            .map_err(map_err)?;
+                        if taken == 0 {
+                            return Err(StoreError::Conflict("cart".into()));
+                        }
+                    }
+                }
                 for item in &order.items {
                     let product = item.product_id.to_string();
                     let reserved = if item.kind == ProductKind::Physical {
@@ -278,11 +296,9 @@ impl OrderStore for SqliteStore {
                 .map_err(map_err)?;
                 for (position, item) in order.items.iter().enumerate() {
                     tx.execute(
-                        &format!(
-                            "INSERT INTO order_items (id, order_id, product_id, vendor_id, title, kind, quantity, unit_price_cents,
-                                 line_total_cents, commission_bps, commission_cents, vendor_net_cents, fulfilment_status, position)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'unfulfilled', ?13)"
-                        ),
+                        "INSERT INTO order_items (id, order_id, product_id, vendor_id, title, kind, quantity, unit_price_cents,
+                             line_total_cents, commission_bps, commission_cents, vendor_net_cents, fulfilment_status, position)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'unfulfilled', ?13)",
                         params![
                             item.id.to_string(),
                             id,
@@ -301,8 +317,10 @@ impl OrderStore for SqliteStore {
                     )
                     .map_err(map_err)?;
                 }
-                tx.execute("DELETE FROM cart_items WHERE user_id = ?1", [order.user_id.to_string()])
-                    .map_err(map_err)?;
+                if !order.take_from_cart {
+                    tx.execute("DELETE FROM cart_items WHERE user_id = ?1", [order.user_id.to_string()])
+                        .map_err(map_err)?;
+                }
                 let stored = load_order(&tx, &id)?.ok_or(StoreError::NotFound)?;
                 tx.commit().map_err(map_err)?;
                 Ok(stored)
