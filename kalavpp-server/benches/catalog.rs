@@ -438,8 +438,11 @@ fn main() {
         let (a, b, page) = (rng.pick(WORDS), rng.pick(WORDS), rng.next() % 50 + 1);
         format!("/api/v1/products?q={a}+{b}&page={page}&per_page=20")
     };
-    let few = load_runtime.block_on(run(port, 4, duration, Arc::new(two_words)));
+    let two_words = Arc::new(two_words);
+    let few = load_runtime.block_on(run(port, 4, duration, two_words.clone()));
     report("  same, 4 connections", &few, "p99 <= 25 ms");
+    let one = load_runtime.block_on(run(port, 1, duration, two_words));
+    report("  same, 1 connection", &one, "p99 <= 25 ms");
     println!(
         "search cache during the run: {} hits, {} misses",
         hits_after.hits - hits_before.hits,
