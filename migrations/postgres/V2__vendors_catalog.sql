@@ -55,6 +55,7 @@ CREATE TABLE products (
 );
 CREATE UNIQUE INDEX products_slug_key ON products (slug);
 CREATE INDEX products_vendor_idx ON products (vendor_id, created_at);
+CREATE INDEX products_vendor_status_idx ON products (vendor_id, status);
 CREATE INDEX products_category_idx ON products (category_id, status);
 CREATE INDEX products_status_created_idx ON products (status, created_at);
 CREATE INDEX products_status_price_idx ON products (status, price_cents);
