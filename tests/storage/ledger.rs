@@ -174,6 +174,10 @@ async fn refund_order_reverses_every_ledger_amount(store: Db) {
     assert_eq!((refunded.updated_at, refunded.paid_at), (at, order.paid_at));
     assert_eq!(refunded.items, shipped.items, "lines keep their delivery state");
     assert_eq!(order_now(&store, order.id).await, refunded);
+    for item in &order.items {
+        let product = store.product_by_id(item.product_id).await.unwrap().unwrap();
+        assert_eq!(product.sales_count, 0, "a refunded sale no longer counts towards popular");
+    }
 
     // Every line's buckets are back to zero, so are the vendors' balances.
     for vendor in [shop.alice.id, shop.bruno.id] {

@@ -630,6 +630,15 @@ impl OrderStore for PostgresStore {
             insert_ledger(&tx, vendor, order_id, item, kind, bucket, -sum, at).await?;
         }
         release_stock(&tx, &[order_id]).await?;
+        // A refunded sale no longer counts towards `popular`.
+        tx.execute(
+            "UPDATE products SET sales_count = greatest(0, sales_count - (
+                 SELECT sum(i.quantity) FROM order_items i WHERE i.order_id = $1 AND i.product_id = products.id))
+             WHERE id IN (SELECT product_id FROM order_items WHERE order_id = $1)",
+            &[&order_id],
+        )
+        .await
+        .map_err(map_err)?;
         insert_audit(&tx, &refund.audit).await?;
         if let Some(email) = &refund.email {
             insert_email(&tx, email).await?;

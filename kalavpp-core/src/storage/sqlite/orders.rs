@@ -607,6 +607,14 @@ impl OrderStore for SqliteStore {
                     insert_ledger(&tx, &vendor, &order_id, &item, kind, bucket, -sum, &at)?;
                 }
                 release_stock(&tx, &order_id)?;
+                // A refunded sale no longer counts towards `popular`.
+                tx.execute(
+                    "UPDATE products SET sales_count = max(0, sales_count - (
+                         SELECT sum(i.quantity) FROM order_items i WHERE i.order_id = ?1 AND i.product_id = products.id))
+                     WHERE id IN (SELECT product_id FROM order_items WHERE order_id = ?1)",
+                    [&order_id],
+                )
+                .map_err(map_err)?;
                 insert_audit(&tx, &refund.audit)?;
                 if let Some(email) = &refund.email {
                     insert_email(&tx, email)?;
