@@ -234,16 +234,7 @@ async fn run(port: u16, connections: usize, duration: Duration, make_path: Arc<d
     for task in tasks {
         all.extend(task.await.expect("load task"));
     }
-    let elapsed = start.elapsed();
-    all.sort();
-    let at = |q: f64| all.get(((all.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
-    Outcome {
-        requests: all.len(),
-        elapsed,
-        p50: at(0.50),
-        p99: at(0.99),
-        errors: errors.load(Ordering::Relaxed),
-    }
+    summarize(all, start.elapsed(), errors.load(Ordering::Relaxed))
 }
 
 /// 64 signed-in customers, each looping: add a digital work to the cart, check out (dev provider).
@@ -281,7 +272,11 @@ async fn checkout_run(port: u16, duration: Duration, tokens: Arc<Vec<String>>, p
     for task in tasks {
         all.extend(task.await.expect("checkout task"));
     }
-    let elapsed = start.elapsed();
+    summarize(all, start.elapsed(), errors.load(Ordering::Relaxed))
+}
+
+/// Sorts the latencies and reads the percentiles.
+fn summarize(mut all: Vec<Duration>, elapsed: Duration, errors: u64) -> Outcome {
     all.sort();
     let at = |q: f64| all.get(((all.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
     Outcome {
@@ -289,7 +284,7 @@ async fn checkout_run(port: u16, duration: Duration, tokens: Arc<Vec<String>>, p
         elapsed,
         p50: at(0.50),
         p99: at(0.99),
-        errors: errors.load(Ordering::Relaxed),
+        errors,
     }
 }
 

@@ -526,7 +526,7 @@ impl<'a> Catalog<'a> {
             status: status.flatten().unwrap_or(current.status),
             tags: tags.flatten().unwrap_or(current.tags.clone()),
             at: now(),
-            audit: admin.filter(|_| true).map(|admin_id| {
+            audit: admin.map(|admin_id| {
                 let fields: Vec<&str> = [
                     edit.title.as_ref().map(|_| "title"),
                     edit.description.as_ref().map(|_| "description"),
