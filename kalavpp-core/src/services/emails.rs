@@ -132,3 +132,80 @@ pub fn refund_issued(recipient: &str, order: &crate::storage::Order) -> NewEmail
         ),
     )
 }
+
+/// Template name of the welcome email.
+pub const WELCOME: &str = "welcome";
+
+/// Welcomes a newly registered user.
+pub fn welcome(recipient: &str, name: &str, frontend_url: &str) -> NewEmail {
+    email(
+        recipient,
+        WELCOME,
+        "Welcome to KALAVPP".into(),
+        format!(
+            "Hello {name},\n\nWelcome to KALAVPP, the marketplace for original art.\nStart browsing: {}\n",
+            frontend_url.trim_end_matches('/')
+        ),
+    )
+}
+
+/// Template name of the payout-requested email.
+pub const PAYOUT_REQUESTED: &str = "payout_requested";
+/// Template name of the payout-approved email.
+pub const PAYOUT_APPROVED: &str = "payout_approved";
+/// Template name of the payout-paid email.
+pub const PAYOUT_PAID: &str = "payout_paid";
+/// Template name of the payout-rejected email.
+pub const PAYOUT_REJECTED: &str = "payout_rejected";
+
+/// Confirms a vendor's payout request.
+pub fn payout_requested(recipient: &str, shop_name: &str, amount: crate::domain::Money, currency: &str) -> NewEmail {
+    email(
+        recipient,
+        PAYOUT_REQUESTED,
+        format!("Payout request of {}", cents(amount, currency)),
+        format!(
+            "We received the payout request of {} for \"{shop_name}\".\nThe amount is held from your available balance until an admin reviews it.\n",
+            cents(amount, currency)
+        ),
+    )
+}
+
+/// Tells a vendor their payout was approved.
+pub fn payout_approved(recipient: &str, shop_name: &str, amount: crate::domain::Money, currency: &str) -> NewEmail {
+    email(
+        recipient,
+        PAYOUT_APPROVED,
+        format!("Payout of {} approved", cents(amount, currency)),
+        format!(
+            "The payout of {} for \"{shop_name}\" is approved and will be sent shortly.\n",
+            cents(amount, currency)
+        ),
+    )
+}
+
+/// Tells a vendor their payout was sent.
+pub fn payout_paid(recipient: &str, shop_name: &str, amount: crate::domain::Money, currency: &str, reference: &str) -> NewEmail {
+    email(
+        recipient,
+        PAYOUT_PAID,
+        format!("Payout of {} sent", cents(amount, currency)),
+        format!(
+            "The payout of {} for \"{shop_name}\" has been sent.\nReference: {reference}\n",
+            cents(amount, currency)
+        ),
+    )
+}
+
+/// Tells a vendor their payout request was turned down; the amount is available again.
+pub fn payout_rejected(recipient: &str, shop_name: &str, amount: crate::domain::Money, currency: &str, reason: &str) -> NewEmail {
+    email(
+        recipient,
+        PAYOUT_REJECTED,
+        format!("Payout request of {} rejected", cents(amount, currency)),
+        format!(
+            "The payout request of {} for \"{shop_name}\" was not approved.\nReason: {reason}\n\nThe amount is back in your available balance.\n",
+            cents(amount, currency)
+        ),
+    )
+}
