@@ -137,3 +137,17 @@ text_enum!(
         PayoutDebit => "payout_debit",
     }
 );
+
+text_enum!(
+    /// Where a vendor's payout request stands.
+    PayoutStatus {
+        /// Asked for by the vendor; the amount is held from the available balance.
+        Requested => "requested",
+        /// Accepted by an admin; waiting to be sent.
+        Approved => "approved",
+        /// Sent to the vendor (with a reference); final.
+        Paid => "paid",
+        /// Turned down (with a reason); the held amount is available again. Final.
+        Rejected => "rejected",
+    }
+);

@@ -5,17 +5,21 @@
 
 mod catalog_records;
 mod order_records;
+mod payout_records;
 pub mod postgres;
 mod records;
 pub mod sqlite;
+mod stats_records;
 
 use async_trait::async_trait;
 
-use crate::domain::{CategoryId, Email, ImageId, OrderId, Page, PageRequest, ProductId, User, UserId, UserName, VendorId};
+use crate::domain::{CategoryId, Email, ImageId, OrderId, Page, PageRequest, PayoutId, ProductId, User, UserId, UserName, VendorId};
 
 pub use catalog_records::*;
 pub use order_records::*;
+pub use payout_records::*;
 pub use records::*;
+pub use stats_records::*;
 
 /// What a store method can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +226,37 @@ pub trait LedgerStore: Send + Sync {
     async fn ledger_entries(&self, vendor_id: VendorId, page: PageRequest) -> StoreResult<Page<LedgerEntry>>;
 }
 
+/// Vendor payout requests. The money moves as ledger entries written by these methods.
+#[async_trait]
+pub trait PayoutStore: Send + Sync {
+    /// Holds `amount` out of the vendor's available balance (ledger: available −amount, held
+    /// +amount) and stores the request (`requested`) with its email, in one transaction that is
+    /// serialised per vendor, so two concurrent requests can never both spend the same money.
+    /// `Conflict("ledger.available")` when the available balance is smaller than the amount.
+    async fn request_payout(&self, payout: NewPayout) -> StoreResult<Payout>;
+    /// A payout request by id.
+    async fn payout_by_id(&self, id: PayoutId) -> StoreResult<Option<Payout>>;
+    /// Payout requests matching `filter`, newest first.
+    async fn list_payouts(&self, filter: &PayoutFilter, page: PageRequest) -> StoreResult<Page<Payout>>;
+    /// Applies an admin decision with a conditional status change: a rejection returns the held
+    /// amount to available, marking paid moves it from held to paid out; the audit row and the
+    /// email are written in the same transaction. `NotFound` for an unknown id,
+    /// `Conflict("payouts.status")` when the current status does not allow the action.
+    async fn decide_payout(&self, decision: PayoutDecision) -> StoreResult<Payout>;
+}
+
+/// Dashboards and analytics, aggregated by the database (no order is loaded into memory).
+#[async_trait]
+pub trait StatsStore: Send + Sync {
+    /// A vendor's all-time sales figures, with per-day sales from `window.from` to `window.to`
+    /// and its `window.top` best-selling products (all time).
+    async fn vendor_sales(&self, vendor_id: VendorId, window: StatsWindow) -> StoreResult<VendorSales>;
+    /// The marketplace's counts and sums; `new_users` counts accounts created since `new_since`.
+    async fn marketplace_totals(&self, new_since: Timestamp) -> StoreResult<MarketplaceTotals>;
+    /// Paid orders, new accounts and rankings inside the window, per UTC day.
+    async fn analytics(&self, window: StatsWindow) -> StoreResult<AnalyticsData>;
+}
+
 /// Download links of paid digital lines.
 #[async_trait]
 pub trait DownloadStore: Send + Sync {
@@ -247,6 +282,8 @@ pub trait Store:
     + OrderStore
     + LedgerStore
     + DownloadStore
+    + PayoutStore
+    + StatsStore
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

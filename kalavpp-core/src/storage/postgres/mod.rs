@@ -4,8 +4,10 @@ mod audit;
 mod cart;
 mod catalog;
 mod orders;
+mod payouts;
 mod outbox;
 mod sessions;
+mod stats;
 mod users;
 mod vendors;
 

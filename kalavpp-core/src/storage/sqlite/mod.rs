@@ -5,9 +5,11 @@ mod audit;
 mod cart;
 mod catalog;
 mod orders;
+mod payouts;
 mod outbox;
 mod pool;
 mod sessions;
+mod stats;
 mod users;
 mod vendors;
 
