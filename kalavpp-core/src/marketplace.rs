@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::files::{FileStore, LocalFileStore};
 use crate::payments::PaymentProvider;
 use crate::payments::dev::DevPaymentProvider;
-use crate::services::{Accounts, Administration, Cart, Catalog, Downloads, Media, Orders, Vendors};
+use crate::services::{Accounts, Administration, Cart, Catalog, Downloads, Media, Orders, Payouts, Stats, Vendors};
 use crate::storage::sqlite::{SqliteLocation, SqliteStore};
 use crate::storage::{Store, postgres::PostgresStore};
 
@@ -186,6 +186,16 @@ impl Marketplace {
     /// Checkout, orders, payment events, fulfilment, refunds and earnings.
     pub fn orders(&self) -> Orders<'_> {
         Orders::new(&self.inner)
+    }
+
+    /// Vendor payout requests and the admin decisions on them.
+    pub fn payouts(&self) -> Payouts<'_> {
+        Payouts::new(&self.inner)
+    }
+
+    /// The vendor and admin dashboards and marketplace analytics.
+    pub fn stats(&self) -> Stats<'_> {
+        Stats::new(&self.inner)
     }
 
     /// Download links of paid digital works.

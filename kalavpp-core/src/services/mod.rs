@@ -8,7 +8,9 @@ mod downloads;
 mod emails;
 mod media;
 mod orders;
+mod payouts;
 mod search;
+mod stats;
 mod vendors;
 
 pub use accounts::{Accounts, AuthSession, ProfileChanges, Registration};
@@ -18,5 +20,7 @@ pub use catalog::{BrowseFilters, Catalog, CategoryInput, CategoryView, MAX_PRICE
 pub use downloads::{DownloadFile, DownloadLink, Downloads};
 pub use media::{MAX_IMAGE_BYTES, MAX_IMAGES_PER_PRODUCT, Media};
 pub use orders::{CheckoutOutcome, Earnings, Orders, split_commission};
+pub use payouts::{MAX_PAYOUT_CENTS, Payouts};
 pub use search::search_terms;
+pub use stats::{Analytics, DASHBOARD_DAYS, Interval, MAX_PERIODS, Period, Stats, TOP_ENTRIES, VendorDashboard};
 pub use vendors::{VendorApplication, VendorProfileEdit, Vendors};

@@ -10,6 +10,8 @@ pub mod health;
 pub mod media;
 pub mod orders;
 pub mod orders_dto;
+pub mod payouts;
+pub mod stats;
 pub mod vendors;
 
 use axum::Router;
@@ -60,6 +62,8 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         .merge(auth::routes())
         .merge(admin::routes())
         .merge(vendors::routes())
+        .merge(payouts::routes())
+        .merge(stats::routes())
         .merge(catalog::routes())
         .merge(catalog::upload_routes(max_asset_bytes))
         .merge(orders::routes())

@@ -64,7 +64,10 @@ impl StatsStore for PostgresStore {
             .map_err(map_err)?;
         let vendor = vendor_id.0;
         let product_count: i64 = tx
-            .query_one("SELECT count(*) FROM products WHERE vendor_id = $1 AND status <> 'archived'", &[&vendor])
+            .query_one(
+                "SELECT count(*) FROM products WHERE vendor_id = $1 AND status <> 'archived'",
+                &[&vendor],
+            )
             .await
             .map_err(map_err)?
             .get(0);

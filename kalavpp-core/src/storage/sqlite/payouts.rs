@@ -40,7 +40,14 @@ fn load_payout(conn: &Connection, id: &str) -> StoreResult<Option<Payout>> {
 }
 
 /// One ledger row of a payout (no order, no line).
-fn insert_payout_entry(conn: &Connection, payout: &Payout, kind: LedgerKind, bucket: LedgerBucket, amount: i64, at: &str) -> StoreResult<()> {
+fn insert_payout_entry(
+    conn: &Connection,
+    payout: &Payout,
+    kind: LedgerKind,
+    bucket: LedgerBucket,
+    amount: i64,
+    at: &str,
+) -> StoreResult<()> {
     conn.execute(
         "INSERT INTO ledger_entries (id, vendor_id, payout_id, kind, bucket, amount_cents, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -39,7 +39,12 @@ fn product_sales(row: &Row<'_>) -> rusqlite::Result<ProductSales> {
     })
 }
 
-fn collect<T>(conn: &Connection, sql: &str, params: impl rusqlite::Params, map: fn(&Row<'_>) -> rusqlite::Result<T>) -> StoreResult<Vec<T>> {
+fn collect<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
     conn.prepare_cached(sql)
         .and_then(|mut stmt| stmt.query_map(params, map)?.collect::<rusqlite::Result<Vec<_>>>())
         .map_err(map_err)
