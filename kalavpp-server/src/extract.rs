@@ -190,9 +190,14 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Already authenticated by the admin gate for this request.
+        if let Some(actor) = parts.extensions.get::<Actor>() {
+            return Ok(Self(*actor));
+        }
         let state = AppState::from_ref(state);
         let token = bearer_token(parts)?;
         let actor = state.market.accounts().authenticate(token).await?;
+        parts.extensions.insert(actor);
         Ok(Self(actor))
     }
 }

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin_flow;
 mod admin_users;
 mod auth_attacks;
 mod auth_flows;
@@ -15,4 +16,5 @@ mod dev_checkout;
 mod http_surface;
 mod payment_attacks;
 mod payment_support;
+mod vendor_dashboard;
 mod vendor_flow;

@@ -4,8 +4,8 @@ use serde::Serialize;
 
 use super::{NewAudit, NewEmail, Timestamp};
 use crate::domain::{
-    FulfilmentStatus, LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, OrderStatus, ProductId, ProductKind, UserId,
-    VendorId,
+    FulfilmentStatus, LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, OrderStatus, PayoutId, ProductId, ProductKind,
+    UserId, VendorId,
 };
 use crate::payments::PaymentEventKind;
 
@@ -249,6 +249,8 @@ pub struct LedgerEntry {
     pub amount: Money,
     /// When.
     pub created_at: Timestamp,
+    /// The payout request it belongs to (payout holds and debits).
+    pub payout_id: Option<PayoutId>,
 }
 
 /// A vendor's balances: sums of ledger entries per bucket.

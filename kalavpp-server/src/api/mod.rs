@@ -23,6 +23,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::admin_gate::admin_gate;
 use crate::app::AppState;
 use crate::rate_limit::{IpRateLimit, enforce};
 
@@ -67,6 +68,7 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         .merge(catalog::routes())
         .merge(catalog::upload_routes(max_asset_bytes))
         .merge(orders::routes())
+        .layer(from_fn_with_state(state.clone(), admin_gate))
         .layer(from_fn_with_state(general, enforce))
         .merge(orders::webhook_routes());
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -251,6 +251,8 @@ pub struct LedgerEntryBody {
     pub order_id: Option<String>,
     /// The order line.
     pub order_item_id: Option<String>,
+    /// The payout request (payout holds and debits).
+    pub payout_id: Option<String>,
     /// When.
     pub created_at: DateTime<Utc>,
 }
@@ -264,6 +266,7 @@ impl From<&LedgerEntry> for LedgerEntryBody {
             amount_cents: e.amount.cents(),
             order_id: e.order_id.map(|o| o.to_string()),
             order_item_id: e.order_item_id.map(|i| i.to_string()),
+            payout_id: e.payout_id.map(|p| p.to_string()),
             created_at: e.created_at,
         }
     }

@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use super::{PostgresStore, map_err};
 use crate::domain::{
-    LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, Page, PageRequest, ProductId, ProductKind, UserId, VendorId,
+    LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, Page, PageRequest, PayoutId, ProductId, ProductKind, UserId,
+    VendorId,
 };
 use crate::storage::{
     Balance, CartLine, CartStore, DownloadStore, DownloadUse, LedgerEntry, LedgerStore, NewDownloadLink, StoreError, StoreResult, Timestamp,
@@ -111,6 +112,7 @@ fn ledger_from_row(row: &Row) -> StoreResult<LedgerEntry> {
         bucket: LedgerBucket::parse(row.try_get(5).map_err(map_err)?).map_err(StoreError::Backend)?,
         amount: Money(row.try_get(6).map_err(map_err)?),
         created_at: row.try_get(7).map_err(map_err)?,
+        payout_id: row.try_get::<_, Option<Uuid>>(8).map_err(map_err)?.map(PayoutId),
     })
 }
 
@@ -152,7 +154,7 @@ impl LedgerStore for PostgresStore {
             .get(0);
         let rows = client
             .query(
-                "SELECT id, vendor_id, order_id, order_item_id, kind, bucket, amount_cents, created_at FROM ledger_entries
+                "SELECT id, vendor_id, order_id, order_item_id, kind, bucket, amount_cents, created_at, payout_id FROM ledger_entries
                  WHERE vendor_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
                 &[&vendor_id.0, &page.limit(), &page.offset()],
             )

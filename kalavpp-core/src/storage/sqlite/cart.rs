@@ -3,7 +3,8 @@ use rusqlite::{Row, TransactionBehavior, params};
 
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{
-    LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, Page, PageRequest, ProductId, ProductKind, UserId, VendorId,
+    LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, Page, PageRequest, PayoutId, ProductId, ProductKind, UserId,
+    VendorId,
 };
 use crate::storage::{
     Balance, CartLine, CartStore, DownloadStore, DownloadUse, LedgerEntry, LedgerStore, NewDownloadLink, StoreResult, Timestamp,
@@ -110,6 +111,12 @@ fn ledger_from_row(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
         bucket: LedgerBucket::parse(&row.get::<_, String>(5)?).map_err(bad_value)?,
         amount: Money(row.get(6)?),
         created_at: parse_ts(&row.get::<_, String>(7)?)?,
+        payout_id: row
+            .get::<_, Option<String>>(8)?
+            .as_deref()
+            .map(parse_uuid)
+            .transpose()?
+            .map(PayoutId),
     })
 }
 
@@ -152,7 +159,7 @@ impl LedgerStore for SqliteStore {
                     .map_err(map_err)?;
                 let items = conn
                     .prepare_cached(
-                        "SELECT id, vendor_id, order_id, order_item_id, kind, bucket, amount_cents, created_at FROM ledger_entries
+                        "SELECT id, vendor_id, order_id, order_item_id, kind, bucket, amount_cents, created_at, payout_id FROM ledger_entries
                          WHERE vendor_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
                     )
                     .and_then(|mut stmt| {
