@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::catalog_support::{UNKNOWN_ID, approved_shop, text};
+use crate::catalog_support::{UNKNOWN_ID, add_image, approved_shop, delete, png_rgb, text};
 use crate::helpers::{TestApp, on_both_backends};
 use crate::payment_support::{Scene, add_to_cart, address, asset_bytes, attach_asset, checkout, digital, email_count, physical};
 use crate::vendor_dashboard::pay;
@@ -13,7 +13,8 @@ use crate::vendor_dashboard::pay;
 on_both_backends!(
     admin_runs_the_marketplace,
     every_admin_route_refuses_non_admins,
-    analytics_validate_their_window
+    analytics_validate_their_window,
+    every_admin_mutation_writes_one_audit_row,
 );
 
 fn commission(cents: i64, bps: i64) -> i64 {
@@ -412,4 +413,108 @@ async fn analytics_validate_their_window(app: TestApp) {
         .body;
     assert_eq!(days["series"].as_array().unwrap().len(), 3);
     assert_eq!(days["interval"], "day");
+}
+
+async fn every_admin_mutation_writes_one_audit_row(app: TestApp) {
+    let admin = app.admin().await;
+    let a = admin.access.as_str();
+    let shop = approved_shop(&app, &admin, "ivo@example.com", "Ivo Inks").await;
+    let customer = app.register("uma@example.com").await;
+    let product = physical(&app, &shop.user.access, "Ink study", 4_000, 2).await;
+    let product_id = text(&product, "id");
+    let image = add_image(&app, &product_id, &shop.user.access, png_rgb(40, 30)).await;
+    let image_id = text(&image, "id");
+    let before = app.get("/admin/audit-log?per_page=100", Some(a)).await.expect(200).body["total"]
+        .as_i64()
+        .unwrap();
+
+    let category = app
+        .post("/admin/categories", Some(a), json!({"name": "Ink"}))
+        .await
+        .expect(201)
+        .body;
+    let category_id = text(&category, "id");
+    let steps: Vec<(&str, String)> = vec![
+        ("category.create", category_id.clone()),
+        ("category.update", category_id.clone()),
+        ("category.delete", category_id.clone()),
+        ("user.update", customer.id.clone()),
+        ("vendor.set_commission", shop.id.clone()),
+        ("vendor.suspend", shop.id.clone()),
+        ("vendor.reinstate", shop.id.clone()),
+        ("product.update", product_id.clone()),
+        ("product.image_delete", product_id.clone()),
+        ("product.archive", product_id.clone()),
+    ];
+    app.patch(&format!("/admin/categories/{category_id}"), Some(a), json!({"name": "Inks"}))
+        .await
+        .expect(200);
+    delete(&app, &format!("/admin/categories/{category_id}"), Some(a)).await.expect(204);
+    app.patch(&format!("/admin/users/{}", customer.id), Some(a), json!({"status": "suspended"}))
+        .await
+        .expect(200);
+    app.patch(&format!("/admin/vendors/{}", shop.id), Some(a), json!({"commission_bps": 800}))
+        .await
+        .expect(200);
+    app.post(&format!("/admin/vendors/{}/suspend", shop.id), Some(a), json!({}))
+        .await
+        .expect(200);
+    app.post(&format!("/admin/vendors/{}/reinstate", shop.id), Some(a), json!({}))
+        .await
+        .expect(200);
+    app.patch(
+        &format!("/products/{product_id}"),
+        Some(a),
+        json!({"title": "Ink study (retitled)"}),
+    )
+    .await
+    .expect(200);
+    delete(&app, &format!("/products/{product_id}/images/{image_id}"), Some(a))
+        .await
+        .expect(204);
+    delete(&app, &format!("/products/{product_id}"), Some(a)).await.expect(204);
+
+    let log = app.get("/admin/audit-log?per_page=100", Some(a)).await.expect(200).body;
+    assert_eq!(log["total"].as_i64().unwrap(), before + steps.len() as i64, "{log}");
+    let rows = log["items"].as_array().unwrap();
+    for (action, target) in &steps {
+        let matching: Vec<_> = rows
+            .iter()
+            .filter(|r| r["action"] == *action && r["target_id"] == target.as_str())
+            .collect();
+        assert_eq!(matching.len(), 1, "{action} on {target}: {log}");
+        assert_eq!(matching[0]["actor_id"], admin.id.as_str(), "{action}");
+        assert!(matching[0]["details"].is_object(), "{action}");
+        assert!(matching[0]["at"].is_string(), "{action}");
+    }
+    // Filters: by actor, by action, by time.
+    let mine = app
+        .get(&format!("/admin/audit-log?actor={}", admin.id), Some(a))
+        .await
+        .expect(200)
+        .body;
+    assert!(mine["total"].as_i64().unwrap() >= steps.len() as i64);
+    let one = app.get("/admin/audit-log?action=vendor.suspend", Some(a)).await.expect(200).body;
+    assert_eq!(one["total"], 1);
+    let tomorrow = chrono::Utc::now().date_naive().succ_opt().unwrap();
+    let none = app
+        .get(&format!("/admin/audit-log?from={tomorrow}"), Some(a))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(none["total"], 0);
+
+    // The vendor's own edits are not admin mutations and are not audited.
+    let own = physical(&app, &shop.user.access, "Own edit", 1_000, 1).await;
+    app.patch(
+        &format!("/products/{}", text(&own, "id")),
+        Some(&shop.user.access),
+        json!({"title": "Own edit 2"}),
+    )
+    .await
+    .expect(200);
+    let after = app.get("/admin/audit-log", Some(a)).await.expect(200).body["total"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(after, before + steps.len() as i64);
 }

@@ -1282,7 +1282,7 @@ async fn add_product_image_appends_up_to_the_limit(store: Db) {
     assert_eq!(fourth.position, 3);
 
     // After a deletion the freed slot can be used; positions keep growing from the largest.
-    store.delete_product_image(p.id, added[1].id).await.unwrap();
+    store.delete_product_image(p.id, added[1].id, None).await.unwrap();
     let fifth = store.add_product_image(image(p.id, "fifth"), 4).await.unwrap();
     assert_eq!(fifth.position, 4);
     let positions: Vec<i32> = store
@@ -1339,7 +1339,7 @@ async fn add_product_image_of_unknown_product_is_not_found(store: Db) {
     assert_not_found(store.add_product_image(record.clone(), 5).await);
     let vendor = approved_vendor(&store, "ann@example.com", "Ann Atelier").await;
     let p = add_product(&store, product(vendor.id, seeded::prints(), "Blue door")).await;
-    assert!(store.delete_product_image(p.id, record.id).await.unwrap().is_none());
+    assert!(store.delete_product_image(p.id, record.id, None).await.unwrap().is_none());
 }
 
 async fn delete_product_image_returns_the_row(store: Db) {
@@ -1352,22 +1352,35 @@ async fn delete_product_image_returns_the_row(store: Db) {
     let others = store.add_product_image(image(other.id, "x"), 5).await.unwrap();
 
     // Another product's image (or an unknown one) is not found, and stays.
-    assert!(store.delete_product_image(p.id, others.id).await.unwrap().is_none());
-    assert!(store.delete_product_image(other.id, first.id).await.unwrap().is_none());
-    assert!(store.delete_product_image(p.id, ImageId::new()).await.unwrap().is_none());
-    assert!(store.delete_product_image(ProductId::new(), first.id).await.unwrap().is_none());
+    assert!(store.delete_product_image(p.id, others.id, None).await.unwrap().is_none());
+    assert!(store.delete_product_image(other.id, first.id, None).await.unwrap().is_none());
+    assert!(store.delete_product_image(p.id, ImageId::new(), None).await.unwrap().is_none());
+    assert!(
+        store
+            .delete_product_image(ProductId::new(), first.id, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.product_by_id(other.id).await.unwrap().unwrap().images, vec![others]);
 
-    let deleted = store.delete_product_image(p.id, second.id).await.unwrap();
+    let audits = audit_count(&store).await;
+    let row = || Some(audit_of(None, "product.image_delete", "product", p.id, now()));
+    let deleted = store.delete_product_image(p.id, second.id, row()).await.unwrap();
     assert_eq!(deleted, Some(second.clone()), "the deleted row, for file clean-up");
-    assert!(store.delete_product_image(p.id, second.id).await.unwrap().is_none(), "only once");
+    assert_eq!(audit_count(&store).await, audits + 1, "the admin's removal is audited with it");
+    assert!(
+        store.delete_product_image(p.id, second.id, row()).await.unwrap().is_none(),
+        "only once"
+    );
+    assert_eq!(audit_count(&store).await, audits + 1, "nothing removed, nothing audited");
     assert_eq!(
         store.product_by_id(p.id).await.unwrap().unwrap().images,
         [first.clone(), third.clone()],
         "the others keep their positions"
     );
-    assert_eq!(store.delete_product_image(p.id, first.id).await.unwrap(), Some(first));
-    assert_eq!(store.delete_product_image(p.id, third.id).await.unwrap(), Some(third));
+    assert_eq!(store.delete_product_image(p.id, first.id, None).await.unwrap(), Some(first));
+    assert_eq!(store.delete_product_image(p.id, third.id, None).await.unwrap(), Some(third));
     assert!(store.product_by_id(p.id).await.unwrap().unwrap().images.is_empty());
     assert_eq!(store.add_product_image(image(p.id, "again"), 5).await.unwrap().position, 0);
 }

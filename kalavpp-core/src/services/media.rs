@@ -122,11 +122,20 @@ impl<'a> Media<'a> {
     /// Removes an image (owning vendor or admin) and its files.
     #[instrument(skip_all)]
     pub async fn delete_image(&self, actor: &Actor, product_id: ProductId, image_id: ImageId) -> Result<()> {
-        super::Catalog::new(self.inner).editable_product(actor, product_id).await?;
+        let (_, admin) = super::Catalog::new(self.inner).editable_product(actor, product_id).await?;
+        let audit = admin.map(|admin| {
+            super::catalog::audit(
+                Some(admin),
+                "product.image_delete",
+                "product",
+                product_id.to_string(),
+                serde_json::json!({ "image_id": image_id }),
+            )
+        });
         let removed = self
             .inner
             .store
-            .delete_product_image(product_id, image_id)
+            .delete_product_image(product_id, image_id, audit)
             .await?
             .ok_or_else(|| Error::not_found("image_not_found", "image not found"))?;
         self.inner.cache.invalidate();

@@ -158,8 +158,14 @@ pub trait CatalogStore: Send + Sync {
     async fn list_vendor_products(&self, vendor_id: VendorId, page: PageRequest) -> StoreResult<Page<Product>>;
     /// Appends an image unless the product already has `max_images` (`Conflict("product_images.limit")`).
     async fn add_product_image(&self, image: ProductImage, max_images: i64) -> StoreResult<ProductImage>;
-    /// Removes an image of a product and returns it (for file clean-up); `None` when not found.
-    async fn delete_product_image(&self, product_id: ProductId, image_id: ImageId) -> StoreResult<Option<ProductImage>>;
+    /// Removes an image of a product and returns it (for file clean-up), writing the audit row (an
+    /// admin's removal) in the same transaction; `None` (and no audit row) when not found.
+    async fn delete_product_image(
+        &self,
+        product_id: ProductId,
+        image_id: ImageId,
+        audit: Option<NewAudit>,
+    ) -> StoreResult<Option<ProductImage>>;
     /// Sets (or replaces) a product's digital asset; returns the replaced one.
     async fn set_product_asset(&self, asset: ProductAsset) -> StoreResult<Option<ProductAsset>>;
     /// A product's digital asset.

@@ -474,17 +474,27 @@ impl CatalogStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn delete_product_image(&self, product_id: ProductId, image_id: ImageId) -> StoreResult<Option<ProductImage>> {
-        let row = self
-            .client()
-            .await?
+    async fn delete_product_image(
+        &self,
+        product_id: ProductId,
+        image_id: ImageId,
+        audit: Option<NewAudit>,
+    ) -> StoreResult<Option<ProductImage>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let row = tx
             .query_opt(
                 &format!("DELETE FROM product_images WHERE id = $1 AND product_id = $2 RETURNING {IMAGE_COLUMNS}"),
                 &[&image_id.0, &product_id.0],
             )
             .await
             .map_err(map_err)?;
-        row.as_ref().map(image_from_row).transpose()
+        let removed = row.as_ref().map(image_from_row).transpose()?;
+        if let (Some(_), Some(audit)) = (&removed, &audit) {
+            insert_audit(&tx, audit).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(removed)
     }
 
     #[tracing::instrument(skip_all)]

@@ -498,16 +498,28 @@ impl CatalogStore for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn delete_product_image(&self, product_id: ProductId, image_id: ImageId) -> StoreResult<Option<ProductImage>> {
+    async fn delete_product_image(
+        &self,
+        product_id: ProductId,
+        image_id: ImageId,
+        audit: Option<NewAudit>,
+    ) -> StoreResult<Option<ProductImage>> {
         self.pool
             .write(move |conn| {
-                conn.query_row(
-                    &format!("DELETE FROM product_images WHERE id = ?1 AND product_id = ?2 RETURNING {IMAGE_COLUMNS}"),
-                    params![image_id.to_string(), product_id.to_string()],
-                    image_from_row,
-                )
-                .optional()
-                .map_err(map_err)
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let removed = tx
+                    .query_row(
+                        &format!("DELETE FROM product_images WHERE id = ?1 AND product_id = ?2 RETURNING {IMAGE_COLUMNS}"),
+                        params![image_id.to_string(), product_id.to_string()],
+                        image_from_row,
+                    )
+                    .optional()
+                    .map_err(map_err)?;
+                if let (Some(_), Some(audit)) = (&removed, &audit) {
+                    insert_audit(&tx, audit)?;
+                }
+                tx.commit().map_err(map_err)?;
+                Ok(removed)
             })
             .await
     }
