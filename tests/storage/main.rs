@@ -19,6 +19,7 @@ mod orders;
 mod outbox;
 mod payments;
 mod resets;
+mod reviews;
 mod sessions;
 mod users;
 mod vendors;

@@ -80,3 +80,7 @@ id_type!(
     /// Identifies a ledger entry.
     LedgerEntryId
 );
+id_type!(
+    /// Identifies a product review.
+    ReviewId
+);

@@ -13,7 +13,9 @@ mod user;
 
 pub use catalog::{FulfilmentStatus, LedgerBucket, LedgerKind, OrderStatus, ProductKind, ProductStatus, VendorStatus};
 pub use email::Email;
-pub use ids::{AuditId, CategoryId, EmailId, ImageId, LedgerEntryId, OrderId, OrderItemId, ProductId, SessionFamilyId, UserId, VendorId};
+pub use ids::{
+    AuditId, CategoryId, EmailId, ImageId, LedgerEntryId, OrderId, OrderItemId, ProductId, ReviewId, SessionFamilyId, UserId, VendorId,
+};
 pub use money::Money;
 pub use page::{MAX_PER_PAGE, Page, PageRequest};
 pub use password::Password;

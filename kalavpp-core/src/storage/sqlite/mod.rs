@@ -7,6 +7,7 @@ mod catalog;
 mod orders;
 mod outbox;
 mod pool;
+mod reviews;
 mod sessions;
 mod users;
 mod vendors;
