@@ -15,4 +15,5 @@ mod dev_checkout;
 mod http_surface;
 mod payment_attacks;
 mod payment_support;
+mod reviews;
 mod vendor_flow;

@@ -8,6 +8,7 @@ mod downloads;
 mod emails;
 mod media;
 mod orders;
+mod reviews;
 mod search;
 mod vendors;
 
@@ -18,5 +19,6 @@ pub use catalog::{BrowseFilters, Catalog, CategoryInput, CategoryView, MAX_PRICE
 pub use downloads::{DownloadFile, DownloadLink, Downloads};
 pub use media::{MAX_IMAGE_BYTES, MAX_IMAGES_PER_PRODUCT, Media};
 pub use orders::{CheckoutOutcome, Earnings, Orders, split_commission};
+pub use reviews::{MAX_REVIEW_BODY, MAX_REVIEW_TITLE, ReviewChanges, ReviewDraft, Reviews};
 pub use search::search_terms;
 pub use vendors::{VendorApplication, VendorProfileEdit, Vendors};

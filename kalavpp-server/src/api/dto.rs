@@ -254,3 +254,8 @@ page_body!(
     LedgerPage,
     super::orders_dto::LedgerEntryBody
 );
+page_body!(
+    /// A page of product reviews.
+    ReviewPage,
+    super::reviews::ReviewBody
+);

@@ -10,6 +10,7 @@ pub mod health;
 pub mod media;
 pub mod orders;
 pub mod orders_dto;
+pub mod reviews;
 pub mod vendors;
 
 use axum::Router;
@@ -33,6 +34,7 @@ use crate::rate_limit::{IpRateLimit, enforce};
         (name = "vendors", description = "Vendor applications and shops"),
         (name = "catalog", description = "Categories and products"),
         (name = "orders", description = "Cart, checkout, orders, payments and downloads"),
+        (name = "reviews", description = "Product reviews by buyers"),
         (name = "admin", description = "Administration (role admin)"),
         (name = "operations", description = "Health and documentation"),
     )
@@ -63,6 +65,7 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         .merge(catalog::routes())
         .merge(catalog::upload_routes(max_asset_bytes))
         .merge(orders::routes())
+        .merge(reviews::routes())
         .layer(from_fn_with_state(general, enforce))
         .merge(orders::webhook_routes());
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
