@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::files::{FileStore, LocalFileStore};
 use crate::payments::PaymentProvider;
 use crate::payments::dev::DevPaymentProvider;
-use crate::services::{Accounts, Administration, Cart, Catalog, Downloads, Media, Orders, Payouts, Stats, Vendors};
+use crate::services::{Accounts, Administration, Cart, Catalog, Downloads, Media, Orders, Payouts, Reviews, Stats, Vendors};
 use crate::storage::sqlite::{SqliteLocation, SqliteStore};
 use crate::storage::{Store, postgres::PostgresStore};
 
@@ -201,6 +201,11 @@ impl Marketplace {
     /// Download links of paid digital works.
     pub fn downloads(&self) -> Downloads<'_> {
         Downloads::new(&self.inner)
+    }
+
+    /// Product reviews: write, edit, delete, moderate, list.
+    pub fn reviews(&self) -> Reviews<'_> {
+        Reviews::new(&self.inner)
     }
 
     /// The payment provider in use.

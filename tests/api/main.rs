@@ -16,5 +16,6 @@ mod dev_checkout;
 mod http_surface;
 mod payment_attacks;
 mod payment_support;
+mod reviews;
 mod vendor_dashboard;
 mod vendor_flow;

@@ -20,6 +20,7 @@ mod outbox;
 mod payments;
 mod payouts;
 mod resets;
+mod reviews;
 mod sessions;
 mod stats;
 mod users;

@@ -84,3 +84,7 @@ id_type!(
     /// Identifies a vendor payout request.
     PayoutId
 );
+id_type!(
+    /// Identifies a product review.
+    ReviewId
+);

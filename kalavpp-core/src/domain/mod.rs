@@ -14,7 +14,8 @@ mod user;
 pub use catalog::{FulfilmentStatus, LedgerBucket, LedgerKind, OrderStatus, PayoutStatus, ProductKind, ProductStatus, VendorStatus};
 pub use email::Email;
 pub use ids::{
-    AuditId, CategoryId, EmailId, ImageId, LedgerEntryId, OrderId, OrderItemId, PayoutId, ProductId, SessionFamilyId, UserId, VendorId,
+    AuditId, CategoryId, EmailId, ImageId, LedgerEntryId, OrderId, OrderItemId, PayoutId, ProductId, ReviewId, SessionFamilyId, UserId,
+    VendorId,
 };
 pub use money::Money;
 pub use page::{MAX_PER_PAGE, Page, PageRequest};

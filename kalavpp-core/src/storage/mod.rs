@@ -8,17 +8,21 @@ mod order_records;
 mod payout_records;
 pub mod postgres;
 mod records;
+mod review_records;
 pub mod sqlite;
 mod stats_records;
 
 use async_trait::async_trait;
 
-use crate::domain::{CategoryId, Email, ImageId, OrderId, Page, PageRequest, PayoutId, ProductId, User, UserId, UserName, VendorId};
+use crate::domain::{
+    CategoryId, Email, ImageId, OrderId, Page, PageRequest, PayoutId, ProductId, ReviewId, User, UserId, UserName, VendorId,
+};
 
 pub use catalog_records::*;
 pub use order_records::*;
 pub use payout_records::*;
 pub use records::*;
+pub use review_records::*;
 pub use stats_records::*;
 
 /// What a store method can fail with.
@@ -273,6 +277,33 @@ pub trait DownloadStore: Send + Sync {
     async fn use_download_link(&self, id: uuid::Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse>;
 }
 
+/// Product reviews. Every mutation recomputes, in the same transaction, `rating_avg` and
+/// `rating_count` of the review's product and of its vendor from the visible (not hidden) reviews:
+/// the count, and the average rounded half up to two decimals (0 without reviews).
+#[async_trait]
+pub trait ReviewStore: Send + Sync {
+    /// Stores a review of `review.product_id` (its vendor is read from the product).
+    /// `Conflict("reviews.product_user")` when the user already reviewed the product,
+    /// `NotFound` when the product does not exist.
+    async fn insert_review(&self, review: NewReview) -> StoreResult<Review>;
+    /// A review (hidden or not) by id.
+    async fn review_by_id(&self, id: ReviewId) -> StoreResult<Option<Review>>;
+    /// The visible reviews of a product, newest first (ties by id, newest first).
+    async fn list_product_reviews(&self, product_id: ProductId, page: PageRequest) -> StoreResult<Page<Review>>;
+    /// Whether `user_id` has an order in status `paid` or `completed` with a line of `product_id`
+    /// (unpaid, failed, cancelled, expired and refunded orders do not count).
+    async fn has_bought(&self, user_id: UserId, product_id: ProductId) -> StoreResult<bool>;
+    /// Applies the author's edit. `NotFound` when the review does not exist or is not by
+    /// `edit.author_id`.
+    async fn update_review(&self, edit: ReviewEdit) -> StoreResult<Review>;
+    /// Hides or shows a review again and writes the audit row. `NotFound` for an unknown review
+    /// (nothing is audited then).
+    async fn set_review_hidden(&self, id: ReviewId, hidden: bool, audit: NewAudit) -> StoreResult<Review>;
+    /// Deletes a review and writes the audit row, if any (admin deletions). `NotFound` for an
+    /// unknown review (nothing is audited then).
+    async fn delete_review(&self, id: ReviewId, audit: Option<NewAudit>) -> StoreResult<()>;
+}
+
 /// Everything the marketplace needs from a backend. `Marketplace` holds an `Arc<dyn Store>`, so an
 /// embedder may bring its own implementation (and run the conformance suite against it).
 pub trait Store:
@@ -290,6 +321,7 @@ pub trait Store:
     + DownloadStore
     + PayoutStore
     + StatsStore
+    + ReviewStore
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

@@ -259,3 +259,8 @@ page_body!(
     PayoutPage,
     super::payouts::PayoutBody
 );
+page_body!(
+    /// A page of product reviews.
+    ReviewPage,
+    super::reviews::ReviewBody
+);

@@ -11,6 +11,7 @@ pub mod media;
 pub mod orders;
 pub mod orders_dto;
 pub mod payouts;
+pub mod reviews;
 pub mod stats;
 pub mod vendors;
 
@@ -36,6 +37,7 @@ use crate::rate_limit::{IpRateLimit, enforce};
         (name = "vendors", description = "Vendor applications and shops"),
         (name = "catalog", description = "Categories and products"),
         (name = "orders", description = "Cart, checkout, orders, payments and downloads"),
+        (name = "reviews", description = "Product reviews by buyers"),
         (name = "admin", description = "Administration (role admin)"),
         (name = "operations", description = "Health and documentation"),
     )
@@ -68,6 +70,7 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         .merge(catalog::routes())
         .merge(catalog::upload_routes(max_asset_bytes))
         .merge(orders::routes())
+        .merge(reviews::routes())
         .layer(from_fn_with_state(state.clone(), admin_gate))
         .layer(from_fn_with_state(general, enforce))
         .merge(orders::webhook_routes());

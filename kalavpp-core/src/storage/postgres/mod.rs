@@ -6,6 +6,7 @@ mod catalog;
 mod orders;
 mod outbox;
 mod payouts;
+mod reviews;
 mod sessions;
 mod stats;
 mod users;
@@ -118,6 +119,7 @@ fn conflict_name(constraint: &str) -> String {
         "product_assets_pkey" => "product_assets.product_id".into(),
         "orders_number_key" => "orders.number".into(),
         "orders_payment_session_key" => "orders.payment_session_id".into(),
+        "reviews_product_user_key" => "reviews.product_user".into(),
         other => match other.strip_suffix("_pkey") {
             Some(table) => format!("{table}.id"),
             None => other.to_owned(),

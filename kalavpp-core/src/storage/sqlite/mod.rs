@@ -8,6 +8,7 @@ mod orders;
 mod outbox;
 mod payouts;
 mod pool;
+mod reviews;
 mod sessions;
 mod stats;
 mod users;

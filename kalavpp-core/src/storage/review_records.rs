@@ -1,0 +1,69 @@
+//! Records of product reviews passed through [`super::ReviewStore`].
+
+use serde::Serialize;
+
+use super::Timestamp;
+use crate::domain::{ProductId, ReviewId, UserId, VendorId};
+
+/// A stored review with its author's display name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Review {
+    /// Review id.
+    pub id: ReviewId,
+    /// The reviewed product.
+    pub product_id: ProductId,
+    /// The product's vendor (snapshotted when the review is written; products never change vendor).
+    pub vendor_id: VendorId,
+    /// The author.
+    pub user_id: UserId,
+    /// The author's current display name.
+    pub author_name: String,
+    /// 1 to 5 stars.
+    pub rating: i32,
+    /// Optional headline.
+    pub title: Option<String>,
+    /// The review text, stored as given (no markup processing).
+    pub body: String,
+    /// Hidden by an admin: left out of lists and rating averages.
+    pub hidden: bool,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change (edit or moderation).
+    pub updated_at: Timestamp,
+}
+
+/// A new review (already validated by the service).
+#[derive(Debug, Clone)]
+pub struct NewReview {
+    /// Review id.
+    pub id: ReviewId,
+    /// The reviewed product (its vendor is read from the product in the same transaction).
+    pub product_id: ProductId,
+    /// The author.
+    pub user_id: UserId,
+    /// 1 to 5 stars.
+    pub rating: i32,
+    /// Optional headline.
+    pub title: Option<String>,
+    /// The review text.
+    pub body: String,
+    /// Creation time.
+    pub at: Timestamp,
+}
+
+/// An author's edit of their review (`None` keeps a field).
+#[derive(Debug, Clone)]
+pub struct ReviewEdit {
+    /// The review.
+    pub id: ReviewId,
+    /// Only the review of this author is changed (`NotFound` otherwise).
+    pub author_id: UserId,
+    /// New rating.
+    pub rating: Option<i32>,
+    /// New title (`Some(None)` clears it).
+    pub title: Option<Option<String>>,
+    /// New text.
+    pub body: Option<String>,
+    /// When.
+    pub at: Timestamp,
+}
