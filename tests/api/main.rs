@@ -13,6 +13,8 @@ mod checkout_flow;
 mod cli;
 mod dev_checkout;
 mod http_surface;
+mod mail;
 mod payment_attacks;
 mod payment_support;
+mod smtp_sink;
 mod vendor_flow;
