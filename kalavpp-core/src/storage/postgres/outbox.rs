@@ -94,7 +94,7 @@ impl OutboxStore for PostgresStore {
         Ok(Page::new(items, page, total))
     }
 
-    #[tracing::instrument(skip_all, fields(limit))]
+    #[tracing::instrument(skip_all, fields(limit = limit))]
     async fn claim_emails(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<ClaimedEmail>> {
         // One statement, one transaction. `SKIP LOCKED` lets concurrent claimers (other tasks or
         // other servers) pass over rows another claim is taking; a row whose claim committed

@@ -106,7 +106,7 @@ impl OutboxStore for SqliteStore {
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(limit))]
+    #[tracing::instrument(skip_all, fields(limit = limit))]
     async fn claim_emails(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<ClaimedEmail>> {
         // The single writer connection serialises claims: no two claimers see the same row due.
         self.pool
