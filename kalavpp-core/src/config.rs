@@ -95,7 +95,45 @@ pub struct Config {
     pub download_ttl: Duration,
     /// How many downloads one link allows (default 5).
     pub download_limit: i32,
+    /// Email delivery: transport, sender and retry policy of the outbox worker.
+    pub mail: MailConfig,
 }
+
+/// Email delivery settings. Messages are always written to the outbox first; a worker delivers them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailConfig {
+    /// SMTP server (`SMTP_URL`, or `smtps://apikey:<key>@smtp.sendgrid.net:465` built from
+    /// `SENDGRID_API_KEY`). It may hold a password, hence a [`Secret`]. `None`: messages are only
+    /// logged (recipient and subject), which is the development default.
+    pub smtp_url: Option<Secret>,
+    /// Sender address (`EMAIL_FROM`, default `no-reply@localhost`).
+    pub from_address: String,
+    /// Sender display name (`EMAIL_FROM_NAME`, default `KALAVPP`).
+    pub from_name: String,
+    /// How often the worker looks for due messages (`MAIL_POLL_INTERVAL_MS`, default 1 s).
+    pub poll_interval: Duration,
+    /// Delivery attempts before a message is marked `failed` (`MAIL_MAX_ATTEMPTS`, default 8).
+    pub max_attempts: u32,
+    /// Delay before the first retry, doubled for each further one up to one hour
+    /// (`MAIL_RETRY_BASE_MS`, default 30 s).
+    pub retry_base: Duration,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from_address: DEFAULT_EMAIL_FROM.into(),
+            from_name: "KALAVPP".into(),
+            poll_interval: Duration::from_millis(1000),
+            max_attempts: 8,
+            retry_base: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The development sender address, refused in production when mail is really delivered.
+pub const DEFAULT_EMAIL_FROM: &str = "no-reply@localhost";
 
 /// Stripe credentials.
 #[derive(Debug, Clone)]
@@ -136,6 +174,7 @@ impl Config {
             checkout_ttl: Duration::from_secs(3600),
             download_ttl: Duration::from_secs(24 * 3600),
             download_limit: 5,
+            mail: MailConfig::default(),
         }
     }
 
@@ -164,6 +203,12 @@ impl Config {
                 }
             }
         }
+        if self.mail.smtp_url.is_some() && self.mail.from_address.to_ascii_lowercase().ends_with("@localhost") {
+            problems.push(format!(
+                "EMAIL_FROM: is missing or `{}`; mail servers refuse such a sender (set an address of your domain)",
+                self.mail.from_address
+            ));
+        }
         if self.hash_cost != HashCost::Owasp {
             problems.push("password hashing: test-only cost is not allowed in production".into());
         }
@@ -173,7 +218,19 @@ impl Config {
 
 /// Why `value` is not acceptable as the secret `name`, if it is not.
 pub fn secret_problem(name: &str, value: &str) -> Option<String> {
-    let lower = value.to_ascii_lowercase();
+    if value.is_empty() {
+        Some(format!("{name}: is missing (set a random value of at least 32 bytes)"))
+    } else if is_placeholder(value) {
+        Some(format!("{name}: is still a placeholder value; generate a random one"))
+    } else if value.len() < 32 {
+        Some(format!("{name}: is shorter than 32 bytes ({} bytes)", value.len()))
+    } else {
+        None
+    }
+}
+
+/// Whether `value` is a placeholder from a sample `.env` (`CHANGE-TO-...`, `your_api_key`, ...).
+pub fn is_placeholder(value: &str) -> bool {
     const PLACEHOLDERS: [&str; 8] = [
         "change-to",
         "change_to",
@@ -184,15 +241,8 @@ pub fn secret_problem(name: &str, value: &str) -> Option<String> {
         "your-",
         "placeholder",
     ];
-    if value.is_empty() {
-        Some(format!("{name}: is missing (set a random value of at least 32 bytes)"))
-    } else if PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
-        Some(format!("{name}: is still a placeholder value; generate a random one"))
-    } else if value.len() < 32 {
-        Some(format!("{name}: is shorter than 32 bytes ({} bytes)", value.len()))
-    } else {
-        None
-    }
+    let lower = value.to_ascii_lowercase();
+    PLACEHOLDERS.iter().any(|p| lower.contains(p))
 }
 
 #[cfg(test)]
@@ -205,6 +255,29 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains(config.tokens.access_secret.expose()));
         assert!(printed.contains("Secret([redacted])"));
+    }
+
+    #[test]
+    fn debug_redacts_the_smtp_url() {
+        let mut config = Config::for_development("sqlite::memory:");
+        config.mail.smtp_url = Some(Secret::new("smtps://apikey:SG.very-secret@smtp.sendgrid.net:465"));
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("very-secret"), "{printed}");
+        assert!(!printed.contains("sendgrid"), "{printed}");
+    }
+
+    #[test]
+    fn production_wants_a_real_sender_when_mail_is_delivered() {
+        let mut config = Config::for_development("sqlite::memory:");
+        config.mode = Mode::Production;
+        assert!(
+            !config.production_problems().iter().any(|p| p.starts_with("EMAIL_FROM")),
+            "log-only mail needs no sender"
+        );
+        config.mail.smtp_url = Some(Secret::new("smtps://user:pass@smtp.example.com"));
+        assert!(config.production_problems().iter().any(|p| p.starts_with("EMAIL_FROM")));
+        config.mail.from_address = "shop@example.com".into();
+        assert!(!config.production_problems().iter().any(|p| p.starts_with("EMAIL_FROM")));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod files;
+pub mod mail;
 pub mod payments;
 pub mod services;
 pub mod storage;
@@ -30,6 +31,6 @@ mod marketplace;
 
 pub use marketplace::open_store;
 
-pub use config::{Config, HashCost, Mode, Secret, StripeConfig, TokenConfig};
+pub use config::{Config, HashCost, MailConfig, Mode, Secret, StripeConfig, TokenConfig};
 pub use error::{Error, FieldError, Result};
 pub use marketplace::{Marketplace, MarketplaceBuilder};

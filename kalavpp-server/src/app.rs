@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::from_fn;
+use kalavpp_core::mail::{Mailer, OutboxWorker, mailer_for};
 use kalavpp_core::{Marketplace, Mode};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -22,6 +23,9 @@ use crate::api;
 use crate::http_error::{not_found, problem_for_bare_errors};
 use crate::rate_limit::IpRateLimit;
 use crate::settings::Settings;
+
+/// How long shutdown waits for the outbox worker to finish the batch it is sending.
+const MAIL_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Largest JSON body accepted (uploads get their own limits).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -51,6 +55,7 @@ pub struct Application {
     router: Router,
     limits: [IpRateLimit; 2],
     market: Marketplace,
+    mailer: Arc<dyn Mailer>,
 }
 
 impl Application {
@@ -75,6 +80,15 @@ impl Application {
     }
 
     fn assemble(settings: Settings, market: Marketplace, listener: TcpListener) -> anyhow::Result<Self> {
+        // Built from the marketplace's own configuration, which is what the worker delivers for.
+        let mail = &market.config().mail;
+        let mailer = mailer_for(mail).map_err(|e| anyhow::anyhow!("email delivery: {e}"))?;
+        if mail.smtp_url.is_none() && market.config().mode == Mode::Production {
+            tracing::warn!(
+                "no SMTP_URL or SENDGRID_API_KEY: emails are NOT delivered, only logged (recipient and subject) and marked sent"
+            );
+        }
+        tracing::info!(mailer = %mailer.describe(), from = %mail.from_address, "email delivery configured");
         let general = IpRateLimit::new(settings.rate_limit_window, settings.rate_limit_max, settings.trust_proxy);
         let credentials = IpRateLimit::new(settings.rate_limit_window, settings.auth_rate_limit_max, settings.trust_proxy);
         let state = AppState {
@@ -89,6 +103,7 @@ impl Application {
             router,
             limits: [general, credentials],
             market,
+            mailer,
         })
     }
 
@@ -102,7 +117,14 @@ impl Application {
         &self.market
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
+    /// The mailer the outbox worker sends through.
+    pub fn mailer(&self) -> &Arc<dyn Mailer> {
+        &self.mailer
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests. Beside the server run the
+    /// sweeper (idle rate-limit entries, stale unpaid orders) and the outbox worker (email
+    /// delivery), which finishes the batch it is sending before stopping.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let limits = self.limits.clone();
         let market = self.market.clone();
@@ -117,10 +139,26 @@ impl Application {
                 }
             }
         });
+        let worker = OutboxWorker::for_marketplace(&self.market, self.mailer.clone());
+        let (stop_mail, mail_stopped) = tokio::sync::oneshot::channel::<()>();
+        let mail = tokio::spawn(async move {
+            worker
+                .run(async {
+                    let _ = mail_stopped.await;
+                })
+                .await;
+        });
+        let mail_abort = mail.abort_handle();
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown_signal();
         let outcome = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
         sweeper.abort();
+        let _ = stop_mail.send(());
+        if tokio::time::timeout(MAIL_SHUTDOWN_GRACE, mail).await.is_err() {
+            // Messages still `sending` are claimed again once their lease runs out.
+            tracing::warn!("the outbox worker did not finish its batch in time; stopping it");
+            mail_abort.abort();
+        }
         tracing::info!("server stopped");
         outcome
     }

@@ -113,6 +113,10 @@ fn banner_lines(settings: &Settings) -> Vec<String> {
         format!("  Health:    {base}/healthz  {base}/readyz"),
         format!("  Database:  {database}"),
         format!("  Data dir:  {}", settings.core.data_dir.display()),
+        match &settings.core.mail.smtp_url {
+            Some(_) => format!("  Email:     sent over SMTP as {}", settings.core.mail.from_address),
+            None => "  Email:     logged only (set SMTP_URL or SENDGRID_API_KEY to deliver)".to_owned(),
+        },
     ];
     if settings.generated_secrets {
         lines.push(format!(

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kalavpp_core::config::{Config, HashCost, Mode, Secret, TokenConfig};
+use kalavpp_core::config::{Config, DEFAULT_EMAIL_FROM, HashCost, MailConfig, Mode, Secret, TokenConfig, is_placeholder};
 
 /// Everything the server needs: the core config plus HTTP concerns.
 #[derive(Debug, Clone)]
@@ -147,6 +147,8 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         }
     };
 
+    let mail = mail_settings(&mut problems, &get);
+
     let currency = get("KALAVPP_CURRENCY").unwrap_or_else(|| "usd".into()).to_ascii_lowercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
         problems.push("KALAVPP_CURRENCY: must be a three-letter ISO 4217 code such as usd".into());
@@ -191,6 +193,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         checkout_ttl: Duration::from_secs(checkout_minutes.clamp(1, 1440) * 60),
         download_ttl: Duration::from_secs(24 * 3600),
         download_limit: 5,
+        mail,
     };
     problems.extend(core.production_problems());
     if !problems.is_empty() {
@@ -208,6 +211,57 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         trust_proxy,
         generated_secrets,
     })
+}
+
+/// `SMTP_URL` (or SendGrid's relay from `SENDGRID_API_KEY`), `EMAIL_FROM`, `EMAIL_FROM_NAME` and
+/// the outbox worker's `MAIL_POLL_INTERVAL_MS`, `MAIL_MAX_ATTEMPTS`, `MAIL_RETRY_BASE_MS`.
+/// Problems never repeat the SMTP URL or the key.
+fn mail_settings(problems: &mut Vec<String>, get: &impl Fn(&str) -> Option<String>) -> MailConfig {
+    let defaults = MailConfig::default();
+    let smtp_url = match (get("SMTP_URL"), get("SENDGRID_API_KEY")) {
+        // An explicit SMTP server wins over the SendGrid shortcut.
+        (Some(url), _) => match kalavpp_core::mail::check_smtp_url(&url) {
+            Ok(()) => Some(Secret::new(url)),
+            Err(why) => {
+                problems.push(format!("SMTP_URL: {why}"));
+                None
+            }
+        },
+        (None, Some(key)) if is_placeholder(&key) => {
+            problems.push("SENDGRID_API_KEY: is still a placeholder value; set your SendGrid API key or remove the variable".into());
+            None
+        }
+        (None, Some(key)) => Some(Secret::new(kalavpp_core::mail::sendgrid_smtp_url(&key))),
+        (None, None) => None,
+    };
+    let from_address = get("EMAIL_FROM").unwrap_or_else(|| DEFAULT_EMAIL_FROM.into());
+    if let Err(why) = kalavpp_core::mail::check_email_address(&from_address) {
+        problems.push(format!("EMAIL_FROM: `{from_address}` is not an email address ({why})"));
+    }
+    let from_name = get("EMAIL_FROM_NAME").unwrap_or(defaults.from_name);
+    if from_name.chars().any(char::is_control) || from_name.chars().count() > 100 {
+        problems.push("EMAIL_FROM_NAME: must be one line of at most 100 characters".into());
+    }
+    let poll_ms = number(problems, "MAIL_POLL_INTERVAL_MS", get("MAIL_POLL_INTERVAL_MS"), 1000u64);
+    if !(1..=3_600_000).contains(&poll_ms) {
+        problems.push("MAIL_POLL_INTERVAL_MS: must be between 1 and 3600000".into());
+    }
+    let max_attempts = number(problems, "MAIL_MAX_ATTEMPTS", get("MAIL_MAX_ATTEMPTS"), defaults.max_attempts);
+    if !(1..=100).contains(&max_attempts) {
+        problems.push("MAIL_MAX_ATTEMPTS: must be between 1 and 100".into());
+    }
+    let retry_base_ms = number(problems, "MAIL_RETRY_BASE_MS", get("MAIL_RETRY_BASE_MS"), 30_000u64);
+    if !(1..=86_400_000).contains(&retry_base_ms) {
+        problems.push("MAIL_RETRY_BASE_MS: must be between 1 and 86400000".into());
+    }
+    MailConfig {
+        smtp_url,
+        from_address,
+        from_name,
+        poll_interval: Duration::from_millis(poll_ms.clamp(1, 3_600_000)),
+        max_attempts: max_attempts.clamp(1, 100),
+        retry_base: Duration::from_millis(retry_base_ms.clamp(1, 86_400_000)),
+    }
 }
 
 fn number<T: std::str::FromStr + Copy>(problems: &mut Vec<String>, name: &str, value: Option<String>, default: T) -> T {
@@ -338,6 +392,99 @@ mod tests {
         assert_eq!(settings.cors_origins, vec!["https://shop.example.com", "https://admin.example.com"]);
         assert_eq!(settings.rate_limit_max, 100);
         assert_eq!(settings.auth_rate_limit_max, 20);
+    }
+
+    fn dev(pairs: &[(&str, &str)]) -> Result<Settings, Vec<String>> {
+        let mut all = vec![("JWT_SECRET", "a".repeat(40)), ("JWT_REFRESH_SECRET", "b".repeat(40))];
+        all.extend(pairs.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        load(&all.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(), false)
+    }
+
+    #[test]
+    fn mail_defaults_log_only() {
+        let mail = dev(&[]).unwrap().core.mail;
+        assert_eq!(mail, MailConfig::default());
+        assert!(mail.smtp_url.is_none());
+        assert_eq!(
+            (mail.from_address.as_str(), mail.from_name.as_str()),
+            ("no-reply@localhost", "KALAVPP")
+        );
+        assert_eq!(mail.poll_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn mail_settings_are_read() {
+        let mail = dev(&[
+            ("SMTP_URL", "smtp://127.0.0.1:2525"),
+            ("SENDGRID_API_KEY", "SG.ignored-when-smtp-url-is-set"),
+            ("EMAIL_FROM", "shop@example.com"),
+            ("EMAIL_FROM_NAME", "Art Shop"),
+            ("MAIL_POLL_INTERVAL_MS", "50"),
+            ("MAIL_MAX_ATTEMPTS", "3"),
+            ("MAIL_RETRY_BASE_MS", "20"),
+        ])
+        .unwrap()
+        .core
+        .mail;
+        assert_eq!(mail.smtp_url.as_ref().map(Secret::expose), Some("smtp://127.0.0.1:2525"));
+        assert_eq!(
+            (mail.from_address.as_str(), mail.from_name.as_str()),
+            ("shop@example.com", "Art Shop")
+        );
+        assert_eq!(
+            (mail.poll_interval, mail.max_attempts, mail.retry_base),
+            (Duration::from_millis(50), 3, Duration::from_millis(20))
+        );
+
+        let sendgrid = dev(&[("SENDGRID_API_KEY", "SG.abc.def")]).unwrap();
+        let url = sendgrid.core.mail.smtp_url.clone().unwrap();
+        assert_eq!(url.expose(), "smtps://apikey:SG.abc.def@smtp.sendgrid.net:465");
+        assert!(!format!("{sendgrid:?}").contains("SG.abc.def"), "the key never shows in Debug");
+    }
+
+    #[test]
+    fn bad_mail_settings_are_each_reported_without_secrets() {
+        let problems = dev(&[
+            ("SMTP_URL", "http://user:hunter2@mail.example.com"),
+            ("EMAIL_FROM", "not an address"),
+            ("EMAIL_FROM_NAME", "Two\nlines"),
+            ("MAIL_POLL_INTERVAL_MS", "0"),
+            ("MAIL_MAX_ATTEMPTS", "many"),
+            ("MAIL_RETRY_BASE_MS", "-5"),
+        ])
+        .unwrap_err();
+        for name in [
+            "SMTP_URL",
+            "EMAIL_FROM:",
+            "EMAIL_FROM_NAME",
+            "MAIL_POLL_INTERVAL_MS",
+            "MAIL_MAX_ATTEMPTS",
+            "MAIL_RETRY_BASE_MS",
+        ] {
+            assert!(problems.iter().any(|p| p.starts_with(name)), "{name} missing from {problems:?}");
+        }
+        assert!(!problems.join("\n").contains("hunter2"), "{problems:?}");
+        let placeholder = dev(&[("SENDGRID_API_KEY", "your_sendgrid_api_key")]).unwrap_err();
+        assert!(placeholder[0].starts_with("SENDGRID_API_KEY"), "{placeholder:?}");
+        assert!(!placeholder[0].contains("your_sendgrid_api_key"));
+    }
+
+    #[test]
+    fn production_without_smtp_still_starts_but_a_localhost_sender_with_smtp_does_not() {
+        let strong = [
+            ("KALAVPP_ENV", "production"),
+            ("CORS_ORIGIN", "https://shop.example.com"),
+            ("BACKEND_URL", "https://api.example.com"),
+            ("STRIPE_SECRET_KEY", "sk_test_abcdefghijklmnopqrstuvwxyz"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_abcdefghijklmnopqrstuvwxyz"),
+        ];
+        assert!(dev(&strong).is_ok(), "mail only logged is allowed (with a warning at start)");
+        let mut with_smtp = strong.to_vec();
+        with_smtp.push(("SMTP_URL", "smtps://u:p@smtp.example.com"));
+        let problems = dev(&with_smtp).unwrap_err();
+        assert!(problems.iter().any(|p| p.starts_with("EMAIL_FROM")), "{problems:?}");
+        with_smtp.push(("EMAIL_FROM", "shop@example.com"));
+        assert!(dev(&with_smtp).is_ok());
     }
 
     #[test]

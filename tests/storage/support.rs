@@ -269,6 +269,7 @@ pub fn user(address: &str) -> NewUser {
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$hash-of-{local}"),
         role: Role::Customer,
         created_at: now(),
+        welcome_email: None,
     }
 }
 

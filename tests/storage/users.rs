@@ -1,12 +1,15 @@
 //! `UserStore`: accounts, credentials, renames, password changes, the admin list and admin changes.
 
 use kalavpp_core::domain::{PageRequest, Role, UserId, UserStatus};
-use kalavpp_core::storage::{AuditEntry, AuditFilter, NewUser, PasswordChange, RefreshOutcome, StoreError, UserFilter};
+use kalavpp_core::storage::{
+    AuditEntry, AuditFilter, EmailFilter, NewEmail, NewUser, PasswordChange, RefreshOutcome, StoreError, UserFilter,
+};
 
 use crate::support::*;
 
 conformance!(
     insert_user_round_trips,
+    insert_user_queues_its_welcome_email_in_the_same_transaction,
     duplicate_email_is_a_conflict,
     duplicate_user_id_is_a_conflict,
     unknown_user_is_none,
@@ -83,6 +86,56 @@ async fn insert_user_round_trips(store: Db) {
         bob
     );
     assert_eq!(store.user_by_id(inserted.id).await.unwrap().unwrap().email, "ann@example.com");
+}
+
+async fn insert_user_queues_its_welcome_email_in_the_same_transaction(store: Db) {
+    let welcome = mail("ann@example.com", "welcome");
+    let ann = store
+        .insert_user(NewUser {
+            welcome_email: Some(welcome.clone()),
+            ..user("ann@example.com")
+        })
+        .await
+        .unwrap();
+    assert_eq!(ann.email, "ann@example.com");
+    let queued = store.list_emails(&EmailFilter::default(), PageRequest::default()).await.unwrap();
+    assert_eq!(queued.total, 1);
+    let message = &queued.items[0];
+    assert_eq!(
+        (
+            message.id,
+            message.recipient.as_str(),
+            message.template.as_str(),
+            message.status.as_str()
+        ),
+        (welcome.id, "ann@example.com", "welcome", "queued")
+    );
+    assert_eq!(message.body_text, welcome.body_text);
+
+    // A clash on the email writes neither the account nor its message.
+    let clash = NewUser {
+        welcome_email: Some(mail("ann@example.com", "welcome")),
+        ..user("ann@example.com")
+    };
+    assert_conflict(store.insert_user(clash.clone()).await, "users.email");
+    assert!(store.user_by_id(clash.id).await.unwrap().is_none());
+    assert_eq!(email_count(&store).await, 1, "the second welcome email was rolled back");
+
+    // A clash on the message id rolls the account back too.
+    let bob = NewUser {
+        welcome_email: Some(NewEmail {
+            id: welcome.id,
+            ..mail("bob@example.com", "welcome")
+        }),
+        ..user("bob@example.com")
+    };
+    assert_conflict(store.insert_user(bob.clone()).await, "outbox.id");
+    assert!(store.user_by_id(bob.id).await.unwrap().is_none(), "no account without its email");
+    assert_eq!(email_count(&store).await, 1);
+
+    // Without a message (the CLI's create-admin), nothing is queued.
+    new_user(&store, "carol@example.com").await;
+    assert_eq!(email_count(&store).await, 1);
 }
 
 async fn duplicate_email_is_a_conflict(store: Db) {

@@ -66,11 +66,18 @@ impl<'a> Accounts<'a> {
         Self { inner }
     }
 
-    /// Signs up a new customer and signs them in. `Conflict(email_taken)` for a known email.
+    /// Signs up a new customer and signs them in; the welcome email is queued in the same
+    /// transaction as the account. `Conflict(email_taken)` for a known email.
     #[instrument(skip_all)]
     pub async fn register(&self, registration: Registration) -> Result<AuthSession> {
         let user = self
-            .create_user(&registration.email, &registration.password, &registration.name, Role::Customer)
+            .create_user(
+                &registration.email,
+                &registration.password,
+                &registration.name,
+                Role::Customer,
+                true,
+            )
             .await?;
         self.start_session(user).await
     }
@@ -81,10 +88,11 @@ impl<'a> Accounts<'a> {
         if *actor != Actor::System {
             return Err(Error::forbidden("system_only", "only the operator may create administrators"));
         }
-        self.create_user(email, password, name, Role::Admin).await
+        self.create_user(email, password, name, Role::Admin, false).await
     }
 
-    async fn create_user(&self, email: &str, password: &str, name: &str, role: Role) -> Result<User> {
+    /// Validates and stores a new account, with its welcome email when `welcome` is set.
+    async fn create_user(&self, email: &str, password: &str, name: &str, role: Role, welcome: bool) -> Result<User> {
         let mut violations = Violations::new();
         let email = violations.check("email", Email::parse(email));
         let password = violations.check("password", Password::parse(password));
@@ -94,6 +102,7 @@ impl<'a> Accounts<'a> {
             return Err(Error::Internal("validation inconsistency".into()));
         };
         let password_hash = self.inner.hasher.hash(&password).await?;
+        let welcome_email = welcome.then(|| emails::welcome(email.as_str(), name.as_str(), &self.inner.config.frontend_url));
         let new_user = NewUser {
             id: UserId::new(),
             email,
@@ -101,6 +110,7 @@ impl<'a> Accounts<'a> {
             password_hash,
             role,
             created_at: now(),
+            welcome_email,
         };
         self.inner.store.insert_user(new_user).await.map_err(|err| match err {
             StoreError::Conflict(_) => Error::conflict("email_taken", "an account with this email already exists"),

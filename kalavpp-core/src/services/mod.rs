@@ -5,7 +5,7 @@ mod admin;
 mod cart;
 mod catalog;
 mod downloads;
-mod emails;
+pub mod emails;
 mod media;
 mod orders;
 mod payouts;

@@ -15,7 +15,7 @@ mod stats_records;
 use async_trait::async_trait;
 
 use crate::domain::{
-    CategoryId, Email, ImageId, OrderId, Page, PageRequest, PayoutId, ProductId, ReviewId, User, UserId, UserName, VendorId,
+    CategoryId, Email, EmailId, ImageId, OrderId, Page, PageRequest, PayoutId, ProductId, ReviewId, User, UserId, UserName, VendorId,
 };
 
 pub use catalog_records::*;
@@ -48,7 +48,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Creates an account; `Conflict("users.email")` when the email is taken.
+    /// Creates an account and queues its `welcome_email` (if any) in the same transaction;
+    /// `Conflict("users.email")` when the email is taken (and then nothing is queued).
     async fn insert_user(&self, user: NewUser) -> StoreResult<User>;
     /// An account by id.
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
@@ -89,13 +90,35 @@ pub trait PasswordResetStore: Send + Sync {
     async fn consume_password_reset(&self, token_hash: &str, new_password_hash: &str, at: Timestamp) -> StoreResult<Option<UserId>>;
 }
 
-/// The email outbox.
+/// The email outbox: messages written by the changes that cause them, delivered by a worker
+/// (`crate::mail::OutboxWorker`) that claims them, sends them and records the outcome.
+///
+/// A message goes `queued` → `sending` (claimed, leased until `next_attempt_at`) → `sent`, or back
+/// to `queued` with a later `next_attempt_at` after a failed attempt, or `failed` for good.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
-    /// Queues an email.
+    /// Queues an email (`queued`, due at once).
     async fn enqueue_email(&self, email: NewEmail) -> StoreResult<()>;
     /// Outbox messages, newest first.
     async fn list_emails(&self, filter: &EmailFilter, page: PageRequest) -> StoreResult<Page<OutboxEmail>>;
+    /// Claims up to `limit` messages due at `now`, oldest first (by `created_at`, then id): `queued`
+    /// ones whose `next_attempt_at <= now`, and `sending` ones whose lease ran out (their worker
+    /// stopped before recording an outcome). In one transaction they become `sending` with
+    /// `attempts + 1` and `next_attempt_at = lease_until`, and are returned in that order.
+    /// Concurrent claimers — tasks of one process, or several processes on PostgreSQL
+    /// (`FOR UPDATE SKIP LOCKED`) — get disjoint sets, so no message is sent twice while its lease
+    /// holds.
+    async fn claim_emails(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<ClaimedEmail>>;
+    /// Records that a `sending` message was delivered at `at` (`sent`, `sent_at = at`).
+    /// `NotFound` when no message `id` is `sending`.
+    async fn mark_email_sent(&self, id: EmailId, at: Timestamp) -> StoreResult<()>;
+    /// Puts a `sending` message back in the queue after a failed attempt: `queued`,
+    /// `last_error = error`, due again at `next_attempt_at`. `NotFound` when no message `id` is
+    /// `sending`.
+    async fn reschedule_email(&self, id: EmailId, error: &str, next_attempt_at: Timestamp) -> StoreResult<()>;
+    /// Gives up on a `sending` message: `failed` with `last_error = error`; `at` (the time of the
+    /// last attempt) is kept in `next_attempt_at`. `NotFound` when no message `id` is `sending`.
+    async fn mark_email_failed(&self, id: EmailId, error: &str, at: Timestamp) -> StoreResult<()>;
 }
 
 /// The audit log (rows are written by the mutations themselves).

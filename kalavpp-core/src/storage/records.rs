@@ -24,6 +24,8 @@ pub struct NewUser {
     pub role: Role,
     /// Creation time.
     pub created_at: Timestamp,
+    /// A message queued in the same transaction as the account (the welcome email), if any.
+    pub welcome_email: Option<NewEmail>,
 }
 
 /// An account with its password hash, for credential checks only.
@@ -212,16 +214,51 @@ pub struct OutboxEmail {
     pub subject: String,
     /// Plain-text body.
     pub body_text: String,
-    /// `queued`, `sent` or `failed`.
+    /// `queued`, `sending` (claimed by a worker), `sent` or `failed`.
     pub status: String,
     /// Delivery attempts so far.
     pub attempts: i32,
-    /// The last delivery error.
+    /// The last delivery error (kept after a later attempt succeeds).
     pub last_error: Option<String>,
     /// When it was queued.
     pub created_at: Timestamp,
     /// When it was delivered.
     pub sent_at: Option<Timestamp>,
+}
+
+/// A message claimed for delivery by [`super::OutboxStore::claim_emails`]: what a worker needs to
+/// send it. `Debug` leaves the bodies out (they may hold one-time tokens).
+#[derive(Clone, PartialEq)]
+pub struct ClaimedEmail {
+    /// Message id.
+    pub id: EmailId,
+    /// Recipient address.
+    pub recipient: String,
+    /// Template name.
+    pub template: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub body_text: String,
+    /// HTML body, if any.
+    pub body_html: Option<String>,
+    /// Delivery attempts including the one this claim starts.
+    pub attempts: i32,
+    /// When it was queued.
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for ClaimedEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimedEmail")
+            .field("id", &self.id)
+            .field("recipient", &self.recipient)
+            .field("template", &self.template)
+            .field("subject", &self.subject)
+            .field("attempts", &self.attempts)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Filters of the outbox list.

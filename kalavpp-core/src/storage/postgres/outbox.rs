@@ -4,7 +4,7 @@ use tokio_postgres::Row;
 
 use super::{PostgresStore, map_err};
 use crate::domain::{EmailId, Page, PageRequest};
-use crate::storage::{EmailFilter, NewEmail, OutboxEmail, OutboxStore, StoreResult};
+use crate::storage::{ClaimedEmail, EmailFilter, NewEmail, OutboxEmail, OutboxStore, StoreError, StoreResult, Timestamp};
 
 /// Queues an email inside the caller's transaction.
 pub(crate) async fn insert_email(client: &impl GenericClient, email: &NewEmail) -> StoreResult<()> {
@@ -42,6 +42,24 @@ fn email_from_row(row: &Row) -> StoreResult<OutboxEmail> {
     })
 }
 
+fn claimed_from_row(row: &Row) -> StoreResult<ClaimedEmail> {
+    Ok(ClaimedEmail {
+        id: EmailId(row.try_get(0).map_err(map_err)?),
+        recipient: row.try_get(1).map_err(map_err)?,
+        template: row.try_get(2).map_err(map_err)?,
+        subject: row.try_get(3).map_err(map_err)?,
+        body_text: row.try_get(4).map_err(map_err)?,
+        body_html: row.try_get(5).map_err(map_err)?,
+        attempts: row.try_get(6).map_err(map_err)?,
+        created_at: row.try_get(7).map_err(map_err)?,
+    })
+}
+
+/// `NotFound` when an update of a `sending` message changed nothing.
+fn changed_one(changed: u64) -> StoreResult<()> {
+    if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
 #[async_trait]
 impl OutboxStore for PostgresStore {
     #[tracing::instrument(skip_all)]
@@ -74,5 +92,73 @@ impl OutboxStore for PostgresStore {
             .map_err(map_err)?;
         let items = rows.iter().map(email_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::new(items, page, total))
+    }
+
+    #[tracing::instrument(skip_all, fields(limit = limit))]
+    async fn claim_emails(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<ClaimedEmail>> {
+        // One statement, one transaction. `SKIP LOCKED` lets concurrent claimers (other tasks or
+        // other servers) pass over rows another claim is taking; a row whose claim committed
+        // meanwhile is re-checked under its lock and no longer matches (its lease lies ahead).
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "WITH claimed AS (
+                     UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2
+                     WHERE id IN (
+                         SELECT id FROM outbox
+                         WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1
+                         ORDER BY created_at, id
+                         LIMIT $3
+                         FOR UPDATE SKIP LOCKED)
+                     RETURNING id, recipient, template, subject, body_text, body_html, attempts, created_at)
+                 SELECT * FROM claimed ORDER BY created_at, id",
+                &[&now, &lease_until, &limit.max(0)],
+            )
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(claimed_from_row).collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn mark_email_sent(&self, id: EmailId, at: Timestamp) -> StoreResult<()> {
+        let changed = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE outbox SET status = 'sent', sent_at = $2 WHERE id = $1 AND status = 'sending'",
+                &[&id.0, &at],
+            )
+            .await
+            .map_err(map_err)?;
+        changed_one(changed)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reschedule_email(&self, id: EmailId, error: &str, next_attempt_at: Timestamp) -> StoreResult<()> {
+        let changed = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE outbox SET status = 'queued', next_attempt_at = $2, last_error = $3 WHERE id = $1 AND status = 'sending'",
+                &[&id.0, &next_attempt_at, &error],
+            )
+            .await
+            .map_err(map_err)?;
+        changed_one(changed)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn mark_email_failed(&self, id: EmailId, error: &str, at: Timestamp) -> StoreResult<()> {
+        let changed = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE outbox SET status = 'failed', next_attempt_at = $2, last_error = $3 WHERE id = $1 AND status = 'sending'",
+                &[&id.0, &at, &error],
+            )
+            .await
+            .map_err(map_err)?;
+        changed_one(changed)
     }
 }

@@ -55,8 +55,9 @@ pub(super) async fn revoke_sessions(client: &impl GenericClient, user: UserId, k
 impl UserStore for PostgresStore {
     #[tracing::instrument(skip_all)]
     async fn insert_user(&self, user: NewUser) -> StoreResult<User> {
-        let client = self.client().await?;
-        let row = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let row = tx
             .query_one(
                 &format!(
                     "INSERT INTO users (id, email, name, password_hash, role, status, created_at, updated_at)
@@ -73,7 +74,12 @@ impl UserStore for PostgresStore {
             )
             .await
             .map_err(map_err)?;
-        user_from_row(&row)
+        let inserted = user_from_row(&row)?;
+        if let Some(email) = &user.welcome_email {
+            super::outbox::insert_email(&tx, email).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(inserted)
     }
 
     #[tracing::instrument(skip_all)]

@@ -3,7 +3,7 @@ use rusqlite::{Connection, Row, params};
 
 use super::{SqliteStore, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{EmailId, Page, PageRequest};
-use crate::storage::{EmailFilter, NewEmail, OutboxEmail, OutboxStore, StoreResult};
+use crate::storage::{ClaimedEmail, EmailFilter, NewEmail, OutboxEmail, OutboxStore, StoreError, StoreResult, Timestamp};
 
 /// Queues an email inside the caller's transaction.
 pub(crate) fn insert_email(conn: &Connection, email: &NewEmail) -> StoreResult<()> {
@@ -40,6 +40,37 @@ fn email_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxEmail> {
     })
 }
 
+fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedEmail> {
+    Ok(ClaimedEmail {
+        id: EmailId(parse_uuid(&row.get::<_, String>(0)?)?),
+        recipient: row.get(1)?,
+        template: row.get(2)?,
+        subject: row.get(3)?,
+        body_text: row.get(4)?,
+        body_html: row.get(5)?,
+        attempts: row.get(6)?,
+        created_at: parse_ts(&row.get::<_, String>(7)?)?,
+    })
+}
+
+/// Changes a `sending` message with `sql` over `?1` = id, `?2` = time and `?3` = error (when
+/// given); one statement, so one transaction. `NotFound` when no `sending` message matched.
+async fn finish(store: &SqliteStore, sql: &'static str, id: EmailId, error: Option<String>, at: Timestamp) -> StoreResult<()> {
+    store
+        .pool
+        .write(move |conn| {
+            let changed = conn
+                .prepare_cached(sql)
+                .and_then(|mut stmt| match error {
+                    Some(error) => stmt.execute(params![id.to_string(), ts(at), error]),
+                    None => stmt.execute(params![id.to_string(), ts(at)]),
+                })
+                .map_err(map_err)?;
+            if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        })
+        .await
+}
+
 #[async_trait]
 impl OutboxStore for SqliteStore {
     #[tracing::instrument(skip_all)]
@@ -73,5 +104,67 @@ impl OutboxStore for SqliteStore {
                 Ok(Page::new(items, page, total))
             })
             .await
+    }
+
+    #[tracing::instrument(skip_all, fields(limit = limit))]
+    async fn claim_emails(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<ClaimedEmail>> {
+        // The single writer connection serialises claims: no two claimers see the same row due.
+        self.pool
+            .write(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?2
+                         WHERE id IN (
+                             SELECT id FROM outbox
+                             WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?1
+                             ORDER BY created_at, id LIMIT ?3)
+                         RETURNING id, recipient, template, subject, body_text, body_html, attempts, created_at",
+                    )
+                    .map_err(map_err)?;
+                let mut claimed = stmt
+                    .query_map(params![ts(now), ts(lease_until), limit.max(0)], claimed_from_row)
+                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                    .map_err(map_err)?;
+                // RETURNING comes in no particular order.
+                claimed.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+                Ok(claimed)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn mark_email_sent(&self, id: EmailId, at: Timestamp) -> StoreResult<()> {
+        finish(
+            self,
+            "UPDATE outbox SET status = 'sent', sent_at = ?2 WHERE id = ?1 AND status = 'sending'",
+            id,
+            None,
+            at,
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reschedule_email(&self, id: EmailId, error: &str, next_attempt_at: Timestamp) -> StoreResult<()> {
+        finish(
+            self,
+            "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'sending'",
+            id,
+            Some(error.to_owned()),
+            next_attempt_at,
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn mark_email_failed(&self, id: EmailId, error: &str, at: Timestamp) -> StoreResult<()> {
+        finish(
+            self,
+            "UPDATE outbox SET status = 'failed', next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'sending'",
+            id,
+            Some(error.to_owned()),
+            at,
+        )
+        .await
     }
 }

@@ -58,7 +58,8 @@ impl UserStore for SqliteStore {
     async fn insert_user(&self, user: NewUser) -> StoreResult<User> {
         self.pool
             .write(move |conn| {
-                conn.execute(
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                tx.execute(
                     "INSERT INTO users (id, email, name, password_hash, role, status, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?6)",
                     params![
@@ -71,7 +72,12 @@ impl UserStore for SqliteStore {
                     ],
                 )
                 .map_err(map_err)?;
-                load_user(conn, user.id)?.ok_or(StoreError::NotFound)
+                if let Some(email) = &user.welcome_email {
+                    super::outbox::insert_email(&tx, email)?;
+                }
+                let inserted = load_user(&tx, user.id)?.ok_or(StoreError::NotFound)?;
+                tx.commit().map_err(map_err)?;
+                Ok(inserted)
             })
             .await
     }
