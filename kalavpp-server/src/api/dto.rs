@@ -250,11 +250,6 @@ page_body!(
     super::orders_dto::OrderBody
 );
 page_body!(
-    /// A page of ledger entries.
-    LedgerPage,
-    super::orders_dto::LedgerEntryBody
-);
-page_body!(
     /// A page of payout requests.
     PayoutPage,
     super::payouts::PayoutBody

@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::admin::parse_time;
-use super::dto::{LedgerPage, OrderPage};
+use super::dto::OrderPage;
 use super::orders_dto::{BalanceBody, CartBody, CheckoutBody, DownloadBody, LedgerEntryBody, OrderBody, OrderItemBody};
 use crate::app::AppState;
 use crate::extract::{ApiJson, ApiQuery, AuthUser, JsonOrEmpty, Pagination};
@@ -102,13 +102,19 @@ pub struct OrderListQuery {
     pub per_page: Option<String>,
 }
 
-/// A vendor's balance and ledger.
+/// A vendor's balance and one page of its ledger.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EarningsBody {
     /// Balances in cents.
     pub balance: BalanceBody,
-    /// Ledger entries, newest first.
-    pub entries: LedgerPage,
+    /// Ledger entries of this page, newest first.
+    pub entries: Vec<LedgerEntryBody>,
+    /// 1-based page number of `entries`.
+    pub page: u32,
+    /// Page size (at most 100).
+    pub per_page: u32,
+    /// Ledger entries in all.
+    pub total: i64,
 }
 
 /// Webhook acknowledgement.
@@ -345,7 +351,10 @@ async fn earnings(State(state): State<AppState>, AuthUser(actor): AuthUser, Pagi
     let earnings = state.market.orders().earnings(&actor, page).await?;
     Ok(Json(EarningsBody {
         balance: earnings.balance.into(),
-        entries: LedgerPage::from_page_ref(&earnings.entries, |e| LedgerEntryBody::from(e)),
+        entries: earnings.entries.items.iter().map(LedgerEntryBody::from).collect(),
+        page: earnings.entries.page,
+        per_page: earnings.entries.per_page,
+        total: earnings.entries.total,
     }))
 }
 
