@@ -166,6 +166,10 @@ impl From<StoreError> for Error {
         match err {
             StoreError::NotFound => Self::not_found("not_found", "not found"),
             StoreError::Conflict(what) => Self::conflict("conflict", format!("conflicts with an existing {what}")),
+            StoreError::InvalidInput(_) => Self::BadRequest {
+                code: "invalid_text",
+                message: "the request holds text the database cannot store (e.g. a NUL character)".into(),
+            },
             other => Self::Internal(other.to_string()),
         }
     }

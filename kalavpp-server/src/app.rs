@@ -20,7 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api;
-use crate::http_error::{not_found, problem_for_bare_errors};
+use crate::http_error::{not_found, problem_for_bare_errors, refuse_nul_in_uri};
 use crate::rate_limit::IpRateLimit;
 use crate::settings::Settings;
 
@@ -233,6 +233,7 @@ fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit)
     api::router(state, general, credentials)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(from_fn(refuse_nul_in_uri))
         .layer(from_fn(problem_for_bare_errors))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -85,6 +85,10 @@ fn is_length_limit(err: &axum::extract::rejection::FailedToBufferBody) -> bool {
 
 /// Deserialises JSON, classifying errors as malformed (`400`) or invalid (`422`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // No text we store may hold a NUL character (PostgreSQL refuses it): refuse it for every route.
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Err(Error::Validation(vec![FieldError::new("body", "must not contain NUL characters (\\u0000)")]).into());
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();

@@ -15,6 +15,7 @@ on_both_backends!(
     every_admin_route_refuses_non_admins,
     analytics_validate_their_window,
     every_admin_mutation_writes_one_audit_row,
+    payouts_resist_self_dealing_and_refunds,
 );
 
 fn commission(cents: i64, bps: i64) -> i64 {
@@ -517,4 +518,93 @@ async fn every_admin_mutation_writes_one_audit_row(app: TestApp) {
         .as_i64()
         .unwrap();
     assert_eq!(after, before + steps.len() as i64);
+}
+
+async fn payouts_resist_self_dealing_and_refunds(app: TestApp) {
+    let Scene { admin, ana, bo, customer } = Scene::new(&app).await;
+    let a = admin.access.as_str();
+    let sell = |vendor: &str, title: &str| {
+        let (app, vendor, title) = (&app, vendor.to_owned(), title.to_owned());
+        let cat = customer.access.clone();
+        async move {
+            let work = text(&digital(app, &vendor, &title, 10_000).await, "id");
+            attach_asset(app, &vendor, &work, "work.zip", asset_bytes(100)).await;
+            add_to_cart(app, &cat, &work, 1).await;
+            let placed = checkout(app, &cat, None).await;
+            pay(app, &placed).await;
+            text(&placed["order"], "id")
+        }
+    };
+    let ana_order = sell(&ana.user.access, "Ana study").await;
+    sell(&bo.user.access, "Bo study").await;
+
+    // Ana asks for a payout, then an admin makes her an admin too.
+    let pending = app
+        .post("/vendor/payouts", Some(&ana.user.access), json!({"amount_cents": 5_000}))
+        .await
+        .expect(201)
+        .body;
+    let pending_id = text(&pending, "id");
+    app.patch(&format!("/admin/users/{}", ana.user.id), Some(a), json!({"role": "admin"}))
+        .await
+        .expect(200);
+    // As an admin she can neither draw more money nor decide on her own shop's payout.
+    app.post("/vendor/payouts", Some(&ana.user.access), json!({"amount_cents": 1_000}))
+        .await
+        .expect_problem(403, "vendor_only");
+    app.post(&format!("/admin/payouts/{pending_id}/approve"), Some(&ana.user.access), json!({}))
+        .await
+        .expect_problem(403, "own_payout");
+    app.post(
+        &format!("/admin/payouts/{pending_id}/reject"),
+        Some(&ana.user.access),
+        json!({"reason": "mine"}),
+    )
+    .await
+    .expect_problem(403, "own_payout");
+    assert_eq!(
+        app.get(&format!("/admin/payouts/{pending_id}"), Some(a)).await.expect(200).body["status"],
+        "requested"
+    );
+    // But she may decide on Bo's.
+    let bo_payout = app
+        .post("/vendor/payouts", Some(&bo.user.access), json!({"amount_cents": 2_000}))
+        .await
+        .expect(201)
+        .body;
+    app.post(
+        &format!("/admin/payouts/{}/approve", text(&bo_payout, "id")),
+        Some(&ana.user.access),
+        json!({}),
+    )
+    .await
+    .expect(200);
+
+    // A refund after the request leaves Ana owing money: the held payout cannot go out.
+    app.post(&format!("/admin/orders/{ana_order}/refund"), Some(a), json!({}))
+        .await
+        .expect(200);
+    app.post(&format!("/admin/payouts/{pending_id}/approve"), Some(a), json!({}))
+        .await
+        .expect_problem(409, "negative_balance");
+    let rejected = app
+        .post(
+            &format!("/admin/payouts/{pending_id}/reject"),
+            Some(a),
+            json!({"reason": "sale refunded"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(rejected["status"], "rejected");
+    let ana_again = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "ana@example.com", "password": crate::helpers::PASSWORD}),
+        )
+        .await;
+    let token = text(&ana_again.expect(200).body, "access_token");
+    let balance = app.get("/admin/stats", Some(&token)).await.expect(200).body;
+    assert_eq!(balance["payouts"]["paid_cents"], 0, "nothing was paid out");
 }

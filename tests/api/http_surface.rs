@@ -5,7 +5,11 @@ use serde_json::json;
 
 use crate::helpers::{Backend, PASSWORD, TestApp, on_both_backends, read, spawn_app};
 
-on_both_backends!(health_and_readiness, malformed_requests_get_problems);
+on_both_backends!(
+    health_and_readiness,
+    malformed_requests_get_problems,
+    nul_characters_are_refused_everywhere
+);
 
 async fn health_and_readiness(app: TestApp) {
     let health = app.get("/healthz", None).await.expect(200);
@@ -201,4 +205,50 @@ async fn forwarded_for_is_trusted_only_behind_a_proxy() {
             "TRUST_PROXY={trust}"
         );
     }
+}
+
+/// PostgreSQL cannot store a NUL character; SQLite can. Either way a client sending one gets a 4xx
+/// and nothing is stored, on every kind of input.
+async fn nul_characters_are_refused_everywhere(app: TestApp) {
+    let admin = app.admin().await;
+    let user = app.register("nul@example.com").await;
+    for path in ["/products/%00", "/vendors/a%00b", "/orders/%00"] {
+        let reply = app.get(path, Some(&admin.access)).await;
+        assert_eq!(reply.status.as_u16(), 404, "{path}: {}", reply.body);
+    }
+    for (path, field) in [
+        ("/products?q=%00", "q"),
+        ("/admin/users?q=a%00", "q"),
+        ("/admin/audit-log?action=x%00", "action"),
+        ("/admin/emails?template=%00&status=sent", "template"),
+    ] {
+        let reply = app.get(path, Some(&admin.access)).await.expect_problem(422, "validation_failed");
+        assert_eq!(reply.fields(), vec![field], "{path}");
+    }
+    // Raw bodies: the JSON escape `\u0000` decodes to a NUL character.
+    for (path, raw) in [
+        ("/vendors/apply", r#"{"shop_name": "Nul\u0000Shop"}"#),
+        (
+            "/auth/register",
+            r#"{"email": "x@example.com", "password": "long enough pass", "name": "a\u0000b"}"#,
+        ),
+    ] {
+        let response = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(&user.access)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .expect("sent");
+        let reply = read(response).await;
+        assert_eq!(reply.status.as_u16(), 422, "{path}: {}", reply.body);
+        assert_eq!(reply.fields(), vec!["body"], "{path}");
+    }
+    assert_eq!(
+        app.get("/vendor/me", Some(&user.access)).await.status.as_u16(),
+        404,
+        "no application was stored"
+    );
 }

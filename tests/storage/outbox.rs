@@ -255,8 +255,21 @@ async fn claim_reclaims_sending_messages_whose_lease_expired(store: Db) {
     let row = listed_one(&store, id).await;
     assert_eq!((row.status.as_str(), row.attempts), ("sending", 2));
 
+    // The first claimer comes back late: its outcome no longer counts.
+    assert!(matches!(
+        store.mark_email_sent(id, 1, t + secs(101)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.reschedule_email(id, 1, "late", t + secs(101)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.mark_email_failed(id, 1, "late", t + secs(101)).await,
+        Err(StoreError::NotFound)
+    ));
     // The second claimer's outcome is recorded normally.
-    store.mark_email_sent(id, t + secs(102)).await.unwrap();
+    store.mark_email_sent(id, 2, t + secs(102)).await.unwrap();
     let row = listed_one(&store, id).await;
     assert_eq!((row.status.as_str(), row.attempts, row.sent_at), ("sent", 2, Some(t + secs(102))));
     assert!(
@@ -272,13 +285,13 @@ async fn sent_rescheduled_and_failed_messages_show_in_the_list(store: Db) {
     let given_up = queue(&store, "c@example.com", "welcome", t, 0).await;
     assert_eq!(store.claim_emails(t + secs(1), t + secs(61), 10).await.unwrap().len(), 3);
 
-    store.mark_email_sent(delivered, t + secs(2)).await.unwrap();
+    store.mark_email_sent(delivered, 1, t + secs(2)).await.unwrap();
     store
-        .reschedule_email(retried, "transient error (451): try again later", t + secs(100))
+        .reschedule_email(retried, 1, "transient error (451): try again later", t + secs(100))
         .await
         .unwrap();
     store
-        .mark_email_failed(given_up, "permanent error (550): no such user", t + secs(3))
+        .mark_email_failed(given_up, 1, "permanent error (550): no such user", t + secs(3))
         .await
         .unwrap();
 
@@ -309,7 +322,7 @@ async fn sent_rescheduled_and_failed_messages_show_in_the_list(store: Db) {
     assert!(store.claim_emails(t + secs(99), t + secs(159), 10).await.unwrap().is_empty());
     let again = store.claim_emails(t + secs(100), t + secs(160), 10).await.unwrap();
     assert_eq!((ids(&again), again[0].attempts), (vec![retried], 2));
-    store.mark_email_sent(retried, t + secs(101)).await.unwrap();
+    store.mark_email_sent(retried, 2, t + secs(101)).await.unwrap();
     let row = listed_one(&store, retried).await;
     assert_eq!(
         (row.status.as_str(), row.attempts, row.sent_at, row.last_error.as_deref()),
@@ -321,30 +334,39 @@ async fn sent_rescheduled_and_failed_messages_show_in_the_list(store: Db) {
 async fn outcomes_apply_only_to_messages_being_sent(store: Db) {
     let t = now();
     let unknown = EmailId::new();
-    assert!(matches!(store.mark_email_sent(unknown, t).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.reschedule_email(unknown, "x", t).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.mark_email_failed(unknown, "x", t).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.mark_email_sent(unknown, 1, t).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.reschedule_email(unknown, 1, "x", t).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.mark_email_failed(unknown, 1, "x", t).await,
+        Err(StoreError::NotFound)
+    ));
 
     // A queued message that nobody claimed cannot be marked.
     let queued = queue(&store, "a@example.com", "welcome", t, 0).await;
-    assert!(matches!(store.mark_email_sent(queued, t).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.mark_email_failed(queued, "x", t).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.mark_email_sent(queued, 0, t).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.mark_email_failed(queued, 0, "x", t).await,
+        Err(StoreError::NotFound)
+    ));
     let row = listed_one(&store, queued).await;
     assert_eq!((row.status.as_str(), row.attempts, row.last_error), ("queued", 0, None));
 
     // Once sent, a late failure report of another claimer changes nothing.
     store.claim_emails(t + secs(1), t + secs(61), 10).await.unwrap();
-    store.mark_email_sent(queued, t + secs(2)).await.unwrap();
+    store.mark_email_sent(queued, 1, t + secs(2)).await.unwrap();
     assert!(matches!(
-        store.mark_email_failed(queued, "late", t + secs(3)).await,
+        store.mark_email_failed(queued, 1, "late", t + secs(3)).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.reschedule_email(queued, "late", t + secs(3)).await,
+        store.reschedule_email(queued, 1, "late", t + secs(3)).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.mark_email_sent(queued, t + secs(4)).await,
+        store.mark_email_sent(queued, 1, t + secs(4)).await,
         Err(StoreError::NotFound)
     ));
     let row = listed_one(&store, queued).await;

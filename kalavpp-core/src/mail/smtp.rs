@@ -130,8 +130,9 @@ fn percent_encode(text: &str) -> String {
 /// `scheme://host:port` of an SMTP URL, without user info, path or query.
 fn endpoint_of(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("smtp", url));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    // Cut the user info at the last `@` first: a password may hold a (mis-encoded) `/`.
+    let after_credentials = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let host = after_credentials.split(['/', '?', '#']).next().unwrap_or_default();
     format!("{scheme}://{host}")
 }
 
@@ -178,6 +179,11 @@ mod tests {
         assert_eq!(url, "smtps://apikey:SG.abc_DEF-1.x%2Fy%2Bz%3D@smtp.sendgrid.net:465");
         assert!(check_smtp_url(&url).is_ok());
         assert_eq!(endpoint_of(&url), "smtps://smtp.sendgrid.net:465");
+        // A password with an unencoded `/` must not leak into the description either.
+        assert_eq!(
+            endpoint_of("smtps://user:12/34@mail.example.com:465"),
+            "smtps://mail.example.com:465"
+        );
     }
 
     #[tokio::test]

@@ -161,7 +161,7 @@ impl OutboxWorker {
                 report.skipped += 1;
                 continue;
             }
-            self.deliver(message, &mut report).await;
+            self.deliver(message, lease_until, &mut report).await;
         }
         if report.claimed > 0 {
             tracing::info!(
@@ -203,7 +203,7 @@ impl OutboxWorker {
 
     /// Sends one claimed message and records the outcome.
     #[instrument(skip_all, fields(email_id = %message.id, template = %message.template, attempt = message.attempts))]
-    async fn deliver(&self, message: ClaimedEmail, report: &mut DeliveryReport) {
+    async fn deliver(&self, message: ClaimedEmail, lease_until: Timestamp, report: &mut DeliveryReport) {
         let attempt = u32::try_from(message.attempts).unwrap_or(u32::MAX);
         if attempt > self.policy.max_attempts {
             // Only reclaims after a crash get here: the last regular attempt already decides.
@@ -223,7 +223,18 @@ impl OutboxWorker {
             text: message.body_text.clone(),
             html: message.body_html.clone(),
         };
-        let outcome = match self.mailer.send(&outgoing).await {
+        // A send must end inside the lease: past it another worker may claim the message again.
+        let budget = (lease_until - now() - TimeDelta::seconds(5))
+            .to_std()
+            .unwrap_or_default()
+            .max(Duration::from_secs(1));
+        let sent = tokio::time::timeout(budget, self.mailer.send(&outgoing)).await.unwrap_or_else(|_| {
+            Err(MailError::Delivery(format!(
+                "no answer within {} s (the claim's lease)",
+                budget.as_secs()
+            )))
+        });
+        let outcome = match sent {
             Ok(()) => Outcome::Sent,
             Err(err) if err.is_permanent() || attempt >= self.policy.max_attempts => {
                 tracing::warn!(error = %err, "email delivery failed for good");
@@ -240,9 +251,18 @@ impl OutboxWorker {
 
     async fn record(&self, message: &ClaimedEmail, outcome: Outcome, report: &mut DeliveryReport) {
         let (result, counter) = match outcome {
-            Outcome::Sent => (self.store.mark_email_sent(message.id, now()).await, &mut report.sent),
-            Outcome::Retry(error, at) => (self.store.reschedule_email(message.id, &error, at).await, &mut report.retried),
-            Outcome::Failed(error) => (self.store.mark_email_failed(message.id, &error, now()).await, &mut report.failed),
+            Outcome::Sent => (
+                self.store.mark_email_sent(message.id, message.attempts, now()).await,
+                &mut report.sent,
+            ),
+            Outcome::Retry(error, at) => (
+                self.store.reschedule_email(message.id, message.attempts, &error, at).await,
+                &mut report.retried,
+            ),
+            Outcome::Failed(error) => (
+                self.store.mark_email_failed(message.id, message.attempts, &error, now()).await,
+                &mut report.failed,
+            ),
         };
         match result {
             Ok(()) => *counter += 1,

@@ -143,6 +143,23 @@ impl<'a> Payouts<'a> {
             return Err(transition_conflict(verb, current.status));
         }
         let vendor = self.inner.store.vendor_by_id(current.vendor_id).await?;
+        if let (Some(admin), Some(vendor)) = (admin, &vendor)
+            && vendor.user_id == admin
+        {
+            return Err(Error::forbidden(
+                "own_payout",
+                "an administrator cannot decide on a payout of their own shop",
+            ));
+        }
+        if matches!(action, PayoutAction::Approve | PayoutAction::MarkPaid { .. }) {
+            let balance = self.inner.store.vendor_balance(current.vendor_id).await?;
+            if balance.available.cents() < 0 {
+                return Err(Error::conflict(
+                    "negative_balance",
+                    "the vendor owes money back after a refund (available balance below zero); reject the payout instead",
+                ));
+            }
+        }
         let email = match &vendor {
             Some(vendor) => self
                 .vendor_email(vendor)

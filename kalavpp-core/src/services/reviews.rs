@@ -196,7 +196,7 @@ impl<'a> Reviews<'a> {
         Ok(updated)
     }
 
-    /// Deletes a review: its author may (not audited); an admin may delete anyone's (audited as
+    /// Deletes a review: its author may (not audited); an admin may delete any (audited as
     /// `review.delete`); anyone else is `Forbidden(not_review_author)`.
     #[instrument(skip_all)]
     pub async fn delete(&self, actor: &Actor, id: ReviewId) -> Result<()> {
@@ -204,13 +204,14 @@ impl<'a> Reviews<'a> {
             Actor::Anonymous => return Err(Error::unauthorized("authentication_required", "sign in to do this")),
             _ => self.existing(id).await?,
         };
+        // Admins first: an admin's deletion is an admin mutation (audited), even of their own review.
         let record = match actor {
-            Actor::User { id: user, .. } if *user == current.user_id => None,
             Actor::User {
                 id: admin,
                 role: Role::Admin,
                 ..
             } => Some(Some(*admin)),
+            Actor::User { id: user, .. } if *user == current.user_id => None,
             Actor::System => Some(None),
             _ => {
                 return Err(Error::forbidden(

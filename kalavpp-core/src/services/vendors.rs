@@ -155,8 +155,14 @@ impl<'a> Vendors<'a> {
     pub(crate) async fn approved(&self, actor: &Actor) -> Result<Vendor> {
         let user_id = actor.require_user()?;
         let vendor = self.inner.store.vendor_by_user(user_id).await?;
+        // The role is the account's current one: a vendor demoted (or promoted to admin) no longer
+        // sells or draws payouts, whatever its shop record says.
+        let is_vendor = matches!(actor, Actor::User { role: Role::Vendor, .. });
         match vendor {
-            Some(vendor) if vendor.status == VendorStatus::Approved => Ok(vendor),
+            Some(vendor) if vendor.status == VendorStatus::Approved && is_vendor => Ok(vendor),
+            Some(vendor) if vendor.status == VendorStatus::Approved => {
+                Err(Error::forbidden("vendor_only", "only approved vendors may do this"))
+            }
             Some(vendor) => Err(Error::forbidden(
                 "vendor_not_approved",
                 format!("your shop is {}; only approved vendors may do this", vendor.status),

@@ -37,6 +37,10 @@ pub enum StoreError {
     /// The database could not be reached or timed out.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database refused a value no client input should carry (e.g. a NUL character in text on
+    /// PostgreSQL). Reported to the caller as a bad request, never as a server error.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// Any other database failure.
     #[error("database error: {0}")]
     Backend(String),
@@ -110,15 +114,18 @@ pub trait OutboxStore: Send + Sync {
     /// holds.
     async fn claim_emails(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<ClaimedEmail>>;
     /// Records that a `sending` message was delivered at `at` (`sent`, `sent_at = at`).
-    /// `NotFound` when no message `id` is `sending`.
-    async fn mark_email_sent(&self, id: EmailId, at: Timestamp) -> StoreResult<()>;
+    /// `attempt` is the claim's `attempts`: it fences the outcome to the claim that sent it, so a
+    /// worker whose lease ran out (the message was claimed again) cannot overwrite the newer
+    /// claim's outcome. `NotFound` when message `id` is not `sending` under that attempt.
+    async fn mark_email_sent(&self, id: EmailId, attempt: i32, at: Timestamp) -> StoreResult<()>;
     /// Puts a `sending` message back in the queue after a failed attempt: `queued`,
-    /// `last_error = error`, due again at `next_attempt_at`. `NotFound` when no message `id` is
-    /// `sending`.
-    async fn reschedule_email(&self, id: EmailId, error: &str, next_attempt_at: Timestamp) -> StoreResult<()>;
+    /// `last_error = error`, due again at `next_attempt_at`. `NotFound` when message `id` is not
+    /// `sending` under `attempt`.
+    async fn reschedule_email(&self, id: EmailId, attempt: i32, error: &str, next_attempt_at: Timestamp) -> StoreResult<()>;
     /// Gives up on a `sending` message: `failed` with `last_error = error`; `at` (the time of the
-    /// last attempt) is kept in `next_attempt_at`. `NotFound` when no message `id` is `sending`.
-    async fn mark_email_failed(&self, id: EmailId, error: &str, at: Timestamp) -> StoreResult<()>;
+    /// last attempt) is kept in `next_attempt_at`. `NotFound` when message `id` is not `sending`
+    /// under `attempt`.
+    async fn mark_email_failed(&self, id: EmailId, attempt: i32, error: &str, at: Timestamp) -> StoreResult<()>;
 }
 
 /// The audit log (rows are written by the mutations themselves).

@@ -133,7 +133,14 @@ pub(crate) fn map_err(err: tokio_postgres::Error) -> StoreError {
         if *db.code() == SqlState::UNIQUE_VIOLATION {
             return StoreError::Conflict(conflict_name(db.constraint().unwrap_or("unique")));
         }
-        return StoreError::Backend(format!("{}: {}", db.code().code(), db.message()));
+        let code = db.code();
+        if *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE || *code == SqlState::UNTRANSLATABLE_CHARACTER {
+            return StoreError::InvalidInput(db.message().to_owned());
+        }
+        if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE {
+            return StoreError::Unavailable(format!("{}: {}", code.code(), db.message()));
+        }
+        return StoreError::Backend(format!("{}: {}", code.code(), db.message()));
     }
     if err.is_closed() {
         return StoreError::Unavailable(err.to_string());

@@ -121,13 +121,13 @@ impl OutboxStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn mark_email_sent(&self, id: EmailId, at: Timestamp) -> StoreResult<()> {
+    async fn mark_email_sent(&self, id: EmailId, attempt: i32, at: Timestamp) -> StoreResult<()> {
         let changed = self
             .client()
             .await?
             .execute(
-                "UPDATE outbox SET status = 'sent', sent_at = $2 WHERE id = $1 AND status = 'sending'",
-                &[&id.0, &at],
+                "UPDATE outbox SET status = 'sent', sent_at = $2 WHERE id = $1 AND status = 'sending' AND attempts = $3",
+                &[&id.0, &at, &attempt],
             )
             .await
             .map_err(map_err)?;
@@ -135,13 +135,14 @@ impl OutboxStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn reschedule_email(&self, id: EmailId, error: &str, next_attempt_at: Timestamp) -> StoreResult<()> {
+    async fn reschedule_email(&self, id: EmailId, attempt: i32, error: &str, next_attempt_at: Timestamp) -> StoreResult<()> {
         let changed = self
             .client()
             .await?
             .execute(
-                "UPDATE outbox SET status = 'queued', next_attempt_at = $2, last_error = $3 WHERE id = $1 AND status = 'sending'",
-                &[&id.0, &next_attempt_at, &error],
+                "UPDATE outbox SET status = 'queued', next_attempt_at = $2, last_error = $3
+                 WHERE id = $1 AND status = 'sending' AND attempts = $4",
+                &[&id.0, &next_attempt_at, &error, &attempt],
             )
             .await
             .map_err(map_err)?;
@@ -149,13 +150,14 @@ impl OutboxStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn mark_email_failed(&self, id: EmailId, error: &str, at: Timestamp) -> StoreResult<()> {
+    async fn mark_email_failed(&self, id: EmailId, attempt: i32, error: &str, at: Timestamp) -> StoreResult<()> {
         let changed = self
             .client()
             .await?
             .execute(
-                "UPDATE outbox SET status = 'failed', next_attempt_at = $2, last_error = $3 WHERE id = $1 AND status = 'sending'",
-                &[&id.0, &at, &error],
+                "UPDATE outbox SET status = 'failed', next_attempt_at = $2, last_error = $3
+                 WHERE id = $1 AND status = 'sending' AND attempts = $4",
+                &[&id.0, &at, &error, &attempt],
             )
             .await
             .map_err(map_err)?;

@@ -80,7 +80,7 @@ impl PayoutStore for PostgresStore {
         // ledger that already holds the previous request's hold.
         let vendor = payout.vendor_id.0;
         if tx
-            .query_opt("SELECT 1 FROM vendors WHERE id = $1 FOR UPDATE", &[&vendor])
+            .query_opt("SELECT 1 FROM vendors WHERE id = $1 FOR NO KEY UPDATE", &[&vendor])
             .await
             .map_err(map_err)?
             .is_none()

@@ -44,7 +44,7 @@ async fn load_review(client: &impl GenericClient, id: Uuid) -> StoreResult<Optio
 /// every review committed before it (under READ COMMITTED every statement takes a new snapshot).
 async fn lock_product_and_vendor(client: &impl GenericClient, product_id: Uuid) -> StoreResult<Option<Uuid>> {
     let Some(row) = client
-        .query_opt("SELECT vendor_id FROM products WHERE id = $1 FOR UPDATE", &[&product_id])
+        .query_opt("SELECT vendor_id FROM products WHERE id = $1 FOR NO KEY UPDATE", &[&product_id])
         .await
         .map_err(map_err)?
     else {
@@ -52,7 +52,7 @@ async fn lock_product_and_vendor(client: &impl GenericClient, product_id: Uuid) 
     };
     let vendor_id: Uuid = row.get(0);
     client
-        .execute("SELECT 1 FROM vendors WHERE id = $1 FOR UPDATE", &[&vendor_id])
+        .execute("SELECT 1 FROM vendors WHERE id = $1 FOR NO KEY UPDATE", &[&vendor_id])
         .await
         .map_err(map_err)?;
     Ok(Some(vendor_id))

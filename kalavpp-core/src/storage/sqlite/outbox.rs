@@ -55,15 +55,23 @@ fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedEmail> {
 
 /// Changes a `sending` message with `sql` over `?1` = id, `?2` = time and `?3` = error (when
 /// given); one statement, so one transaction. `NotFound` when no `sending` message matched.
-async fn finish(store: &SqliteStore, sql: &'static str, id: EmailId, error: Option<String>, at: Timestamp) -> StoreResult<()> {
+/// Runs an outcome update: `?1` id, `?2` time, `?3` the claim's attempt, `?4` the error (if any).
+async fn finish(
+    store: &SqliteStore,
+    sql: &'static str,
+    id: EmailId,
+    attempt: i32,
+    error: Option<String>,
+    at: Timestamp,
+) -> StoreResult<()> {
     store
         .pool
         .write(move |conn| {
             let changed = conn
                 .prepare_cached(sql)
                 .and_then(|mut stmt| match error {
-                    Some(error) => stmt.execute(params![id.to_string(), ts(at), error]),
-                    None => stmt.execute(params![id.to_string(), ts(at)]),
+                    Some(error) => stmt.execute(params![id.to_string(), ts(at), attempt, error]),
+                    None => stmt.execute(params![id.to_string(), ts(at), attempt]),
                 })
                 .map_err(map_err)?;
             if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
@@ -133,11 +141,12 @@ impl OutboxStore for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn mark_email_sent(&self, id: EmailId, at: Timestamp) -> StoreResult<()> {
+    async fn mark_email_sent(&self, id: EmailId, attempt: i32, at: Timestamp) -> StoreResult<()> {
         finish(
             self,
-            "UPDATE outbox SET status = 'sent', sent_at = ?2 WHERE id = ?1 AND status = 'sending'",
+            "UPDATE outbox SET status = 'sent', sent_at = ?2 WHERE id = ?1 AND status = 'sending' AND attempts = ?3",
             id,
+            attempt,
             None,
             at,
         )
@@ -145,11 +154,12 @@ impl OutboxStore for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn reschedule_email(&self, id: EmailId, error: &str, next_attempt_at: Timestamp) -> StoreResult<()> {
+    async fn reschedule_email(&self, id: EmailId, attempt: i32, error: &str, next_attempt_at: Timestamp) -> StoreResult<()> {
         finish(
             self,
-            "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'sending'",
+            "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, last_error = ?4 WHERE id = ?1 AND status = 'sending' AND attempts = ?3",
             id,
+            attempt,
             Some(error.to_owned()),
             next_attempt_at,
         )
@@ -157,11 +167,12 @@ impl OutboxStore for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn mark_email_failed(&self, id: EmailId, error: &str, at: Timestamp) -> StoreResult<()> {
+    async fn mark_email_failed(&self, id: EmailId, attempt: i32, error: &str, at: Timestamp) -> StoreResult<()> {
         finish(
             self,
-            "UPDATE outbox SET status = 'failed', next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'sending'",
+            "UPDATE outbox SET status = 'failed', next_attempt_at = ?2, last_error = ?4 WHERE id = ?1 AND status = 'sending' AND attempts = ?3",
             id,
+            attempt,
             Some(error.to_owned()),
             at,
         )
