@@ -167,9 +167,7 @@ impl Reply {
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with('/') && !path.starts_with("/api/") && (path.starts_with("/healthz") || path.starts_with("/readyz")) {
-            format!("{}{path}", self.base)
-        } else if path.starts_with("/api/") {
+        if path.starts_with("/healthz") || path.starts_with("/readyz") || path.starts_with("/api/") {
             format!("{}{path}", self.base)
         } else {
             format!("{}/api/v1{path}", self.base)

@@ -172,7 +172,7 @@ async fn rate_limits_answer_429_with_retry_after() {
         .await
         .expect_problem(429, "rate_limited");
     let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!(retry >= 1 && retry <= 900, "retry-after {retry}");
+    assert!((1..=900).contains(&retry), "retry-after {retry}");
     // The general limit still has room for other routes ...
     app.get("/auth/me", None).await.expect(401);
     app.get("/auth/me", None).await.expect(401);

@@ -49,19 +49,23 @@ async fn collect<T>(
     client.query(sql, params).await.map_err(map_err)?.iter().map(map).collect()
 }
 
+/// A read-only repeatable-read transaction: every figure of a dashboard comes from one snapshot.
+async fn snapshot(client: &mut deadpool_postgres::Object) -> StoreResult<deadpool_postgres::Transaction<'_>> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(map_err)
+}
+
 #[async_trait]
 impl StatsStore for PostgresStore {
     #[tracing::instrument(skip_all)]
     async fn vendor_sales(&self, vendor_id: VendorId, window: StatsWindow) -> StoreResult<VendorSales> {
         let mut client = self.client().await?;
-        // One repeatable-read snapshot, so every figure agrees with the others.
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(map_err)?;
+        let tx = snapshot(&mut client).await?;
         let vendor = vendor_id.0;
         let product_count: i64 = tx
             .query_one(
@@ -183,13 +187,7 @@ impl StatsStore for PostgresStore {
     #[tracing::instrument(skip_all)]
     async fn analytics(&self, window: StatsWindow) -> StoreResult<AnalyticsData> {
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(map_err)?;
+        let tx = snapshot(&mut client).await?;
         let range: [&(dyn ToSql + Sync); 3] = [&window.from, &window.to, &window.top];
         let sales = collect(
             &tx,

@@ -134,7 +134,7 @@ impl OutboxStore for SqliteStore {
                     .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
                     .map_err(map_err)?;
                 // RETURNING comes in no particular order.
-                claimed.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+                claimed.sort_by_key(|c| (c.created_at, c.id));
                 Ok(claimed)
             })
             .await
