@@ -24,6 +24,8 @@ pub struct CacheStats {
 /// The catalog caches of one marketplace.
 pub struct CatalogCache {
     generation: AtomicU64,
+    /// Woken on every local invalidation, so the marketplace can tell other processes.
+    changed: tokio::sync::Notify,
     hits: AtomicU64,
     misses: AtomicU64,
     pub(crate) products: Cache<(u64, String), Arc<Product>>,
@@ -51,6 +53,7 @@ impl CatalogCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             generation: AtomicU64::new(0),
+            changed: tokio::sync::Notify::new(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             products: Cache::builder().max_capacity(20_000).time_to_live(ttl).build(),
@@ -67,8 +70,20 @@ impl CatalogCache {
     /// Makes every cached catalog read stale. Called after each write that could change what
     /// the catalog shows (products, images, vendors, categories, reviews, stock).
     pub fn invalidate(&self) {
+        self.invalidate_local();
+        self.changed.notify_one();
+    }
+
+    /// Makes every cached read stale without telling other processes (used when another process
+    /// announced a change).
+    pub fn invalidate_local(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         tracing::debug!(generation = self.generation(), "catalog cache invalidated");
+    }
+
+    /// Resolves after the next [`CatalogCache::invalidate`] (invalidations in between coalesce).
+    pub(crate) async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// Hit and miss counts so far.

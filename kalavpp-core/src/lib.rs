@@ -18,6 +18,7 @@
 
 pub mod auth;
 pub mod cache;
+mod cache_sync;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -27,7 +27,17 @@ pub(crate) struct Inner {
     pub(crate) tokens: TokenIssuer,
     pub(crate) files: Arc<dyn FileStore>,
     pub(crate) payments: Arc<dyn PaymentProvider>,
-    pub(crate) cache: CatalogCache,
+    pub(crate) cache: Arc<CatalogCache>,
+    /// Tasks that live as long as the marketplace (cross-process cache sync); aborted on drop.
+    background: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for Marketplace {
@@ -140,6 +150,11 @@ impl Marketplace {
     fn assemble(config: Config, store: Arc<dyn Store>, files: Arc<dyn FileStore>, payments: Arc<dyn PaymentProvider>) -> Self {
         let hasher = PasswordHasher::new(config.hash_cost);
         let tokens = TokenIssuer::new(config.tokens.clone());
+        let cache = Arc::new(CatalogCache::default());
+        let background = match (store.change_feed(), tokio::runtime::Handle::try_current()) {
+            (Some(feed), Ok(runtime)) => crate::cache_sync::start(&runtime, feed, cache.clone()),
+            _ => Vec::new(),
+        };
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -148,7 +163,8 @@ impl Marketplace {
                 tokens,
                 files,
                 payments,
-                cache: CatalogCache::default(),
+                cache,
+                background,
             }),
         }
     }

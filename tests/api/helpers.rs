@@ -51,6 +51,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub market: Marketplace,
     pub backend: Backend,
+    /// The database the server runs on.
+    pub database_url: String,
     _data_dir: tempfile::TempDir,
 }
 
@@ -113,18 +115,24 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> Option<T
             }
         },
     };
-    let settings = test_settings(data_dir.path(), &database_url, overrides);
+    Some(spawn_app_at(backend, &database_url, data_dir, overrides).await)
+}
+
+/// Starts a server on an existing database (e.g. a second instance beside another one).
+pub async fn spawn_app_at(backend: Backend, database_url: &str, data_dir: tempfile::TempDir, overrides: &[(&str, &str)]) -> TestApp {
+    let settings = test_settings(data_dir.path(), database_url, overrides);
     let app = Application::build(settings).await.expect("build the application");
     let base = format!("http://127.0.0.1:{}", app.port());
     let market = app.marketplace().clone();
     tokio::spawn(app.run_until_stopped());
-    Some(TestApp {
+    TestApp {
         base,
         client: reqwest::Client::new(),
         market,
         backend,
+        database_url: database_url.to_owned(),
         _data_dir: data_dir,
-    })
+    }
 }
 
 /// A response read whole.

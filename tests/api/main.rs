@@ -14,6 +14,7 @@ mod checkout_flow;
 mod cli;
 mod dev_checkout;
 mod http_surface;
+mod instances;
 mod mail;
 mod payment_attacks;
 mod payment_support;

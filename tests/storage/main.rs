@@ -12,6 +12,7 @@ mod support;
 mod audit;
 mod cart;
 mod catalog;
+mod change_feed;
 mod downloads;
 mod health;
 mod ledger;

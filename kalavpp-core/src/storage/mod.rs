@@ -4,6 +4,7 @@
 //! Uniqueness and races are decided by the database (unique keys, conditional updates).
 
 mod catalog_records;
+mod change_feed;
 mod order_records;
 mod payout_records;
 pub mod postgres;
@@ -19,6 +20,7 @@ use crate::domain::{
 };
 
 pub use catalog_records::*;
+pub use change_feed::ChangeFeed;
 pub use order_records::*;
 pub use payout_records::*;
 pub use records::*;
@@ -355,6 +357,12 @@ pub trait Store:
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
+
+    /// The cross-process change feed, for backends that several processes share (PostgreSQL);
+    /// `None` (the default) for single-process backends.
+    fn change_feed(&self) -> Option<std::sync::Arc<dyn ChangeFeed>> {
+        None
+    }
 }
 
 #[cfg(test)]

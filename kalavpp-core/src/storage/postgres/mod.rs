@@ -3,6 +3,7 @@
 mod audit;
 mod cart;
 mod catalog;
+mod change_feed;
 mod orders;
 mod outbox;
 mod payouts;
@@ -32,6 +33,7 @@ const MIGRATION_LOCK: i64 = 0x6b61_6c61_7670_7001;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    feed: std::sync::Arc<change_feed::PgChangeFeed>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -45,6 +47,7 @@ impl PostgresStore {
     pub async fn connect(url: &str, max_connections: usize) -> StoreResult<Self> {
         let config = parse_url(url)?;
         migrate(&config).await?;
+        let config_for_feed = config.clone();
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -59,7 +62,8 @@ impl PostgresStore {
             .create_timeout(Some(std::time::Duration::from_secs(10)))
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Self { pool })
+        let feed = std::sync::Arc::new(change_feed::PgChangeFeed::new(config_for_feed, pool.clone()).await?);
+        Ok(Self { pool, feed })
     }
 
     /// Runs the migrations on `url` and returns the versions applied.
@@ -164,5 +168,9 @@ impl HealthStore for PostgresStore {
 impl Store for PostgresStore {
     fn backend_name(&self) -> &'static str {
         "postgres"
+    }
+
+    fn change_feed(&self) -> Option<std::sync::Arc<dyn super::ChangeFeed>> {
+        Some(self.feed.clone())
     }
 }
