@@ -41,6 +41,10 @@ pub struct AppState {
     pub media_urls: crate::api::catalog_dto::MediaUrls,
     /// Serialized hot catalog responses.
     pub responses: crate::response_cache::ResponseCache,
+    /// Request counts and durations, rendered by `GET /metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// Bearer token `GET /metrics` requires, if any.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl FromRef<AppState> for Marketplace {
@@ -95,6 +99,8 @@ impl Application {
             market: market.clone(),
             media_urls: crate::api::catalog_dto::MediaUrls::new(&settings.backend_url),
             responses: crate::response_cache::ResponseCache::default(),
+            metrics: crate::metrics::Metrics::new(),
+            metrics_token: settings.metrics_token.as_deref().map(Arc::from),
             settings: Arc::new(settings),
         };
         let router = build_router(state, general.clone(), credentials.clone());

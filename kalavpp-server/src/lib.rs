@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod extract;
 pub mod http_error;
+pub mod metrics;
 pub mod rate_limit;
 pub mod response_cache;
 pub mod settings;

@@ -32,6 +32,8 @@ pub struct Settings {
     pub trust_proxy: bool,
     /// Whether the secrets were generated into the data directory (development only).
     pub generated_secrets: bool,
+    /// Bearer token required by `GET /metrics` (`METRICS_TOKEN`); open when unset.
+    pub metrics_token: Option<String>,
 }
 
 /// Reads settings from `vars`; in development, missing secrets are generated once into the data
@@ -83,6 +85,10 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         auth_default,
     );
     let trust_proxy = flag(&mut problems, "TRUST_PROXY", get("TRUST_PROXY"));
+    let metrics_token = get("METRICS_TOKEN");
+    if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+        problems.push("METRICS_TOKEN: must be at least 16 characters".into());
+    }
     let max_asset_bytes = number(&mut problems, "MAX_ASSET_BYTES", get("MAX_ASSET_BYTES"), 200 * 1024 * 1024u64);
     if max_asset_bytes == 0 {
         problems.push("MAX_ASSET_BYTES: must be greater than 0".into());
@@ -210,6 +216,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         auth_rate_limit_max,
         trust_proxy,
         generated_secrets,
+        metrics_token,
     })
 }
 

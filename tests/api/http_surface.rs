@@ -8,7 +8,8 @@ use crate::helpers::{Backend, PASSWORD, TestApp, on_both_backends, read, spawn_a
 on_both_backends!(
     health_and_readiness,
     malformed_requests_get_problems,
-    nul_characters_are_refused_everywhere
+    nul_characters_are_refused_everywhere,
+    metrics_count_requests_by_route,
 );
 
 async fn health_and_readiness(app: TestApp) {
@@ -251,4 +252,51 @@ async fn nul_characters_are_refused_everywhere(app: TestApp) {
         404,
         "no application was stored"
     );
+}
+
+async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String, String) {
+    let mut request = app.client.get(format!("{}/metrics", app.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("scrape");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, content_type, response.text().await.expect("body"))
+}
+
+async fn metrics_count_requests_by_route(app: TestApp) {
+    app.register("metric@example.com").await;
+    for _ in 0..3 {
+        app.get("/products", None).await.expect(200);
+    }
+    app.get(&format!("/products/{}", uuid::Uuid::new_v4()), None).await.expect(404);
+    let (status, content_type, text) = scrape(&app, None).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let line = |prefix: &str| text.lines().find(|l| l.starts_with(prefix)).map(str::to_owned);
+    let listed = line("http_requests_total{method=\"GET\",route=\"/api/v1/products\",status=\"200\"}").unwrap_or_else(|| panic!("{text}"));
+    assert!(listed.ends_with(" 3"), "{listed}");
+    // Routes are labelled by their pattern, never by the id in the URL.
+    assert!(
+        line("http_requests_total{method=\"GET\",route=\"/api/v1/products/{id}\",status=\"404\"} 1").is_some(),
+        "{text}"
+    );
+    assert!(text.contains("http_request_duration_seconds_bucket"), "a histogram: {text}");
+    assert!(line("kalavpp_users{role=\"customer\"} 1").is_some(), "{text}");
+    assert!(line("kalavpp_outbox_messages{status=").is_some(), "{text}");
+
+    // With METRICS_TOKEN only its holder may read.
+    let token = "metrics-token-0123456789";
+    let guarded = crate::helpers::spawn_app(app.backend, &[("METRICS_TOKEN", token)])
+        .await
+        .expect("app");
+    assert_eq!(scrape(&guarded, None).await.0, 401);
+    assert_eq!(scrape(&guarded, Some("wrong-token-0123456789")).await.0, 401);
+    assert_eq!(scrape(&guarded, Some(token)).await.0, 200);
 }

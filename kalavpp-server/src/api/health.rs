@@ -12,7 +12,10 @@ use crate::app::AppState;
 
 /// Health routes (not rate limited).
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
 }
 
 /// Health status.
@@ -50,4 +53,11 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthBody>)
             )
         }
     }
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", description = "Prometheus text: request counts and durations by route, cache, outbox and marketplace gauges"),
+              (status = 401, body = crate::http_error::Problem, description = "`METRICS_TOKEN` is set and was not presented")))]
+async fn metrics(state: State<AppState>, headers: axum::http::HeaderMap) -> axum::response::Response {
+    crate::metrics::scrape(state, headers).await
 }

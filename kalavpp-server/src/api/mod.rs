@@ -99,5 +99,6 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
                 async move { ([(header::CONTENT_TYPE, "application/json")], document) }
             }),
         )
+        .layer(from_fn_with_state(state.clone(), crate::metrics::track))
         .with_state(state)
 }

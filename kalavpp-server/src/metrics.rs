@@ -1,0 +1,192 @@
+//! `GET /metrics`: Prometheus text. Each application owns its recorder (no process-global
+//! recorder), so several servers in one process — tests, embedders — keep separate numbers.
+//!
+//! - `http_requests_total{method, route, status}` and `http_request_duration_seconds{method, route}`
+//!   (a histogram) for every request, by matched route (never the raw path: ids would explode the
+//!   label set);
+//! - gauges read at scrape time: catalog cache hits and misses, outbox messages by status, and
+//!   the marketplace counts of the admin dashboard (users, vendors, products, orders, GMV, payouts).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use kalavpp_core::Marketplace;
+use kalavpp_core::auth::Actor;
+use kalavpp_core::domain::PageRequest;
+use kalavpp_core::storage::EmailFilter;
+use metrics::{Key, Label, Metadata, Recorder};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+use crate::app::AppState;
+
+const REQUESTS: &str = "http_requests_total";
+const DURATION: &str = "http_request_duration_seconds";
+/// Upper bounds of the request-duration histogram, in seconds.
+const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+fn metadata() -> Metadata<'static> {
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()))
+}
+
+/// One application's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh recorder.
+    pub fn new() -> Self {
+        let builder = PrometheusBuilder::new();
+        // Buckets are static and valid: `set_buckets_for_metric` only fails on an empty list.
+        let builder = builder
+            .set_buckets_for_metric(Matcher::Full(DURATION.into()), BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        Self {
+            recorder: Arc::new(recorder),
+            handle,
+        }
+    }
+
+    /// Counts one request and records its duration.
+    pub fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let meta = metadata();
+        let labels = vec![
+            Label::new("method", method.to_owned()),
+            Label::new("route", route.to_owned()),
+            Label::new("status", status.to_string()),
+        ];
+        self.recorder
+            .register_counter(&Key::from_parts(REQUESTS, labels), &meta)
+            .increment(1);
+        let labels = vec![Label::new("method", method.to_owned()), Label::new("route", route.to_owned())];
+        self.recorder
+            .register_histogram(&Key::from_parts(DURATION, labels), &meta)
+            .record(seconds);
+    }
+
+    fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)], value: f64) {
+        let labels: Vec<Label> = labels.iter().map(|(k, v)| Label::new(*k, (*v).to_owned())).collect();
+        self.recorder.register_gauge(&Key::from_parts(name, labels), &metadata()).set(value);
+    }
+
+    /// Reads the scrape-time gauges from the marketplace, then renders everything.
+    pub async fn render(&self, market: &Marketplace) -> String {
+        let cache = market.catalog_cache().stats();
+        self.gauge("kalavpp_catalog_cache_hits", &[], cache.hits as f64);
+        self.gauge("kalavpp_catalog_cache_misses", &[], cache.misses as f64);
+        for status in ["queued", "sending", "sent", "failed"] {
+            let filter = EmailFilter {
+                status: Some(status.into()),
+                ..EmailFilter::default()
+            };
+            match market.admin().list_emails(&Actor::System, filter, PageRequest::new(1, 1)).await {
+                Ok(page) => self.gauge("kalavpp_outbox_messages", &[("status", status)], page.total as f64),
+                Err(err) => tracing::warn!(error = %err, "metrics: reading the outbox failed"),
+            }
+        }
+        match market.stats().marketplace(&Actor::System).await {
+            Ok(t) => {
+                for (role, n) in [("customer", t.customers), ("vendor", t.vendors), ("admin", t.admins)] {
+                    self.gauge("kalavpp_users", &[("role", role)], n as f64);
+                }
+                for (status, n) in [
+                    ("pending", t.vendors_pending),
+                    ("approved", t.vendors_approved),
+                    ("rejected", t.vendors_rejected),
+                    ("suspended", t.vendors_suspended),
+                ] {
+                    self.gauge("kalavpp_vendors", &[("status", status)], n as f64);
+                }
+                self.gauge("kalavpp_products", &[("status", "published")], t.products_published as f64);
+                self.gauge("kalavpp_products_total", &[], t.products_total as f64);
+                for (status, n) in [
+                    ("paid", t.orders_paid),
+                    ("completed", t.orders_completed),
+                    ("pending_payment", t.orders_pending_payment),
+                    ("refunded", t.orders_refunded),
+                ] {
+                    self.gauge("kalavpp_orders", &[("status", status)], n as f64);
+                }
+                self.gauge("kalavpp_orders_total", &[], t.orders_total as f64);
+                self.gauge("kalavpp_gmv_cents", &[], t.gmv.cents() as f64);
+                self.gauge("kalavpp_commission_cents", &[], t.commission.cents() as f64);
+                for (status, cents) in [
+                    ("requested", t.payouts_requested),
+                    ("approved", t.payouts_approved),
+                    ("paid", t.payouts_paid),
+                ] {
+                    self.gauge("kalavpp_payouts_cents", &[("status", status)], cents.cents() as f64);
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "metrics: reading the marketplace totals failed"),
+        }
+        self.handle.render()
+    }
+}
+
+/// Middleware: counts every request by method, matched route and status, with its duration.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .metrics
+        .record_request(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`. With `METRICS_TOKEN` set, only `Authorization: Bearer <token>` may read it.
+pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = state.metrics_token.as_deref() {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+            return crate::http_error::ApiError::from(kalavpp_core::Error::unauthorized(
+                "metrics_token_required",
+                "send `Authorization: Bearer <METRICS_TOKEN>`",
+            ))
+            .into_response();
+        }
+    }
+    let body = state.metrics.render(&state.market).await;
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
