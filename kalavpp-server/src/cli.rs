@@ -1,4 +1,4 @@
-//! The `kalavpp` command line: serve (default), migrate, create-admin, check-config.
+//! The `kalavpp` command line: serve (default), migrate, create-admin, seed-demo, backup, check-config.
 
 use std::collections::HashMap;
 use std::io::BufRead as _;
@@ -41,6 +41,14 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Fill a development database with demo artists, works and a customer (idempotent).
+    SeedDemo,
+    /// Write a consistent copy of the database and the uploaded files into a new directory.
+    Backup {
+        /// The directory to create (it must not exist or be empty).
+        #[arg(long)]
+        output: std::path::PathBuf,
+    },
     /// Check the configuration and print each problem on its own line.
     CheckConfig,
 }
@@ -55,6 +63,14 @@ pub async fn run(cli: Cli, vars: HashMap<String, String>) -> ExitCode {
             name,
             password_stdin,
         } => create_admin(&vars, &email, &name, password_stdin).await,
+        Command::SeedDemo => match load(&vars, false) {
+            Ok(settings) => crate::demo::run(settings).await,
+            Err(code) => code,
+        },
+        Command::Backup { output } => match load(&vars, false) {
+            Ok(settings) => crate::backup::run(&settings, &output).await,
+            Err(code) => code,
+        },
         Command::CheckConfig => check_config(&vars),
     }
 }

@@ -3,7 +3,9 @@
 pub mod admin_gate;
 pub mod api;
 pub mod app;
+pub mod backup;
 pub mod cli;
+pub mod demo;
 pub mod extract;
 pub mod http_error;
 pub mod metrics;

@@ -105,3 +105,96 @@ fn serves_on_an_empty_data_dir_and_stops_on_sigterm() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
 }
+
+fn run_ok(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}{}",
+        command,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Published works of the marketplace at `database_url`, read through the library.
+fn published_works(database_url: &str) -> i64 {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let market = kalavpp_core::Marketplace::open(kalavpp_core::Config::for_development(database_url))
+            .await
+            .expect("open the marketplace");
+        let page = market
+            .catalog()
+            .browse(
+                kalavpp_core::services::BrowseFilters::default(),
+                kalavpp_core::domain::PageRequest::new(1, 100),
+            )
+            .await
+            .expect("browse");
+        page.total
+    })
+}
+
+#[test]
+fn seed_demo_then_back_up_and_restore_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = run_ok(kalavpp(&data).arg("seed-demo"));
+    assert!(first.contains("seeded 3 artists with 8 published works"), "{first}");
+    let again = run_ok(kalavpp(&data).arg("seed-demo"));
+    assert!(again.contains("already there"), "running it again changes nothing: {again}");
+    // Production refuses demo accounts with a known password.
+    let refused = kalavpp(&data).arg("seed-demo").env("KALAVPP_ENV", "production").output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+
+    let backup = dir.path().join("backup");
+    let out = run_ok(kalavpp(&data).args(["backup", "--output"]).arg(&backup));
+    assert!(out.contains("3 file(s)"), "the three downloads are copied: {out}");
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(backup.join("backup.json")).unwrap()).unwrap();
+    assert_eq!(manifest["backend"], "sqlite");
+    assert_eq!(manifest["files"], 3);
+    // A second backup into the same (now non-empty) directory is refused.
+    let twice = kalavpp(&data).args(["backup", "--output"]).arg(&backup).output().unwrap();
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("not empty"));
+
+    // Restoring is copying: the copy serves the same catalog.
+    let restored = format!("sqlite://{}", backup.join("kalavpp.db").display());
+    assert_eq!(published_works(&restored), 8);
+    assert!(run_ok(kalavpp(&backup).arg("migrate").env("DATABASE_URL", &restored)).contains("up to date"));
+}
+
+#[test]
+fn back_up_postgres_with_pg_dump() {
+    let Ok(base) = std::env::var("KALAVPP_TEST_POSTGRES_URL") else {
+        eprintln!("note: KALAVPP_TEST_POSTGRES_URL is not set; skipping");
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let name = format!("kalavpp_backup_{}", uuid::Uuid::new_v4().simple());
+    let admin_sql = |sql: String| {
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect");
+            tokio::spawn(connection);
+            client.batch_execute(&sql).await.expect(&sql);
+        })
+    };
+    admin_sql(format!("CREATE DATABASE {name}"));
+    let url = match base.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("unexpected URL {base}"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    run_ok(kalavpp(&data).arg("seed-demo").env("DATABASE_URL", &url));
+    let backup = dir.path().join("backup");
+    let out = run_ok(kalavpp(&data).args(["backup", "--output"]).arg(&backup).env("DATABASE_URL", &url));
+    assert!(out.contains("kalavpp.dump"), "{out}");
+    let listing = run_ok(Command::new("pg_restore").arg("--list").arg(backup.join("kalavpp.dump")));
+    assert!(listing.contains("TABLE DATA public products"), "{listing}");
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(backup.join("backup.json")).unwrap()).unwrap();
+    assert_eq!(manifest["backend"], "postgres");
+    admin_sql(format!("DROP DATABASE {name} WITH (FORCE)"));
+}

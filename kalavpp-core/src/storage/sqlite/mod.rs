@@ -111,6 +111,26 @@ impl SqliteStore {
     }
 }
 
+/// Writes a consistent copy of the database file at `source` to `destination` (`VACUUM INTO`:
+/// an online, compacted snapshot; the server may keep running). `destination` must not exist.
+pub async fn backup_file(source: &Path, destination: &Path) -> StoreResult<()> {
+    let (source, destination) = (source.to_owned(), destination.to_owned());
+    tokio::task::spawn_blocking(move || {
+        if destination.exists() {
+            return Err(StoreError::Conflict(format!("{} already exists", destination.display())));
+        }
+        let conn = open_file(&source, true)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(map_err)?;
+        let target = destination
+            .to_str()
+            .ok_or_else(|| StoreError::Backend("the backup path is not UTF-8".into()))?;
+        conn.execute("VACUUM INTO ?1", [target]).map_err(map_err)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| StoreError::Backend(e.to_string()))?
+}
+
 fn open_file(path: &Path, read_only: bool) -> StoreResult<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
