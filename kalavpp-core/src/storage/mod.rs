@@ -84,6 +84,11 @@ pub trait SessionStore: Send + Sync {
     async fn rotate_refresh_token(&self, presented_hash: &str, next: RotatedToken) -> StoreResult<RefreshOutcome>;
     /// Revokes the family of the presented token; `false` when the token is unknown.
     async fn revoke_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<bool>;
+    /// Reads (never rotates or revokes) the session of a presented token: `Some` only when the
+    /// token is the family's current one (not yet rotated away) and its session is neither
+    /// revoked nor expired at `at`; `None` otherwise. Used by cookie sessions (the admin panel),
+    /// which present the same token on every request.
+    async fn current_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<Option<SessionOwner>>;
 }
 
 /// Password reset tokens.
