@@ -19,6 +19,7 @@ on_both_backends!(
     logout_ends_the_session,
     suspended_or_demoted_admins_are_out_at_once,
     user_text_is_escaped,
+    reviews_are_hidden_and_shown_again_through_the_panel,
     every_page_redirects_to_login_without_a_session,
 );
 
@@ -285,6 +286,7 @@ async fn dashboard_and_every_page_render_with_the_security_headers(app: TestApp)
         "/admin/orders?status=paid",
         "/admin/audit?action=vendor.approve",
         "/admin/emails?status=queued",
+        "/admin/reviews?shown=visible",
         "/admin/login",
     ] {
         let page = get(&app, path, Some(&panel.cookie)).await;
@@ -666,6 +668,7 @@ async fn user_text_is_escaped(app: TestApp) {
         .await
         .expect_html(200);
     assert!(!flash.body.contains("<script>alert(3)"), "{}", flash.body);
+    assert!(!flash.body.contains("Done:"), "only the panel's own outcome messages are shown");
     let login = get(&app, "/admin/login?done=%3Cscript%3Ealert(4)%3C/script%3E", None)
         .await
         .expect_html(200);
@@ -689,12 +692,14 @@ async fn every_page_redirects_to_login_without_a_session(app: TestApp) {
         format!("/admin/orders/{id}"),
         "/admin/audit".to_owned(),
         "/admin/emails".to_owned(),
+        "/admin/reviews?shown=hidden".to_owned(),
     ];
     let posts = [
         format!("/admin/vendors/{id}/approve"),
         format!("/admin/payouts/{id}/approve"),
         format!("/admin/users/{id}/suspend"),
         format!("/admin/orders/{id}/refund"),
+        format!("/admin/reviews/{id}/hide"),
         "/admin/logout".to_owned(),
     ];
     // A customer's API tokens are no panel session either.
@@ -734,4 +739,73 @@ async fn login_attempts_are_rate_limited() {
     assert!(limited.headers.contains_key("retry-after"));
     // The panel's attempts count against the API's credential limit as well.
     app.login(&email, PASSWORD).await.expect(429);
+}
+
+async fn reviews_are_hidden_and_shown_again_through_the_panel(app: TestApp) {
+    let Scene { ana, customer, .. } = Scene::new(&app).await;
+    let (admin_id, email) = new_admin(&app, "Root").await;
+    let panel = sign_in(&app, &email).await;
+    let study = text(&digital(&app, &ana.user.access, "Colour study", 1_000).await, "id");
+    attach_asset(&app, &ana.user.access, &study, "study.zip", asset_bytes(100)).await;
+    add_to_cart(&app, &customer.access, &study, 1).await;
+    crate::vendor_dashboard::pay(&app, &checkout(&app, &customer.access, None).await).await;
+    let review = app
+        .post(
+            &format!("/products/{study}/reviews"),
+            Some(&customer.access),
+            json!({"rating": 1, "title": "<i>meh</i>", "body": "<script>alert(5)</script> buy elsewhere"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let id = text(&review, "id");
+    let public_total = || async { app.get(&format!("/products/{study}/reviews"), None).await.expect(200).body["total"].clone() };
+    assert_eq!(public_total().await, 1);
+
+    let list = get(&app, "/admin/reviews", Some(&panel.cookie)).await.expect_html(200);
+    assert!(
+        list.body.contains("buy elsewhere") && !list.body.contains("<script>alert(5)") && !list.body.contains("<i>meh"),
+        "{}",
+        list.body
+    );
+    let hide = format!("/admin/reviews/{id}/hide");
+    post(&app, &hide, Some(&panel.cookie), &[]).await.expect_html(403);
+    assert_eq!(public_total().await, 1);
+    post(&app, &hide, Some(&panel.cookie), &[("csrf", &panel.csrf)])
+        .await
+        .expect_redirect("/admin/reviews?done=review+hidden");
+    assert_eq!(public_total().await, 0);
+    let hidden = get(&app, "/admin/reviews?shown=hidden", Some(&panel.cookie)).await.expect_html(200);
+    assert!(hidden.body.contains(&format!("/admin/reviews/{id}/unhide")), "{}", hidden.body);
+    let visible = get(&app, "/admin/reviews?shown=visible", Some(&panel.cookie))
+        .await
+        .expect_html(200);
+    assert!(!visible.body.contains(&id), "{}", visible.body);
+    post(
+        &app,
+        &format!("/admin/reviews/{id}/unhide"),
+        Some(&panel.cookie),
+        &[("csrf", &panel.csrf)],
+    )
+    .await
+    .expect_redirect("/admin/reviews?done=review+shown");
+    assert_eq!(public_total().await, 1);
+    get(&app, "/admin/reviews?shown=maybe", Some(&panel.cookie)).await.expect_html(422);
+    post(
+        &app,
+        &format!("/admin/reviews/{}/hide", uuid::Uuid::now_v7()),
+        Some(&panel.cookie),
+        &[("csrf", &panel.csrf)],
+    )
+    .await
+    .expect_html(404);
+
+    let audit = app.get("/admin/audit-log?action=review.hide", Some(&ana.user.access)).await;
+    assert_eq!(audit.status.as_u16(), 403, "vendors see no audit log");
+    let admin = app.admin().await;
+    let audit = app
+        .get("/admin/audit-log?action=review.hide", Some(&admin.access))
+        .await
+        .expect(200);
+    assert_eq!(audit.body["items"][0]["actor_id"], admin_id.as_str());
 }

@@ -327,6 +327,9 @@ pub trait ReviewStore: Send + Sync {
     async fn review_by_id(&self, id: ReviewId) -> StoreResult<Option<Review>>;
     /// The visible reviews of a product, newest first (ties by id, newest first).
     async fn list_product_reviews(&self, product_id: ProductId, page: PageRequest) -> StoreResult<Page<Review>>;
+    /// Every review of every product for moderation, newest first (ties by id, newest first):
+    /// all of them with `hidden == None`, only hidden (`Some(true)`) or only visible (`Some(false)`) ones.
+    async fn list_reviews(&self, hidden: Option<bool>, page: PageRequest) -> StoreResult<Page<Review>>;
     /// Whether `user_id` has an order in status `paid` or `completed` with a line of `product_id`
     /// (unpaid, failed, cancelled, expired and refunded orders do not count).
     async fn has_bought(&self, user_id: UserId, product_id: ProductId) -> StoreResult<bool>;

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use kalavpp_core::Error;
-use kalavpp_core::domain::{OrderId, PayoutId, UserId, VendorId};
+use kalavpp_core::domain::{OrderId, PayoutId, ReviewId, UserId, VendorId};
 use kalavpp_core::services::UserChanges;
 
 use super::{PanelForm, PanelResult, done};
@@ -71,4 +71,16 @@ pub async fn refund(State(state): State<AppState>, Path(id): Path<String>, form:
     let id = OrderId::parse(&id).ok_or_else(|| not_found("order"))?;
     state.market.orders().refund(&form.admin.actor, id).await?;
     Ok(done(&format!("/admin/orders/{id}"), "order refunded"))
+}
+
+/// `POST /admin/reviews/{id}/{hide|unhide}`.
+pub async fn review(State(state): State<AppState>, Path((id, action)): Path<(String, String)>, form: PanelForm) -> PanelResult {
+    let id = ReviewId::parse(&id).ok_or_else(|| not_found("review"))?;
+    let (hidden, outcome) = match action.as_str() {
+        "hide" => (true, "review hidden"),
+        "unhide" => (false, "review shown"),
+        _ => return Err(not_found("action").into()),
+    };
+    state.market.reviews().set_hidden(&form.admin.actor, id, hidden).await?;
+    Ok(done("/admin/reviews", outcome))
 }

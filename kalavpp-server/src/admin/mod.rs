@@ -46,6 +46,8 @@ pub fn routes(credentials: IpRateLimit) -> Router<AppState> {
         .route("/admin/orders", get(pages::orders))
         .route("/admin/orders/{id}", get(pages::order))
         .route("/admin/orders/{id}/refund", post(actions::refund))
+        .route("/admin/reviews", get(pages::reviews))
+        .route("/admin/reviews/{id}/{action}", post(actions::review))
         .route("/admin/audit", get(pages::audit))
         .route("/admin/emails", get(pages::emails))
         // Panel pages hold personal data and per-session tokens: never cache them.
@@ -67,7 +69,7 @@ pub struct Chrome {
     pub name: String,
     /// The CSRF token of this session, for every form on the page.
     pub csrf: String,
-    /// A short outcome message after a redirect (`?done=`), shown escaped.
+    /// A short outcome message after a redirect (`?done=`, known messages only), shown escaped.
     pub done: Option<String>,
     /// Which navigation entry is current.
     pub section: &'static str,
@@ -215,8 +217,32 @@ pub fn page_request(map: &HashMap<String, String>) -> Result<kalavpp_core::domai
     Ok(kalavpp_core::domain::PageRequest::new(page, 20))
 }
 
-/// `303 See Other` to `path` with `?done=<what>`.
-pub fn done(path: &str, what: &str) -> Response {
+/// The outcome messages the panel redirects with; `?done=` shows only these, so a crafted link
+/// cannot put words in the panel's mouth.
+const OUTCOMES: &[&str] = &[
+    "vendor approved",
+    "vendor rejected",
+    "vendor suspended",
+    "vendor reinstated",
+    "payout approved",
+    "payout rejected",
+    "payout marked paid",
+    "user suspended",
+    "user reactivated",
+    "order refunded",
+    "review hidden",
+    "review shown",
+    "signed out",
+];
+
+/// The `done` message of the query string, if it is one the panel sends.
+pub fn outcome(query: &HashMap<String, String>) -> Option<String> {
+    field(query, "done").filter(|d| OUTCOMES.contains(d)).map(str::to_owned)
+}
+
+/// `303 See Other` to `path` with `?done=<what>` (one of the known outcomes).
+pub fn done(path: &str, what: &'static str) -> Response {
+    debug_assert!(OUTCOMES.contains(&what), "unknown outcome {what}");
     let query = form_urlencoded::Serializer::new(String::new()).append_pair("done", what).finish();
     Redirect::to(&format!("{path}?{query}")).into_response()
 }

@@ -8,14 +8,14 @@ use kalavpp_core::domain::{OrderId, OrderStatus, PayoutStatus, Role, UserStatus,
 use kalavpp_core::storage::{AuditFilter, EmailFilter, OrderFilter, UserFilter, VendorFilter};
 use kalavpp_core::{Error, FieldError};
 
-use super::{Chrome, Pager, PanelAdmin, PanelError, PanelResult, field, money, page_request, query_map, render, when};
+use super::{Chrome, Pager, PanelAdmin, PanelError, PanelResult, field, money, outcome, page_request, query_map, render, when};
 use crate::app::AppState;
 
 fn chrome(admin: &PanelAdmin, query: &HashMap<String, String>, section: &'static str) -> Chrome {
     Chrome {
         name: admin.name.clone(),
         csrf: admin.csrf.clone(),
-        done: field(query, "done").map(str::to_owned),
+        done: outcome(query),
         section,
     }
 }
@@ -538,6 +538,67 @@ pub async fn emails(State(state): State<AppState>, admin: PanelAdmin, RawQuery(r
     render(&EmailsPage {
         chrome: chrome(&admin, &query, "emails"),
         statuses: options(&statuses, &status),
+        rows,
+        pager,
+    })
+}
+
+// ---- reviews ----
+
+struct ReviewRow {
+    id: String,
+    product_id: String,
+    author: String,
+    rating: i32,
+    title: String,
+    body: String,
+    hidden: bool,
+    written: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/reviews.html")]
+struct ReviewsPage {
+    chrome: Chrome,
+    shown: Vec<Opt>,
+    rows: Vec<ReviewRow>,
+    pager: Pager,
+}
+
+/// `GET /admin/reviews?shown=all|hidden|visible&page=`: every review, for moderation.
+pub async fn reviews(State(state): State<AppState>, admin: PanelAdmin, RawQuery(raw): RawQuery) -> PanelResult {
+    let query = query_map(raw.as_deref())?;
+    let hidden = filter(&query, "shown", |s| match s {
+        "hidden" => Ok(Some(true)),
+        "visible" => Ok(Some(false)),
+        "all" => Ok(None),
+        _ => Err("must be one of all, hidden, visible".to_owned()),
+    })?
+    .flatten();
+    let page = state.market.reviews().list_all(&admin.actor, hidden, page_request(&query)?).await?;
+    let shown = match hidden {
+        Some(true) => "hidden",
+        Some(false) => "visible",
+        None => "",
+    };
+    let pager = Pager::new("/admin/reviews", &[("shown", shown)], &page);
+    let rows = page
+        .items
+        .into_iter()
+        .map(|r| ReviewRow {
+            id: r.id.to_string(),
+            product_id: r.product_id.to_string(),
+            author: r.author_name,
+            rating: r.rating,
+            title: r.title.unwrap_or_default(),
+            body: r.body,
+            hidden: r.hidden,
+            written: when(&r.created_at),
+        })
+        .collect();
+    render(&ReviewsPage {
+        chrome: chrome(&admin, &query, "reviews"),
+        shown: options(&["hidden", "visible"], shown),
         rows,
         pager,
     })

@@ -233,10 +233,7 @@ pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, raw: 
     {
         return Redirect::to("/admin").into_response();
     }
-    let done = query_map(raw.0.as_deref())
-        .ok()
-        .and_then(|q| q.get("done").cloned())
-        .filter(|d| !d.is_empty());
+    let done = query_map(raw.0.as_deref()).ok().and_then(|q| super::outcome(&q));
     login_form(&state, StatusCode::OK, None, done, String::new())
 }
 
