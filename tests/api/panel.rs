@@ -613,6 +613,16 @@ async fn suspended_or_demoted_admins_are_out_at_once(app: TestApp) {
     .expect(200);
     get(&app, "/admin", Some(&demoted.cookie)).await.expect_redirect("/admin/login");
     try_sign_in(&app, &demoted_email, PASSWORD).await.expect_html(401);
+    // Promoted again, the old session stays ended: a new sign-in is needed.
+    app.patch(
+        &format!("/admin/users/{demoted_id}"),
+        Some(&api_admin.access),
+        json!({"role": "admin"}),
+    )
+    .await
+    .expect(200);
+    get(&app, "/admin", Some(&demoted.cookie)).await.expect_redirect("/admin/login");
+    sign_in(&app, &demoted_email).await;
 
     // The suspension is in the audit log with Root as the actor.
     let audit = app

@@ -142,7 +142,10 @@ where
             Err(other) => return Err(PanelError(other).into_response()),
         };
         if actor.require_admin().is_err() {
-            // Demoted since signing in: the session no longer opens the panel.
+            // Demoted since signing in: the session ends (a later promotion does not revive it).
+            if let Err(err) = state.market.accounts().logout(token).await {
+                tracing::warn!(error = %err, "ending a demoted admin's panel session failed");
+            }
             return Err(to_login(&state, true));
         }
         let me = state
