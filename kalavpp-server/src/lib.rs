@@ -1,5 +1,6 @@
 //! `kalavpp-server`: the KALAVPP marketplace over HTTP — REST API, admin panel and CLI.
 
+pub mod admin;
 pub mod admin_gate;
 pub mod api;
 pub mod app;

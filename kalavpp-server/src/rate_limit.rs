@@ -62,7 +62,7 @@ impl IpRateLimit {
     }
 
     /// `Err(seconds to wait)` when the client is over its limit.
-    fn check(&self, request: &Request) -> Result<(), u64> {
+    pub fn check(&self, request: &Request) -> Result<(), u64> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };

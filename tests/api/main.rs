@@ -16,6 +16,7 @@ mod dev_checkout;
 mod http_surface;
 mod instances;
 mod mail;
+mod panel;
 mod payment_attacks;
 mod payment_support;
 mod reviews;

@@ -15,6 +15,7 @@ conformance!(
     review_of_an_unknown_product_is_not_found,
     unknown_review_is_none_and_not_found_everywhere,
     list_product_reviews_shows_visible_reviews_newest_first,
+    list_reviews_shows_every_review_newest_first_for_moderation,
     averages_follow_every_change_on_product_and_vendor,
     averages_round_half_up_to_two_decimals,
     has_bought_counts_paid_and_completed_orders_only,
@@ -636,4 +637,49 @@ async fn concurrent_reviews_keep_the_aggregates_exact(store: Db) {
     assert_eq!(product_rating(&store, shop.ebook.id).await, aggregate(&ebook_left));
     assert_eq!(vendor_rating(&store, shop.alice.id).await, aggregate(&left));
     assert_eq!(listed(&store, shop.print.id).await.len(), print_left.len());
+}
+
+async fn list_reviews_shows_every_review_newest_first_for_moderation(store: Db) {
+    let empty = store.list_reviews(None, PageRequest::new(1, 10)).await.unwrap();
+    assert_eq!((empty.items.len(), empty.total), (0, 0));
+    let shop = shop(&store).await;
+    let users = customers(&store, "critic", 3).await;
+    let base = now();
+    let id = |n: u128| ReviewId(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + n));
+    // Across products; the last two tie on time and are ordered by id (larger first).
+    let plan = [
+        (&shop.print, base - secs(30)),
+        (&shop.ebook, base - secs(10)),
+        (&shop.vase, base - secs(10)),
+    ];
+    let mut written = Vec::new();
+    for (n, (product, at)) in plan.into_iter().enumerate() {
+        let record = NewReview {
+            id: id(n as u128 + 1),
+            at,
+            ..review(product, users[n], 3)
+        };
+        written.push(write(&store, record).await);
+    }
+    let admin = new_user(&store, "ada@example.com").await;
+    let hidden = store
+        .set_review_hidden(written[1].id, true, hide_audit(admin.id, written[1].id, true))
+        .await
+        .unwrap();
+    let ids = |page: kalavpp_core::domain::Page<Review>| page.items.into_iter().map(|r| r.id).collect::<Vec<_>>();
+
+    let all = store.list_reviews(None, PageRequest::new(1, 10)).await.unwrap();
+    assert_eq!(all.total, 3);
+    assert_eq!(all.items[1], hidden, "listed reviews are whole, hidden flag included");
+    assert_eq!(ids(all), vec![written[2].id, written[1].id, written[0].id]);
+    let only_hidden = store.list_reviews(Some(true), PageRequest::new(1, 10)).await.unwrap();
+    assert_eq!(only_hidden.total, 1);
+    assert_eq!(ids(only_hidden), vec![written[1].id]);
+    let visible = store.list_reviews(Some(false), PageRequest::new(1, 10)).await.unwrap();
+    assert_eq!(visible.total, 2);
+    assert_eq!(ids(visible), vec![written[2].id, written[0].id]);
+
+    let second = store.list_reviews(None, PageRequest::new(2, 2)).await.unwrap();
+    assert_eq!((second.page, second.per_page, second.total), (2, 2, 3));
+    assert_eq!(ids(second), vec![written[0].id]);
 }

@@ -1,7 +1,7 @@
 //! `SessionStore`: refresh-token families, rotation, reuse detection and revocation.
 
 use chrono::TimeDelta;
-use kalavpp_core::storage::{NewRefreshToken, RefreshOutcome, RotatedToken, StoreError};
+use kalavpp_core::storage::{NewRefreshToken, RefreshOutcome, RotatedToken, SessionOwner, StoreError};
 use uuid::Uuid;
 
 use crate::support::*;
@@ -17,6 +17,8 @@ conformance!(
     duplicate_refresh_token_is_a_conflict,
     duplicate_session_family_is_a_conflict,
     rotation_to_a_taken_hash_changes_nothing,
+    current_session_reads_live_current_tokens_only,
+    current_session_ends_with_revocation_and_expiry,
 );
 
 async fn rotate_refresh_token_rotates_in_the_same_family(store: Db) {
@@ -282,4 +284,74 @@ async fn rotation_to_a_taken_hash_changes_nothing(store: Db) {
         }
     );
     assert!(matches!(refresh(&store, &other.token).await.0, RefreshOutcome::Rotated { family, .. } if family == other.family));
+}
+
+async fn current_session_reads_live_current_tokens_only(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let session = login(&store, ann.id).await;
+    let owner = SessionOwner {
+        user_id: ann.id,
+        family: session.family,
+    };
+    assert_eq!(store.current_session(&session.token, now()).await.unwrap(), Some(owner));
+    assert_eq!(
+        store.current_session(&session.token, now()).await.unwrap(),
+        Some(owner),
+        "reading does not use the token up"
+    );
+    assert_eq!(
+        refresh(&store, &session.token).await.0,
+        RefreshOutcome::Rotated {
+            user_id: ann.id,
+            family: session.family
+        },
+        "reading rotated nothing: the token still rotates, without a reuse"
+    );
+
+    // After a rotation only the replacement is current.
+    let other = login(&store, ann.id).await;
+    let (_, next) = refresh(&store, &other.token).await;
+    assert_eq!(store.current_session(&other.token, now()).await.unwrap(), None);
+    assert_eq!(
+        store.current_session(&next, now()).await.unwrap(),
+        Some(SessionOwner {
+            user_id: ann.id,
+            family: other.family
+        })
+    );
+
+    // Unknown tokens are nobody's.
+    assert_eq!(store.current_session(&token(), now()).await.unwrap(), None);
+    assert_eq!(store.current_session("", now()).await.unwrap(), None);
+    assert_eq!(store.current_session("%", now()).await.unwrap(), None);
+}
+
+async fn current_session_ends_with_revocation_and_expiry(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let session = login(&store, ann.id).await;
+    let bystander = login(&store, ann.id).await;
+    assert!(store.revoke_session(&session.token, now()).await.unwrap());
+    assert_eq!(store.current_session(&session.token, now()).await.unwrap(), None, "revoked");
+    assert!(
+        store.current_session(&bystander.token, now()).await.unwrap().is_some(),
+        "other sessions are untouched"
+    );
+
+    // The session's absolute end: live a microsecond before, dead at it.
+    let t = now();
+    let ending = NewRefreshToken {
+        issued_at: t - TimeDelta::hours(1),
+        expires_at: t + TimeDelta::minutes(10),
+        ..refresh_token(ann.id)
+    };
+    store.insert_refresh_token(ending.clone()).await.unwrap();
+    let end = t + TimeDelta::minutes(10);
+    assert!(
+        store
+            .current_session(&ending.token_hash, end - TimeDelta::microseconds(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.current_session(&ending.token_hash, end).await.unwrap(), None);
 }

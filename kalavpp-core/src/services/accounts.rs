@@ -122,6 +122,30 @@ impl<'a> Accounts<'a> {
     /// a suspended account is `403` once the password is right.
     #[instrument(skip_all)]
     pub async fn login(&self, email: &str, password: &str) -> Result<AuthSession> {
+        let user = self.check_credentials(email, password).await?;
+        if user.status == UserStatus::Suspended {
+            return Err(suspended());
+        }
+        self.start_session(user).await
+    }
+
+    /// Signs in to the admin panel: like [`Accounts::login`], but only an active account with role
+    /// `admin` gets a session. Everyone else — wrong email or password, another role, a suspended
+    /// account — gets the same `401 invalid_credentials`, so the panel tells nothing about accounts.
+    /// The session is an ordinary login session: its refresh token is the panel's cookie value
+    /// (see [`Accounts::authenticate_session`]), and logout, suspension and password changes end it.
+    #[instrument(skip_all)]
+    pub async fn admin_login(&self, email: &str, password: &str) -> Result<AuthSession> {
+        let user = self.check_credentials(email, password).await?;
+        if user.role != Role::Admin || user.status != UserStatus::Active {
+            return Err(invalid_credentials());
+        }
+        self.start_session(user).await
+    }
+
+    /// The account behind `email` when `password` is right (whatever its role or status);
+    /// `invalid_credentials` otherwise, costing the same time for unknown emails.
+    async fn check_credentials(&self, email: &str, password: &str) -> Result<User> {
         let credentials = match Email::parse(email) {
             Ok(email) => self.inner.store.credentials_by_email(&email).await?,
             Err(_) => None,
@@ -130,13 +154,31 @@ impl<'a> Accounts<'a> {
         if !self.inner.hasher.verify(password, hash).await? {
             return Err(invalid_credentials());
         }
-        let Some(credentials) = credentials else {
-            return Err(invalid_credentials());
-        };
-        if credentials.user.status == UserStatus::Suspended {
+        credentials.map(|c| c.user).ok_or_else(invalid_credentials)
+    }
+
+    /// Turns a login session's current refresh token into an actor **without rotating it**, for
+    /// cookie sessions that present the same token on every request (the admin panel). The token
+    /// must be its session's current one (a rotated-away token fails), in a session neither revoked
+    /// (logout, suspension, password change or reset) nor expired; the account is re-read, must be
+    /// active, and its current role is used. `401 invalid_session` otherwise (`403` if suspended).
+    #[instrument(skip_all)]
+    pub async fn authenticate_session(&self, refresh_token: &str) -> Result<Actor> {
+        let invalid = || Error::unauthorized("invalid_session", "the session is invalid, expired or ended");
+        if refresh_token.is_empty() || refresh_token.len() > 512 {
+            return Err(invalid());
+        }
+        let hash = self.inner.tokens.refresh_token_hash(refresh_token);
+        let owner = self.inner.store.current_session(&hash, now()).await?.ok_or_else(invalid)?;
+        let user = self.inner.store.user_by_id(owner.user_id).await?.ok_or_else(invalid)?;
+        if user.status == UserStatus::Suspended {
             return Err(suspended());
         }
-        self.start_session(credentials.user).await
+        Ok(Actor::User {
+            id: user.id,
+            role: user.role,
+            session: Some(owner.family),
+        })
     }
 
     async fn start_session(&self, user: User) -> Result<AuthSession> {

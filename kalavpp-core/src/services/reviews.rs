@@ -236,6 +236,14 @@ impl<'a> Reviews<'a> {
         Ok(())
     }
 
+    /// Every review of every product for moderation (admins), newest first, hidden ones included
+    /// unless `hidden` filters them: `Some(true)` only hidden, `Some(false)` only visible.
+    #[instrument(skip_all)]
+    pub async fn list_all(&self, actor: &Actor, hidden: Option<bool>, page: PageRequest) -> Result<Page<Review>> {
+        actor.require_admin()?;
+        Ok(self.inner.store.list_reviews(hidden, page).await?)
+    }
+
     /// Hides a review from lists and ratings, or shows it again (admins; audited as
     /// `review.hide` / `review.unhide`).
     #[instrument(skip_all)]

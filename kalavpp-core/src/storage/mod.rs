@@ -84,6 +84,11 @@ pub trait SessionStore: Send + Sync {
     async fn rotate_refresh_token(&self, presented_hash: &str, next: RotatedToken) -> StoreResult<RefreshOutcome>;
     /// Revokes the family of the presented token; `false` when the token is unknown.
     async fn revoke_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<bool>;
+    /// Reads (never rotates or revokes) the session of a presented token: `Some` only when the
+    /// token is the family's current one (not yet rotated away) and its session is neither
+    /// revoked nor expired at `at`; `None` otherwise. Used by cookie sessions (the admin panel),
+    /// which present the same token on every request.
+    async fn current_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<Option<SessionOwner>>;
 }
 
 /// Password reset tokens.
@@ -322,6 +327,9 @@ pub trait ReviewStore: Send + Sync {
     async fn review_by_id(&self, id: ReviewId) -> StoreResult<Option<Review>>;
     /// The visible reviews of a product, newest first (ties by id, newest first).
     async fn list_product_reviews(&self, product_id: ProductId, page: PageRequest) -> StoreResult<Page<Review>>;
+    /// Every review of every product for moderation, newest first (ties by id, newest first):
+    /// all of them with `hidden == None`, only hidden (`Some(true)`) or only visible (`Some(false)`) ones.
+    async fn list_reviews(&self, hidden: Option<bool>, page: PageRequest) -> StoreResult<Page<Review>>;
     /// Whether `user_id` has an order in status `paid` or `completed` with a line of `product_id`
     /// (unpaid, failed, cancelled, expired and refunded orders do not count).
     async fn has_bought(&self, user_id: UserId, product_id: ProductId) -> StoreResult<bool>;

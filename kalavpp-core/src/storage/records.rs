@@ -169,6 +169,15 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
+/// The owner of a live login session, as found by [`super::SessionStore::current_session`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOwner {
+    /// Whose session.
+    pub user_id: UserId,
+    /// The session.
+    pub family: SessionFamilyId,
+}
+
 /// A new password-reset token.
 #[derive(Debug, Clone)]
 pub struct NewPasswordReset {

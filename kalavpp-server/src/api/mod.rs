@@ -59,6 +59,7 @@ impl Modify for BearerAuth {
 /// The whole HTTP surface: health routes, `/api/v1` with its rate limits, and the OpenAPI document.
 pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -> Router {
     let max_asset_bytes = state.market.config().max_asset_bytes;
+    let panel = crate::admin::routes(credentials.clone());
     let credential_routes = auth::credential_routes().layer(from_fn_with_state(credentials, enforce));
     let v1 = OpenApiRouter::new()
         .merge(credential_routes)
@@ -92,6 +93,7 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
     );
     let document = Bytes::from(openapi.to_json().unwrap_or_else(|_| "{}".to_owned()));
     api.merge(dev_checkout::routes())
+        .merge(panel)
         .route(
             "/api/v1/openapi.json",
             get(move || {

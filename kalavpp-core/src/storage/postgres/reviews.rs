@@ -168,6 +168,29 @@ impl ReviewStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn list_reviews(&self, hidden: Option<bool>, page: PageRequest) -> StoreResult<Page<Review>> {
+        let client = self.client().await?;
+        let total: i64 = client
+            .query_one("SELECT count(*) FROM reviews WHERE $1::bool IS NULL OR hidden = $1", &[&hidden])
+            .await
+            .map_err(map_err)?
+            .get(0);
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {REVIEW_COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id
+                     WHERE $1::bool IS NULL OR r.hidden = $1
+                     ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
+                ),
+                &[&hidden, &page.limit(), &page.offset()],
+            )
+            .await
+            .map_err(map_err)?;
+        let items = rows.iter().map(review_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::new(items, page, total))
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn has_bought(&self, user_id: UserId, product_id: ProductId) -> StoreResult<bool> {
         let row = self
             .client()

@@ -5,7 +5,8 @@ use super::users::revoke_sessions;
 use super::{PostgresStore, map_err};
 use crate::domain::{SessionFamilyId, UserId};
 use crate::storage::{
-    NewEmail, NewPasswordReset, NewRefreshToken, PasswordResetStore, RefreshOutcome, RotatedToken, SessionStore, StoreResult, Timestamp,
+    NewEmail, NewPasswordReset, NewRefreshToken, PasswordResetStore, RefreshOutcome, RotatedToken, SessionOwner, SessionStore, StoreResult,
+    Timestamp,
 };
 
 #[async_trait]
@@ -91,6 +92,24 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(map_err)?;
         Ok(changed > 0)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn current_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<Option<SessionOwner>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT s.id, s.user_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+                 WHERE t.token_hash = $1 AND t.used_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > $2",
+                &[&presented_hash, &at],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(row.map(|row| SessionOwner {
+            user_id: UserId(row.get(1)),
+            family: SessionFamilyId(row.get(0)),
+        }))
     }
 }
 

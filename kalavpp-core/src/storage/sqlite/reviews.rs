@@ -150,6 +150,33 @@ impl ReviewStore for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn list_reviews(&self, hidden: Option<bool>, page: PageRequest) -> StoreResult<Page<Review>> {
+        self.pool
+            .read(move |conn| {
+                let total: i64 = conn
+                    .query_row(
+                        "SELECT count(*) FROM reviews WHERE ?1 IS NULL OR hidden = ?1",
+                        params![hidden],
+                        |r| r.get(0),
+                    )
+                    .map_err(map_err)?;
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT {REVIEW_COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id
+                         WHERE ?1 IS NULL OR r.hidden = ?1
+                         ORDER BY r.created_at DESC, r.id DESC LIMIT ?2 OFFSET ?3"
+                    ))
+                    .map_err(map_err)?;
+                let items = stmt
+                    .query_map(params![hidden, page.limit(), page.offset()], review_from_row)
+                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                    .map_err(map_err)?;
+                Ok(Page::new(items, page, total))
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn has_bought(&self, user_id: UserId, product_id: ProductId) -> StoreResult<bool> {
         self.pool
             .read(move |conn| {

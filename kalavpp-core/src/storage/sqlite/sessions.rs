@@ -5,7 +5,8 @@ use super::users::revoke_sessions;
 use super::{SqliteStore, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{SessionFamilyId, UserId};
 use crate::storage::{
-    NewEmail, NewPasswordReset, NewRefreshToken, PasswordResetStore, RefreshOutcome, RotatedToken, SessionStore, StoreResult, Timestamp,
+    NewEmail, NewPasswordReset, NewRefreshToken, PasswordResetStore, RefreshOutcome, RotatedToken, SessionOwner, SessionStore, StoreResult,
+    Timestamp,
 };
 
 #[async_trait]
@@ -109,6 +110,31 @@ impl SessionStore for SqliteStore {
                     )
                     .map_err(map_err)?;
                 Ok(changed > 0)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn current_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<Option<SessionOwner>> {
+        let presented = presented_hash.to_owned();
+        self.pool
+            .read(move |conn| {
+                let found = conn
+                    .query_row(
+                        "SELECT s.id, s.user_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+                         WHERE t.token_hash = ?1 AND t.used_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > ?2",
+                        params![presented, ts(at)],
+                        |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+                    )
+                    .optional()
+                    .map_err(map_err)?;
+                let Some((session, user)) = found else {
+                    return Ok(None);
+                };
+                Ok(Some(SessionOwner {
+                    user_id: UserId(parse_uuid(&user).map_err(map_err)?),
+                    family: SessionFamilyId(parse_uuid(&session).map_err(map_err)?),
+                }))
             })
             .await
     }
