@@ -60,6 +60,7 @@ pub struct Application {
     limits: [IpRateLimit; 2],
     market: Marketplace,
     mailer: Arc<dyn Mailer>,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Application {
@@ -95,11 +96,12 @@ impl Application {
         tracing::info!(mailer = %mailer.describe(), from = %mail.from_address, "email delivery configured");
         let general = IpRateLimit::new(settings.rate_limit_window, settings.rate_limit_max, settings.trust_proxy);
         let credentials = IpRateLimit::new(settings.rate_limit_window, settings.auth_rate_limit_max, settings.trust_proxy);
+        let metrics = crate::metrics::Metrics::new();
         let state = AppState {
             market: market.clone(),
             media_urls: crate::api::catalog_dto::MediaUrls::new(&settings.backend_url),
             responses: crate::response_cache::ResponseCache::default(),
-            metrics: crate::metrics::Metrics::new(),
+            metrics: metrics.clone(),
             metrics_token: settings.metrics_token.as_deref().map(Arc::from),
             settings: Arc::new(settings),
         };
@@ -110,6 +112,7 @@ impl Application {
             limits: [general, credentials],
             market,
             mailer,
+            metrics,
         })
     }
 
@@ -134,6 +137,15 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let limits = self.limits.clone();
         let market = self.market.clone();
+        let metrics = self.metrics.clone();
+        let upkeep = tokio::spawn(async move {
+            // Request durations wait in memory until folded into their histogram buckets.
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                metrics.run_upkeep();
+            }
+        });
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
@@ -159,6 +171,7 @@ impl Application {
         let stop = shutdown_signal();
         let outcome = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
         sweeper.abort();
+        upkeep.abort();
         let _ = stop_mail.send(());
         if tokio::time::timeout(MAIL_SHUTDOWN_GRACE, mail).await.is_err() {
             // Messages still `sending` are claimed again once their lease runs out.

@@ -32,11 +32,16 @@ fn metadata() -> Metadata<'static> {
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()))
 }
 
+/// The request counter and duration histogram of one (method, status) of a route.
+type Series = (axum::http::Method, u16, metrics::Counter, metrics::Histogram);
+
 /// One application's metrics.
 #[derive(Clone)]
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
+    /// Registered series by route: the hot path finds its handles here without allocating.
+    series: Arc<std::sync::RwLock<std::collections::HashMap<String, Vec<Series>>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -64,24 +69,52 @@ impl Metrics {
         Self {
             recorder: Arc::new(recorder),
             handle,
+            series: Arc::default(),
         }
     }
 
+    /// Folds the recorded duration samples into their histogram buckets. Samples wait in memory
+    /// until this runs, so the server runs it every few seconds (and before each scrape).
+    pub fn run_upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
     /// Counts one request and records its duration.
-    pub fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    pub fn record_request(&self, method: &axum::http::Method, route: &str, status: u16, seconds: f64) {
+        let known = {
+            let series = self.series.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            series
+                .get(route)
+                .and_then(|list| list.iter().find(|(m, s, ..)| m == method && *s == status))
+                .map(|(_, _, counter, histogram)| (counter.clone(), histogram.clone()))
+        };
+        let (counter, histogram) = match known {
+            Some(handles) => handles,
+            None => self.register(method, route, status),
+        };
+        counter.increment(1);
+        histogram.record(seconds);
+    }
+
+    fn register(&self, method: &axum::http::Method, route: &str, status: u16) -> (metrics::Counter, metrics::Histogram) {
         let meta = metadata();
         let labels = vec![
-            Label::new("method", method.to_owned()),
+            Label::new("method", method.as_str().to_owned()),
             Label::new("route", route.to_owned()),
             Label::new("status", status.to_string()),
         ];
-        self.recorder
-            .register_counter(&Key::from_parts(REQUESTS, labels), &meta)
-            .increment(1);
-        let labels = vec![Label::new("method", method.to_owned()), Label::new("route", route.to_owned())];
-        self.recorder
-            .register_histogram(&Key::from_parts(DURATION, labels), &meta)
-            .record(seconds);
+        let counter = self.recorder.register_counter(&Key::from_parts(REQUESTS, labels), &meta);
+        let labels = vec![
+            Label::new("method", method.as_str().to_owned()),
+            Label::new("route", route.to_owned()),
+        ];
+        let histogram = self.recorder.register_histogram(&Key::from_parts(DURATION, labels), &meta);
+        let mut series = self.series.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        series
+            .entry(route.to_owned())
+            .or_default()
+            .push((method.clone(), status, counter.clone(), histogram.clone()));
+        (counter, histogram)
     }
 
     fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)], value: f64) {
@@ -140,6 +173,7 @@ impl Metrics {
             }
             Err(err) => tracing::warn!(error = %err, "metrics: reading the marketplace totals failed"),
         }
+        self.handle.run_upkeep();
         self.handle.render()
     }
 }
@@ -147,15 +181,13 @@ impl Metrics {
 /// Middleware: counts every request by method, matched route and status, with its duration.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     state
         .metrics
-        .record_request(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+        .record_request(&method, route, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }
 
