@@ -30,9 +30,21 @@ const MAIL_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Largest JSON body accepted (uploads get their own limits).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-/// What every handler can reach.
+/// What every handler can reach. Extractors and middleware clone it on every request, so it is
+/// one `Arc` (a single reference-count increment) around the [`SharedState`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct SharedState {
     /// The embedded marketplace.
     pub market: Marketplace,
     /// The server settings.
@@ -97,14 +109,14 @@ impl Application {
         let general = IpRateLimit::new(settings.rate_limit_window, settings.rate_limit_max, settings.trust_proxy);
         let credentials = IpRateLimit::new(settings.rate_limit_window, settings.auth_rate_limit_max, settings.trust_proxy);
         let metrics = crate::metrics::Metrics::new();
-        let state = AppState {
+        let state = AppState(Arc::new(SharedState {
             market: market.clone(),
             media_urls: crate::api::catalog_dto::MediaUrls::new(&settings.backend_url),
             responses: crate::response_cache::ResponseCache::default(),
             metrics: metrics.clone(),
             metrics_token: settings.metrics_token.as_deref().map(Arc::from),
             settings: Arc::new(settings),
-        };
+        }));
         let router = build_router(state, general.clone(), credentials.clone());
         Ok(Self {
             listener,
