@@ -146,9 +146,7 @@ fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(map_err)?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
-    // Reads come from memory-mapped pages shared by every connection (no copy through each
-    // connection's own page cache), with a larger page cache for the rest and in-memory temp sorts.
-    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024).map_err(map_err)?;
+    // A larger page cache per connection (16 MiB) and in-memory temporary sorts.
     conn.pragma_update(None, "cache_size", -16_384).map_err(map_err)?;
     conn.pragma_update(None, "temp_store", "MEMORY").map_err(map_err)?;
     // SQLite's own lower() folds ASCII only; searches fold case like Rust and PostgreSQL do.
