@@ -25,6 +25,77 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A database URL (`sqlite://path`, `sqlite::memory:` or `postgres://user:password@host/db`)
+/// whose `Debug` and `Display` never show the password: `postgres://user:***@host/db`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Wraps a URL as given.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+    /// The full URL, password included; call only where the connection is made.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Whether this names a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
+    }
+    /// The URL with any password (in the authority or a `password=` parameter) replaced by `***`.
+    pub fn redacted(&self) -> String {
+        redact_url_password(&self.0)
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host...` and of `password=` query or
+/// key-value parameters with `***`.
+pub fn redact_url_password(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..].find(['/', '?', '#']).map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon + 1..rest_start + at, "***");
+            }
+        }
+    }
+    let lower = out.to_ascii_lowercase();
+    if let Some(pos) = lower.find("password=") {
+        let value_start = pos + "password=".len();
+        let value_end = out[value_start..].find(['&', ' ', ';']).map_or(out.len(), |i| value_start + i);
+        out.replace_range(value_start..value_end, "***");
+    }
+    out
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl From<&str> for DatabaseUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_owned())
+    }
+}
+
 /// Development (forgiving defaults) or production (refuses unsafe settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -65,8 +136,8 @@ pub struct TokenConfig {
 pub struct Config {
     /// Development or production.
     pub mode: Mode,
-    /// `sqlite://path`, `sqlite::memory:` or `postgres://...`.
-    pub database_url: String,
+    /// `sqlite://path`, `sqlite::memory:` or `postgres://...` (the password never shows in `Debug`).
+    pub database_url: DatabaseUrl,
     /// Where the SQLite file, uploads and generated secrets live.
     pub data_dir: PathBuf,
     /// Token settings.
@@ -91,6 +162,12 @@ pub struct Config {
     pub stripe: Option<StripeConfig>,
     /// How long an unpaid order keeps its stock reserved (`CHECKOUT_EXPIRY_MINUTES`, default 60).
     pub checkout_ttl: Duration,
+    /// First retry delay of a failed payment action (refund, session expiry), doubled per
+    /// attempt up to one hour (`PAYMENT_RETRY_BASE_MS`, default 30 s).
+    pub payment_retry_base: Duration,
+    /// How many unpaid orders one customer may hold at once (`MAX_UNPAID_ORDERS`, default 5;
+    /// 0 = no limit), so one account cannot keep a shop's one-of-a-kind works reserved.
+    pub max_unpaid_orders: u32,
     /// How long a download link works (default 24 h).
     pub download_ttl: Duration,
     /// How many downloads one link allows (default 5).
@@ -149,7 +226,7 @@ pub struct StripeConfig {
 impl Config {
     /// A development configuration over `database_url` with freshly generated random secrets.
     /// Handy for tests and embedding examples.
-    pub fn for_development(database_url: impl Into<String>) -> Self {
+    pub fn for_development(database_url: impl Into<DatabaseUrl>) -> Self {
         Self {
             mode: Mode::Development,
             database_url: database_url.into(),
@@ -172,6 +249,8 @@ impl Config {
             commission_bps: 1000,
             stripe: None,
             checkout_ttl: Duration::from_secs(3600),
+            max_unpaid_orders: 5,
+            payment_retry_base: Duration::from_secs(30),
             download_ttl: Duration::from_secs(24 * 3600),
             download_limit: 5,
             mail: MailConfig::default(),
@@ -299,6 +378,27 @@ mod tests {
         assert!(
             config.production_problems().iter().any(|p| p.starts_with("STRIPE_SECRET_KEY")),
             "the dev provider is refused"
+        );
+    }
+}
+
+#[cfg(test)]
+mod database_url_tests {
+    use super::DatabaseUrl;
+
+    #[test]
+    fn passwords_never_show() {
+        let url = DatabaseUrl::new("postgres://shop:s3cr%40t@db.example:5432/kalavpp?sslmode=require");
+        for shown in [format!("{url:?}"), url.to_string(), url.redacted()] {
+            assert!(!shown.contains("s3cr"), "{shown}");
+            assert!(shown.contains("postgres://shop:***@db.example:5432/kalavpp"), "{shown}");
+        }
+        let kv = DatabaseUrl::new("postgres://db/kalavpp?user=shop&password=hunter2&x=1");
+        assert!(!format!("{kv:?}").contains("hunter2"));
+        assert_eq!(DatabaseUrl::new("sqlite://data/kalavpp.db").to_string(), "sqlite://data/kalavpp.db");
+        assert_eq!(
+            DatabaseUrl::new("postgres://postgres@127.0.0.1/test").to_string(),
+            "postgres://postgres@127.0.0.1/test"
         );
     }
 }

@@ -32,6 +32,6 @@ mod marketplace;
 
 pub use marketplace::open_store;
 
-pub use config::{Config, HashCost, MailConfig, Mode, Secret, StripeConfig, TokenConfig};
+pub use config::{Config, DatabaseUrl, HashCost, MailConfig, Mode, Secret, StripeConfig, TokenConfig};
 pub use error::{Error, FieldError, Result};
 pub use marketplace::{Marketplace, MarketplaceBuilder};

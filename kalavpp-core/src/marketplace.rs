@@ -115,7 +115,7 @@ fn default_payments(config: &Config) -> Result<Arc<dyn PaymentProvider>> {
 
 /// Opens the backend named by `config.database_url` and runs its migrations.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
-    let url = config.database_url.as_str();
+    let url = config.database_url.expose();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = PostgresStore::connect(url, config.postgres_max_connections)
             .await

@@ -169,6 +169,18 @@ impl Application {
                 }
             }
         });
+        let market = self.market.clone();
+        let reconciler = tokio::spawn(async move {
+            // Refunds, automatic refunds of late payments and session expiries whose first
+            // attempt failed or was cut short are retried until the provider confirms.
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tick.tick().await;
+                if let Err(err) = market.orders().reconcile_payments().await {
+                    tracing::warn!(error = %err, "reconciling payment actions failed");
+                }
+            }
+        });
         let worker = OutboxWorker::for_marketplace(&self.market, self.mailer.clone());
         let (stop_mail, mail_stopped) = tokio::sync::oneshot::channel::<()>();
         let mail = tokio::spawn(async move {
@@ -183,6 +195,7 @@ impl Application {
         let stop = shutdown_signal();
         let outcome = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
         sweeper.abort();
+        reconciler.abort();
         upkeep.abort();
         let _ = stop_mail.send(());
         if tokio::time::timeout(MAIL_SHUTDOWN_GRACE, mail).await.is_err() {

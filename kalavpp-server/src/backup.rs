@@ -46,7 +46,7 @@ async fn backup(settings: &Settings, output: &Path) -> Result<Written, String> {
         return Err(format!("{} is not empty; choose a new directory", output.display()));
     }
     std::fs::create_dir_all(output).map_err(|e| format!("{}: {e}", output.display()))?;
-    let url = settings.core.database_url.as_str();
+    let url = settings.core.database_url.expose();
     let (backend, database) = if url.starts_with("postgres") {
         let target = output.join("kalavpp.dump");
         let status = std::process::Command::new("pg_dump")

@@ -91,6 +91,9 @@ async fn serve(vars: &HashMap<String, String>) -> ExitCode {
         Err(code) => return code,
     };
     let banner = banner_lines(&settings);
+    for note in &settings.notes {
+        eprintln!("kalavpp: note: {note}");
+    }
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(err) => {
@@ -117,11 +120,7 @@ fn banner_lines(settings: &Settings) -> Vec<String> {
         Mode::Development => "development",
         Mode::Production => "production",
     };
-    let database = if settings.core.database_url.starts_with("postgres") {
-        "postgres".to_owned()
-    } else {
-        settings.core.database_url.clone()
-    };
+    let database = settings.core.database_url.redacted();
     let mut lines = vec![
         format!("KALAVPP {} ({mode}) listening on {base}", env!("CARGO_PKG_VERSION")),
         format!("  API:       {base}/api/v1"),
@@ -148,7 +147,7 @@ async fn migrate(vars: &HashMap<String, String>) -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    let url = settings.core.database_url.as_str();
+    let url = settings.core.database_url.expose();
     let applied = if url.starts_with("postgres") {
         PostgresStore::migrate_only(url).await
     } else if let Some(location) = SqliteLocation::parse(url) {
@@ -223,6 +222,9 @@ fn check_config(vars: &HashMap<String, String>) -> ExitCode {
                 "development"
             };
             println!("configuration OK ({mode})");
+            for note in &settings.notes {
+                println!("note: {note}");
+            }
             ExitCode::SUCCESS
         }
         Err(problems) => {

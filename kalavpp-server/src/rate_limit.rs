@@ -42,6 +42,12 @@ impl IpRateLimit {
         }
     }
 
+    /// The limiter's key for a client: its IPv4 address, or the /64 network of an IPv6 one
+    /// (one subscriber usually holds a whole /64, so per-address keys would let it rotate freely).
+    fn client_key(&self, request: &Request) -> IpAddr {
+        client_network(self.client_ip(request))
+    }
+
     fn client_ip(&self, request: &Request) -> IpAddr {
         if self.trust_proxy {
             // The proxy appends the address it saw; the right-most entry is the one it vouches for.
@@ -66,10 +72,34 @@ impl IpRateLimit {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        limiter.check_key(&self.client_ip(request)).map_err(|not_until| {
+        limiter.check_key(&self.client_key(request)).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })
+    }
+}
+
+/// Middleware applying `limit` to every method but `GET`, `HEAD` and `OPTIONS` (e.g. `PATCH
+/// /auth/me`, which may verify a password, while reading the account stays cheap).
+pub async fn enforce_on_writes(State(limit): State<IpRateLimit>, request: Request, next: Next) -> Response {
+    if request.method().is_safe() {
+        return next.run(request).await;
+    }
+    enforce(State(limit), request, next).await
+}
+
+/// The rate-limit key of an address: IPv4 (and IPv4-mapped IPv6) as is, other IPv6 addresses
+/// cut to their /64 network.
+pub fn client_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+        },
     }
 }
 
@@ -78,5 +108,28 @@ pub async fn enforce(State(limit): State<IpRateLimit>, request: Request, next: N
     match limit.check(&request) {
         Ok(()) => next.run(request).await,
         Err(seconds) => ApiError::RateLimited(seconds.max(1)).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_network;
+
+    #[test]
+    fn ipv6_clients_share_their_64_and_ipv4_stays_whole() {
+        let a = client_network("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = client_network("2001:db8:1:2:ffff:1:2:3".parse().unwrap());
+        let other = client_network("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        assert_eq!(a, "2001:db8:1:2::".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(
+            client_network("10.1.2.3".parse().unwrap()),
+            "10.1.2.3".parse::<std::net::IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_network("::ffff:10.1.2.3".parse().unwrap()),
+            "10.1.2.3".parse::<std::net::IpAddr>().unwrap()
+        );
     }
 }

@@ -32,8 +32,12 @@ pub struct Settings {
     pub trust_proxy: bool,
     /// Whether the secrets were generated into the data directory (development only).
     pub generated_secrets: bool,
-    /// Bearer token required by `GET /metrics` (`METRICS_TOKEN`); open when unset.
+    /// Bearer token required by `GET /metrics` (`METRICS_TOKEN`); open when unset (development
+    /// only: production refuses to start without it).
     pub metrics_token: Option<String>,
+    /// Adjustments made to the configuration that the operator should know about (printed by
+    /// `check-config` and at start-up), e.g. a checkout expiry raised to Stripe's minimum.
+    pub notes: Vec<String>,
 }
 
 /// Reads settings from `vars`; in development, missing secrets are generated once into the data
@@ -89,6 +93,18 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
     if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
         problems.push("METRICS_TOKEN: must be at least 16 characters".into());
     }
+    if production && metrics_token.is_none() {
+        problems.push("METRICS_TOKEN: is required in production (/metrics reveals sales figures; scrape it with a bearer token)".into());
+    }
+    let max_unpaid_orders = number(&mut problems, "MAX_UNPAID_ORDERS", get("MAX_UNPAID_ORDERS"), 5u32);
+    if max_unpaid_orders > 1000 {
+        problems.push("MAX_UNPAID_ORDERS: must be between 0 (no limit) and 1000".into());
+    }
+    let payment_retry_ms = number(&mut problems, "PAYMENT_RETRY_BASE_MS", get("PAYMENT_RETRY_BASE_MS"), 30_000u64);
+    if !(1..=3_600_000).contains(&payment_retry_ms) {
+        problems.push("PAYMENT_RETRY_BASE_MS: must be between 1 and 3600000".into());
+    }
+    let mut notes = Vec::new();
     let max_asset_bytes = number(&mut problems, "MAX_ASSET_BYTES", get("MAX_ASSET_BYTES"), 200 * 1024 * 1024u64);
     if max_asset_bytes == 0 {
         problems.push("MAX_ASSET_BYTES: must be greater than 0".into());
@@ -153,6 +169,14 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         }
     };
 
+    let mut checkout_minutes = checkout_minutes.clamp(1, 1440);
+    if stripe.is_some() && checkout_minutes < STRIPE_MIN_CHECKOUT_MINUTES {
+        notes.push(format!(
+            "CHECKOUT_EXPIRY_MINUTES: {checkout_minutes} raised to {STRIPE_MIN_CHECKOUT_MINUTES}, the shortest Checkout Session Stripe accepts"
+        ));
+        checkout_minutes = STRIPE_MIN_CHECKOUT_MINUTES;
+    }
+
     let mail = mail_settings(&mut problems, &get);
 
     let currency = get("KALAVPP_CURRENCY").unwrap_or_else(|| "usd".into()).to_ascii_lowercase();
@@ -177,7 +201,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
     }
     let core = Config {
         mode,
-        database_url,
+        database_url: database_url.into(),
         data_dir,
         tokens: TokenConfig {
             access_secret: Secret::new(access_secret.unwrap_or_default()),
@@ -196,7 +220,9 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         backend_url: backend_url.clone(),
         commission_bps,
         stripe,
-        checkout_ttl: Duration::from_secs(checkout_minutes.clamp(1, 1440) * 60),
+        checkout_ttl: Duration::from_secs(checkout_minutes * 60),
+        max_unpaid_orders,
+        payment_retry_base: Duration::from_millis(payment_retry_ms.clamp(1, 3_600_000)),
         download_ttl: Duration::from_secs(24 * 3600),
         download_limit: 5,
         mail,
@@ -217,8 +243,12 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         trust_proxy,
         generated_secrets,
         metrics_token,
+        notes,
     })
 }
+
+/// Stripe refuses Checkout Sessions that expire sooner than 30 minutes after creation.
+const STRIPE_MIN_CHECKOUT_MINUTES: u64 = 30;
 
 /// `SMTP_URL` (or SendGrid's relay from `SENDGRID_API_KEY`), `EMAIL_FROM`, `EMAIL_FROM_NAME` and
 /// the outbox worker's `MAIL_POLL_INTERVAL_MS`, `MAIL_MAX_ATTEMPTS`, `MAIL_RETRY_BASE_MS`.
@@ -392,6 +422,7 @@ mod tests {
                 ("BACKEND_URL", "https://api.example.com"),
                 ("STRIPE_SECRET_KEY", "sk_test_abcdefghijklmnopqrstuvwxyz"),
                 ("STRIPE_WEBHOOK_SECRET", "whsec_abcdefghijklmnopqrstuvwxyz"),
+                ("METRICS_TOKEN", "metrics-token-0123456789"),
             ]),
             true,
         )
@@ -484,6 +515,7 @@ mod tests {
             ("BACKEND_URL", "https://api.example.com"),
             ("STRIPE_SECRET_KEY", "sk_test_abcdefghijklmnopqrstuvwxyz"),
             ("STRIPE_WEBHOOK_SECRET", "whsec_abcdefghijklmnopqrstuvwxyz"),
+            ("METRICS_TOKEN", "metrics-token-0123456789"),
         ];
         assert!(dev(&strong).is_ok(), "mail only logged is allowed (with a warning at start)");
         let mut with_smtp = strong.to_vec();
@@ -506,5 +538,46 @@ mod tests {
         )
         .unwrap_err();
         assert!(problems[0].starts_with("PORT"));
+    }
+
+    #[test]
+    fn production_needs_a_metrics_token_and_stripe_sessions_last_at_least_30_minutes() {
+        let strong = [
+            ("KALAVPP_ENV", "production"),
+            ("CORS_ORIGIN", "https://shop.example.com"),
+            ("BACKEND_URL", "https://api.example.com"),
+            ("STRIPE_SECRET_KEY", "sk_test_abcdefghijklmnopqrstuvwxyz"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_abcdefghijklmnopqrstuvwxyz"),
+            ("CHECKOUT_EXPIRY_MINUTES", "10"),
+        ];
+        let problems = dev(&strong).unwrap_err();
+        assert!(problems.iter().any(|p| p.starts_with("METRICS_TOKEN")), "{problems:?}");
+        let mut with_token = strong.to_vec();
+        with_token.push(("METRICS_TOKEN", "metrics-token-0123456789"));
+        let settings = dev(&with_token).unwrap();
+        assert_eq!(settings.core.checkout_ttl, Duration::from_secs(30 * 60));
+        assert!(
+            settings.notes.iter().any(|n| n.starts_with("CHECKOUT_EXPIRY_MINUTES")),
+            "{:?}",
+            settings.notes
+        );
+        // The development provider keeps short reservations as asked.
+        let short = dev(&[("CHECKOUT_EXPIRY_MINUTES", "10")]).unwrap();
+        assert_eq!(short.core.checkout_ttl, Duration::from_secs(10 * 60));
+        assert!(short.notes.is_empty());
+        assert_eq!(short.core.max_unpaid_orders, 5);
+        assert_eq!(dev(&[("MAX_UNPAID_ORDERS", "0")]).unwrap().core.max_unpaid_orders, 0);
+        assert!(dev(&[("MAX_UNPAID_ORDERS", "lots")]).is_err());
+    }
+
+    #[test]
+    fn the_database_password_never_shows() {
+        let settings = dev(&[("DATABASE_URL", "postgres://shop:hunter2@db.internal:5432/kalavpp")]).unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        assert!(!format!("{:?}", settings.core).contains("hunter2"));
+        assert_eq!(
+            settings.core.database_url.expose(),
+            "postgres://shop:hunter2@db.internal:5432/kalavpp"
+        );
     }
 }

@@ -233,8 +233,8 @@ async fn expiry_failure_mismatch_and_unknown_events(app: TestApp, _stripe: FakeS
     assert_eq!(expired["status"], "expired");
     assert!(expired["paid_at"].is_null());
     assert_eq!(stock(&app, &harbour).await, Some(3));
-    // A payment arriving after the expiry changes nothing (and the stock stays released).
-    deliver(&app, &completed_event("evt_exp_2", &first, "pi_late"), "ignored").await;
+    // A payment arriving after the expiry is given back (and the stock stays released).
+    deliver(&app, &completed_event("evt_exp_2", &first, "pi_late"), "auto_refund").await;
     assert_eq!(order(&app, cat, &first_id).await["status"], "expired");
     assert_eq!(stock(&app, &harbour).await, Some(3));
     assert_eq!(earnings(&app, &scene.ana.user.access).await["total"], 0);
@@ -254,7 +254,8 @@ async fn expiry_failure_mismatch_and_unknown_events(app: TestApp, _stripe: FakeS
         ("evt_mis_3", total, "eur"),
     ] {
         let payload = event(id, "checkout.session.completed", paid_session(&second, amount, currency, "pi_mis"));
-        deliver(&app, &payload, "ignored").await;
+        // The money that came in is given back; the order stays unpaid.
+        deliver(&app, &payload, "auto_refund").await;
         let seen = order(&app, cat, &second_id).await;
         assert_eq!(seen["status"], "pending_payment", "{id}");
         assert!(seen["paid_at"].is_null());
@@ -277,13 +278,23 @@ async fn expiry_failure_mismatch_and_unknown_events(app: TestApp, _stripe: FakeS
     add_to_cart(&app, cat, &brushes, 1).await;
     let third = checkout(&app, cat, None).await["order"].clone();
     let third_id = text(&third, "id");
-    let intent = |amount: i64| {
-        json!({"id": "pi_delayed", "object": "payment_intent", "status": "succeeded", "amount_received": amount,
+    let intent = |id: &str, amount: i64| {
+        json!({"id": id, "object": "payment_intent", "status": "succeeded", "amount_received": amount,
                "currency": "usd", "metadata": {"order_id": third_id}})
     };
-    deliver(&app, &event("evt_pi_1", "payment_intent.succeeded", intent(1_998)), "ignored").await;
+    deliver(
+        &app,
+        &event("evt_pi_1", "payment_intent.succeeded", intent("pi_short", 1_998)),
+        "auto_refund",
+    )
+    .await;
     assert_eq!(order(&app, cat, &third_id).await["status"], "pending_payment");
-    deliver(&app, &event("evt_pi_2", "payment_intent.succeeded", intent(1_999)), "applied").await;
+    deliver(
+        &app,
+        &event("evt_pi_2", "payment_intent.succeeded", intent("pi_delayed", 1_999)),
+        "applied",
+    )
+    .await;
     assert_eq!(order(&app, cat, &third_id).await["status"], "paid");
 
     // Events the platform does not handle, or for orders it does not know: 200, ignored.
@@ -827,8 +838,8 @@ async fn cancelling_pending_orders(app: TestApp, _stripe: FakeStripe) {
         .await
         .expect_problem(409, "order_not_cancellable");
     assert_eq!(stock(&app, &harbour).await, Some(2), "released once");
-    // A late payment for the cancelled order changes nothing.
-    deliver(&app, &completed_event("evt_cancel_late", &placed, "pi_cancel"), "ignored").await;
+    // A late payment for the cancelled order is given back and changes nothing else.
+    deliver(&app, &completed_event("evt_cancel_late", &placed, "pi_cancel"), "auto_refund").await;
     assert_eq!(order(&app, cat, &order_id).await["status"], "cancelled");
     assert_eq!(earnings(&app, &scene.ana.user.access).await["total"], 0);
     assert_eq!(stock(&app, &harbour).await, Some(2));

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::catalog_support::{Shop, approved_shop, create_product, painting, text, upload};
@@ -77,6 +77,35 @@ impl FakeStripe {
             })
             .mount(&server)
             .await;
+        Mock::given(method("POST"))
+            .and(path_regex("^/v1/checkout/sessions/[^/]+/expire$"))
+            .respond_with(|request: &Request| {
+                let id = request.url.path().split('/').nth(4).unwrap_or_default().to_owned();
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "id": id,
+                    "object": "checkout.session",
+                    "created": 1_700_000_000,
+                    "expires_at": 1_700_086_400,
+                    "livemode": false,
+                    "mode": "payment",
+                    "payment_status": "unpaid",
+                    "status": "expired",
+                    "url": null,
+                    "automatic_tax": { "enabled": false, "liability": null, "status": null },
+                    "custom_fields": [],
+                    "custom_text": {
+                        "after_submit": null,
+                        "shipping_address": null,
+                        "submit": null,
+                        "terms_of_service_acceptance": null
+                    },
+                    "payment_method_types": ["card"],
+                    "phone_number_collection": { "enabled": false },
+                    "shipping_options": []
+                }))
+            })
+            .mount(&server)
+            .await;
         let refunds = Arc::new(AtomicU64::new(0));
         Mock::given(method("POST"))
             .and(path("/v1/refunds"))
@@ -124,6 +153,8 @@ pub async fn spawn_with_stripe(backend: Backend) -> Option<(TestApp, FakeStripe)
             ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
             ("STRIPE_API_BASE", uri.as_str()),
             ("FRONTEND_URL", FRONTEND_URL),
+            // Failed payment actions are due again at once (the tests run the reconciler).
+            ("PAYMENT_RETRY_BASE_MS", "1"),
         ],
     )
     .await?;

@@ -166,6 +166,7 @@ async fn download_link_of_someone_else_or_an_unpaid_order_is_unknown(store: Db) 
         .refund_order(Refund {
             order_id: order.id,
             refund_id: "re_1".into(),
+            intent_id: None,
             audit: audit_of(None, "order.refund", "order", order.id, now()),
             email: None,
             at: now(),

@@ -34,6 +34,7 @@ fn refund(order: &Order) -> Refund {
     Refund {
         order_id: order.id,
         refund_id: format!("re_{}", order.number),
+        intent_id: None,
         audit: audit_of(None, "order.refund", "order", order.id, at),
         email: Some(mail("buyer@example.com", "order_refunded")),
         at,

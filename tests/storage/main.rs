@@ -15,6 +15,7 @@ mod catalog;
 mod change_feed;
 mod downloads;
 mod health;
+mod intents;
 mod ledger;
 mod orders;
 mod outbox;

@@ -392,6 +392,7 @@ async fn has_bought_counts_paid_and_completed_orders_only(store: Db) {
         .refund_order(Refund {
             order_id: paid.id,
             refund_id: "re_1".into(),
+            intent_id: None,
             audit: audit_of(None, "order.refund", "order", paid.id, at),
             email: None,
             at,

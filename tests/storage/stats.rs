@@ -35,6 +35,7 @@ async fn busy_shop(store: &Db) -> Shop {
         .refund_order(Refund {
             order_id: refunded.id,
             refund_id: "re_1".into(),
+            intent_id: None,
             audit: audit_of(None, "order.refund", "order", refunded.id, at),
             email: None,
             at,

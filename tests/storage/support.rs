@@ -699,6 +699,7 @@ pub fn order_of(buyer: UserId, items: Vec<NewOrderItem>) -> NewOrder {
         }),
         payment_provider: "dev".to_owned(),
         take_from_cart: false,
+        max_unpaid: None,
         at: now(),
     }
 }
@@ -717,6 +718,7 @@ pub fn payment_event(order_id: OrderId, kind: PaymentEventKind, event_id: &str) 
         order_id,
         payment_intent_id: Some(format!("pi_{event_id}")),
         confirmation: (kind == PaymentEventKind::Succeeded).then(|| mail("buyer@example.com", "order_paid")),
+        late_payment: None,
         at: now(),
     }
 }

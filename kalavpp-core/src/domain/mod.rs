@@ -4,6 +4,7 @@ mod catalog;
 mod email;
 mod ids;
 mod money;
+mod order_rules;
 mod page;
 mod password;
 mod role;
@@ -18,6 +19,7 @@ pub use ids::{
     VendorId,
 };
 pub use money::Money;
+pub use order_rules::refuses_payment;
 pub use page::{MAX_PER_PAGE, Page, PageRequest};
 pub use password::Password;
 pub use role::{Role, UserStatus};

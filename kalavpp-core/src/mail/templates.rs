@@ -194,6 +194,20 @@ email_templates!(
     PayoutRejectedHtml = "email/payout_rejected.html"
 );
 
+/// A payment the order could not take, being given back.
+pub(crate) struct PaymentReturned {
+    pub(crate) number: String,
+    /// Formatted amount.
+    pub(crate) amount: String,
+    /// Why, in a few words.
+    pub(crate) reason: String,
+}
+email_templates!(
+    PaymentReturned,
+    PaymentReturnedText = "email/payment_returned.txt",
+    PaymentReturnedHtml = "email/payment_returned.html"
+);
+
 /// A refund issued.
 pub(crate) struct RefundIssued {
     pub(crate) number: String,

@@ -41,6 +41,11 @@ impl PaymentProvider for DevPaymentProvider {
         Ok(format!("dev_re_{}", uuid::Uuid::new_v4().simple()))
     }
 
+    async fn expire_checkout(&self, _session_id: &str, _idempotency_key: &str) -> Result<(), PaymentError> {
+        // The development page asks the order itself whether it can still be paid.
+        Ok(())
+    }
+
     fn parse_webhook(&self, _payload: &[u8], _signature: Option<&str>) -> Result<Option<PaymentEvent>, WebhookError> {
         Err(WebhookError::BadSignature(
             "the development provider takes no webhooks; use the checkout page".into(),

@@ -38,6 +38,8 @@ pub struct CheckoutRequest {
     pub cancel_url: String,
     /// Makes retries of the same request create one session.
     pub idempotency_key: String,
+    /// When the session stops taking payments (Unix seconds), matching the local reservation.
+    pub expires_at: Option<i64>,
 }
 
 /// A hosted checkout session.
@@ -125,6 +127,9 @@ pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
     async fn create_checkout(&self, request: CheckoutRequest) -> Result<CheckoutSession, PaymentError>;
     /// Refunds a paid order in full; returns the provider's refund id.
     async fn refund(&self, request: RefundRequest) -> Result<String, PaymentError>;
+    /// Expires an open checkout session so nobody can pay on it any more. A session that is no
+    /// longer open (already expired or completed) is `Refused`.
+    async fn expire_checkout(&self, session_id: &str, idempotency_key: &str) -> Result<(), PaymentError>;
     /// Verifies and reads a webhook (raw body + `Stripe-Signature` header). `Ok(None)` for event
     /// types that do not concern orders.
     fn parse_webhook(&self, payload: &[u8], signature: Option<&str>) -> Result<Option<PaymentEvent>, WebhookError>;

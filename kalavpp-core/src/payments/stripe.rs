@@ -22,7 +22,7 @@ use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_checkout::CheckoutSessionMode;
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionPaymentIntentData,
-    ProductData,
+    ExpireCheckoutSession, ProductData,
 };
 use stripe_core::refund::CreateRefund;
 use stripe_webhook::Webhook;
@@ -192,7 +192,12 @@ impl PaymentProvider for StripePaymentProvider {
             .payment_intent_data(payment_intent_data)
             .customer_email(request.customer_email.clone())
             .success_url(request.success_url.clone())
-            .cancel_url(request.cancel_url.clone())
+            .cancel_url(request.cancel_url.clone());
+        let session = match request.expires_at {
+            Some(at) => session.expires_at(at),
+            None => session,
+        };
+        let session = session
             .customize()
             .request_strategy(idempotent(&request.idempotency_key)?)
             .send(&self.client)
@@ -229,6 +234,16 @@ impl PaymentProvider for StripePaymentProvider {
             .await
             .map_err(|err| map_stripe_error("creating the refund", err))?;
         Ok(refund.id.as_str().to_owned())
+    }
+
+    async fn expire_checkout(&self, session_id: &str, idempotency_key: &str) -> Result<(), PaymentError> {
+        ExpireCheckoutSession::new(session_id)
+            .customize()
+            .request_strategy(idempotent(idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(|err| map_stripe_error("expiring the checkout session", err))?;
+        Ok(())
     }
 
     fn parse_webhook(&self, payload: &[u8], signature: Option<&str>) -> Result<Option<PaymentEvent>, WebhookError> {
@@ -473,6 +488,7 @@ mod tests {
             success_url: "https://shop.example.com/orders/success?session_id={CHECKOUT_SESSION_ID}".into(),
             cancel_url: "https://shop.example.com/cart".into(),
             idempotency_key: format!("checkout-{order_id}"),
+            expires_at: Some(1_700_003_600),
         }
     }
 
@@ -532,6 +548,7 @@ mod tests {
             ("line_items[1][price_data][unit_amount]", "1250"),
             ("line_items[1][price_data][product_data][name]", "Pattern book (PDF) & extras"),
             ("line_items[1][quantity]", "1"),
+            ("expires_at", "1700003600"),
         ];
         for (key, value) in expected {
             assert_eq!(field(&pairs, key), Some(value), "field {key} in {pairs:?}");

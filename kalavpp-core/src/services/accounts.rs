@@ -265,20 +265,26 @@ impl<'a> Accounts<'a> {
         Ok(())
     }
 
-    /// Turns an access token into an actor: checks the token, then the account (which must exist
-    /// and be active; its current role is used).
+    /// Turns an access token into an actor: checks the token, then its login session (which must
+    /// still be live: logout, password change or reset, suspension and refresh-token reuse end it,
+    /// and with it every access token issued in it), then the account (which must exist and be
+    /// active; its current role is used).
     #[instrument(skip_all)]
     pub async fn authenticate(&self, access_token: &str) -> Result<Actor> {
         let (user_id, session) = self.inner.tokens.verify_access(access_token)?;
-        let user = self
-            .inner
-            .store
-            .user_by_id(user_id)
-            .await?
-            .ok_or_else(|| Error::unauthorized("invalid_token", "the access token is invalid or expired"))?;
+        let invalid = || Error::unauthorized("invalid_token", "the access token is invalid or expired");
+        let family = session.ok_or_else(invalid)?;
+        let user = self.inner.store.user_by_id(user_id).await?.ok_or_else(invalid)?;
         if user.status == UserStatus::Suspended {
             return Err(suspended());
         }
+        if !self.inner.store.session_is_live(family, user_id, now()).await? {
+            return Err(Error::unauthorized(
+                "session_ended",
+                "the session of this access token has ended; sign in again",
+            ));
+        }
+        let session = Some(family);
         Ok(Actor::User {
             id: user.id,
             role: user.role,
@@ -392,15 +398,16 @@ impl<'a> Accounts<'a> {
         let Some(password) = password else {
             return Err(Error::Internal("validation inconsistency".into()));
         };
+        let token_hash = hash_token(token.trim());
+        let invalid_token = || Error::invalid("token", "is invalid, expired or already used");
+        // Unknown tokens are refused before the (deliberately expensive) hashing.
+        if !self.inner.store.password_reset_is_valid(&token_hash, now()).await? {
+            return Err(invalid_token());
+        }
         let password_hash = self.inner.hasher.hash(&password).await?;
-        match self
-            .inner
-            .store
-            .consume_password_reset(&hash_token(token.trim()), &password_hash, now())
-            .await?
-        {
+        match self.inner.store.consume_password_reset(&token_hash, &password_hash, now()).await? {
             Some(_) => Ok(()),
-            None => Err(Error::invalid("token", "is invalid, expired or already used")),
+            None => Err(invalid_token()),
         }
     }
 }

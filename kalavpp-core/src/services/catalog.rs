@@ -464,6 +464,11 @@ impl<'a> Catalog<'a> {
         let own_vendor = self.inner.store.vendor_by_user(user).await?;
         match own_vendor {
             Some(vendor) if vendor.id == product.vendor.id => {
+                // The account's current role decides, not the shop record: a vendor demoted to
+                // customer (or whose shop was suspended) no longer changes its works.
+                if !matches!(actor, Actor::User { role: Role::Vendor, .. }) {
+                    return Err(Error::forbidden("vendor_only", "only approved vendors may do this"));
+                }
                 if vendor.status != VendorStatus::Approved {
                     return Err(Error::forbidden("vendor_not_approved", format!("your shop is {}", vendor.status)));
                 }

@@ -18,6 +18,8 @@ pub const VENDOR_SUSPENDED: &str = "vendor_suspended";
 pub const ORDER_CONFIRMATION: &str = "order_confirmation";
 /// Template name of the refund notice.
 pub const REFUND_ISSUED: &str = "refund_issued";
+/// Template name of the notice that a payment the order could not take is being given back.
+pub const PAYMENT_RETURNED: &str = "payment_returned";
 /// Template name of the welcome email.
 pub const WELCOME: &str = "welcome";
 /// Template name of the payout-requested email.
@@ -128,6 +130,22 @@ pub fn refund_issued(recipient: &str, order: &Order) -> NewEmail {
     }
     .render();
     email(recipient, REFUND_ISSUED, format!("Refund for order {}", order.number), body)
+}
+
+/// Tells the buyer a payment the order could not take is being returned in full.
+pub fn payment_returned(recipient: &str, order: &Order, amount: Money, reason: &str) -> NewEmail {
+    let body = templates::PaymentReturned {
+        number: order.number.clone(),
+        amount: cents(amount, &order.currency),
+        reason: reason.to_owned(),
+    }
+    .render();
+    email(
+        recipient,
+        PAYMENT_RETURNED,
+        format!("Your payment for order {} is being returned", order.number),
+        body,
+    )
 }
 
 /// Welcomes a newly registered user.

@@ -10,14 +10,36 @@ use crate::auth::Actor;
 use crate::domain::{Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductKind, Role, UserId, VendorId, now};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
+use crate::payments::PaymentError;
 use crate::payments::{CheckoutLine, CheckoutRequest, PaymentEvent, PaymentEventKind, RefundRequest, WebhookError};
 use crate::storage::{
-    Balance, CartLine, EventOutcome, Fulfilment, LedgerEntry, NewOrder, NewOrderItem, Order, OrderFilter, OrderItem, PaymentEventRecord,
-    Refund, StoreError,
+    Balance, CartLine, EventOutcome, Fulfilment, IntentKind, LatePayment, LedgerEntry, NewOrder, NewOrderItem, NewPaymentIntent, Order,
+    OrderFilter, OrderItem, PaymentEventRecord, PaymentIntent, Refund, StoreError,
 };
 
 use super::catalog::audit;
 use super::emails;
+
+/// How long an attempt at a payment action holds its intent before the reconciler may retry it
+/// (longer than any provider call takes).
+const INLINE_LEASE: TimeDelta = TimeDelta::minutes(2);
+
+/// What one attempt at a payment intent came to.
+enum Carried {
+    /// The provider confirmed and the result is applied.
+    Done,
+    /// The provider refused for good; nothing was applied.
+    Refused(String),
+    /// The provider failed or did not answer; the intent is due again later.
+    Retrying(String),
+}
+
+/// Backoff of a failed payment action: `base` doubled per attempt, at most one hour.
+fn retry_delay(base: std::time::Duration, attempts: i32) -> TimeDelta {
+    let factor = 2u32.saturating_pow(u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0));
+    let delay = base.saturating_mul(factor).min(std::time::Duration::from_secs(3600));
+    TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1))
+}
 
 /// What a successful checkout hands back.
 #[derive(Debug, Clone)]
@@ -85,6 +107,21 @@ fn parse_address(value: &Value, violations: &mut Violations) -> Option<Value> {
         }
     }
     Some(Value::Object(clean))
+}
+
+/// What a vendor may see of an order holding its lines (the store already kept only those
+/// lines): totals of its own lines only, no payment references, and the buyer's shipping address
+/// only once the order is paid (an unpaid reservation is nobody's sale yet).
+fn vendor_view(order: &mut Order) {
+    order.subtotal = Money(order.items.iter().map(|i| i.line_total.cents()).sum());
+    order.total = order.subtotal;
+    order.commission = Money(order.items.iter().map(|i| i.commission.cents()).sum());
+    order.payment_session_id = None;
+    order.payment_intent_id = None;
+    order.refund_id = None;
+    if !matches!(order.status, OrderStatus::Paid | OrderStatus::Completed) {
+        order.shipping_address = None;
+    }
 }
 
 fn order_number() -> String {
@@ -181,12 +218,22 @@ impl<'a> Orders<'a> {
             shipping_address: address,
             payment_provider: self.inner.payments.name().to_owned(),
             take_from_cart: true,
+            max_unpaid: (self.inner.config.max_unpaid_orders > 0).then(|| i64::from(self.inner.config.max_unpaid_orders)),
             at: now(),
         };
         let order = loop {
             match self.inner.store.place_order(new_order.clone()).await {
                 Ok(order) => break order,
                 Err(StoreError::Conflict(what)) if what == "orders.number" => new_order.number = order_number(),
+                Err(StoreError::Conflict(what)) if what == "unpaid_orders" => {
+                    return Err(Error::conflict(
+                        "too_many_unpaid_orders",
+                        format!(
+                            "you already have {} orders waiting for payment; pay or cancel one first",
+                            self.inner.config.max_unpaid_orders
+                        ),
+                    ));
+                }
                 Err(StoreError::Conflict(what)) if what == "cart" => {
                     return Err(Error::conflict(
                         "cart_changed",
@@ -224,6 +271,9 @@ impl<'a> Orders<'a> {
             success_url: format!("{frontend}/orders/{}?payment=success", order.id),
             cancel_url: format!("{frontend}/orders/{}?payment=cancelled", order.id),
             idempotency_key: format!("checkout-{}", order.id),
+            expires_at: Some(
+                (order.created_at + TimeDelta::from_std(self.inner.config.checkout_ttl).unwrap_or(TimeDelta::hours(1))).timestamp(),
+            ),
         };
         let session = match self.inner.payments.create_checkout(request).await {
             Ok(session) => session,
@@ -307,7 +357,16 @@ impl<'a> Orders<'a> {
             other => other.into(),
         })?;
         self.inner.cache.invalidate();
+        self.close_sessions_now().await;
         Ok(order)
+    }
+
+    /// Expires the provider sessions of orders just closed, at once (best effort: the
+    /// reconciler repeats whatever fails here).
+    async fn close_sessions_now(&self) {
+        if let Err(err) = self.reconcile_payments().await {
+            tracing::warn!(error = %err, "closing checkout sessions deferred to the reconciler");
+        }
     }
 
     /// All orders for admins.
@@ -323,7 +382,11 @@ impl<'a> Orders<'a> {
         let vendor = super::Vendors::new(self.inner).approved(actor).await?;
         filter.vendor_id = Some(vendor.id);
         filter.user_id = None;
-        Ok(self.inner.store.list_orders(&filter, page).await?)
+        let mut orders = self.inner.store.list_orders(&filter, page).await?;
+        for order in &mut orders.items {
+            vendor_view(order);
+        }
+        Ok(orders)
     }
 
     /// Marks one of the actor's paid physical lines shipped; its net becomes available.
@@ -371,51 +434,167 @@ impl<'a> Orders<'a> {
 
     /// Refunds a paid order in full through the provider (admin): ledger reversed, stock
     /// restored, audit row and email. A second refund is `409`.
+    ///
+    /// The refund is first recorded as a payment intent (so a crash or a timeout between the
+    /// provider and the database is repaired by the reconciler, never left split), then carried
+    /// out at once; the ledger moves only when the provider has confirmed.
     #[instrument(skip_all)]
     pub async fn refund(&self, actor: &Actor, id: OrderId) -> Result<Order> {
         let admin = actor.require_admin()?;
         let order = self.inner.store.order_by_id(id).await?.ok_or_else(order_not_found)?;
-        if !matches!(order.status, OrderStatus::Paid | OrderStatus::Completed) {
-            return Err(Error::conflict(
-                "not_refundable",
-                format!("a {} order cannot be refunded", order.status),
-            ));
+        let not_refundable = |status: OrderStatus| Error::conflict("not_refundable", format!("a {status} order cannot be refunded"));
+        if !order.status.is_refundable() {
+            return Err(not_refundable(order.status));
         }
-        let request = RefundRequest {
+        let at = now();
+        let intent = NewPaymentIntent {
+            id: uuid::Uuid::now_v7(),
             order_id: id,
-            payment_intent_id: order.payment_intent_id.clone(),
-            session_id: order.payment_session_id.clone(),
-            amount_cents: order.total.cents(),
+            kind: IntentKind::Refund,
             idempotency_key: format!("refund-{id}"),
+            session_id: order.payment_session_id.clone(),
+            payment_intent_id: order.payment_intent_id.clone(),
+            amount_cents: order.total.cents(),
+            actor_id: admin,
+            next_attempt_at: at + INLINE_LEASE,
+            at,
         };
-        let refund_id = self.inner.payments.refund(request).await.map_err(|e| {
-            tracing::error!(error = %e, order = %id, "refund failed at the provider");
-            Error::Upstream {
-                code: "refund_failed",
-                message: format!("the payment provider did not refund: {e}"),
+        let intent = self.inner.store.request_refund(intent).await.map_err(|e| match e {
+            StoreError::Conflict(what) if what == "payment_intents.pending" => {
+                Error::conflict("not_refundable", "a refund of this order is already under way")
             }
-        })?;
-        let buyer = self.inner.store.user_by_id(order.user_id).await?;
-        let refund = Refund {
-            order_id: id,
-            refund_id: refund_id.clone(),
-            audit: audit(
-                admin,
-                "order.refund",
-                "order",
-                id.to_string(),
-                json!({ "refund_id": refund_id, "amount_cents": order.total.cents() }),
-            ),
-            email: buyer.map(|b| emails::refund_issued(&b.email, &order)),
-            at: now(),
-        };
-        let refunded = self.inner.store.refund_order(refund).await.map_err(|e| match e {
             StoreError::Conflict(_) => Error::conflict("not_refundable", "the order was refunded meanwhile"),
             StoreError::NotFound => order_not_found(),
             other => other.into(),
         })?;
-        self.inner.cache.invalidate();
-        Ok(refunded)
+        match self.carry_out(intent).await? {
+            Carried::Done => {
+                let refunded = self.inner.store.order_by_id(id).await?.ok_or_else(order_not_found)?;
+                if refunded.status == OrderStatus::Refunded {
+                    Ok(refunded)
+                } else {
+                    Err(not_refundable(refunded.status))
+                }
+            }
+            Carried::Refused(reason) => Err(Error::Upstream {
+                code: "refund_failed",
+                message: format!("the payment provider did not refund: {reason}"),
+            }),
+            Carried::Retrying(reason) => Err(Error::Upstream {
+                code: "refund_pending",
+                message: format!("the payment provider did not answer ({reason}); the refund is retried automatically"),
+            }),
+        }
+    }
+
+    /// Carries out due payment intents (refunds, automatic refunds, session expiries) whose
+    /// earlier attempt failed or was cut short, retrying each with its idempotency key until the
+    /// provider confirms. Returns how many completed. Run it periodically (the server does).
+    #[instrument(skip_all)]
+    pub async fn reconcile_payments(&self) -> Result<usize> {
+        let at = now();
+        let claimed = self.inner.store.claim_payment_intents(at, at + INLINE_LEASE, 20).await?;
+        let mut done = 0;
+        for intent in claimed {
+            let id = intent.id;
+            match self.carry_out(intent).await {
+                Ok(Carried::Done) => done += 1,
+                Ok(Carried::Refused(reason)) => tracing::error!(intent = %id, %reason, "payment action refused for good; see the order"),
+                Ok(Carried::Retrying(reason)) => tracing::warn!(intent = %id, %reason, "payment action failed; will retry"),
+                Err(err) => tracing::error!(intent = %id, error = %err, "payment action could not be recorded; will retry"),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Every recorded payment action of an order (admins): refunds, automatic refunds of
+    /// payments the order could not take, and checkout-session expiries, oldest first.
+    #[instrument(skip_all)]
+    pub async fn payment_actions(&self, actor: &Actor, id: OrderId) -> Result<Vec<PaymentIntent>> {
+        actor.require_admin()?;
+        Ok(self.inner.store.payment_intents_for_order(id).await?)
+    }
+
+    /// One provider call for a claimed (or just recorded) intent, and its result applied.
+    async fn carry_out(&self, intent: PaymentIntent) -> Result<Carried> {
+        let payments = &self.inner.payments;
+        let outcome = match intent.kind {
+            IntentKind::ExpireSession => {
+                let session = intent.session_id.as_deref().unwrap_or_default();
+                match payments.expire_checkout(session, &intent.idempotency_key).await {
+                    Ok(()) => Ok(None),
+                    // Already expired or completed: nothing left to close (a payment that did
+                    // complete arrives as an event and is given back).
+                    Err(PaymentError::Refused(reason)) => Ok(Some(format!("not open: {reason}"))),
+                    Err(err) => Err(err),
+                }
+            }
+            IntentKind::Refund | IntentKind::AutoRefund => payments
+                .refund(RefundRequest {
+                    order_id: intent.order_id,
+                    payment_intent_id: intent.payment_intent_id.clone(),
+                    session_id: intent.session_id.clone(),
+                    amount_cents: intent.amount_cents,
+                    idempotency_key: intent.idempotency_key.clone(),
+                })
+                .await
+                .map(Some),
+        };
+        let at = now();
+        match outcome {
+            Ok(result) if intent.kind == IntentKind::Refund => {
+                let refund_id = result.unwrap_or_default();
+                self.apply_refund(&intent, &refund_id).await?;
+                Ok(Carried::Done)
+            }
+            Ok(result) => {
+                self.inner.store.finish_payment_intent(intent.id, result.as_deref(), at).await?;
+                Ok(Carried::Done)
+            }
+            Err(PaymentError::Refused(reason)) => {
+                tracing::error!(order = %intent.order_id, kind = intent.kind.as_str(), %reason, "the payment provider refused");
+                self.inner.store.fail_payment_intent(intent.id, &reason, None, at).await?;
+                Ok(Carried::Refused(reason))
+            }
+            Err(PaymentError::Provider(reason)) => {
+                let retry_at = at + retry_delay(self.inner.config.payment_retry_base, intent.attempts);
+                self.inner.store.fail_payment_intent(intent.id, &reason, Some(retry_at), at).await?;
+                Ok(Carried::Retrying(reason))
+            }
+        }
+    }
+
+    /// Applies a refund the provider confirmed: ledger reversed, stock restored, audit row and
+    /// email, intent done — one transaction. An order refunded meanwhile (e.g. from the
+    /// provider's dashboard) only closes the intent.
+    async fn apply_refund(&self, intent: &PaymentIntent, refund_id: &str) -> Result<()> {
+        let order = self.inner.store.order_by_id(intent.order_id).await?.ok_or_else(order_not_found)?;
+        let buyer = self.inner.store.user_by_id(order.user_id).await?;
+        let refund = Refund {
+            order_id: order.id,
+            refund_id: refund_id.to_owned(),
+            intent_id: Some(intent.id),
+            audit: audit(
+                intent.actor_id,
+                "order.refund",
+                "order",
+                order.id.to_string(),
+                json!({ "refund_id": refund_id, "amount_cents": intent.amount_cents }),
+            ),
+            email: buyer.map(|b| emails::refund_issued(&b.email, &order)),
+            at: now(),
+        };
+        match self.inner.store.refund_order(refund).await {
+            Ok(_) => {
+                self.inner.cache.invalidate();
+                Ok(())
+            }
+            Err(StoreError::Conflict(_)) => {
+                self.inner.store.finish_payment_intent(intent.id, Some(refund_id), now()).await?;
+                Ok(())
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Verifies and applies a provider webhook. Bad or stale signatures are `BadRequest`;
@@ -459,36 +638,92 @@ impl<'a> Orders<'a> {
             tracing::warn!("payment event for an unknown order ignored");
             return Ok(EventOutcome::Ignored);
         };
+        let buyer = match event.kind {
+            PaymentEventKind::Succeeded => self.inner.store.user_by_id(order.user_id).await?,
+            _ => None,
+        };
+        let mut late_payment = None;
         if event.kind == PaymentEventKind::Succeeded {
             let amount_wrong = event.amount_cents.is_some_and(|a| a != order.total.cents());
             let currency_wrong = event.currency.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case(&order.currency));
             if amount_wrong || currency_wrong {
-                tracing::error!(order = %order.id, amount = ?event.amount_cents, currency = ?event.currency, "paid amount does not match the order; not marking it paid");
-                return Ok(EventOutcome::Ignored);
+                tracing::error!(order = %order.id, amount = ?event.amount_cents, currency = ?event.currency, "paid amount does not match the order; giving it back");
             }
+            late_payment = Some(self.late_payment(
+                &event,
+                &order,
+                buyer.as_ref().map(|b| b.email.as_str()),
+                amount_wrong || currency_wrong,
+            ));
         }
-        let confirmation = match event.kind {
-            PaymentEventKind::Succeeded => self
-                .inner
-                .store
-                .user_by_id(order.user_id)
-                .await?
-                .map(|buyer| emails::order_confirmation(&buyer.email, &order, &self.inner.config.frontend_url)),
-            _ => None,
-        };
+        let confirmation = buyer.map(|buyer| emails::order_confirmation(&buyer.email, &order, &self.inner.config.frontend_url));
         let record = PaymentEventRecord {
             event_id: event.event_id,
             kind: event.kind,
             order_id: order.id,
             payment_intent_id: event.payment_intent_id,
             confirmation,
+            late_payment,
             at: now(),
         };
         let outcome = self.inner.store.apply_payment_event(record).await?;
-        if outcome == EventOutcome::Applied {
-            self.inner.cache.invalidate();
+        match outcome {
+            EventOutcome::Applied => self.inner.cache.invalidate(),
+            EventOutcome::AutoRefund => {
+                tracing::warn!(order = %order.id, "a payment the order could not take is being refunded");
+                // Best effort now; the reconciler repeats it until the provider confirms.
+                if let Err(err) = self.reconcile_payments().await {
+                    tracing::warn!(error = %err, "automatic refund deferred to the reconciler");
+                }
+            }
+            EventOutcome::Duplicate | EventOutcome::Ignored => {}
         }
         Ok(outcome)
+    }
+
+    /// The automatic refund to record if the order, read inside the event's transaction, cannot
+    /// take this payment (`always` when the amount or currency was wrong).
+    fn late_payment(&self, event: &PaymentEvent, order: &Order, buyer_email: Option<&str>, always: bool) -> LatePayment {
+        let at = now();
+        let amount = event.amount_cents.unwrap_or(order.total.cents()).max(0);
+        let payment = event.payment_intent_id.clone();
+        let key = match &payment {
+            Some(payment) => format!("auto-refund-{payment}"),
+            None => format!("auto-refund-{}", event.event_id),
+        };
+        let reason = if always {
+            "the amount paid did not match the order".to_owned()
+        } else {
+            match order.status {
+                OrderStatus::Cancelled => "the order had been cancelled".to_owned(),
+                OrderStatus::Expired => "the order's reservation had expired".to_owned(),
+                OrderStatus::Refunded => "the order had been refunded".to_owned(),
+                _ => "the order was already paid".to_owned(),
+            }
+        };
+        LatePayment {
+            intent: NewPaymentIntent {
+                id: uuid::Uuid::now_v7(),
+                order_id: order.id,
+                kind: IntentKind::AutoRefund,
+                idempotency_key: key,
+                session_id: event.session_id.clone(),
+                payment_intent_id: payment.clone(),
+                amount_cents: amount,
+                actor_id: None,
+                next_attempt_at: at,
+                at,
+            },
+            audit: audit(
+                None,
+                "order.auto_refund",
+                "order",
+                order.id.to_string(),
+                json!({ "payment_intent_id": payment, "amount_cents": amount, "event_id": event.event_id, "reason": reason }),
+            ),
+            email: buyer_email.map(|to| emails::payment_returned(to, order, Money(amount), &reason)),
+            always,
+        }
     }
 
     /// The order of a checkout session (for the development checkout page).
@@ -506,6 +741,7 @@ impl<'a> Orders<'a> {
         if !expired.is_empty() {
             tracing::info!(count = expired.len(), "expired unpaid orders");
             self.inner.cache.invalidate();
+            self.close_sessions_now().await;
         }
         Ok(expired.len())
     }

@@ -5,6 +5,7 @@
 
 mod catalog_records;
 mod change_feed;
+mod intent_records;
 mod order_records;
 mod payout_records;
 pub mod postgres;
@@ -16,11 +17,15 @@ mod stats_records;
 use async_trait::async_trait;
 
 use crate::domain::{
-    CategoryId, Email, EmailId, ImageId, OrderId, Page, PageRequest, PayoutId, ProductId, ReviewId, User, UserId, UserName, VendorId,
+    CategoryId, Email, EmailId, ImageId, OrderId, Page, PageRequest, PayoutId, ProductId, ReviewId, SessionFamilyId, User, UserId,
+    UserName, VendorId,
 };
+
+use uuid::Uuid;
 
 pub use catalog_records::*;
 pub use change_feed::ChangeFeed;
+pub use intent_records::*;
 pub use order_records::*;
 pub use payout_records::*;
 pub use records::*;
@@ -89,6 +94,10 @@ pub trait SessionStore: Send + Sync {
     /// revoked nor expired at `at`; `None` otherwise. Used by cookie sessions (the admin panel),
     /// which present the same token on every request.
     async fn current_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<Option<SessionOwner>>;
+    /// Whether the login session `family` of `user` is live at `at`: neither revoked (logout,
+    /// suspension, password change or reset, refresh-token reuse) nor expired. Checked on every
+    /// request that presents an access token, so a token dies with its session.
+    async fn session_is_live(&self, family: SessionFamilyId, user: UserId, at: Timestamp) -> StoreResult<bool>;
 }
 
 /// Password reset tokens.
@@ -99,6 +108,9 @@ pub trait PasswordResetStore: Send + Sync {
     /// Uses a reset token once: when it is unused and unexpired, sets the new password hash and
     /// revokes every session of the user. `None` when the token is unknown, used or expired.
     async fn consume_password_reset(&self, token_hash: &str, new_password_hash: &str, at: Timestamp) -> StoreResult<Option<UserId>>;
+    /// Whether a reset token is unused and unexpired at `at` (read only; checked before the new
+    /// password is hashed, so unknown tokens cost no hashing).
+    async fn password_reset_is_valid(&self, token_hash: &str, at: Timestamp) -> StoreResult<bool>;
 }
 
 /// The email outbox: messages written by the changes that cause them, delivered by a worker
@@ -264,6 +276,31 @@ pub trait OrderStore: Send + Sync {
     async fn refund_order(&self, refund: Refund) -> StoreResult<Order>;
 }
 
+/// Outbound payment actions (see [`NewPaymentIntent`]). Claims are leases: a claimed intent is
+/// not claimed again before its `next_attempt_at`, so a reconciler that dies mid-call is
+/// replaced, and the idempotency key makes the repeated provider call act once.
+#[async_trait]
+pub trait PaymentIntentStore: Send + Sync {
+    /// Records an admin's refund of a paid (or completed) order: a `pending` refund intent, or
+    /// re-arms a `failed` one with the same key. `Conflict("orders.status")` when the order is not
+    /// paid, `Conflict("payment_intents.pending")` while a refund of it is pending or done.
+    async fn request_refund(&self, intent: NewPaymentIntent) -> StoreResult<PaymentIntent>;
+    /// Claims up to `limit` pending intents due at `now`, oldest first: each gets `attempts + 1`
+    /// and `next_attempt_at = lease_until`, in one transaction (`SKIP LOCKED` on PostgreSQL).
+    async fn claim_payment_intents(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<PaymentIntent>>;
+    /// Marks a pending intent `done` with the provider's result id (expiries and automatic
+    /// refunds; an admin's refund completes through [`OrderStore::refund_order`]). `false` when it
+    /// was not pending.
+    async fn finish_payment_intent(&self, id: Uuid, result_id: Option<&str>, at: Timestamp) -> StoreResult<bool>;
+    /// Records a failed provider call: back to `pending` due at `retry_at`, or `failed` for good
+    /// when `retry_at` is `None`.
+    async fn fail_payment_intent(&self, id: Uuid, error: &str, retry_at: Option<Timestamp>, at: Timestamp) -> StoreResult<()>;
+    /// Every intent of an order, oldest first.
+    async fn payment_intents_for_order(&self, order_id: OrderId) -> StoreResult<Vec<PaymentIntent>>;
+    /// Intents in `status`, oldest first (operators; tests).
+    async fn payment_intents_in(&self, status: IntentStatus, limit: i64) -> StoreResult<Vec<PaymentIntent>>;
+}
+
 /// The vendor ledger (append-only; balances are sums).
 #[async_trait]
 pub trait LedgerStore: Send + Sync {
@@ -357,6 +394,7 @@ pub trait Store:
     + CatalogStore
     + CartStore
     + OrderStore
+    + PaymentIntentStore
     + LedgerStore
     + DownloadStore
     + PayoutStore

@@ -88,6 +88,10 @@ pub struct NewOrder {
     /// `Conflict("cart")` — so a double-submitted checkout places one order. When false, the
     /// buyer's whole cart is emptied instead.
     pub take_from_cart: bool,
+    /// When set, the buyer may hold at most this many unpaid orders (`pending_payment` or
+    /// `payment_failed`, which still reserve stock) before this one: one more fails with
+    /// `Conflict("unpaid_orders")`, decided inside the transaction.
+    pub max_unpaid: Option<i64>,
     /// When.
     pub at: Timestamp,
 }
@@ -194,6 +198,9 @@ pub struct PaymentEventRecord {
     pub payment_intent_id: Option<String>,
     /// The email queued when this event pays the order.
     pub confirmation: Option<NewEmail>,
+    /// For a `Succeeded` event: the refund to record when the order cannot take this payment
+    /// (cancelled, expired, refunded, or paid with another payment) — decided in the transaction.
+    pub late_payment: Option<super::LatePayment>,
     /// When.
     pub at: Timestamp,
 }
@@ -207,6 +214,9 @@ pub enum EventOutcome {
     Duplicate,
     /// The order's status does not allow this event (late or out of order); recorded, nothing changed.
     Ignored,
+    /// The order could not take this payment: an automatic refund was recorded (audit row
+    /// `order.auto_refund`, an email to the buyer) for the reconciler to carry out.
+    AutoRefund,
 }
 
 /// A new ledger entry.
@@ -292,6 +302,8 @@ pub struct Refund {
     pub order_id: OrderId,
     /// Provider refund id.
     pub refund_id: String,
+    /// The refund intent this completes (marked `done` in the same transaction), if any.
+    pub intent_id: Option<uuid::Uuid>,
     /// Audit row.
     pub audit: NewAudit,
     /// Email to the buyer.

@@ -23,12 +23,15 @@ pub fn credential_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(forgot_password))
 }
 
+/// `GET`/`PATCH /auth/me`: the caller puts the credential limit on `PATCH` (it may verify a
+/// password).
+pub fn me_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me, update_me))
+}
+
 /// The other auth routes.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(logout))
-        .routes(routes!(me, update_me))
-        .routes(routes!(reset_password))
+    OpenApiRouter::new().routes(routes!(logout)).routes(routes!(reset_password))
 }
 
 /// Sign-up body. New accounts are always customers.

@@ -87,7 +87,9 @@ async fn settle(state: AppState, session_id: String, kind: PaymentEventKind) -> 
         event_id: format!("dev_evt_{}", uuid::Uuid::new_v4().simple()),
         kind,
         session_id: Some(session_id.clone()),
-        payment_intent_id: None,
+        // One payment per development session: paying again is the same payment, paying a
+        // cancelled or expired order is a late one (given back automatically).
+        payment_intent_id: Some(format!("dev_pi_{session_id}")),
         order_id: Some(current.id),
         amount_cents: Some(current.total.cents()),
         currency: Some(current.currency.clone()),

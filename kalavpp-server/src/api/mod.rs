@@ -26,7 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::admin_gate::admin_gate;
 use crate::app::AppState;
-use crate::rate_limit::{IpRateLimit, enforce};
+use crate::rate_limit::{IpRateLimit, enforce, enforce_on_writes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -60,10 +60,12 @@ impl Modify for BearerAuth {
 pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -> Router {
     let max_asset_bytes = state.market.config().max_asset_bytes;
     let panel = crate::admin::routes(credentials.clone());
-    let credential_routes = auth::credential_routes().layer(from_fn_with_state(credentials, enforce));
+    let credential_routes = auth::credential_routes().layer(from_fn_with_state(credentials.clone(), enforce));
+    let me_routes = auth::me_routes().layer(from_fn_with_state(credentials, enforce_on_writes));
     let v1 = OpenApiRouter::new()
         .merge(credential_routes)
         .merge(auth::routes())
+        .merge(me_routes)
         .merge(admin::routes())
         .merge(vendors::routes())
         .merge(payouts::routes())

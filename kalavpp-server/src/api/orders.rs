@@ -18,7 +18,9 @@ use utoipa_axum::routes;
 
 use super::admin::parse_time;
 use super::dto::OrderPage;
-use super::orders_dto::{BalanceBody, CartBody, CheckoutBody, DownloadBody, LedgerEntryBody, OrderBody, OrderItemBody};
+use super::orders_dto::{
+    AdminOrderBody, BalanceBody, CartBody, CheckoutBody, DownloadBody, LedgerEntryBody, OrderBody, OrderItemBody, PaymentActionBody,
+};
 use crate::app::AppState;
 use crate::extract::{ApiJson, ApiQuery, AuthUser, JsonOrEmpty, Pagination};
 use crate::http_error::{ApiResult, Problem};
@@ -310,6 +312,7 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         kalavpp_core::storage::EventOutcome::Applied => "applied",
         kalavpp_core::storage::EventOutcome::Duplicate => "duplicate",
         kalavpp_core::storage::EventOutcome::Ignored => "ignored",
+        kalavpp_core::storage::EventOutcome::AutoRefund => "auto_refund",
     };
     Ok(Json(WebhookBody { received: true, outcome }))
 }
@@ -372,10 +375,17 @@ async fn admin_orders(
 }
 
 #[utoipa::path(get, path = "/admin/orders/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = OrderBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn admin_order(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<Json<OrderBody>> {
+    responses((status = 200, body = AdminOrderBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn admin_order(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<Json<AdminOrderBody>> {
     actor.require_admin()?;
-    Ok(Json((&state.market.orders().get(&actor, order_id(&id)?).await?).into()))
+    let id = order_id(&id)?;
+    let orders = state.market.orders();
+    let order = orders.get(&actor, id).await?;
+    let actions = orders.payment_actions(&actor, id).await?;
+    Ok(Json(AdminOrderBody {
+        order: (&order).into(),
+        payment_actions: actions.iter().map(PaymentActionBody::from).collect(),
+    }))
 }
 
 #[utoipa::path(post, path = "/admin/orders/{id}/refund", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),

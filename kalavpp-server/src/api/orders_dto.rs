@@ -170,6 +170,61 @@ impl From<&Order> for OrderBody {
     }
 }
 
+/// An order as admins see it: the order and every payment action recorded for it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminOrderBody {
+    /// The order.
+    #[serde(flatten)]
+    pub order: OrderBody,
+    /// Refunds, automatic refunds of payments the order could not take, and checkout-session
+    /// expiries, oldest first.
+    pub payment_actions: Vec<PaymentActionBody>,
+}
+
+/// One outbound payment action of an order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentActionBody {
+    /// Action id.
+    pub id: String,
+    /// `refund`, `auto_refund` (a payment the order could not take, given back) or `expire_session`.
+    #[schema(value_type = String)]
+    pub kind: &'static str,
+    /// `pending` (being carried out or retried), `done` or `failed` (refused for good).
+    #[schema(value_type = String)]
+    pub status: &'static str,
+    /// Amount in cents (refunds).
+    pub amount_cents: i64,
+    /// The provider's payment this refunds.
+    pub payment_intent_id: Option<String>,
+    /// The provider's answer (a refund id).
+    pub result_id: Option<String>,
+    /// Provider calls made.
+    pub attempts: i32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Recorded at.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&kalavpp_core::storage::PaymentIntent> for PaymentActionBody {
+    fn from(i: &kalavpp_core::storage::PaymentIntent) -> Self {
+        Self {
+            id: i.id.to_string(),
+            kind: i.kind.as_str(),
+            status: i.status.as_str(),
+            amount_cents: i.amount_cents,
+            payment_intent_id: i.payment_intent_id.clone(),
+            result_id: i.result_id.clone(),
+            attempts: i.attempts,
+            last_error: i.last_error.clone(),
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
 /// The answer to `POST /checkout`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckoutBody {

@@ -6,11 +6,12 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::audit::insert_audit;
+use super::intents::{expire_sessions_of, finish_intent, insert_intent};
 use super::outbox::insert_email;
 use super::{PostgresStore, map_err};
 use crate::domain::{
     FulfilmentStatus, LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductId,
-    ProductKind, UserId, VendorId,
+    ProductKind, UserId, VendorId, refuses_payment,
 };
 use crate::payments::PaymentEventKind;
 use crate::storage::{
@@ -255,6 +256,23 @@ impl OrderStore for PostgresStore {
     async fn place_order(&self, order: NewOrder) -> StoreResult<Order> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
+        if let Some(limit) = order.max_unpaid {
+            // The buyer's row lock serialises this count with the buyer's concurrent checkouts.
+            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&order.user_id.0])
+                .await
+                .map_err(map_err)?;
+            let unpaid: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM orders WHERE user_id = $1 AND status IN ('pending_payment', 'payment_failed')",
+                    &[&order.user_id.0],
+                )
+                .await
+                .map_err(map_err)?
+                .get(0);
+            if unpaid >= limit {
+                return Err(StoreError::Conflict("unpaid_orders".into()));
+            }
+        }
         if order.take_from_cart {
             // Claim the cart lines first: a concurrent checkout of the same cart waits on these row
             // locks and then finds them gone.
@@ -441,6 +459,7 @@ impl OrderStore for PostgresStore {
             return Err(StoreError::Conflict("orders.status".into()));
         }
         release_stock(&tx, &[order_id.0]).await?;
+        expire_sessions_of(&tx, &[order_id.0], &at).await?;
         let order = load_order(&tx, order_id.0).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(map_err)?;
         Ok(order)
@@ -463,6 +482,7 @@ impl OrderStore for PostgresStore {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
         // All at once: their products are locked in one consistent order.
         release_stock(&tx, &ids).await?;
+        expire_sessions_of(&tx, &ids, &at).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(ids.into_iter().map(OrderId).collect())
     }
@@ -494,6 +514,29 @@ impl OrderStore for PostgresStore {
         let Some(status) = lock_order(&tx, order_id).await? else {
             return Err(StoreError::NotFound);
         };
+        if let Some(late) = &event.late_payment {
+            let paid_with: Option<String> = tx
+                .query_one("SELECT payment_intent_id FROM orders WHERE id = $1", &[&order_id])
+                .await
+                .map_err(map_err)?
+                .get(0);
+            if late.always || refuses_payment(status, paid_with.as_deref(), event.payment_intent_id.as_deref()) {
+                if insert_intent(&tx, &late.intent).await? {
+                    insert_audit(&tx, &late.audit).await?;
+                    if let Some(email) = &late.email {
+                        insert_email(&tx, email).await?;
+                    }
+                }
+                tx.execute(
+                    "UPDATE payment_events SET outcome = 'auto_refund' WHERE event_id = $1",
+                    &[&event.event_id],
+                )
+                .await
+                .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                return Ok(EventOutcome::AutoRefund);
+            }
+        }
         let applied = match (event.kind, status) {
             (PaymentEventKind::Succeeded, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) => {
                 pay_order(&tx, order_id, &event).await?;
@@ -609,6 +652,9 @@ impl OrderStore for PostgresStore {
         )
         .await
         .map_err(map_err)?;
+        if let Some(intent) = refund.intent_id {
+            finish_intent(&tx, intent, Some(&refund.refund_id), at).await?;
+        }
         // Reverse exactly what the ledger holds for each line, whatever bucket it sits in now.
         let sums = tx
             .query(

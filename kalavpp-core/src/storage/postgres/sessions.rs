@@ -111,6 +111,20 @@ impl SessionStore for PostgresStore {
             family: SessionFamilyId(row.get(0)),
         }))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn session_is_live(&self, family: SessionFamilyId, user: UserId, at: Timestamp) -> StoreResult<bool> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3)",
+                &[&family.0, &user.0, &at],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(row.get(0))
+    }
 }
 
 #[async_trait]
@@ -160,5 +174,19 @@ impl PasswordResetStore for PostgresStore {
         revoke_sessions(&tx, user_id, None, at).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(user_id))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn password_reset_is_valid(&self, token_hash: &str, at: Timestamp) -> StoreResult<bool> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2)",
+                &[&token_hash, &at],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(row.get(0))
     }
 }

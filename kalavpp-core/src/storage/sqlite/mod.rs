@@ -4,6 +4,7 @@
 mod audit;
 mod cart;
 mod catalog;
+mod intents;
 mod orders;
 mod outbox;
 mod payouts;

@@ -4,11 +4,12 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter};
 
 use super::audit::insert_audit;
+use super::intents::{expire_sessions_of, finish_intent, insert_intent};
 use super::outbox::insert_email;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{
     FulfilmentStatus, LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductId,
-    ProductKind, UserId, VendorId,
+    ProductKind, UserId, VendorId, refuses_payment,
 };
 use crate::payments::PaymentEventKind;
 use crate::storage::{
@@ -239,6 +240,18 @@ impl OrderStore for SqliteStore {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
                 let id = order.id.to_string();
                 let at = ts(order.at);
+                if let Some(limit) = order.max_unpaid {
+                    let unpaid: i64 = tx
+                        .query_row(
+                            "SELECT count(*) FROM orders WHERE user_id = ?1 AND status IN ('pending_payment', 'payment_failed')",
+                            [order.user_id.to_string()],
+                            |r| r.get(0),
+                        )
+                        .map_err(map_err)?;
+                    if unpaid >= limit {
+                        return Err(StoreError::Conflict("unpaid_orders".into()));
+                    }
+                }
                 if order.take_from_cart {
                     for item in &order.items {
                         let taken = tx
@@ -431,6 +444,7 @@ impl OrderStore for SqliteStore {
                     return Err(StoreError::Conflict("orders.status".into()));
                 }
                 release_stock(&tx, &id)?;
+                expire_sessions_of(&tx, std::slice::from_ref(&id), &ts(at))?;
                 let order = load_order(&tx, &id)?.ok_or(StoreError::NotFound)?;
                 tx.commit().map_err(map_err)?;
                 Ok(order)
@@ -453,6 +467,7 @@ impl OrderStore for SqliteStore {
                 for id in &ids {
                     release_stock(&tx, id)?;
                 }
+                expire_sessions_of(&tx, &ids, &ts(at))?;
                 tx.commit().map_err(map_err)?;
                 ids.iter().map(|id| parse_uuid(id).map(OrderId).map_err(map_err)).collect()
             })
@@ -484,6 +499,26 @@ impl OrderStore for SqliteStore {
                 let Some(status) = order_status(&tx, &order_id)? else {
                     return Err(StoreError::NotFound);
                 };
+                if let Some(late) = &event.late_payment {
+                    let paid_with: Option<String> = tx
+                        .query_row("SELECT payment_intent_id FROM orders WHERE id = ?1", [&order_id], |r| r.get(0))
+                        .map_err(map_err)?;
+                    if late.always || refuses_payment(status, paid_with.as_deref(), event.payment_intent_id.as_deref()) {
+                        if insert_intent(&tx, &late.intent)? {
+                            insert_audit(&tx, &late.audit)?;
+                            if let Some(email) = &late.email {
+                                insert_email(&tx, email)?;
+                            }
+                        }
+                        tx.execute(
+                            "UPDATE payment_events SET outcome = 'auto_refund' WHERE event_id = ?1",
+                            [&event.event_id],
+                        )
+                        .map_err(map_err)?;
+                        tx.commit().map_err(map_err)?;
+                        return Ok(EventOutcome::AutoRefund);
+                    }
+                }
                 let applied = match (event.kind, status) {
                     (PaymentEventKind::Succeeded, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) => {
                         pay_order(&tx, &order_id, &event, &at)?;
@@ -586,6 +621,9 @@ impl OrderStore for SqliteStore {
                     params![refund.refund_id, at, order_id],
                 )
                 .map_err(map_err)?;
+                if let Some(intent) = refund.intent_id {
+                    finish_intent(&tx, intent, Some(&refund.refund_id), &at)?;
+                }
                 // Reverse exactly what the ledger holds for each line, whatever bucket it sits in now.
                 let sums: Vec<(String, String, String, i64)> = tx
                     .prepare(

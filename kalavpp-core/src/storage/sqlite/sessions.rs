@@ -138,6 +138,20 @@ impl SessionStore for SqliteStore {
             })
             .await
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn session_is_live(&self, family: SessionFamilyId, user: UserId, at: Timestamp) -> StoreResult<bool> {
+        self.pool
+            .read(move |conn| {
+                conn.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3)",
+                    params![family.0.to_string(), user.0.to_string(), ts(at)],
+                    |row| row.get::<_, bool>(0),
+                )
+                .map_err(map_err)
+            })
+            .await
+    }
 }
 
 #[async_trait]
@@ -197,6 +211,21 @@ impl PasswordResetStore for SqliteStore {
                 revoke_sessions(&tx, user_id, None, at)?;
                 tx.commit().map_err(map_err)?;
                 Ok(Some(user_id))
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn password_reset_is_valid(&self, token_hash: &str, at: Timestamp) -> StoreResult<bool> {
+        let token_hash = token_hash.to_owned();
+        self.pool
+            .read(move |conn| {
+                conn.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM password_resets WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2)",
+                    params![token_hash, ts(at)],
+                    |row| row.get::<_, bool>(0),
+                )
+                .map_err(map_err)
             })
             .await
     }

@@ -1,0 +1,148 @@
+//! Outbound payment actions recorded as intents: written in the same transaction as the state
+//! change that needs them, completed by the payment reconciler with their idempotency key until
+//! the provider confirms, then applied in one transaction.
+
+use uuid::Uuid;
+
+use super::{NewAudit, NewEmail, Timestamp};
+use crate::domain::{OrderId, UserId};
+
+/// What a payment intent asks the provider to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntentKind {
+    /// Expire the checkout session of an order that was cancelled or expired locally.
+    ExpireSession,
+    /// Refund a paid order in full (an admin's refund); the ledger is reversed once the
+    /// provider confirms.
+    Refund,
+    /// Give back a payment the order could not take (it arrived after a cancel or an expiry,
+    /// for a refunded order, twice, or for the wrong amount). No ledger entry ever existed.
+    AutoRefund,
+}
+
+impl IntentKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ExpireSession => "expire_session",
+            Self::Refund => "refund",
+            Self::AutoRefund => "auto_refund",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "expire_session" => Ok(Self::ExpireSession),
+            "refund" => Ok(Self::Refund),
+            "auto_refund" => Ok(Self::AutoRefund),
+            other => Err(format!("unknown payment intent kind {other:?}")),
+        }
+    }
+}
+
+/// Where an intent stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntentStatus {
+    /// Waiting for (another) provider call.
+    Pending,
+    /// The provider confirmed and the result was applied.
+    Done,
+    /// The provider refused for good (e.g. insufficient funds); nothing was applied.
+    Failed,
+}
+
+impl IntentStatus {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "pending" => Ok(Self::Pending),
+            "done" => Ok(Self::Done),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!("unknown payment intent status {other:?}")),
+        }
+    }
+}
+
+/// A new outbound payment action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPaymentIntent {
+    /// Row id.
+    pub id: Uuid,
+    /// The order it concerns.
+    pub order_id: OrderId,
+    /// What to ask.
+    pub kind: IntentKind,
+    /// Sent with every attempt, so the provider acts once (unique).
+    pub idempotency_key: String,
+    /// The checkout session (expiries).
+    pub session_id: Option<String>,
+    /// The provider's payment to refund (refunds).
+    pub payment_intent_id: Option<String>,
+    /// Amount in cents (refunds).
+    pub amount_cents: i64,
+    /// The admin who asked (refunds), `None` for the system.
+    pub actor_id: Option<UserId>,
+    /// First attempt not before (the inline attempt's lease).
+    pub next_attempt_at: Timestamp,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A stored payment intent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentIntent {
+    /// Row id.
+    pub id: Uuid,
+    /// The order it concerns.
+    pub order_id: OrderId,
+    /// What it asks.
+    pub kind: IntentKind,
+    /// Where it stands.
+    pub status: IntentStatus,
+    /// Its idempotency key.
+    pub idempotency_key: String,
+    /// The checkout session (expiries).
+    pub session_id: Option<String>,
+    /// The provider's payment (refunds).
+    pub payment_intent_id: Option<String>,
+    /// Amount in cents (refunds).
+    pub amount_cents: i64,
+    /// Who asked.
+    pub actor_id: Option<UserId>,
+    /// What the provider answered (a refund id).
+    pub result_id: Option<String>,
+    /// Provider calls made (claims taken).
+    pub attempts: i32,
+    /// Next attempt not before (also the lease of a claimed attempt).
+    pub next_attempt_at: Timestamp,
+    /// The last failure, for operators.
+    pub last_error: Option<String>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// A payment the order cannot take, to be given back: stored with the event that brought it
+/// when (and only when) the order's status, read inside the event's transaction, refuses it.
+#[derive(Debug, Clone)]
+pub struct LatePayment {
+    /// The refund intent (kind [`IntentKind::AutoRefund`]).
+    pub intent: NewPaymentIntent,
+    /// `order.auto_refund` (actor: system).
+    pub audit: NewAudit,
+    /// Tells the buyer the money is on its way back.
+    pub email: Option<NewEmail>,
+    /// Refund even if the status would take the payment (the amount or currency was wrong).
+    pub always: bool,
+}
