@@ -1,7 +1,11 @@
 //! In-process caches of catalog reads (moka), replacing Redis.
 //!
 //! Every catalog write bumps a generation counter that is part of every cache key, so a read right
-//! after a write can never see the old value; stale entries simply age out (TTL) or are evicted (size).
+//! after a write can never see the old value; stale entries simply age out (TTL) or are evicted.
+//!
+//! Every cache is bounded by **bytes** (an estimate of each entry's heap size, through moka's
+//! weigher), never by entry count: however many distinct queries anonymous clients send, the
+//! caches together stay within the budget they were given.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,22 +48,76 @@ impl std::fmt::Debug for CatalogCache {
 
 impl Default for CatalogCache {
     fn default() -> Self {
-        Self::new(Duration::from_secs(300))
+        Self::new(Duration::from_secs(300), DEFAULT_CATALOG_CACHE_BYTES)
     }
 }
 
+/// The catalog caches' default budget (32 MiB).
+pub const DEFAULT_CATALOG_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Estimated heap bytes of a cached product (strings, tags, images, and the struct itself).
+pub fn product_bytes(product: &Product) -> u64 {
+    let strings = product.slug.len()
+        + product.title.len()
+        + product.description.len()
+        + product.tags.iter().map(|t| t.len() + 24).sum::<usize>()
+        + product.category.name.len()
+        + product.category.slug.len()
+        + product.vendor.shop_name.len()
+        + product.vendor.slug.len()
+        + product.images.iter().map(|i| i.key.len() + i.thumb_key.len() + 64).sum::<usize>();
+    (std::mem::size_of::<Product>() + strings + 64) as u64
+}
+
+fn weight(bytes: u64) -> u32 {
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
 impl CatalogCache {
-    /// Caches whose entries live at most `ttl` (a safety net; writes invalidate at once).
-    pub fn new(ttl: Duration) -> Self {
+    /// Caches whose entries live at most `ttl` (a safety net; writes invalidate at once) and
+    /// hold at most `max_bytes` together: half for single products, half for list and search
+    /// pages (a small fixed share of that for the category tree).
+    pub fn new(ttl: Duration, max_bytes: u64) -> Self {
+        let max_bytes = max_bytes.max(64 * 1024);
         Self {
             generation: AtomicU64::new(0),
             changed: tokio::sync::Notify::new(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            products: Cache::builder().max_capacity(20_000).time_to_live(ttl).build(),
-            lists: Cache::builder().max_capacity(5_000).time_to_live(ttl).build(),
-            categories: Cache::builder().max_capacity(4).time_to_live(ttl).build(),
+            products: Cache::builder()
+                .max_capacity(max_bytes / 2)
+                .weigher(|key: &(u64, String), product: &Arc<Product>| weight(key.1.len() as u64 + product_bytes(product)))
+                .time_to_live(ttl)
+                .build(),
+            lists: Cache::builder()
+                .max_capacity(max_bytes / 2 - max_bytes / 16)
+                .weigher(|key: &(u64, ProductQuery, u32, u32), page: &Arc<Page<Product>>| {
+                    let key_bytes = key.1.terms.iter().map(|t| t.len() + 24).sum::<usize>() + key.1.category_ids.len() * 16 + 128;
+                    weight(key_bytes as u64 + page.items.iter().map(product_bytes).sum::<u64>())
+                })
+                .time_to_live(ttl)
+                .build(),
+            categories: Cache::builder()
+                .max_capacity(max_bytes / 16)
+                .weigher(|_: &u64, categories: &Arc<Vec<Category>>| {
+                    weight(
+                        categories
+                            .iter()
+                            .map(|c| (std::mem::size_of::<Category>() + c.name.len() + c.slug.len()) as u64)
+                            .sum(),
+                    )
+                })
+                .time_to_live(ttl)
+                .build(),
         }
+    }
+
+    /// Estimated bytes held by the catalog caches now (after pending evictions ran).
+    pub async fn weighted_bytes(&self) -> u64 {
+        self.products.run_pending_tasks().await;
+        self.lists.run_pending_tasks().await;
+        self.categories.run_pending_tasks().await;
+        self.products.weighted_size() + self.lists.weighted_size() + self.categories.weighted_size()
     }
 
     /// The current generation; it changes on every catalog write.

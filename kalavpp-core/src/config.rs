@@ -165,6 +165,9 @@ pub struct Config {
     /// First retry delay of a failed payment action (refund, session expiry), doubled per
     /// attempt up to one hour (`PAYMENT_RETRY_BASE_MS`, default 30 s).
     pub payment_retry_base: Duration,
+    /// Memory budget of every cache of the installation together (`CACHE_MAX_BYTES`, default
+    /// 64 MiB): half for the library's catalog caches, half for the server's ready responses.
+    pub cache_max_bytes: u64,
     /// How many unpaid orders one customer may hold at once (`MAX_UNPAID_ORDERS`, default 5;
     /// 0 = no limit), so one account cannot keep a shop's one-of-a-kind works reserved.
     pub max_unpaid_orders: u32,
@@ -209,6 +212,9 @@ impl Default for MailConfig {
     }
 }
 
+/// Default of [`Config::cache_max_bytes`]: 64 MiB.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The development sender address, refused in production when mail is really delivered.
 pub const DEFAULT_EMAIL_FROM: &str = "no-reply@localhost";
 
@@ -250,6 +256,7 @@ impl Config {
             stripe: None,
             checkout_ttl: Duration::from_secs(3600),
             max_unpaid_orders: 5,
+            cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             payment_retry_base: Duration::from_secs(30),
             download_ttl: Duration::from_secs(24 * 3600),
             download_limit: 5,

@@ -150,7 +150,7 @@ impl Marketplace {
     fn assemble(config: Config, store: Arc<dyn Store>, files: Arc<dyn FileStore>, payments: Arc<dyn PaymentProvider>) -> Self {
         let hasher = PasswordHasher::new(config.hash_cost);
         let tokens = TokenIssuer::new(config.tokens.clone());
-        let cache = Arc::new(CatalogCache::default());
+        let cache = Arc::new(CatalogCache::new(std::time::Duration::from_secs(300), config.cache_max_bytes / 2));
         let background = match (store.change_feed(), tokio::runtime::Handle::try_current()) {
             (Some(feed), Ok(runtime)) => crate::cache_sync::start(&runtime, feed, cache.clone()),
             _ => Vec::new(),

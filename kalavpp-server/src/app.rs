@@ -112,7 +112,7 @@ impl Application {
         let state = AppState(Arc::new(SharedState {
             market: market.clone(),
             media_urls: crate::api::catalog_dto::MediaUrls::new(&settings.backend_url),
-            responses: crate::response_cache::ResponseCache::default(),
+            responses: crate::response_cache::ResponseCache::new(settings.core.cache_max_bytes / 2),
             metrics: metrics.clone(),
             metrics_token: settings.metrics_token.as_deref().map(Arc::from),
             settings: Arc::new(settings),

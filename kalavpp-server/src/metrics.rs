@@ -4,7 +4,7 @@
 //! - `http_requests_total{method, route, status}` and `http_request_duration_seconds{method, route}`
 //!   (a histogram) for every request, by matched route (never the raw path: ids would explode the
 //!   label set);
-//! - gauges read at scrape time: catalog cache hits and misses, outbox messages by status, and
+//! - gauges read at scrape time: bytes held by each cache, catalog cache hits and misses, outbox messages by status, and
 //!   the marketplace counts of the admin dashboard (users, vendors, products, orders, GMV, payouts).
 
 use std::sync::Arc;
@@ -123,7 +123,17 @@ impl Metrics {
     }
 
     /// Reads the scrape-time gauges from the marketplace, then renders everything.
-    pub async fn render(&self, market: &Marketplace) -> String {
+    pub async fn render(&self, market: &Marketplace, responses: &crate::response_cache::ResponseCache) -> String {
+        self.gauge(
+            "kalavpp_cache_bytes",
+            &[("cache", "catalog")],
+            market.catalog_cache().weighted_bytes().await as f64,
+        );
+        self.gauge(
+            "kalavpp_cache_bytes",
+            &[("cache", "responses")],
+            responses.weighted_bytes().await as f64,
+        );
         let cache = market.catalog_cache().stats();
         self.gauge("kalavpp_catalog_cache_hits", &[], cache.hits as f64);
         self.gauge("kalavpp_catalog_cache_misses", &[], cache.misses as f64);
@@ -207,7 +217,7 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
             .into_response();
         }
     }
-    let body = state.metrics.render(&state.market).await;
+    let body = state.metrics.render(&state.market, &state.responses).await;
     (
         StatusCode::OK,
         [(

@@ -104,6 +104,15 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
     if !(1..=3_600_000).contains(&payment_retry_ms) {
         problems.push("PAYMENT_RETRY_BASE_MS: must be between 1 and 3600000".into());
     }
+    let cache_max_bytes = number(
+        &mut problems,
+        "CACHE_MAX_BYTES",
+        get("CACHE_MAX_BYTES"),
+        kalavpp_core::config::DEFAULT_CACHE_MAX_BYTES,
+    );
+    if cache_max_bytes < 1024 * 1024 {
+        problems.push("CACHE_MAX_BYTES: must be at least 1048576 (1 MiB)".into());
+    }
     let mut notes = Vec::new();
     let max_asset_bytes = number(&mut problems, "MAX_ASSET_BYTES", get("MAX_ASSET_BYTES"), 200 * 1024 * 1024u64);
     if max_asset_bytes == 0 {
@@ -222,6 +231,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         stripe,
         checkout_ttl: Duration::from_secs(checkout_minutes * 60),
         max_unpaid_orders,
+        cache_max_bytes: cache_max_bytes.max(1024 * 1024),
         payment_retry_base: Duration::from_millis(payment_retry_ms.clamp(1, 3_600_000)),
         download_ttl: Duration::from_secs(24 * 3600),
         download_limit: 5,

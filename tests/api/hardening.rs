@@ -191,3 +191,62 @@ async fn password_checks_in_patch_me_are_rate_limited() {
     }
     app.patch("/auth/me", Some(&user.access), guess(9)).await.expect(429);
 }
+
+/// The bytes a cache reports on `/metrics` (`kalavpp_cache_bytes{cache="..."}`).
+async fn cache_bytes(app: &TestApp, cache: &str) -> f64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("kalavpp_cache_bytes{{cache=\"{cache}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_distinct_anonymous_queries_stay_within_the_cache_budget() {
+    let budget = 1024 * 1024;
+    let app = spawn_app(crate::helpers::Backend::Sqlite, &[("CACHE_MAX_BYTES", "1048576")])
+        .await
+        .expect("app");
+    let admin = app.admin().await;
+    let shop = approved_shop(&app, &admin, "big@example.com", "Big Catalogue").await;
+    for n in 0..40 {
+        let mut work = painting(&format!("Large study {n}"), 1_000 + n);
+        work["description"] = json!("A long description of brush strokes. ".repeat(20));
+        work["status"] = json!("published");
+        create_product(&app, &shop.user.access, work).await;
+    }
+    // 1,200 distinct valid queries of ~20-40 KB each: ~40 MB if nothing bounded them.
+    let sorts = ["newest", "price_asc", "price_desc", "rating", "popular"];
+    for n in 0..1_200usize {
+        let path = format!(
+            "/products?per_page={}&sort={}&min_price={}&junk{n}=x",
+            60 + n % 41,
+            sorts[n % 5],
+            n / 123
+        );
+        app.get(&path, None).await.expect(200);
+    }
+    // Junk parameters, their order and spelling make no new entries.
+    let before = cache_bytes(&app, "responses").await;
+    for n in 0..300 {
+        app.get(&format!("/products?zz{n}=1&sort=newest&per_page=20&q=%20&aa{n}=2"), None)
+            .await
+            .expect(200);
+    }
+    let after = cache_bytes(&app, "responses").await;
+    assert!(after - before < 64.0 * 1024.0, "junk made new entries: {before} -> {after}");
+    let responses = cache_bytes(&app, "responses").await;
+    let catalog = cache_bytes(&app, "catalog").await;
+    assert!(responses <= f64::from(budget / 2), "response cache holds {responses} bytes");
+    assert!(catalog <= f64::from(budget / 2), "catalog caches hold {catalog} bytes");
+    assert!(responses > 64.0 * 1024.0, "the cache is in use: {responses}");
+}

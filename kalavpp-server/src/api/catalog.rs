@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::multipart::MultipartError;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kalavpp_core::Error;
 use kalavpp_core::auth::Actor;
@@ -20,7 +20,7 @@ use super::dto::ProductPage;
 use crate::app::AppState;
 use crate::extract::{ApiJson, ApiQuery, AuthUser, OptionalUser, Pagination, double_option};
 use crate::http_error::{ApiError, ApiResult, Problem};
-use crate::response_cache::json_bytes;
+use crate::response_cache::{json_bytes, key_part, search_key_part};
 
 /// The catalog routes (JSON bodies; the 1 MiB limit applies).
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -148,11 +148,23 @@ async fn browse(
     State(state): State<AppState>,
     Pagination(page): Pagination,
     ApiQuery(query): ApiQuery<BrowseQuery>,
-    uri: Uri,
 ) -> ApiResult<Response> {
     // The catalog is the same for everyone: serve ready bytes when nothing changed since.
     let generation = state.market.catalog_cache().generation();
-    let key = format!("list?{}", uri.query().unwrap_or_default());
+    // The key holds the parsed filters and the clamped page only: junk parameters, their order
+    // and spelling variants share one entry.
+    let key = format!(
+        "list|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        search_key_part(query.q.as_deref()),
+        key_part(query.category.as_deref()),
+        key_part(query.vendor.as_deref()),
+        key_part(query.kind.as_deref()),
+        key_part(query.min_price.as_deref()),
+        key_part(query.max_price.as_deref()),
+        key_part(query.sort.as_deref()),
+        page.page(),
+        page.per_page()
+    );
     if let Some(bytes) = state.responses.get(generation, &key).await {
         return Ok(json_bytes(bytes));
     }
@@ -183,7 +195,7 @@ async fn product_detail(
     // Anonymous readers only ever get public products, so their answers can be shared.
     let anonymous = actor == Actor::Anonymous;
     let generation = state.market.catalog_cache().generation();
-    let key = format!("product/{}", id_or_slug.to_lowercase());
+    let key = format!("product/{}", id_or_slug.trim().to_lowercase());
     if anonymous && let Some(bytes) = state.responses.get(generation, &key).await {
         return Ok(json_bytes(bytes));
     }
