@@ -28,6 +28,8 @@ pub(crate) struct Inner {
     pub(crate) files: Arc<dyn FileStore>,
     pub(crate) payments: Arc<dyn PaymentProvider>,
     pub(crate) cache: Arc<CatalogCache>,
+    /// Bounds concurrent image decodes and the pixels they hold.
+    pub(crate) images: crate::files::gate::ImageGate,
     /// Tasks that live as long as the marketplace (cross-process cache sync); aborted on drop.
     background: Vec<tokio::task::AbortHandle>,
 }
@@ -164,6 +166,7 @@ impl Marketplace {
                 files,
                 payments,
                 cache,
+                images: crate::files::gate::ImageGate::default(),
                 background,
             }),
         }

@@ -16,7 +16,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api;
@@ -279,10 +278,7 @@ fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(from_fn(refuse_nul_in_uri))
         .layer(from_fn(problem_for_bare_errors))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(from_fn(crate::upload_limits::request_timeout))
         .layer(security_headers)
         .layer(CompressionLayer::new())
         .layer(cors)

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod response_cache;
 pub mod settings;
+pub mod upload_limits;
 
 pub use app::{AppState, Application};
 pub use settings::Settings;

@@ -250,3 +250,44 @@ async fn thousands_of_distinct_anonymous_queries_stay_within_the_cache_budget() 
     assert!(catalog <= f64::from(budget / 2), "catalog caches hold {catalog} bytes");
     assert!(responses > 64.0 * 1024.0, "the cache is in use: {responses}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asset_upload_cut_short_leaves_no_temporary_file() {
+    let app = spawn_app(crate::helpers::Backend::Sqlite, &[]).await.expect("app");
+    let admin = app.admin().await;
+    let shop = approved_shop(&app, &admin, "dig@example.com", "Digital Den").await;
+    let work = digital(&app, &shop.user.access, "Big download", 5_000).await;
+    let id = text(&work, "id");
+    // A multipart body that breaks off after 256 KiB, as a dropped connection would.
+    let boundary = "kalavpp-test-boundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+    );
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = std::iter::once(Ok(head.into_bytes()))
+        .chain((0..4).map(|_| Ok(vec![7u8; 64 * 1024])))
+        .chain(std::iter::once(Err(std::io::Error::other("connection lost"))))
+        .collect();
+    let sent = app
+        .client
+        .post(format!("{}/api/v1/products/{id}/asset", app.base))
+        .bearer_auth(&shop.user.access)
+        .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .send()
+        .await;
+    assert!(sent.is_err() || !sent.unwrap().status().is_success());
+    let temp = app.market.config().data_dir.join("files").join("~tmp");
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = std::fs::read_dir(&temp)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    let product = app.get(&format!("/products/{id}"), Some(&shop.user.access)).await.expect(200).body;
+    assert_eq!(product["has_asset"], false, "{product}");
+}

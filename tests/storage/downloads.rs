@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::support::*;
 
 conformance!(
+    new_links_carry_the_lines_remaining_downloads_and_peeks_do_not_count,
     download_link_counts_down_to_exhausted,
     download_link_expires,
     download_link_of_someone_else_or_an_unpaid_order_is_unknown,
@@ -62,13 +63,13 @@ async fn download_link_counts_down_to_exhausted(store: Db) {
             DownloadUse::Exhausted
         );
     }
-    // Another link of the same line has its own count; a link of zero downloads is exhausted at once.
+    // The limit is the line's: another link of the same line carries what is left (nothing).
     let second = link(order.items[0].id, shop.buyer.id, 1, 86_400);
     let second_id = second.id;
-    store.create_download_link(second).await.unwrap();
+    assert_eq!(store.create_download_link(second).await.unwrap(), 0);
     assert_eq!(
         store.use_download_link(second_id, shop.buyer.id, now()).await.unwrap(),
-        granted(&store, &shop, 0).await
+        DownloadUse::Exhausted
     );
     let none = link(order.items[0].id, shop.buyer.id, 0, 86_400);
     let none_id = none.id;
@@ -276,4 +277,47 @@ async fn concurrent_downloads_never_exceed_the_limit(store: Db) {
     left.sort_unstable();
     assert_eq!(left, [0, 1, 2], "each download counted once");
     assert_eq!(exhausted, 7);
+}
+
+async fn new_links_carry_the_lines_remaining_downloads_and_peeks_do_not_count(store: Db) {
+    let shop = shop(&store).await;
+    let order = ebook_order(&store, &shop).await;
+    let item = order.items[0].id;
+    let first = link(item, shop.buyer.id, 5, 86_400);
+    let first_id = first.id;
+    assert_eq!(store.create_download_link(first).await.unwrap(), 5);
+    assert_eq!(
+        store.use_download_link(first_id, shop.buyer.id, now()).await.unwrap(),
+        granted(&store, &shop, 4).await
+    );
+    // Peeking (HEAD, a Range continuation) shows the count without taking from it.
+    for _ in 0..3 {
+        assert_eq!(
+            store.peek_download_link(first_id, shop.buyer.id, now()).await.unwrap(),
+            granted(&store, &shop, 4).await
+        );
+    }
+    // Asking for links again: the new one carries 4, the old one stops.
+    let again = link(item, shop.buyer.id, 5, 86_400);
+    let again_id = again.id;
+    assert_eq!(store.create_download_link(again).await.unwrap(), 4);
+    assert_eq!(
+        store.use_download_link(first_id, shop.buyer.id, now()).await.unwrap(),
+        DownloadUse::Exhausted
+    );
+    assert_eq!(
+        store.use_download_link(again_id, shop.buyer.id, now()).await.unwrap(),
+        granted(&store, &shop, 3).await
+    );
+    // However often links are asked for, the line keeps at most five.
+    for _ in 0..20 {
+        store.create_download_link(link(item, shop.buyer.id, 5, 86_400)).await.unwrap();
+    }
+    let latest = link(item, shop.buyer.id, 5, 86_400);
+    assert_eq!(store.create_download_link(latest).await.unwrap(), 3, "still three left");
+    assert_eq!(
+        store.peek_download_link(again_id, shop.buyer.id, now()).await.unwrap(),
+        DownloadUse::Unknown,
+        "pruned"
+    );
 }

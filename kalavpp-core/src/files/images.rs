@@ -119,6 +119,17 @@ pub fn process_image(bytes: &[u8]) -> Result<ProcessedImage, ImageError> {
     })
 }
 
+/// The width and height of an image, read from its header only (nothing is decoded); refuses
+/// unsupported formats and pixel floods like [`process_image`].
+pub fn probe_dimensions(bytes: &[u8]) -> Result<(u32, u32), ImageError> {
+    let format = guess_format(bytes)?;
+    let mut probe = ImageReader::with_format(Cursor::new(bytes), format);
+    probe.limits(Limits::default());
+    let (width, height) = probe.into_dimensions().map_err(|e| from_decode_error(e, None))?;
+    check_dimensions(width, height)?;
+    Ok((width, height))
+}
+
 /// [`process_image`] on tokio's blocking pool.
 pub async fn process_image_blocking(bytes: bytes::Bytes) -> Result<ProcessedImage, ImageError> {
     match tokio::task::spawn_blocking(move || process_image(&bytes)).await {

@@ -4,6 +4,7 @@
 //! Stored files are always named by us ([`new_key`]), never by the client's file name. Keys are
 //! still validated by every store method, so a bug elsewhere cannot write outside the store.
 
+pub mod gate;
 pub mod images;
 
 use std::io::ErrorKind;
@@ -97,6 +98,7 @@ impl LocalFileStore {
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, FileError> {
         let root = root.into();
         std::fs::create_dir_all(root.join(TEMP_DIR)).map_err(|e| io_error("creating the file store directory", &e))?;
+        sweep_stale_temp_files(&root.join(TEMP_DIR), STALE_TEMP_AGE);
         Ok(Self { root })
     }
 
@@ -255,6 +257,34 @@ impl FileStore for LocalFileStore {
     }
 }
 
+/// Temporary files older than this are left-overs of uploads cut short by a crash.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes files in `dir` not modified for `age` (uploads a crash or kill left behind); returns
+/// how many were removed.
+pub fn sweep_stale_temp_files(dir: &Path, age: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .and_then(|m| m.modified().ok())
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|elapsed| elapsed >= age);
+        if stale && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed stale temporary uploads");
+    }
+    removed
+}
+
 fn io_error(context: &str, error: &std::io::Error) -> FileError {
     FileError::Io(format!("{context}: {error}"))
 }
@@ -304,6 +334,21 @@ mod tests {
         for key in ["a", "products/abc.jpg", "a-b/c.d/e_f", "x/y/z/1.webp"] {
             validate_key(key).unwrap();
         }
+    }
+
+    #[test]
+    fn stale_temp_files_are_swept_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = dir.path().join(TEMP_DIR);
+        std::fs::create_dir_all(&temp).unwrap();
+        std::fs::write(temp.join("old.part"), b"left by a crash").unwrap();
+        assert_eq!(
+            sweep_stale_temp_files(&temp, std::time::Duration::from_secs(3600)),
+            0,
+            "fresh files stay"
+        );
+        assert_eq!(sweep_stale_temp_files(&temp, std::time::Duration::ZERO), 1);
+        assert!(std::fs::read_dir(&temp).unwrap().next().is_none());
     }
 
     #[tokio::test]

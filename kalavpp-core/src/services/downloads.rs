@@ -93,7 +93,9 @@ impl<'a> Downloads<'a> {
         serde_json::from_slice(&bytes).map_err(|_| tampered())
     }
 
-    /// New links for every digital line (with an uploaded asset) of the actor's paid order.
+    /// New links for every digital line (with an uploaded asset) of the actor's paid order. The
+    /// download limit is per purchased line: each link shows (and carries) what is left of it,
+    /// and earlier links of the line stop working.
     #[instrument(skip_all)]
     pub async fn links(&self, actor: &Actor, order_id: OrderId) -> Result<Vec<DownloadLink>> {
         let user = actor.require_user()?;
@@ -120,7 +122,8 @@ impl<'a> Downloads<'a> {
                 downloads: self.inner.config.download_limit,
                 at,
             };
-            self.inner.store.create_download_link(link.clone()).await?;
+            // The line's remaining downloads carry over: a new link never resets the limit.
+            let downloads_left = self.inner.store.create_download_link(link.clone()).await?;
             let claims = Claims {
                 l: link.id,
                 i: item.id.0,
@@ -132,7 +135,7 @@ impl<'a> Downloads<'a> {
                 filename: asset.filename,
                 token: self.sign(&claims),
                 expires_at: link.expires_at,
-                downloads_left: link.downloads,
+                downloads_left,
             });
         }
         Ok(links)
@@ -142,6 +145,17 @@ impl<'a> Downloads<'a> {
     /// expired or used-up one is `Gone`.
     #[instrument(skip_all)]
     pub async fn open(&self, token: &str) -> Result<DownloadFile> {
+        self.open_counting(token, true).await
+    }
+
+    /// Checks a link like [`Downloads::open`] without counting a download: for `HEAD` requests
+    /// and the continuation `Range` requests of a download that was already counted.
+    #[instrument(skip_all)]
+    pub async fn check(&self, token: &str) -> Result<DownloadFile> {
+        self.open_counting(token, false).await
+    }
+
+    async fn open_counting(&self, token: &str, count: bool) -> Result<DownloadFile> {
         let claims = self.verify(token)?;
         let at = now();
         if claims.e <= at.timestamp() {
@@ -150,7 +164,12 @@ impl<'a> Downloads<'a> {
                 message: "this download link has expired".into(),
             });
         }
-        match self.inner.store.use_download_link(claims.l, UserId(claims.u), at).await? {
+        let used = if count {
+            self.inner.store.use_download_link(claims.l, UserId(claims.u), at).await?
+        } else {
+            self.inner.store.peek_download_link(claims.l, UserId(claims.u), at).await?
+        };
+        match used {
             DownloadUse::Granted {
                 key, filename, size_bytes, ..
             } => Ok(DownloadFile { key, filename, size_bytes }),

@@ -9,7 +9,7 @@ use tracing::instrument;
 use crate::auth::Actor;
 use crate::domain::{ImageId, ProductId, ProductKind, now};
 use crate::error::{Error, Result};
-use crate::files::images::{ImageError, process_image_blocking};
+use crate::files::images::{ImageError, probe_dimensions, process_image_blocking};
 use crate::files::new_key;
 use crate::marketplace::Inner;
 use crate::storage::{Product, ProductAsset, ProductImage, StoreError};
@@ -76,7 +76,9 @@ impl<'a> Media<'a> {
         if product.images.len() as i64 >= MAX_IMAGES_PER_PRODUCT {
             return Err(too_many_images());
         }
-        let processed = process_image_blocking(bytes).await.map_err(|e| match e {
+        // Header first (cheap), then wait for room in the decode gate: a burst of large uploads
+        // queues here instead of decoding all at once.
+        let image_error = |e: ImageError| match e {
             ImageError::UnsupportedFormat => Error::UnsupportedMedia {
                 code: "unsupported_image_type",
                 message: "the file is not a JPEG, PNG or WebP image".into(),
@@ -86,7 +88,12 @@ impl<'a> Media<'a> {
                 format!("the image is {width}×{height} pixels; at most 40 megapixels are accepted"),
             ),
             ImageError::Corrupt(_) => Error::invalid("file", "the image could not be decoded"),
-        })?;
+        };
+        let (width, height) = probe_dimensions(&bytes).map_err(image_error)?;
+        let permit = self.inner.images.enter(width, height).await;
+        let processed = process_image_blocking(bytes).await;
+        drop(permit);
+        let processed = processed.map_err(image_error)?;
         let key = new_key("media/products", processed.extension);
         let thumb_key = key.replace(&format!(".{}", processed.extension), &format!("-thumb.{}", processed.extension));
         let files = &self.inner.files;
@@ -166,11 +173,23 @@ impl<'a> Media<'a> {
         }
         let files = &self.inner.files;
         let (temp_path, mut temp) = files.temp_file().await.map_err(files_error)?;
+        // Removed on every path: success, refusal, or the request dropped mid-upload.
+        let _guard = TempFileGuard(temp_path.clone());
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
+        let started = std::time::Instant::now();
         let outcome: Result<()> = async {
-            while let Some(chunk) = body.next().await {
+            loop {
+                // No request timeout applies to asset uploads; a minimum transfer rate does.
+                let Ok(next) = tokio::time::timeout(UPLOAD_STALL, body.next()).await else {
+                    return Err(too_slow());
+                };
+                let Some(chunk) = next else { break };
                 let chunk = chunk.map_err(|e| Error::invalid("file", format!("the upload was interrupted: {e}")))?;
+                let elapsed = started.elapsed();
+                if elapsed > UPLOAD_GRACE && (size as f64) < MIN_UPLOAD_BYTES_PER_SEC * elapsed.as_secs_f64() {
+                    return Err(too_slow());
+                }
                 size += chunk.len() as u64;
                 if size > max_bytes {
                     return Err(Error::TooLarge {
@@ -191,14 +210,9 @@ impl<'a> Media<'a> {
         }
         .await;
         drop(temp);
-        if let Err(err) = outcome {
-            let _ = tokio::fs::remove_file(&temp_path).await;
-            return Err(err);
-        }
+        outcome?;
         let key = new_key("assets", "bin");
-        let stored = files.put_file(&key, &temp_path).await.map_err(files_error);
-        let _ = tokio::fs::remove_file(&temp_path).await;
-        stored?;
+        files.put_file(&key, &temp_path).await.map_err(files_error)?;
         let asset = ProductAsset {
             product_id,
             filename: sanitize_filename(filename),
@@ -207,12 +221,46 @@ impl<'a> Media<'a> {
             sha256: hex::encode(hasher.finalize()),
             created_at: now(),
         };
-        let replaced = self.inner.store.set_product_asset(asset.clone()).await?;
+        let replaced = match self.inner.store.set_product_asset(asset.clone()).await {
+            Ok(replaced) => replaced,
+            Err(err) => {
+                // The file would belong to nothing.
+                let _ = files.delete(&asset.key).await;
+                return Err(err.into());
+            }
+        };
         if let Some(old) = replaced {
             let _ = files.delete(&old.key).await;
         }
         self.inner.cache.invalidate();
         Ok(asset)
+    }
+}
+
+/// The longest wait for the next chunk of an asset upload.
+const UPLOAD_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+/// Uploads may start slowly; after this the average rate must reach [`MIN_UPLOAD_BYTES_PER_SEC`].
+const UPLOAD_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+/// The slowest average transfer an asset upload may keep (8 KiB/s).
+const MIN_UPLOAD_BYTES_PER_SEC: f64 = 8.0 * 1024.0;
+
+fn too_slow() -> Error {
+    Error::BadRequest {
+        code: "upload_too_slow",
+        message: "the upload stalled or is slower than 8 KiB/s; try again on a better connection".into(),
+    }
+}
+
+/// Removes a temporary upload file when dropped.
+struct TempFileGuard(std::path::PathBuf);
+
+impl Drop for TempFileGuard {
+    fn drop(&mut self) {
+        if let Err(err) = std::fs::remove_file(&self.0)
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %err, path = %self.0.display(), "could not remove a temporary upload");
+        }
     }
 }
 

@@ -344,11 +344,17 @@ pub trait StatsStore: Send + Sync {
 /// Download links of paid digital lines.
 #[async_trait]
 pub trait DownloadStore: Send + Sync {
-    /// Stores a new link.
-    async fn create_download_link(&self, link: NewDownloadLink) -> StoreResult<()>;
+    /// Stores a new link for a line and returns the downloads it allows: the line's remaining
+    /// count carries over (at most `link.downloads`; the newest earlier link's count), so asking
+    /// for links again never resets the limit. Earlier links of the line stop counting (their
+    /// count becomes 0) and only the line's five newest links are kept.
+    async fn create_download_link(&self, link: NewDownloadLink) -> StoreResult<i32>;
     /// Counts one download of a link of `user_id` (conditional decrement) and returns the file,
     /// or why not. Links of orders that are no longer paid are `Unknown`.
     async fn use_download_link(&self, id: uuid::Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse>;
+    /// Like [`DownloadStore::use_download_link`] without counting (a `HEAD`, or the continuation
+    /// `Range` request of a download already counted).
+    async fn peek_download_link(&self, id: uuid::Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse>;
 }
 
 /// Product reviews. Every mutation recomputes, in the same transaction, `rating_avg` and

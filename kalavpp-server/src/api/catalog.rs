@@ -39,6 +39,10 @@ pub fn upload_routes(max_asset_bytes: u64) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(upload_image))
         .layer(DefaultBodyLimit::max(MAX_IMAGE_BYTES + 64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::upload_limits::image_upload_slots(),
+            crate::upload_limits::one_image_upload_at_a_time,
+        ))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(upload_asset))

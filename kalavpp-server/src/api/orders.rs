@@ -277,11 +277,34 @@ fn content_disposition(filename: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
+/// Whether a download request starts a download (and so counts): a `GET` without `Range`, or
+/// with a `Range` whose first range starts at byte 0 (or is a suffix range of the whole file).
+fn counts_as_a_download(request: &Request) -> bool {
+    if request.method() == axum::http::Method::HEAD {
+        return false;
+    }
+    let Some(range) = request.headers().get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let first = range.trim().strip_prefix("bytes=").and_then(|r| r.split(',').next()).map(str::trim);
+    match first.and_then(|r| r.split_once('-')) {
+        Some((start, _)) => start.trim().is_empty() || start.trim().trim_start_matches('0').is_empty(),
+        None => true,
+    }
+}
+
 #[utoipa::path(get, path = "/downloads/{token}", tag = "orders", params(("token" = String, Path, description = "signed link token")),
     responses((status = 200, description = "the file (attachment; Range supported)"), (status = 206, description = "partial content"),
               (status = 403, body = Problem, description = "tampered"), (status = 410, body = Problem, description = "expired or used up")))]
 async fn download(State(state): State<AppState>, Path(token): Path<String>, request: Request) -> ApiResult<Response> {
-    let file = state.market.downloads().open(&token).await?;
+    // One download is one request from byte 0: a `HEAD`, or a `Range` continuing a download,
+    // does not count again.
+    let downloads = state.market.downloads();
+    let file = if counts_as_a_download(&request) {
+        downloads.open(&token).await?
+    } else {
+        downloads.check(&token).await?
+    };
     let local = state
         .market
         .files()

@@ -168,28 +168,70 @@ impl LedgerStore for PostgresStore {
 #[async_trait]
 impl DownloadStore for PostgresStore {
     #[tracing::instrument(skip_all)]
-    async fn create_download_link(&self, link: NewDownloadLink) -> StoreResult<()> {
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO download_links (id, order_item_id, user_id, expires_at, downloads_left, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &link.id,
-                    &link.order_item_id.0,
-                    &link.user_id.0,
-                    &link.expires_at,
-                    &link.downloads,
-                    &link.at,
-                ],
+    async fn create_download_link(&self, link: NewDownloadLink) -> StoreResult<i32> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        // The line's row lock serialises link creations of one line.
+        tx.execute(
+            "SELECT 1 FROM order_items WHERE id = $1 FOR NO KEY UPDATE",
+            &[&link.order_item_id.0],
+        )
+        .await
+        .map_err(map_err)?;
+        let remaining: Option<i32> = tx
+            .query_one(
+                "SELECT max(downloads_left) FROM download_links WHERE order_item_id = $1 AND user_id = $2",
+                &[&link.order_item_id.0, &link.user_id.0],
             )
             .await
-            .map_err(map_err)?;
-        Ok(())
+            .map_err(map_err)?
+            .get(0);
+        let downloads = remaining.map_or(link.downloads, |left| left.min(link.downloads));
+        tx.execute(
+            "INSERT INTO download_links (id, order_item_id, user_id, expires_at, downloads_left, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &link.id,
+                &link.order_item_id.0,
+                &link.user_id.0,
+                &link.expires_at,
+                &downloads,
+                &link.at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+        tx.execute(
+            "UPDATE download_links SET downloads_left = 0 WHERE order_item_id = $1 AND id <> $2",
+            &[&link.order_item_id.0, &link.id],
+        )
+        .await
+        .map_err(map_err)?;
+        tx.execute(
+            "DELETE FROM download_links WHERE order_item_id = $1 AND id NOT IN (
+                 SELECT id FROM download_links WHERE order_item_id = $1 ORDER BY created_at DESC, id DESC LIMIT 5)",
+            &[&link.order_item_id.0],
+        )
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(downloads)
     }
 
     #[tracing::instrument(skip_all)]
     async fn use_download_link(&self, id: Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse> {
+        self.open_download_link(id, user_id, at, true).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn peek_download_link(&self, id: Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse> {
+        self.open_download_link(id, user_id, at, false).await
+    }
+}
+
+impl PostgresStore {
+    /// Checks a link and, when `count`, takes one download off it (conditional decrement).
+    async fn open_download_link(&self, id: Uuid, user_id: UserId, at: Timestamp, count: bool) -> StoreResult<DownloadUse> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         // `FOR SHARE OF o`: a refund (which locks the order) waits for this download, or this
@@ -223,6 +265,14 @@ impl DownloadStore for PostgresStore {
         let (Some(key), Some(filename), Some(size_bytes)) = (key, filename, size_bytes) else {
             return Ok(DownloadUse::Unknown);
         };
+        if !count {
+            return Ok(DownloadUse::Granted {
+                key,
+                filename,
+                size_bytes,
+                downloads_left: left,
+            });
+        }
         let row = tx
             .query_opt(
                 "UPDATE download_links SET downloads_left = downloads_left - 1 WHERE id = $1 AND downloads_left > 0

@@ -176,78 +176,122 @@ impl LedgerStore for SqliteStore {
 #[async_trait]
 impl DownloadStore for SqliteStore {
     #[tracing::instrument(skip_all)]
-    async fn create_download_link(&self, link: NewDownloadLink) -> StoreResult<()> {
+    async fn create_download_link(&self, link: NewDownloadLink) -> StoreResult<i32> {
         self.pool
             .write(move |conn| {
-                conn.execute(
+                use rusqlite::OptionalExtension;
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let item = link.order_item_id.to_string();
+                let user = link.user_id.to_string();
+                let remaining: Option<i32> = tx
+                    .query_row(
+                        "SELECT max(downloads_left) FROM download_links WHERE order_item_id = ?1 AND user_id = ?2",
+                        params![item, user],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(map_err)?
+                    .flatten();
+                let downloads = remaining.map_or(link.downloads, |left| left.min(link.downloads));
+                let id = link.id.to_string();
+                tx.execute(
                     "INSERT INTO download_links (id, order_item_id, user_id, expires_at, downloads_left, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![
-                        link.id.to_string(),
-                        link.order_item_id.to_string(),
-                        link.user_id.to_string(),
-                        ts(link.expires_at),
-                        link.downloads,
-                        ts(link.at)
-                    ],
+                    params![id, item, user, ts(link.expires_at), downloads, ts(link.at)],
                 )
                 .map_err(map_err)?;
-                Ok(())
+                tx.execute(
+                    "UPDATE download_links SET downloads_left = 0 WHERE order_item_id = ?1 AND id <> ?2",
+                    params![item, id],
+                )
+                .map_err(map_err)?;
+                tx.execute(
+                    "DELETE FROM download_links WHERE order_item_id = ?1 AND id NOT IN (
+                         SELECT id FROM download_links WHERE order_item_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 5)",
+                    [&item],
+                )
+                .map_err(map_err)?;
+                tx.commit().map_err(map_err)?;
+                Ok(downloads)
             })
             .await
     }
 
     #[tracing::instrument(skip_all)]
     async fn use_download_link(&self, id: uuid::Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse> {
-        self.pool
-            .write(move |conn| {
-                use rusqlite::OptionalExtension;
-                let id = id.to_string();
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-                let link: Option<(String, i64, Option<String>, Option<String>, Option<i64>)> = tx
-                    .query_row(
-                        "SELECT l.expires_at, l.downloads_left, a.key, a.filename, a.size_bytes FROM download_links l
-                         JOIN order_items i ON i.id = l.order_item_id JOIN orders o ON o.id = i.order_id
-                         LEFT JOIN product_assets a ON a.product_id = i.product_id
-                         WHERE l.id = ?1 AND l.user_id = ?2 AND o.status IN ('paid', 'completed')",
-                        params![id, user_id.to_string()],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                    )
-                    .optional()
-                    .map_err(map_err)?;
-                let Some((expires_at, left, key, filename, size_bytes)) = link else {
-                    return Ok(DownloadUse::Unknown);
-                };
-                if parse_ts(&expires_at).map_err(map_err)? <= at {
-                    return Ok(DownloadUse::Expired);
-                }
-                if left <= 0 {
-                    return Ok(DownloadUse::Exhausted);
-                }
-                // No file to serve: not counted.
-                let (Some(key), Some(filename), Some(size_bytes)) = (key, filename, size_bytes) else {
-                    return Ok(DownloadUse::Unknown);
-                };
-                let downloads_left: Option<i32> = tx
-                    .query_row(
-                        "UPDATE download_links SET downloads_left = downloads_left - 1
-                         WHERE id = ?1 AND downloads_left > 0 RETURNING downloads_left",
-                        [&id],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(map_err)?;
-                let Some(downloads_left) = downloads_left else {
-                    return Ok(DownloadUse::Exhausted);
-                };
-                tx.commit().map_err(map_err)?;
-                Ok(DownloadUse::Granted {
-                    key,
-                    filename,
-                    size_bytes,
-                    downloads_left,
-                })
-            })
-            .await
+        self.pool.write(move |conn| open_download_link(conn, id, user_id, at, true)).await
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn peek_download_link(&self, id: uuid::Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse> {
+        self.pool.read(move |conn| open_download_link(conn, id, user_id, at, false)).await
+    }
+}
+
+/// Checks a link and, when `count`, takes one download off it (conditional decrement).
+fn open_download_link(
+    conn: &mut rusqlite::Connection,
+    id: uuid::Uuid,
+    user_id: UserId,
+    at: Timestamp,
+    count: bool,
+) -> StoreResult<DownloadUse> {
+    use rusqlite::OptionalExtension;
+    let id = id.to_string();
+    let tx = if count {
+        conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?
+    } else {
+        conn.transaction().map_err(map_err)?
+    };
+    let link: Option<(String, i32, Option<String>, Option<String>, Option<i64>)> = tx
+        .query_row(
+            "SELECT l.expires_at, l.downloads_left, a.key, a.filename, a.size_bytes FROM download_links l
+             JOIN order_items i ON i.id = l.order_item_id JOIN orders o ON o.id = i.order_id
+             LEFT JOIN product_assets a ON a.product_id = i.product_id
+             WHERE l.id = ?1 AND l.user_id = ?2 AND o.status IN ('paid', 'completed')",
+            params![id, user_id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()
+        .map_err(map_err)?;
+    let Some((expires_at, left, key, filename, size_bytes)) = link else {
+        return Ok(DownloadUse::Unknown);
+    };
+    if parse_ts(&expires_at).map_err(map_err)? <= at {
+        return Ok(DownloadUse::Expired);
+    }
+    if left <= 0 {
+        return Ok(DownloadUse::Exhausted);
+    }
+    // No file to serve: not counted.
+    let (Some(key), Some(filename), Some(size_bytes)) = (key, filename, size_bytes) else {
+        return Ok(DownloadUse::Unknown);
+    };
+    if !count {
+        return Ok(DownloadUse::Granted {
+            key,
+            filename,
+            size_bytes,
+            downloads_left: left,
+        });
+    }
+    let downloads_left: Option<i32> = tx
+        .query_row(
+            "UPDATE download_links SET downloads_left = downloads_left - 1
+             WHERE id = ?1 AND downloads_left > 0 RETURNING downloads_left",
+            [&id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(map_err)?;
+    let Some(downloads_left) = downloads_left else {
+        return Ok(DownloadUse::Exhausted);
+    };
+    tx.commit().map_err(map_err)?;
+    Ok(DownloadUse::Granted {
+        key,
+        filename,
+        size_bytes,
+        downloads_left,
+    })
 }
