@@ -12,6 +12,7 @@ mod catalog_browse;
 mod catalog_support;
 mod checkout_flow;
 mod cli;
+mod crash_safety;
 mod dev_checkout;
 mod hardening;
 mod http_surface;

@@ -1,0 +1,197 @@
+//! `kill -9` under checkout and payment load, ten times over: every order and payment the
+//! server acknowledged is still there after a restart, stock and the ledger add up, and SQLite's
+//! `integrity_check` passes (`synchronous=FULL`, one transaction per change).
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const CYCLES: usize = 10;
+const DEMO_PASSWORD: &str = "demo-password-123";
+
+fn kalavpp(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kalavpp"));
+    command
+        .env_clear()
+        .env("KALAVPP_DATA_DIR", data_dir)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RATE_LIMIT_MAX_REQUESTS", "0")
+        .env("MAX_UNPAID_ORDERS", "0")
+        .env("RUST_LOG", "error");
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start(data: &std::path::Path, client: &reqwest::Client) -> (Child, String) {
+    let port = free_port();
+    let child = kalavpp(data)
+        .arg("serve")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return (child, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not come up on {base}");
+}
+
+/// What the server acknowledged: order id → whether its payment was acknowledged.
+type Acknowledged = Arc<Mutex<HashMap<String, bool>>>;
+
+async fn shop_until_killed(client: reqwest::Client, base: String, token: String, products: Vec<String>, acked: Acknowledged) {
+    let api = format!("{base}/api/v1");
+    for n in 0.. {
+        let product = &products[n % products.len()];
+        let Ok(added) = client
+            .post(format!("{api}/cart/items"))
+            .bearer_auth(&token)
+            .json(&json!({"product_id": product, "quantity": 1}))
+            .send()
+            .await
+        else {
+            return;
+        };
+        if !added.status().is_success() {
+            continue;
+        }
+        let address = json!({"name": "Crash Tester", "line1": "1 Disk Lane", "city": "Porto", "postal_code": "4000", "country": "PT"});
+        let Ok(placed) = client
+            .post(format!("{api}/checkout"))
+            .bearer_auth(&token)
+            .json(&json!({"shipping_address": address}))
+            .send()
+            .await
+        else {
+            return;
+        };
+        if placed.status().as_u16() != 201 {
+            // Sold out: empty the cart and go on.
+            let _ = client
+                .delete(format!("{api}/cart/items/{product}"))
+                .bearer_auth(&token)
+                .send()
+                .await;
+            continue;
+        }
+        let Ok(body) = placed.json::<Value>().await else { return };
+        let order = body["order"]["id"].as_str().unwrap_or_default().to_owned();
+        let session = body["payment_session_id"].as_str().unwrap_or_default().to_owned();
+        acked.lock().unwrap().insert(order.clone(), false);
+        let Ok(paid) = client.post(format!("{base}/dev/checkout/{session}/pay")).send().await else {
+            return;
+        };
+        if paid.status().is_success() {
+            acked.lock().unwrap().insert(order, true);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_checkout_and_payment_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let seeded = kalavpp(&data).arg("seed-demo").output().unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let acked: Acknowledged = Arc::default();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for cycle in 0..CYCLES {
+        let (mut child, base) = start(&data, &client).await;
+        let login = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": "customer@demo.kalavpp.test", "password": DEMO_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        let token = login["access_token"].as_str().expect("signed in").to_owned();
+        let listed = client
+            .get(format!("{base}/api/v1/products?per_page=100"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        let products: Vec<String> = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(!products.is_empty());
+        let load = tokio::spawn(shop_until_killed(client.clone(), base, token, products, acked.clone()));
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        tokio::time::sleep(Duration::from_millis(300 + (seed >> 33) % 500)).await;
+        child.kill().expect("SIGKILL");
+        child.wait().unwrap();
+        load.abort();
+        let _ = load.await;
+        eprintln!("cycle {cycle}: {} orders acknowledged so far", acked.lock().unwrap().len());
+    }
+
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.values().filter(|paid| **paid).count() >= CYCLES, "the load ran: {acked:?}");
+    let db = rusqlite::Connection::open(data.join("kalavpp.db")).unwrap();
+    let integrity: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok");
+    for (order, paid) in &acked {
+        let status: String = db
+            .query_row("SELECT status FROM orders WHERE id = ?1", [order], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("acknowledged order {order} lost: {e}"));
+        if *paid {
+            assert!(
+                matches!(status.as_str(), "paid" | "completed"),
+                "acknowledged payment of {order} lost: {status}"
+            );
+        }
+    }
+    // Every paid order's lines are credited exactly once: net + commission = total.
+    let unbalanced: i64 = db
+        .query_row(
+            "SELECT count(*) FROM orders o WHERE o.status IN ('paid', 'completed') AND o.total_cents <>
+                 (SELECT coalesce(sum(amount_cents), 0) FROM ledger_entries l WHERE l.order_id = o.id AND l.kind IN ('sale_credit', 'commission'))",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unbalanced, 0, "paid orders whose ledger does not add up");
+    let credited_unpaid: i64 = db
+        .query_row(
+            "SELECT count(*) FROM ledger_entries l JOIN orders o ON o.id = l.order_id WHERE o.status NOT IN ('paid', 'completed')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(credited_unpaid, 0, "ledger rows of unpaid orders");
+    // Stock: what is left plus what is reserved or sold is what the artists listed (3 each).
+    let drift: i64 = db
+        .query_row(
+            "SELECT count(*) FROM products p WHERE p.kind = 'physical' AND p.stock + (
+                 SELECT coalesce(sum(i.quantity), 0) FROM order_items i JOIN orders o ON o.id = i.order_id
+                 WHERE i.product_id = p.id AND o.status IN ('pending_payment', 'payment_failed', 'paid', 'completed')) <> 3",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(drift, 0, "physical stock does not add up");
+}
