@@ -168,6 +168,10 @@ pub struct Config {
     /// Memory budget of every cache of the installation together (`CACHE_MAX_BYTES`, default
     /// 64 MiB): half for the library's catalog caches, half for the server's ready responses.
     pub cache_max_bytes: u64,
+    /// How long a sale stays `pending` (refundable) before the vendor may draw it:
+    /// digital lines from payment, physical lines from shipping (`REFUND_WINDOW_DAYS`, default
+    /// 14; 0 makes digital sales available at once and physical ones when shipped).
+    pub refund_window: Duration,
     /// How many unpaid orders one customer may hold at once (`MAX_UNPAID_ORDERS`, default 5;
     /// 0 = no limit), so one account cannot keep a shop's one-of-a-kind works reserved.
     pub max_unpaid_orders: u32,
@@ -256,6 +260,7 @@ impl Config {
             stripe: None,
             checkout_ttl: Duration::from_secs(3600),
             max_unpaid_orders: 5,
+            refund_window: Duration::from_secs(14 * 24 * 3600),
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             payment_retry_base: Duration::from_secs(30),
             download_ttl: Duration::from_secs(24 * 3600),

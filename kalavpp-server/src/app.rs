@@ -166,6 +166,10 @@ impl Application {
                 if let Err(err) = market.orders().expire_stale().await {
                     tracing::warn!(error = %err, "expiring stale orders failed");
                 }
+                // Sales past their refund window become available for payouts.
+                if let Err(err) = market.orders().release_matured_sales().await {
+                    tracing::warn!(error = %err, "releasing matured sales failed");
+                }
             }
         });
         let market = self.market.clone();

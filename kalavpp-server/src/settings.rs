@@ -113,6 +113,10 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
     if cache_max_bytes < 1024 * 1024 {
         problems.push("CACHE_MAX_BYTES: must be at least 1048576 (1 MiB)".into());
     }
+    let refund_window_days = number(&mut problems, "REFUND_WINDOW_DAYS", get("REFUND_WINDOW_DAYS"), 14u64);
+    if refund_window_days > 365 {
+        problems.push("REFUND_WINDOW_DAYS: must be between 0 and 365".into());
+    }
     let mut notes = Vec::new();
     let max_asset_bytes = number(&mut problems, "MAX_ASSET_BYTES", get("MAX_ASSET_BYTES"), 200 * 1024 * 1024u64);
     if max_asset_bytes == 0 {
@@ -231,6 +235,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         stripe,
         checkout_ttl: Duration::from_secs(checkout_minutes * 60),
         max_unpaid_orders,
+        refund_window: Duration::from_secs(refund_window_days.min(365) * 24 * 3600),
         cache_max_bytes: cache_max_bytes.max(1024 * 1024),
         payment_retry_base: Duration::from_millis(payment_retry_ms.clamp(1, 3_600_000)),
         download_ttl: Duration::from_secs(24 * 3600),

@@ -291,3 +291,36 @@ async fn an_asset_upload_cut_short_leaves_no_temporary_file() {
     let product = app.get(&format!("/products/{id}"), Some(&shop.user.access)).await.expect(200).body;
     assert_eq!(product["has_asset"], false, "{product}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digital_sale_waits_out_the_refund_window_before_it_can_be_paid_out() {
+    let app = spawn_app(crate::helpers::Backend::Sqlite, &[("REFUND_WINDOW_DAYS", "14")])
+        .await
+        .expect("app");
+    let scene = Scene::new(&app).await;
+    let print = text(&digital(&app, &scene.ana.user.access, "Print", 10_000).await, "id");
+    crate::payment_support::attach_asset(
+        &app,
+        &scene.ana.user.access,
+        &print,
+        "print.zip",
+        crate::payment_support::asset_bytes(100),
+    )
+    .await;
+    add_to_cart(&app, &scene.customer.access, &print, 1).await;
+    let placed = checkout(&app, &scene.customer.access, None).await;
+    crate::vendor_dashboard::pay(&app, &placed).await;
+    let order = crate::payment_support::order(&app, &scene.customer.access, &text(&placed["order"], "id")).await;
+    assert_eq!(order["status"], "completed", "an all-digital order is complete once delivered");
+    let balance = crate::payment_support::earnings(&app, &scene.ana.user.access).await["balance"].clone();
+    assert_eq!(
+        (balance["pending_cents"].as_i64(), balance["available_cents"].as_i64()),
+        (Some(9_000), Some(0)),
+        "{balance}"
+    );
+    // Nothing to pay out yet, and the release job moves nothing before the window ends.
+    app.post("/vendor/payouts", Some(&scene.ana.user.access), json!({"amount_cents": 100}))
+        .await
+        .expect(409);
+    assert_eq!(app.market.orders().release_matured_sales().await.unwrap(), 0);
+}

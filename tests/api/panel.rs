@@ -498,7 +498,10 @@ async fn payout_is_approved_and_marked_paid_and_orders_refunded(app: TestApp) {
     let placed = checkout(&app, &customer.access, None).await;
     crate::vendor_dashboard::pay(&app, &placed).await;
     let order_id = text(&placed["order"], "id");
-    let orders = get(&app, "/admin/orders?status=paid", Some(&panel.cookie)).await.expect_html(200);
+    // All digital: completed once paid.
+    let orders = get(&app, "/admin/orders?status=completed", Some(&panel.cookie))
+        .await
+        .expect_html(200);
     assert!(orders.body.contains(&format!("/admin/orders/{order_id}")), "{}", orders.body);
     let detail = get(&app, &format!("/admin/orders/{order_id}"), Some(&panel.cookie))
         .await

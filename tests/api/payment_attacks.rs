@@ -295,7 +295,7 @@ async fn expiry_failure_mismatch_and_unknown_events(app: TestApp, _stripe: FakeS
         "applied",
     )
     .await;
-    assert_eq!(order(&app, cat, &third_id).await["status"], "paid");
+    assert_eq!(order(&app, cat, &third_id).await["status"], "completed", "all digital: delivered");
 
     // Events the platform does not handle, or for orders it does not know: 200, ignored.
     let ignored = [

@@ -192,6 +192,7 @@ async fn download_link_of_someone_else_or_an_unpaid_order_is_unknown(store: Db) 
             item_id: mixed.items[0].id,
             tracking_number: None,
             carrier: None,
+            release_now: true,
             at: now(),
         })
         .await

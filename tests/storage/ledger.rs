@@ -16,6 +16,7 @@ conformance!(
     refund_order_refuses_unpaid_and_refunded_orders,
     refund_of_a_completed_order,
     ledger_entries_paginate_newest_first,
+    sales_wait_out_the_refund_window,
 );
 
 fn ship(vendor_id: VendorId, order_id: OrderId, item_id: OrderItemId) -> Fulfilment {
@@ -25,6 +26,7 @@ fn ship(vendor_id: VendorId, order_id: OrderId, item_id: OrderItemId) -> Fulfilm
         item_id,
         tracking_number: Some("TRK-001".into()),
         carrier: Some("PostNL".into()),
+        release_now: true,
         at: now(),
     }
 }
@@ -389,4 +391,114 @@ async fn ledger_entries_paginate_newest_first(store: Db) {
     assert_eq!((empty.items.len(), empty.total), (0, 0));
     assert_eq!(balance_of(&store, shop.bruno.id).await, Balance::default());
     assert_eq!(balance_of(&store, VendorId::new()).await, Balance::default());
+}
+
+/// With a refund window: every sale waits in `pending` (digital from payment, physical from
+/// shipping) until `release_matured_credits` moves it, once; refunds before that take it back
+/// from `pending`, and a refunded order releases nothing.
+async fn sales_wait_out_the_refund_window(store: Db) {
+    let shop = shop(&store).await;
+    let order = place(&store, mixed_order(&shop)).await;
+    let paid_at = now();
+    let outcome = store
+        .apply_payment_event(kalavpp_core::storage::PaymentEventRecord {
+            digital_credit_pending: true,
+            at: paid_at,
+            ..payment_event(order.id, kalavpp_core::payments::PaymentEventKind::Succeeded, "evt_window")
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, kalavpp_core::storage::EventOutcome::Applied);
+    // Alice: 2,221 (print) + 2,697 (ebook) pending, nothing available.
+    assert_eq!(
+        (
+            balance_of(&store, shop.alice.id).await.pending,
+            balance_of(&store, shop.alice.id).await.available
+        ),
+        (Money(4_918), Money(0))
+    );
+    // Not yet matured: nothing moves.
+    assert_eq!(
+        store
+            .release_matured_credits(paid_at - secs(1), paid_at - secs(1), now())
+            .await
+            .unwrap(),
+        0
+    );
+    // The ebook's window passed; the print is not shipped yet.
+    assert_eq!(
+        store
+            .release_matured_credits(paid_at + secs(1), paid_at + secs(1), now())
+            .await
+            .unwrap(),
+        1
+    );
+    let alice = balance_of(&store, shop.alice.id).await;
+    assert_eq!((alice.pending, alice.available), (Money(2_221), Money(2_697)));
+    // Again: idempotent.
+    assert_eq!(
+        store
+            .release_matured_credits(paid_at + secs(1), paid_at + secs(1), now())
+            .await
+            .unwrap(),
+        0
+    );
+    // Shipping keeps the print pending; its window runs from the shipment.
+    let print = order.items.iter().find(|i| i.product_id == shop.print.id).unwrap();
+    let shipped_at = now();
+    store
+        .fulfil_item(Fulfilment {
+            release_now: false,
+            at: shipped_at,
+            ..ship(shop.alice.id, order.id, print.id)
+        })
+        .await
+        .unwrap();
+    assert_eq!(balance_of(&store, shop.alice.id).await.pending, Money(2_221));
+    assert_eq!(
+        store
+            .release_matured_credits(shipped_at + secs(1), shipped_at - secs(1), now())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .release_matured_credits(shipped_at + secs(1), shipped_at + secs(1), now())
+            .await
+            .unwrap(),
+        1
+    );
+    let alice = balance_of(&store, shop.alice.id).await;
+    assert_eq!((alice.pending, alice.available), (Money(0), Money(4_918)));
+
+    // Refunded inside the window: the pending credit is reversed and never released.
+    let second = place(&store, order_of(shop.buyer.id, vec![line(&shop.ebook, 1, 1_000)])).await;
+    let paid_second = now();
+    store
+        .apply_payment_event(kalavpp_core::storage::PaymentEventRecord {
+            digital_credit_pending: true,
+            ..payment_event(second.id, kalavpp_core::payments::PaymentEventKind::Succeeded, "evt_window_2")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        order_now(&store, second.id).await.status,
+        kalavpp_core::domain::OrderStatus::Completed,
+        "all digital: delivered"
+    );
+    store.refund_order(refund(&second)).await.unwrap();
+    assert_eq!(
+        store
+            .release_matured_credits(paid_second + secs(60), paid_second + secs(60), now())
+            .await
+            .unwrap(),
+        0
+    );
+    let alice = balance_of(&store, shop.alice.id).await;
+    assert_eq!(
+        (alice.pending, alice.available),
+        (Money(0), Money(4_918)),
+        "the refund took back only its own credit"
+    );
 }

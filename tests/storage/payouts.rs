@@ -298,6 +298,7 @@ async fn list_payouts_filters_and_paginates_newest_first(store: Db) {
             item_id: vase.id,
             tracking_number: None,
             carrier: None,
+            release_now: true,
             at: now(),
         })
         .await

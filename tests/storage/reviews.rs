@@ -379,6 +379,7 @@ async fn has_bought_counts_paid_and_completed_orders_only(store: Db) {
             item_id: paid.items[0].id,
             tracking_number: None,
             carrier: None,
+            release_now: true,
             at: now(),
         })
         .await

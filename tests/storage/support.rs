@@ -719,6 +719,7 @@ pub fn payment_event(order_id: OrderId, kind: PaymentEventKind, event_id: &str) 
         payment_intent_id: Some(format!("pi_{event_id}")),
         confirmation: (kind == PaymentEventKind::Succeeded).then(|| mail("buyer@example.com", "order_paid")),
         late_payment: None,
+        digital_credit_pending: false,
         at: now(),
     }
 }

@@ -420,6 +420,7 @@ impl<'a> Orders<'a> {
             item_id,
             tracking_number,
             carrier,
+            release_now: self.inner.config.refund_window.is_zero(),
             at: now(),
         };
         self.inner.store.fulfil_item(fulfilment).await.map_err(|e| match e {
@@ -664,6 +665,7 @@ impl<'a> Orders<'a> {
             payment_intent_id: event.payment_intent_id,
             confirmation,
             late_payment,
+            digital_credit_pending: !self.inner.config.refund_window.is_zero(),
             at: now(),
         };
         let outcome = self.inner.store.apply_payment_event(record).await?;
@@ -744,6 +746,20 @@ impl<'a> Orders<'a> {
             self.close_sessions_now().await;
         }
         Ok(expired.len())
+    }
+
+    /// Makes sales whose refund window has passed available to their vendors (digital lines
+    /// `REFUND_WINDOW_DAYS` after payment, physical lines that long after shipping). Idempotent;
+    /// run it periodically (the server does, every minute). Returns the lines released.
+    #[instrument(skip_all)]
+    pub async fn release_matured_sales(&self) -> Result<u64> {
+        let at = now();
+        let window = TimeDelta::from_std(self.inner.config.refund_window).unwrap_or(TimeDelta::days(14));
+        let released = self.inner.store.release_matured_credits(at - window, at - window, at).await?;
+        if released > 0 {
+            tracing::info!(lines = released, "sales past their refund window are now available");
+        }
+        Ok(released)
     }
 
     /// The actor's (approved vendor) balances and ledger entries.

@@ -308,6 +308,11 @@ pub trait LedgerStore: Send + Sync {
     async fn vendor_balance(&self, vendor_id: VendorId) -> StoreResult<Balance>;
     /// A vendor's ledger entries, newest first.
     async fn ledger_entries(&self, vendor_id: VendorId, page: PageRequest) -> StoreResult<Page<LedgerEntry>>;
+    /// Moves what is still pending on each line of a paid (or completed) order to available
+    /// once its refund window has passed: digital lines of orders paid before `paid_before`,
+    /// physical lines shipped before `shipped_before` (a `release` pair per line, in one
+    /// transaction). Idempotent: a line with nothing pending moves nothing. Returns the lines moved.
+    async fn release_matured_credits(&self, paid_before: Timestamp, shipped_before: Timestamp, at: Timestamp) -> StoreResult<u64>;
 }
 
 /// Vendor payout requests. The money moves as ledger entries written by these methods.

@@ -201,6 +201,9 @@ pub struct PaymentEventRecord {
     /// For a `Succeeded` event: the refund to record when the order cannot take this payment
     /// (cancelled, expired, refunded, or paid with another payment) — decided in the transaction.
     pub late_payment: Option<super::LatePayment>,
+    /// Credit digital lines to `pending` (released after the refund window) instead of
+    /// `available`.
+    pub digital_credit_pending: bool,
     /// When.
     pub at: Timestamp,
 }
@@ -291,6 +294,9 @@ pub struct Fulfilment {
     pub tracking_number: Option<String>,
     /// Carrier.
     pub carrier: Option<String>,
+    /// Move the line's net from pending to available now (no refund window); otherwise it
+    /// stays pending until [`LedgerStore::release_matured_credits`] moves it.
+    pub release_now: bool,
     /// When.
     pub at: Timestamp,
 }

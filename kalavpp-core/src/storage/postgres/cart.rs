@@ -163,6 +163,11 @@ impl LedgerStore for PostgresStore {
         let items = rows.iter().map(ledger_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::new(items, page, total))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn release_matured_credits(&self, paid_before: Timestamp, shipped_before: Timestamp, at: Timestamp) -> StoreResult<u64> {
+        super::orders::release_matured(self, paid_before, shipped_before, at).await
+    }
 }
 
 #[async_trait]

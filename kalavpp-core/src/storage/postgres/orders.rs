@@ -146,7 +146,7 @@ async fn release_stock(client: &impl GenericClient, orders: &[Uuid]) -> StoreRes
 
 /// Appends a ledger entry (nothing for a zero amount).
 #[allow(clippy::too_many_arguments)]
-async fn insert_ledger(
+pub(super) async fn insert_ledger(
     client: &impl GenericClient,
     vendor: Uuid,
     order: Uuid,
@@ -188,6 +188,50 @@ async fn lock_order(client: &impl GenericClient, order_id: Uuid) -> StoreResult<
     row.map(|r| OrderStatus::parse(r.get(0)).map_err(StoreError::Backend)).transpose()
 }
 
+/// Moves the matured pending credit of every line to available (see
+/// [`crate::storage::LedgerStore::release_matured_credits`]).
+pub(super) async fn release_matured(
+    store: &PostgresStore,
+    paid_before: Timestamp,
+    shipped_before: Timestamp,
+    at: Timestamp,
+) -> StoreResult<u64> {
+    const MATURED: &str = "SELECT i.id, i.vendor_id, i.order_id, sum(l.amount_cents)::bigint FROM order_items i
+         JOIN orders o ON o.id = i.order_id
+         JOIN ledger_entries l ON l.order_item_id = i.id AND l.bucket = 'pending'
+         WHERE o.status IN ('paid', 'completed') AND ($3::uuid[] IS NULL OR o.id = ANY($3))
+           AND ((i.kind = 'digital' AND o.paid_at < $1) OR (i.kind = 'physical' AND i.shipped_at IS NOT NULL AND i.shipped_at < $2))
+         GROUP BY i.id, i.vendor_id, i.order_id HAVING sum(l.amount_cents) > 0";
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(map_err)?;
+    let candidates = tx
+        .query(MATURED, &[&paid_before, &shipped_before, &None::<Vec<Uuid>>])
+        .await
+        .map_err(map_err)?;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    // Lock just those orders (in id order, as refunds and payments do), then read the sums
+    // again under the locks: a refund running meanwhile has either reversed them or waits.
+    let mut orders: Vec<Uuid> = candidates.iter().map(|r| r.get(2)).collect();
+    orders.sort_unstable();
+    orders.dedup();
+    tx.execute("SELECT 1 FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE", &[&orders])
+        .await
+        .map_err(map_err)?;
+    let rows = tx
+        .query(MATURED, &[&paid_before, &shipped_before, &Some(orders)])
+        .await
+        .map_err(map_err)?;
+    for row in &rows {
+        let (item, vendor, order, pending): (Uuid, Uuid, Uuid, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        insert_ledger(&tx, vendor, order, item, LedgerKind::Release, LedgerBucket::Pending, -pending, &at).await?;
+        insert_ledger(&tx, vendor, order, item, LedgerKind::Release, LedgerBucket::Available, pending, &at).await?;
+    }
+    tx.commit().await.map_err(map_err)?;
+    Ok(rows.len() as u64)
+}
+
 async fn pay_order(client: &impl GenericClient, order_id: Uuid, event: &PaymentEventRecord) -> StoreResult<()> {
     let at = &event.at;
     client
@@ -216,7 +260,7 @@ async fn pay_order(client: &impl GenericClient, order_id: Uuid, event: &PaymentE
     for line in &lines {
         let (item, vendor, kind, commission, net): (Uuid, Uuid, &str, i64, i64) =
             (line.get(0), line.get(1), line.get(2), line.get(3), line.get(4));
-        let bucket = if kind == "digital" {
+        let bucket = if kind == "digital" && !event.digital_credit_pending {
             LedgerBucket::Available
         } else {
             LedgerBucket::Pending
@@ -247,6 +291,15 @@ async fn pay_order(client: &impl GenericClient, order_id: Uuid, event: &PaymentE
     if let Some(email) = &event.confirmation {
         insert_email(client, email).await?;
     }
+    // Everything delivered (an all-digital order): complete.
+    client
+        .execute(
+            "UPDATE orders SET status = 'completed'
+             WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM order_items WHERE order_id = $1 AND fulfilment_status = 'unfulfilled')",
+            &[&order_id],
+        )
+        .await
+        .map_err(map_err)?;
     Ok(())
 }
 
@@ -608,18 +661,20 @@ impl OrderStore for PostgresStore {
         )
         .await
         .map_err(map_err)?;
-        insert_ledger(&tx, vendor, order_id, item_id, LedgerKind::Release, LedgerBucket::Pending, -net, at).await?;
-        insert_ledger(
-            &tx,
-            vendor,
-            order_id,
-            item_id,
-            LedgerKind::Release,
-            LedgerBucket::Available,
-            net,
-            at,
-        )
-        .await?;
+        if fulfilment.release_now {
+            insert_ledger(&tx, vendor, order_id, item_id, LedgerKind::Release, LedgerBucket::Pending, -net, at).await?;
+            insert_ledger(
+                &tx,
+                vendor,
+                order_id,
+                item_id,
+                LedgerKind::Release,
+                LedgerBucket::Available,
+                net,
+                at,
+            )
+            .await?;
+        }
         tx.execute(
             "UPDATE orders SET status = 'completed', updated_at = $1
              WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM order_items WHERE order_id = $2 AND fulfilment_status = 'unfulfilled')",

@@ -171,6 +171,13 @@ impl LedgerStore for SqliteStore {
             })
             .await
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn release_matured_credits(&self, paid_before: Timestamp, shipped_before: Timestamp, at: Timestamp) -> StoreResult<u64> {
+        self.pool
+            .write(move |conn| super::orders::release_matured(conn, paid_before, shipped_before, at))
+            .await
+    }
 }
 
 #[async_trait]

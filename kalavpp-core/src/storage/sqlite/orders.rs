@@ -130,7 +130,7 @@ fn release_stock(tx: &Transaction<'_>, order_id: &str) -> StoreResult<()> {
 
 /// Appends a ledger entry (nothing for a zero amount).
 #[allow(clippy::too_many_arguments)]
-fn insert_ledger(
+pub(super) fn insert_ledger(
     tx: &Transaction<'_>,
     vendor: &str,
     order: &str,
@@ -159,6 +159,44 @@ fn insert_ledger(
     )
     .map_err(map_err)?;
     Ok(())
+}
+
+/// Moves the matured pending credit of every line to available (see
+/// [`crate::storage::LedgerStore::release_matured_credits`]).
+pub(super) fn release_matured(conn: &mut Connection, paid_before: Timestamp, shipped_before: Timestamp, at: Timestamp) -> StoreResult<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+    let matured: Vec<(String, String, String, i64)> = tx
+        .prepare_cached(
+            "SELECT i.id, i.vendor_id, i.order_id, sum(l.amount_cents) FROM order_items i
+             JOIN orders o ON o.id = i.order_id
+             JOIN ledger_entries l ON l.order_item_id = i.id AND l.bucket = 'pending'
+             WHERE o.status IN ('paid', 'completed')
+               AND ((i.kind = 'digital' AND o.paid_at < ?1) OR (i.kind = 'physical' AND i.shipped_at IS NOT NULL AND i.shipped_at < ?2))
+             GROUP BY i.id, i.vendor_id, i.order_id HAVING sum(l.amount_cents) > 0",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map(params![ts(paid_before), ts(shipped_before)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
+        })
+        .map_err(map_err)?;
+    let at = ts(at);
+    for (item, vendor, order, pending) in &matured {
+        insert_ledger(&tx, vendor, order, item, LedgerKind::Release, LedgerBucket::Pending, -pending, &at)?;
+        insert_ledger(
+            &tx,
+            vendor,
+            order,
+            item,
+            LedgerKind::Release,
+            LedgerBucket::Available,
+            *pending,
+            &at,
+        )?;
+    }
+    tx.commit().map_err(map_err)?;
+    Ok(matured.len() as u64)
 }
 
 /// One line's money: (item id, vendor id, kind, commission, vendor net, fulfilment).
@@ -201,7 +239,7 @@ fn pay_order(tx: &Transaction<'_>, order_id: &str, event: &PaymentEventRecord, a
     )
     .map_err(map_err)?;
     for (item, vendor, kind, commission, net, _) in item_money(tx, order_id)? {
-        let bucket = if kind == "digital" {
+        let bucket = if kind == "digital" && !event.digital_credit_pending {
             LedgerBucket::Available
         } else {
             LedgerBucket::Pending
@@ -228,6 +266,13 @@ fn pay_order(tx: &Transaction<'_>, order_id: &str, event: &PaymentEventRecord, a
     if let Some(email) = &event.confirmation {
         insert_email(tx, email)?;
     }
+    // Everything delivered (an all-digital order): complete.
+    tx.execute(
+        "UPDATE orders SET status = 'completed'
+         WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM order_items WHERE order_id = ?1 AND fulfilment_status = 'unfulfilled')",
+        [order_id],
+    )
+    .map_err(map_err)?;
     Ok(())
 }
 
@@ -587,8 +632,10 @@ impl OrderStore for SqliteStore {
                     params![fulfilment.tracking_number, fulfilment.carrier, at, item_id],
                 )
                 .map_err(map_err)?;
-                insert_ledger(&tx, &vendor, &order_id, &item_id, LedgerKind::Release, LedgerBucket::Pending, -net, &at)?;
-                insert_ledger(&tx, &vendor, &order_id, &item_id, LedgerKind::Release, LedgerBucket::Available, net, &at)?;
+                if fulfilment.release_now {
+                    insert_ledger(&tx, &vendor, &order_id, &item_id, LedgerKind::Release, LedgerBucket::Pending, -net, &at)?;
+                    insert_ledger(&tx, &vendor, &order_id, &item_id, LedgerKind::Release, LedgerBucket::Available, net, &at)?;
+                }
                 tx.execute(
                     "UPDATE orders SET status = 'completed', updated_at = ?1
                      WHERE id = ?2 AND NOT EXISTS (SELECT 1 FROM order_items WHERE order_id = ?2 AND fulfilment_status = 'unfulfilled')",
