@@ -18,6 +18,8 @@ on_both_backends_with_stripe!(
     a_second_payment_for_a_paid_order_is_refunded,
     a_refund_survives_a_provider_timeout,
     a_refund_recorded_before_a_crash_is_completed_by_the_reconciler,
+    a_refund_made_in_stripes_dashboard_reverses_the_ledger,
+    a_dispute_holds_the_vendors_share_until_it_closes,
 );
 
 /// A pending order of the customer: one of Ana's paintings and Bo's digital brush pack.
@@ -251,4 +253,125 @@ async fn a_refund_recorded_before_a_crash_is_completed_by_the_reconciler(app: Te
     assert_eq!(reconcile(&app).await, 0);
     assert_eq!(stripe.requests("/v1/refunds").await.len(), 2);
     let _ = path_regex("^/v1/checkout/sessions/[^/]+/expire$");
+}
+
+async fn a_refund_made_in_stripes_dashboard_reverses_the_ledger(app: TestApp, stripe: FakeStripe) {
+    let scene = Scene::new(&app).await;
+    let placed = pending(&app, &scene).await;
+    let id = text(&placed, "id");
+    deliver(&app, &completed_event("evt_paid", &placed, "pi_dash"), "applied").await;
+    let entries = ledger_entries(&app, &scene).await;
+    let charge = json!({"id": "ch_dash", "object": "charge", "payment_intent": "pi_dash", "amount": placed["total_cents"],
+                        "amount_refunded": placed["total_cents"], "refunded": true, "currency": "usd"});
+    deliver(
+        &app,
+        &crate::payment_support::event("evt_dash_refund", "charge.refunded", charge.clone()),
+        "applied",
+    )
+    .await;
+    let seen = admin_order(&app, &scene, &id).await;
+    assert_eq!(seen["status"], "refunded");
+    assert_eq!(ledger_entries(&app, &scene).await, 2 * entries, "reversed like an admin refund");
+    assert!(
+        stripe.requests("/v1/refunds").await.is_empty(),
+        "Stripe already refunded; we do not again"
+    );
+    let audit = app
+        .get("/admin/audit-log?action=order.refund", Some(&scene.admin.access))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!((audit["total"].as_i64(), &audit["items"][0]["actor_id"]), (Some(1), &Value::Null));
+    // The same event again, or the event of our own refund: nothing more.
+    deliver(
+        &app,
+        &crate::payment_support::event("evt_dash_refund_2", "charge.refunded", charge),
+        "ignored",
+    )
+    .await;
+    assert_eq!(ledger_entries(&app, &scene).await, 2 * entries);
+    // A partial refund in the dashboard leaves orders alone (full refunds only).
+    let partial =
+        json!({"id": "ch_part", "object": "charge", "payment_intent": "pi_dash", "amount": 100, "amount_refunded": 10, "refunded": false});
+    deliver(
+        &app,
+        &crate::payment_support::event("evt_partial", "charge.refunded", partial),
+        "ignored",
+    )
+    .await;
+}
+
+async fn a_dispute_holds_the_vendors_share_until_it_closes(app: TestApp, _stripe: FakeStripe) {
+    let scene = Scene::new(&app).await;
+    let placed = pending(&app, &scene).await;
+    deliver(&app, &completed_event("evt_paid", &placed, "pi_disputed"), "applied").await;
+    let balance = |shop: &crate::catalog_support::Shop| {
+        let app = &app;
+        let token = shop.user.access.clone();
+        async move {
+            let b = earnings(app, &token).await["balance"].clone();
+            (
+                b["pending_cents"].as_i64().unwrap(),
+                b["available_cents"].as_i64().unwrap(),
+                b["held_cents"].as_i64().unwrap(),
+            )
+        }
+    };
+    let (ana_before, bo_before) = (balance(&scene.ana).await, balance(&scene.bo).await);
+    assert!(bo_before.1 > 0, "Bo's digital sale is available: {bo_before:?}");
+    let dispute = |status: &str| {
+        json!({"id": "dp_1", "object": "dispute", "charge": "ch_1", "payment_intent": "pi_disputed", "amount": placed["total_cents"],
+               "currency": "usd", "status": status})
+    };
+    deliver(
+        &app,
+        &crate::payment_support::event("evt_dispute", "charge.dispute.created", dispute("needs_response")),
+        "applied",
+    )
+    .await;
+    let (ana_held, bo_held) = (balance(&scene.ana).await, balance(&scene.bo).await);
+    assert_eq!(ana_held, (0, 0, ana_before.0 + ana_before.1), "Ana's share held");
+    assert_eq!(bo_held, (0, 0, bo_before.0 + bo_before.1), "Bo's share held");
+    app.post("/vendor/payouts", Some(&scene.bo.user.access), json!({"amount_cents": 100}))
+        .await
+        .expect(409);
+    // Replayed: nothing more moves.
+    deliver(
+        &app,
+        &crate::payment_support::event("evt_dispute_again", "charge.dispute.created", dispute("needs_response")),
+        "ignored",
+    )
+    .await;
+    // Won: the shares come back where they were.
+    deliver(
+        &app,
+        &crate::payment_support::event("evt_dispute_won", "charge.dispute.closed", dispute("won")),
+        "applied",
+    )
+    .await;
+    assert_eq!((balance(&scene.ana).await, balance(&scene.bo).await), (ana_before, bo_before));
+
+    // A second order's dispute is lost: reversed like a refund.
+    let again = pending(&app, &scene).await;
+    deliver(&app, &completed_event("evt_paid_2", &again, "pi_lost"), "applied").await;
+    let lost = json!({"id": "dp_2", "object": "dispute", "charge": "ch_2", "payment_intent": "pi_lost", "amount": again["total_cents"],
+                      "currency": "usd", "status": "lost"});
+    deliver(
+        &app,
+        &crate::payment_support::event("evt_dispute_2", "charge.dispute.created", lost.clone()),
+        "applied",
+    )
+    .await;
+    deliver(
+        &app,
+        &crate::payment_support::event("evt_dispute_lost", "charge.dispute.closed", lost),
+        "applied",
+    )
+    .await;
+    assert_eq!(admin_order(&app, &scene, &text(&again, "id")).await["status"], "refunded");
+    assert_eq!(
+        (balance(&scene.ana).await, balance(&scene.bo).await),
+        (ana_before, bo_before),
+        "the lost sale is gone, the first stands"
+    );
 }

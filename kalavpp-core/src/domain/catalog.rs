@@ -135,6 +135,10 @@ text_enum!(
         PayoutHold => "payout_hold",
         /// A payout sent to the vendor.
         PayoutDebit => "payout_debit",
+        /// A disputed line's share held (from pending and available) until the dispute closes.
+        DisputeHold => "dispute_hold",
+        /// A disputed line's held share back in pending after the dispute was won.
+        DisputeRelease => "dispute_release",
     }
 );
 

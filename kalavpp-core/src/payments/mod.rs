@@ -75,6 +75,17 @@ pub enum PaymentEventKind {
     Failed,
     /// The checkout session expired unpaid (`checkout.session.expired`).
     Expired,
+    /// The payment was refunded in full outside KALAVPP (`charge.refunded`, e.g. from Stripe's
+    /// dashboard): the ledger is reversed as for an admin refund.
+    Refunded,
+    /// The buyer disputed the payment (`charge.dispute.created`): the vendors' shares are held.
+    DisputeOpened,
+    /// The dispute was decided for the shop (`charge.dispute.closed`, `won` or `warning_closed`):
+    /// the held shares are released.
+    DisputeWon,
+    /// The dispute was lost (`charge.dispute.closed`, `lost`): the money went back to the buyer,
+    /// and the ledger is reversed as for a refund.
+    DisputeLost,
 }
 
 /// A provider event reduced to what the order services need.

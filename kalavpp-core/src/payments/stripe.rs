@@ -350,6 +350,37 @@ fn event_from_json(event: &Value) -> Result<Option<PaymentEvent>, WebhookError> 
                 ..base(PaymentEventKind::Failed)
             }
         }
+        "charge.refunded" => {
+            let charge = object()?;
+            if charge["refunded"].as_bool() != Some(true) {
+                // A partial refund: the order and ledger stay as they are (full refunds only).
+                tracing::warn!(event = event_id, "partial refund made outside KALAVPP; the order is unchanged");
+                return Ok(None);
+            }
+            PaymentEvent {
+                payment_intent_id: id_or_expanded(&charge["payment_intent"]),
+                order_id: metadata_order_id(charge),
+                amount_cents: charge["amount_refunded"].as_i64(),
+                currency: currency(charge),
+                ..base(PaymentEventKind::Refunded)
+            }
+        }
+        "charge.dispute.created" | "charge.dispute.closed" => {
+            let dispute = object()?;
+            let kind = match (event_type, dispute["status"].as_str()) {
+                ("charge.dispute.created", _) => PaymentEventKind::DisputeOpened,
+                (_, Some("lost")) => PaymentEventKind::DisputeLost,
+                (_, Some("won" | "warning_closed")) => PaymentEventKind::DisputeWon,
+                _ => return Ok(None),
+            };
+            PaymentEvent {
+                payment_intent_id: id_or_expanded(&dispute["payment_intent"]),
+                order_id: metadata_order_id(dispute),
+                amount_cents: dispute["amount"].as_i64(),
+                currency: currency(dispute),
+                ..base(kind)
+            }
+        }
         _ => return Ok(None),
     };
     Ok(Some(parsed))

@@ -639,6 +639,20 @@ impl<'a> Orders<'a> {
             tracing::warn!("payment event for an unknown order ignored");
             return Ok(EventOutcome::Ignored);
         };
+        match event.kind {
+            PaymentEventKind::Refunded | PaymentEventKind::DisputeLost => return self.external_refund(&order, &event).await,
+            PaymentEventKind::DisputeOpened | PaymentEventKind::DisputeWon => {
+                let hold = event.kind == PaymentEventKind::DisputeOpened;
+                let moved = self.inner.store.hold_for_dispute(order.id, hold, now()).await?;
+                tracing::warn!(order = %order.id, hold, lines = moved, "payment dispute");
+                if !hold {
+                    // Back in pending: what has matured meanwhile is available again at once.
+                    self.release_matured_sales().await?;
+                }
+                return Ok(if moved > 0 { EventOutcome::Applied } else { EventOutcome::Ignored });
+            }
+            PaymentEventKind::Succeeded | PaymentEventKind::Failed | PaymentEventKind::Expired => {}
+        }
         let buyer = match event.kind {
             PaymentEventKind::Succeeded => self.inner.store.user_by_id(order.user_id).await?,
             _ => None,
@@ -681,6 +695,43 @@ impl<'a> Orders<'a> {
             EventOutcome::Duplicate | EventOutcome::Ignored => {}
         }
         Ok(outcome)
+    }
+
+    /// A refund that happened at the provider without us (from its dashboard, or a lost
+    /// dispute): the ledger is reversed as for an admin refund (audit actor: system). An order
+    /// already refunded (e.g. by our own refund, whose event this is) changes nothing.
+    async fn external_refund(&self, order: &Order, event: &PaymentEvent) -> Result<EventOutcome> {
+        if !order.status.is_refundable() {
+            return Ok(EventOutcome::Ignored);
+        }
+        let reason = if event.kind == PaymentEventKind::DisputeLost {
+            "dispute lost"
+        } else {
+            "refunded at the payment provider"
+        };
+        let buyer = self.inner.store.user_by_id(order.user_id).await?;
+        let refund = Refund {
+            order_id: order.id,
+            refund_id: format!("external-{}", event.event_id),
+            intent_id: None,
+            audit: audit(
+                None,
+                "order.refund",
+                "order",
+                order.id.to_string(),
+                json!({ "source": "provider", "reason": reason, "event_id": event.event_id, "amount_cents": event.amount_cents }),
+            ),
+            email: buyer.map(|b| emails::refund_issued(&b.email, order)),
+            at: now(),
+        };
+        match self.inner.store.refund_order(refund).await {
+            Ok(_) => {
+                self.inner.cache.invalidate();
+                Ok(EventOutcome::Applied)
+            }
+            Err(StoreError::Conflict(_)) => Ok(EventOutcome::Ignored),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// The automatic refund to record if the order, read inside the event's transaction, cannot

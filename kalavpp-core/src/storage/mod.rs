@@ -313,6 +313,12 @@ pub trait LedgerStore: Send + Sync {
     /// physical lines shipped before `shipped_before` (a `release` pair per line, in one
     /// transaction). Idempotent: a line with nothing pending moves nothing. Returns the lines moved.
     async fn release_matured_credits(&self, paid_before: Timestamp, shipped_before: Timestamp, at: Timestamp) -> StoreResult<u64>;
+    /// A dispute of a paid (or completed) order: with `hold`, moves what each line has in
+    /// `pending` and `available` to `held` (`dispute_hold`); without, moves each line's `held`
+    /// back to `pending` (`dispute_release`), from where the refund-window release takes it as
+    /// for any sale. Idempotent by construction (a second call moves
+    /// nothing) and `0` for an order in any other status. Returns the lines moved.
+    async fn hold_for_dispute(&self, order_id: OrderId, hold: bool, at: Timestamp) -> StoreResult<u64>;
 }
 
 /// Vendor payout requests. The money moves as ledger entries written by these methods.

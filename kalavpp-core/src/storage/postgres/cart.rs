@@ -168,6 +168,11 @@ impl LedgerStore for PostgresStore {
     async fn release_matured_credits(&self, paid_before: Timestamp, shipped_before: Timestamp, at: Timestamp) -> StoreResult<u64> {
         super::orders::release_matured(self, paid_before, shipped_before, at).await
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn hold_for_dispute(&self, order_id: OrderId, hold: bool, at: Timestamp) -> StoreResult<u64> {
+        super::orders::dispute_hold(self, order_id, hold, at).await
+    }
 }
 
 #[async_trait]

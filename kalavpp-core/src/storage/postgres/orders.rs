@@ -232,6 +232,42 @@ pub(super) async fn release_matured(
     Ok(rows.len() as u64)
 }
 
+/// Holds (or releases) a disputed order's line shares (see
+/// [`crate::storage::LedgerStore::hold_for_dispute`]).
+pub(super) async fn dispute_hold(store: &PostgresStore, order_id: OrderId, hold: bool, at: Timestamp) -> StoreResult<u64> {
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(map_err)?;
+    let status = lock_order(&tx, order_id.0).await?.ok_or(StoreError::NotFound)?;
+    if !status.is_refundable() {
+        return Ok(0);
+    }
+    let from: Vec<&str> = if hold { vec!["pending", "available"] } else { vec!["held"] };
+    let rows = tx
+        .query(
+            "SELECT order_item_id, vendor_id, bucket, sum(amount_cents)::bigint FROM ledger_entries
+             WHERE order_id = $1 AND order_item_id IS NOT NULL AND bucket = ANY($2)
+             GROUP BY order_item_id, vendor_id, bucket HAVING sum(amount_cents) <> 0 ORDER BY order_item_id, bucket",
+            &[&order_id.0, &from],
+        )
+        .await
+        .map_err(map_err)?;
+    let (kind, to) = if hold {
+        (LedgerKind::DisputeHold, LedgerBucket::Held)
+    } else {
+        (LedgerKind::DisputeRelease, LedgerBucket::Pending)
+    };
+    let mut lines = std::collections::HashSet::new();
+    for row in &rows {
+        let (item, vendor, bucket, sum): (Uuid, Uuid, &str, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        let bucket = LedgerBucket::parse(bucket).map_err(StoreError::Backend)?;
+        insert_ledger(&tx, vendor, order_id.0, item, kind, bucket, -sum, &at).await?;
+        insert_ledger(&tx, vendor, order_id.0, item, kind, to, sum, &at).await?;
+        lines.insert(item);
+    }
+    tx.commit().await.map_err(map_err)?;
+    Ok(lines.len() as u64)
+}
+
 async fn pay_order(client: &impl GenericClient, order_id: Uuid, event: &PaymentEventRecord) -> StoreResult<()> {
     let at = &event.at;
     client
@@ -549,6 +585,10 @@ impl OrderStore for PostgresStore {
             PaymentEventKind::Succeeded => "succeeded",
             PaymentEventKind::Failed => "failed",
             PaymentEventKind::Expired => "expired",
+            PaymentEventKind::Refunded => "refunded",
+            PaymentEventKind::DisputeOpened => "dispute_opened",
+            PaymentEventKind::DisputeWon => "dispute_won",
+            PaymentEventKind::DisputeLost => "dispute_lost",
         };
         // A concurrent transaction inserting the same id makes this wait for its outcome: when it
         // commits, this inserts nothing and the event is a duplicate.

@@ -178,6 +178,13 @@ impl LedgerStore for SqliteStore {
             .write(move |conn| super::orders::release_matured(conn, paid_before, shipped_before, at))
             .await
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn hold_for_dispute(&self, order_id: OrderId, hold: bool, at: Timestamp) -> StoreResult<u64> {
+        self.pool
+            .write(move |conn| super::orders::dispute_hold(conn, order_id, hold, at))
+            .await
+    }
 }
 
 #[async_trait]

@@ -199,6 +199,48 @@ pub(super) fn release_matured(conn: &mut Connection, paid_before: Timestamp, shi
     Ok(matured.len() as u64)
 }
 
+/// Holds (or releases) a disputed order's line shares (see
+/// [`crate::storage::LedgerStore::hold_for_dispute`]).
+pub(super) fn dispute_hold(conn: &mut Connection, order_id: OrderId, hold: bool, at: Timestamp) -> StoreResult<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+    let order = order_id.to_string();
+    let Some(status) = order_status(&tx, &order)? else {
+        return Err(StoreError::NotFound);
+    };
+    if !status.is_refundable() {
+        return Ok(0);
+    }
+    let from: &[&str] = if hold { &["pending", "available"] } else { &["held"] };
+    let sums: Vec<(String, String, String, i64)> = tx
+        .prepare_cached(
+            "SELECT order_item_id, vendor_id, bucket, sum(amount_cents) FROM ledger_entries
+             WHERE order_id = ?1 AND order_item_id IS NOT NULL AND bucket IN (?2, ?3)
+             GROUP BY order_item_id, vendor_id, bucket HAVING sum(amount_cents) <> 0 ORDER BY order_item_id, bucket",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map(params![order, from[0], from[from.len() - 1]], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
+        })
+        .map_err(map_err)?;
+    let at = ts(at);
+    let (kind, to) = if hold {
+        (LedgerKind::DisputeHold, LedgerBucket::Held)
+    } else {
+        (LedgerKind::DisputeRelease, LedgerBucket::Pending)
+    };
+    let mut lines = std::collections::HashSet::new();
+    for (item, vendor, bucket, sum) in &sums {
+        let bucket = LedgerBucket::parse(bucket).map_err(StoreError::Backend)?;
+        insert_ledger(&tx, vendor, &order, item, kind, bucket, -sum, &at)?;
+        insert_ledger(&tx, vendor, &order, item, kind, to, *sum, &at)?;
+        lines.insert(item.clone());
+    }
+    tx.commit().map_err(map_err)?;
+    Ok(lines.len() as u64)
+}
+
 /// One line's money: (item id, vendor id, kind, commission, vendor net, fulfilment).
 type LineMoney = (String, String, String, i64, i64, String);
 
@@ -530,6 +572,10 @@ impl OrderStore for SqliteStore {
                     PaymentEventKind::Succeeded => "succeeded",
                     PaymentEventKind::Failed => "failed",
                     PaymentEventKind::Expired => "expired",
+                    PaymentEventKind::Refunded => "refunded",
+                    PaymentEventKind::DisputeOpened => "dispute_opened",
+                    PaymentEventKind::DisputeWon => "dispute_won",
+                    PaymentEventKind::DisputeLost => "dispute_lost",
                 };
                 let fresh = tx
                     .execute(
