@@ -1,10 +1,10 @@
--- Outbound payment actions (expire a checkout session, refund, automatic refund of a payment the
+-- Outbound payment actions (open or expire a checkout session, refund, automatic refund of a payment the
 -- order could not take), written in the same transaction as the change that needs them and
 -- completed by the payment reconciler with their idempotency key.
 CREATE TABLE payment_intents (
     id                UUID PRIMARY KEY,
     order_id          UUID NOT NULL REFERENCES orders (id),
-    kind              TEXT NOT NULL CHECK (kind IN ('expire_session', 'refund', 'auto_refund')),
+    kind              TEXT NOT NULL CHECK (kind IN ('create_session', 'expire_session', 'refund', 'auto_refund')),
     status            TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
     idempotency_key   TEXT NOT NULL,
     session_id        TEXT,

@@ -82,6 +82,13 @@ async fn a_payment_after_a_cancel_is_refunded_once(app: TestApp, stripe: FakeStr
     assert_eq!(header(&expiries[0], "idempotency-key"), format!("expire-{session}"));
     let expiry = admin_order(&app, &scene, &id).await;
     assert_eq!(actions(&expiry, "expire_session")[0]["status"], "done", "{expiry}");
+    // Opening the session was recorded with the order, and closed with its session id.
+    let opened = actions(&expiry, "create_session");
+    assert_eq!(
+        (&opened[0]["status"], &opened[0]["result_id"]),
+        (&json!("done"), &json!(session)),
+        "{expiry}"
+    );
 
     // ... and pays anyway on a page that was still open: the money goes straight back.
     deliver(&app, &completed_event("evt_late_1", &placed, "pi_late"), "auto_refund").await;

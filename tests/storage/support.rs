@@ -700,6 +700,7 @@ pub fn order_of(buyer: UserId, items: Vec<NewOrderItem>) -> NewOrder {
         payment_provider: "dev".to_owned(),
         take_from_cart: false,
         max_unpaid: None,
+        checkout_intent: None,
         at: now(),
     }
 }

@@ -219,8 +219,25 @@ impl<'a> Orders<'a> {
             payment_provider: self.inner.payments.name().to_owned(),
             take_from_cart: true,
             max_unpaid: (self.inner.config.max_unpaid_orders > 0).then(|| i64::from(self.inner.config.max_unpaid_orders)),
+            checkout_intent: None,
             at: now(),
         };
+        // The provider call is recorded with the order (held by this attempt for a while), so a
+        // crash before its session id is stored is repaired with the same idempotency key.
+        let at = now();
+        new_order.checkout_intent = Some(NewPaymentIntent {
+            id: uuid::Uuid::now_v7(),
+            order_id: new_order.id,
+            kind: IntentKind::CreateSession,
+            idempotency_key: format!("checkout-{}", new_order.id),
+            session_id: None,
+            payment_intent_id: None,
+            amount_cents: new_order.total.cents(),
+            actor_id: Some(user_id),
+            next_attempt_at: at + INLINE_LEASE,
+            at,
+        });
+        let intent_id = new_order.checkout_intent.as_ref().map(|i| i.id);
         let order = loop {
             match self.inner.store.place_order(new_order.clone()).await {
                 Ok(order) => break order,
@@ -253,8 +270,50 @@ impl<'a> Orders<'a> {
         if order.items.iter().any(|i| i.kind == ProductKind::Physical) {
             self.inner.cache.invalidate();
         }
+        let session = match self
+            .inner
+            .payments
+            .create_checkout(self.checkout_request(&order, &user.email))
+            .await
+        {
+            Ok(session) => session,
+            Err(err) => {
+                tracing::error!(error = %err, order = %order.id, "payment provider failed; releasing the order");
+                if let Some(intent) = intent_id {
+                    let _ = self.inner.store.fail_payment_intent(intent, &err.to_string(), None, now()).await;
+                }
+                let _ = self.inner.store.cancel_order(order.id, user_id, now()).await;
+                self.restore_cart(user_id, &lines).await;
+                self.inner.cache.invalidate();
+                return Err(Error::Upstream {
+                    code: "payment_provider_unavailable",
+                    message: "the payment provider is unavailable; please try again".into(),
+                });
+            }
+        };
+        self.inner.store.attach_payment_session(order.id, &session.session_id).await?;
+        if let Some(intent) = intent_id {
+            self.inner
+                .store
+                .finish_payment_intent(intent, Some(&session.session_id), now())
+                .await?;
+        }
+        let order = Order {
+            payment_session_id: Some(session.session_id.clone()),
+            ..order
+        };
+        Ok(CheckoutOutcome {
+            order,
+            checkout_url: session.url,
+            payment_session_id: session.session_id,
+        })
+    }
+
+    /// What the provider needs to open the checkout of `order` (the same on every retry).
+    fn checkout_request(&self, order: &Order, customer_email: &str) -> CheckoutRequest {
         let frontend = self.inner.config.frontend_url.trim_end_matches('/');
-        let request = CheckoutRequest {
+        let ttl = TimeDelta::from_std(self.inner.config.checkout_ttl).unwrap_or(TimeDelta::hours(1));
+        CheckoutRequest {
             order_id: order.id,
             order_number: order.number.clone(),
             currency: order.currency.clone(),
@@ -267,37 +326,40 @@ impl<'a> Orders<'a> {
                     quantity: i.quantity,
                 })
                 .collect(),
-            customer_email: user.email.clone(),
+            customer_email: customer_email.to_owned(),
             success_url: format!("{frontend}/orders/{}?payment=success", order.id),
             cancel_url: format!("{frontend}/orders/{}?payment=cancelled", order.id),
             idempotency_key: format!("checkout-{}", order.id),
-            expires_at: Some(
-                (order.created_at + TimeDelta::from_std(self.inner.config.checkout_ttl).unwrap_or(TimeDelta::hours(1))).timestamp(),
-            ),
+            expires_at: Some((order.created_at + ttl).timestamp()),
+        }
+    }
+
+    /// Opens (again, with the same idempotency key) the checkout of an order whose first
+    /// attempt was cut short; nothing for an order no longer waiting for payment.
+    async fn reopen_checkout(&self, intent: &PaymentIntent) -> Result<std::result::Result<Option<String>, PaymentError>> {
+        let Some(order) = self.inner.store.order_by_id(intent.order_id).await? else {
+            return Ok(Ok(None));
         };
-        let session = match self.inner.payments.create_checkout(request).await {
-            Ok(session) => session,
-            Err(err) => {
-                tracing::error!(error = %err, order = %order.id, "payment provider failed; releasing the order");
-                let _ = self.inner.store.cancel_order(order.id, user_id, now()).await;
-                self.restore_cart(user_id, &lines).await;
-                self.inner.cache.invalidate();
-                return Err(Error::Upstream {
-                    code: "payment_provider_unavailable",
-                    message: "the payment provider is unavailable; please try again".into(),
-                });
-            }
+        if order.status != OrderStatus::PendingPayment || order.payment_session_id.is_some() {
+            return Ok(Ok(order.payment_session_id));
+        }
+        let Some(buyer) = self.inner.store.user_by_id(order.user_id).await? else {
+            return Ok(Ok(None));
         };
-        self.inner.store.attach_payment_session(order.id, &session.session_id).await?;
-        let order = Order {
-            payment_session_id: Some(session.session_id.clone()),
-            ..order
-        };
-        Ok(CheckoutOutcome {
-            order,
-            checkout_url: session.url,
-            payment_session_id: session.session_id,
-        })
+        Ok(
+            match self
+                .inner
+                .payments
+                .create_checkout(self.checkout_request(&order, &buyer.email))
+                .await
+            {
+                Ok(session) => {
+                    self.inner.store.attach_payment_session(order.id, &session.session_id).await?;
+                    Ok(Some(session.session_id))
+                }
+                Err(err) => Err(err),
+            },
+        )
     }
 
     /// Puts the lines of an order the provider could not open a checkout for back into the cart
@@ -520,6 +582,7 @@ impl<'a> Orders<'a> {
     async fn carry_out(&self, intent: PaymentIntent) -> Result<Carried> {
         let payments = &self.inner.payments;
         let outcome = match intent.kind {
+            IntentKind::CreateSession => self.reopen_checkout(&intent).await?,
             IntentKind::ExpireSession => {
                 let session = intent.session_id.as_deref().unwrap_or_default();
                 match payments.expire_checkout(session, &intent.idempotency_key).await {

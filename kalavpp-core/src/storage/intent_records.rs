@@ -10,6 +10,9 @@ use crate::domain::{OrderId, UserId};
 /// What a payment intent asks the provider to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IntentKind {
+    /// Open the provider's checkout session of a new order (written with the order; a crash
+    /// before its session id is stored is repaired with the same idempotency key).
+    CreateSession,
     /// Expire the checkout session of an order that was cancelled or expired locally.
     ExpireSession,
     /// Refund a paid order in full (an admin's refund); the ledger is reversed once the
@@ -24,6 +27,7 @@ impl IntentKind {
     /// Stored name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::CreateSession => "create_session",
             Self::ExpireSession => "expire_session",
             Self::Refund => "refund",
             Self::AutoRefund => "auto_refund",
@@ -33,6 +37,7 @@ impl IntentKind {
     /// Parses a stored name.
     pub fn parse(text: &str) -> Result<Self, String> {
         match text {
+            "create_session" => Ok(Self::CreateSession),
             "expire_session" => Ok(Self::ExpireSession),
             "refund" => Ok(Self::Refund),
             "auto_refund" => Ok(Self::AutoRefund),

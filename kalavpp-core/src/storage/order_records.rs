@@ -92,6 +92,8 @@ pub struct NewOrder {
     /// `payment_failed`, which still reserve stock) before this one: one more fails with
     /// `Conflict("unpaid_orders")`, decided inside the transaction.
     pub max_unpaid: Option<i64>,
+    /// The provider call that opens the order's checkout, recorded with the order.
+    pub checkout_intent: Option<super::NewPaymentIntent>,
     /// When.
     pub at: Timestamp,
 }

@@ -456,6 +456,9 @@ impl OrderStore for PostgresStore {
                 .map_err(map_err)?;
         }
         let stored = load_order(&tx, order.id.0).await?.ok_or(StoreError::NotFound)?;
+        if let Some(intent) = &order.checkout_intent {
+            insert_intent(&tx, intent).await?;
+        }
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }

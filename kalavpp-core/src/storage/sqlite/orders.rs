@@ -422,6 +422,9 @@ impl OrderStore for SqliteStore {
                         .map_err(map_err)?;
                 }
                 let stored = load_order(&tx, &id)?.ok_or(StoreError::NotFound)?;
+                if let Some(intent) = &order.checkout_intent {
+                    insert_intent(&tx, intent)?;
+                }
                 tx.commit().map_err(map_err)?;
                 Ok(stored)
             })
