@@ -21,6 +21,7 @@ on_both_backends!(
     user_text_is_escaped,
     reviews_are_hidden_and_shown_again_through_the_panel,
     every_page_redirects_to_login_without_a_session,
+    the_order_page_shows_an_automatic_refund,
 );
 
 /// An HTML response read whole.
@@ -821,4 +822,34 @@ async fn reviews_are_hidden_and_shown_again_through_the_panel(app: TestApp) {
         .await
         .expect(200);
     assert_eq!(audit.body["items"][0]["actor_id"], admin_id.as_str());
+}
+
+async fn the_order_page_shows_an_automatic_refund(app: TestApp) {
+    let Scene { customer, bo, .. } = Scene::new(&app).await;
+    let brushes = text(&digital(&app, &bo.user.access, "Brush pack", 999).await, "id");
+    add_to_cart(&app, &customer.access, &brushes, 1).await;
+    let placed = checkout(&app, &customer.access, None).await;
+    let order_id = text(&placed["order"], "id");
+    app.post(&format!("/orders/{order_id}/cancel"), Some(&customer.access), json!({}))
+        .await
+        .expect(200);
+    // The buyer still pays on the (development) payment page: the money goes back.
+    crate::vendor_dashboard::pay(&app, &placed).await;
+    let (_, email) = new_admin(&app, "refunds").await;
+    let panel = sign_in(&app, &email).await;
+    let page = get(&app, &format!("/admin/orders/{order_id}"), Some(&panel.cookie))
+        .await
+        .expect_html(200);
+    assert!(page.body.contains("Payment actions"), "{}", page.body);
+    assert!(
+        page.body.contains("automatic refund (payment the order could not take)"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("dev_re_"), "the provider's refund id: {}", page.body);
+    assert!(
+        page.body.contains("<td>cancelled</td>") || page.body.contains("cancelled"),
+        "{}",
+        page.body
+    );
 }

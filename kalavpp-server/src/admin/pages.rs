@@ -365,10 +365,21 @@ struct ItemRow {
     fulfilment: &'static str,
 }
 
+struct ActionRow {
+    kind: &'static str,
+    status: &'static str,
+    amount: String,
+    result: String,
+    attempts: i32,
+    error: String,
+    at: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin/order.html")]
 struct OrderPage {
     chrome: Chrome,
+    actions: Vec<ActionRow>,
     id: String,
     number: String,
     status: &'static str,
@@ -389,6 +400,31 @@ pub async fn order(State(state): State<AppState>, admin: PanelAdmin, Path(id): P
     let id = OrderId::parse(&id).ok_or_else(|| Error::not_found("order_not_found", "order not found"))?;
     let o = state.market.orders().get(&admin.actor, id).await?;
     let currency = o.currency.clone();
+    let actions = state
+        .market
+        .orders()
+        .payment_actions(&admin.actor, id)
+        .await?
+        .iter()
+        .map(|a| ActionRow {
+            kind: match a.kind {
+                kalavpp_core::storage::IntentKind::CreateSession => "open checkout session",
+                kalavpp_core::storage::IntentKind::ExpireSession => "expire checkout session",
+                kalavpp_core::storage::IntentKind::Refund => "refund",
+                kalavpp_core::storage::IntentKind::AutoRefund => "automatic refund (payment the order could not take)",
+            },
+            status: a.status.as_str(),
+            amount: if a.amount_cents > 0 {
+                money(a.amount_cents, &currency)
+            } else {
+                String::new()
+            },
+            result: a.result_id.clone().unwrap_or_default(),
+            attempts: a.attempts,
+            error: a.last_error.clone().unwrap_or_default(),
+            at: when(&a.updated_at),
+        })
+        .collect();
     let items = o
         .items
         .iter()
@@ -405,6 +441,7 @@ pub async fn order(State(state): State<AppState>, admin: PanelAdmin, Path(id): P
         .collect();
     render(&OrderPage {
         chrome: chrome(&admin, &query, "orders"),
+        actions,
         id: o.id.to_string(),
         number: o.number.clone(),
         status: o.status.as_str(),
