@@ -57,6 +57,8 @@ pub struct SharedState {
     pub metrics: crate::metrics::Metrics,
     /// Bearer token `GET /metrics` requires, if any.
     pub metrics_token: Option<Arc<str>>,
+    /// Ready HTML of anonymous storefront pages.
+    pub pages: crate::storefront::PageCache,
 }
 
 impl FromRef<AppState> for Marketplace {
@@ -85,6 +87,9 @@ impl Application {
             let port = listener.local_addr()?.port();
             settings.backend_url = format!("{}:{port}", settings.backend_url.trim_end_matches(":0"));
             settings.core.backend_url = settings.backend_url.clone();
+            if settings.frontend_is_storefront {
+                settings.core.frontend_url = settings.backend_url.clone();
+            }
         }
         let market = Marketplace::open(settings.core.clone()).await?;
         Self::assemble(settings, market, listener)
@@ -115,6 +120,7 @@ impl Application {
             responses: crate::response_cache::ResponseCache::default(),
             metrics: metrics.clone(),
             metrics_token: settings.metrics_token.as_deref().map(Arc::from),
+            pages: crate::storefront::PageCache::default(),
             settings: Arc::new(settings),
         }));
         let router = build_router(state, general.clone(), credentials.clone());
@@ -261,8 +267,17 @@ fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit)
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(tower::util::option_layer(hsts));
     let request_id = HeaderName::from_static("x-request-id");
+    let storefront = settings.storefront;
     api::router(state, general, credentials)
-        .fallback(not_found)
+        .fallback(move |request: axum::extract::Request| async move {
+            let path = request.uri().path();
+            let api_path = ["/api/", "/admin", "/media/", "/dev/"].iter().any(|p| path.starts_with(p));
+            if storefront && !api_path {
+                crate::storefront::not_found_page()
+            } else {
+                not_found().await
+            }
+        })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(from_fn(refuse_nul_in_uri))
         .layer(from_fn(problem_for_bare_errors))

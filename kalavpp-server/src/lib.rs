@@ -13,6 +13,8 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod response_cache;
 pub mod settings;
+pub mod storefront;
+pub mod web;
 
 pub use app::{AppState, Application};
 pub use settings::Settings;

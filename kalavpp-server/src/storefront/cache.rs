@@ -1,0 +1,41 @@
+//! Ready HTML bytes of the anonymous catalog pages, keyed by the catalog generation (any catalog
+//! write makes every entry stale at once) and the page's normalised path and parameters, bounded
+//! by the total size of the bodies.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use moka::future::Cache;
+
+/// Total bytes of HTML kept.
+const BUDGET_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Rendered anonymous pages.
+#[derive(Clone)]
+pub struct PageCache {
+    entries: Cache<(u64, String), Bytes>,
+}
+
+impl Default for PageCache {
+    fn default() -> Self {
+        Self {
+            entries: Cache::builder()
+                .max_capacity(BUDGET_BYTES)
+                .weigher(|key: &(u64, String), value: &Bytes| u32::try_from(key.1.len() + value.len() + 64).unwrap_or(u32::MAX))
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+        }
+    }
+}
+
+impl PageCache {
+    /// The page stored for `key` at `generation`.
+    pub async fn get(&self, generation: u64, key: &str) -> Option<Bytes> {
+        self.entries.get(&(generation, key.to_owned())).await
+    }
+
+    /// Keeps `html` for `key` at `generation`.
+    pub async fn put(&self, generation: u64, key: String, html: Bytes) {
+        self.entries.insert((generation, key), html).await;
+    }
+}
