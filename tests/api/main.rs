@@ -21,5 +21,6 @@ mod payment_attacks;
 mod payment_support;
 mod reviews;
 mod smtp_sink;
+mod storefront;
 mod vendor_dashboard;
 mod vendor_flow;
