@@ -7,6 +7,7 @@ mod admin_flow;
 mod admin_users;
 mod auth_attacks;
 mod auth_flows;
+mod browser;
 mod catalog_attacks;
 mod catalog_browse;
 mod catalog_support;

@@ -212,7 +212,7 @@ pub async fn home(State(state): State<AppState>, visitor: Visitor) -> ShopResult
         .categories()
         .await?
         .into_iter()
-        .filter(|c| c.parent_id.is_none())
+        .filter(|c| c.parent_id.is_none() && c.product_count > 0)
         .map(|c| CategoryLink {
             slug: c.slug,
             name: c.name,
@@ -352,6 +352,9 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
             ..filters.clone()
         })
         .await;
+        if count == 0 && form.category != category.slug {
+            continue;
+        }
         categories.push(Facet {
             selected: form.category == category.slug,
             value: category.slug,
