@@ -271,13 +271,15 @@ fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit)
     api::router(state, general, credentials)
         .fallback(move |request: axum::extract::Request| async move {
             let path = request.uri().path();
-            let api_path = ["/api/", "/admin", "/media/", "/dev/"].iter().any(|p| path.starts_with(p));
-            if storefront && !api_path {
+            if storefront && !crate::storefront::outside_storefront(path) {
                 crate::storefront::not_found_page()
             } else {
                 not_found().await
             }
         })
+        .layer(tower::util::option_layer(
+            storefront.then(|| from_fn(crate::storefront::html_for_bare_errors)),
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(from_fn(refuse_nul_in_uri))
         .layer(from_fn(problem_for_bare_errors))

@@ -276,6 +276,14 @@ async fn catalog_pages_render_for_anonymous_visitors(app: TestApp) {
     assert!(artist.body.contains("Ana Oils") && artist.body.contains("Harbour at Dusk") && !artist.body.contains("Pixel Garden"));
 
     // Search engines.
+    // Page weight: HTML and CSS of the product page stay well under 60 KB.
+    assert!(
+        product.body.len() + css.body.len() < 60 * 1024,
+        "{} + {} bytes",
+        product.body.len(),
+        css.body.len()
+    );
+
     let sitemap = visitor.get("/sitemap.xml").await;
     assert_eq!(sitemap.status, 200);
     assert!(
@@ -295,6 +303,13 @@ async fn catalog_pages_render_for_anonymous_visitors(app: TestApp) {
     let missing = visitor.get("/products/no-such-work").await.expect_html(404);
     assert!(missing.body.contains("Back to the shop"));
     visitor.get("/no/such/page").await.expect_html(404);
+    let wrong_method = visitor.post("/search", &[]).await;
+    assert_eq!(wrong_method.status, 405);
+    assert!(
+        wrong_method.headers["content-type"].to_str().unwrap().starts_with("text/html"),
+        "{}",
+        wrong_method.body
+    );
     let api = visitor.get("/api/v1/no/such/route").await;
     assert_eq!(api.headers["content-type"], "application/problem+json");
 

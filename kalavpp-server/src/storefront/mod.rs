@@ -95,6 +95,39 @@ async fn stylesheet(axum::extract::Path(name): axum::extract::Path<String>) -> R
         .into_response()
 }
 
+/// Paths the storefront does not own (the API, the panel, media, the payment page, operations).
+pub fn outside_storefront(path: &str) -> bool {
+    ["/api/", "/admin", "/media/", "/dev/", "/healthz", "/readyz", "/metrics"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+/// Middleware: a bodiless error on a storefront path (`405` from the router, `408` from the
+/// timeout, ...) becomes the storefront's HTML error page rather than problem+json.
+pub async fn html_for_bare_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let storefront_path = !outside_storefront(request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    if !storefront_path || !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "That action isn't available here.",
+        StatusCode::REQUEST_TIMEOUT => "That took too long. Please try again.",
+        StatusCode::PAYLOAD_TOO_LARGE => "That form was too large.",
+        _ if status.is_server_error() => "Something went wrong on our side. Please try again in a moment.",
+        _ => "That request could not be handled.",
+    };
+    let mut page = error_page(status, message, vec![]);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+            page.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    page
+}
+
 /// `GET /` when the storefront is off: where the API is.
 pub async fn api_index() -> Response {
     axum::Json(serde_json::json!({
