@@ -231,6 +231,21 @@ async fn catalog_pages_render_for_anonymous_visitors(app: TestApp) {
         "{}",
         all.body
     );
+    assert!(
+        all.body.contains(r#">Under 50 USD</a> <span class="count">(1)</span>"#),
+        "{}",
+        all.body
+    );
+    assert!(
+        all.body.contains(r#">200 to 500 USD</a> <span class="count">(1)</span>"#),
+        "{}",
+        all.body
+    );
+    assert!(
+        all.body.contains(r#"href="/search?min_price=200&#38;max_price=499.99""#),
+        "{}",
+        all.body
+    );
     let digital_only = visitor.get("/search?kind=digital").await.expect_html(200);
     assert!(digital_only.body.contains("Pixel Garden") && !digital_only.body.contains("Harbour at Dusk"));
     assert!(digital_only.body.contains("1 work<"), "{}", digital_only.body);

@@ -127,6 +127,7 @@ struct SearchPage {
     form: SearchForm,
     categories: Vec<Facet>,
     kinds: Vec<Facet>,
+    prices: Vec<PriceFacet>,
     sorts: Vec<(&'static str, &'static str, bool)>,
     errors: Vec<FieldError>,
     prev: Option<String>,
@@ -264,6 +265,53 @@ fn price_cents(text: &str) -> Option<i64> {
     Some(whole.parse::<i64>().ok()? * 100 + cents)
 }
 
+/// Price bands offered as links, in cents (bounds inclusive).
+const PRICE_BANDS: [(Option<i64>, Option<i64>, &str); 4] = [
+    (None, Some(4_999), "Under 50"),
+    (Some(5_000), Some(19_999), "50 to 200"),
+    (Some(20_000), Some(49_999), "200 to 500"),
+    (Some(50_000), None, "500 and up"),
+];
+
+/// A price band with the number of works in it.
+pub struct PriceFacet {
+    pub label: String,
+    pub href: String,
+    pub count: i64,
+    pub selected: bool,
+}
+
+/// Cents as the price field shows them: `50` or `49.99`.
+fn major_units(cents: i64) -> String {
+    if cents % 100 == 0 {
+        (cents / 100).to_string()
+    } else {
+        format!("{}.{:02}", cents / 100, cents % 100)
+    }
+}
+
+/// `/search` with the form's filters, the price range replaced when given, and `page`.
+fn search_link(form: &SearchForm, price: Option<(&str, &str)>, page: u32) -> String {
+    let (min, max) = price.unwrap_or((&form.min_price, &form.max_price));
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in [
+        ("q", form.q.as_str()),
+        ("category", &form.category),
+        ("kind", &form.kind),
+        ("min_price", min),
+        ("max_price", max),
+        ("sort", &form.sort),
+    ] {
+        if !value.is_empty() {
+            out.append_pair(key, value);
+        }
+    }
+    if page > 1 {
+        out.append_pair("page", &page.to_string());
+    }
+    format!("/search?{}", out.finish())
+}
+
 const SORTS: [(&str, &str); 5] = [
     ("newest", "Newest"),
     ("popular", "Most popular"),
@@ -376,26 +424,27 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
             selected: form.kind == value,
         });
     }
+    let currency = state.market.config().currency.to_uppercase();
+    let mut prices = Vec::new();
+    for (min, max, label) in PRICE_BANDS {
+        let count = count(BrowseFilters {
+            min_price: min.map(|c| c.to_string()),
+            max_price: max.map(|c| c.to_string()),
+            ..filters.clone()
+        })
+        .await;
+        let (min_text, max_text) = (min.map(major_units).unwrap_or_default(), max.map(major_units).unwrap_or_default());
+        prices.push(PriceFacet {
+            label: format!("{label} {currency}"),
+            selected: form.min_price == min_text && form.max_price == max_text,
+            href: search_link(&form, Some((&min_text, &max_text)), 1),
+            count,
+        });
+    }
     let pages = u32::try_from((results.total + i64::from(per_page) - 1) / i64::from(per_page))
         .unwrap_or(1)
         .max(1);
-    let link = |n: u32| {
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [
-            ("q", &form.q),
-            ("category", &form.category),
-            ("kind", &form.kind),
-            ("min_price", &form.min_price),
-            ("max_price", &form.max_price),
-            ("sort", &form.sort),
-        ] {
-            if !value.is_empty() {
-                out.append_pair(key, value);
-            }
-        }
-        out.append_pair("page", &n.to_string());
-        format!("/search?{}", out.finish())
-    };
+    let link = |n: u32| search_link(&form, None, n);
     let heading = if form.q.is_empty() {
         "Browse the collection".to_owned()
     } else {
@@ -420,6 +469,7 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
         total: results.total,
         categories,
         kinds,
+        prices,
         sorts,
         errors,
         prev: (results.page > 1).then(|| link(results.page - 1)),
