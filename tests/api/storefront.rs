@@ -620,6 +620,8 @@ async fn customer_buys_downloads_and_reviews(app: TestApp) {
         )
         .await
         .expect_redirect(&format!("/products/{slug}?reviewed=1#reviews"));
+    let again = visitor.get(&format!("/products/{slug}")).await.expect_html(200);
+    assert!(!again.body.contains("Write a review"), "one review per buyer");
     let mut anonymous = Visitor::new(&app);
     let reviewed = anonymous.get(&format!("/products/{slug}")).await.expect_html(200);
     assert!(
@@ -838,6 +840,62 @@ async fn personal_pages_send_visitors_to_sign_in(app: TestApp) {
         .expect_html(404);
     // An empty cart has nothing to check out.
     visitor.get("/checkout").await.expect_redirect("/cart");
+
+    // An unpaid order can be cancelled from its page (and only by its buyer).
+    let work = physical(&app, &scene.ana.user.access, "Low Tide", 2_000, 1).await;
+    let csrf = visitor.session_csrf().await;
+    let page = visitor.get(&format!("/products/{}", text(&work, "slug"))).await.expect_html(200);
+    assert!(!page.body.contains("Write a review"), "no review form before buying");
+    visitor
+        .post(
+            "/cart/add",
+            &[("csrf", &csrf), ("product_id", &text(&work, "id")), ("quantity", "1")],
+        )
+        .await
+        .expect_redirect("/cart");
+    let placed = visitor
+        .post(
+            "/checkout",
+            &[
+                ("csrf", &csrf),
+                ("name", "Kim"),
+                ("line1", "1 Road"),
+                ("city", "Oslo"),
+                ("postal_code", "0150"),
+                ("country", "NO"),
+            ],
+        )
+        .await;
+    assert_eq!(placed.status, 303);
+    let orders = visitor.get("/orders").await.expect_html(200);
+    let id = orders
+        .body
+        .split(r#"<a href="/orders/"#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let pending = visitor.get(&format!("/orders/{id}")).await.expect_html(200);
+    assert!(
+        pending.body.contains("Awaiting payment") && pending.body.contains("Cancel this order"),
+        "{}",
+        pending.body
+    );
+    let foreign = Visitor::new(&app).post(&format!("/orders/{id}/cancel"), &[("csrf", &csrf)]).await;
+    assert_eq!(foreign.status, 303, "anonymous: sent to sign in");
+    visitor
+        .post(&format!("/orders/{id}/cancel"), &[("csrf", &csrf)])
+        .await
+        .expect_redirect(&format!("/orders/{id}"));
+    let cancelled = visitor.get(&format!("/orders/{id}")).await.expect_html(200);
+    assert!(cancelled.body.contains("Cancelled") && !cancelled.body.contains("Cancel this order"));
+    assert_eq!(
+        crate::payment_support::stock(&app, &text(&work, "id")).await,
+        Some(1),
+        "stock released"
+    );
 }
 
 async fn reset_password_through_the_emailed_link(app: TestApp) {

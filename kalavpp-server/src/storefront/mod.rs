@@ -59,6 +59,7 @@ pub fn routes(credentials: IpRateLimit) -> Router<AppState> {
         .route("/checkout", get(shopping::checkout_page).post(shopping::checkout))
         .route("/orders", get(shopping::orders))
         .route("/orders/{id}", get(shopping::order))
+        .route("/orders/{id}/cancel", post(shopping::cancel))
         .route("/products/{slug}/reviews", post(shopping::review))
         .merge(limited)
         // Pages with personal data and per-session tokens are never stored by caches.

@@ -601,7 +601,11 @@ pub async fn product_page(state: &AppState, visitor: &Visitor, slug: &str, added
     }
     chrome.json_ld = Some(json_ld(&ld));
     let can_review = match &visitor.shopper {
-        Some(shopper) => !outcome.reviewed && bought(state, &shopper.actor, &product.id.to_string()).await,
+        Some(shopper) => {
+            let me = shopper.actor.require_user().ok();
+            let reviewed = reviews.items.iter().any(|r| Some(r.user_id) == me);
+            !outcome.reviewed && !reviewed && bought(state, &shopper.actor, &product.id.to_string()).await
+        }
         None => false,
     };
     let page = ProductPage {

@@ -84,6 +84,7 @@ struct DownloadView {
 #[template(path = "storefront/order.html")]
 struct OrderPage {
     chrome: Chrome,
+    id: String,
     number: String,
     status: &'static str,
     paid: bool,
@@ -343,6 +344,7 @@ pub async fn order(State(state): State<AppState>, shopper: Shopper, Path(id): Pa
     chrome.section = "orders";
     render(&OrderPage {
         chrome,
+        id: order.id.to_string(),
         number: order.number.clone(),
         status: status_label(order.status),
         paid,
@@ -353,6 +355,13 @@ pub async fn order(State(state): State<AppState>, shopper: Shopper, Path(id): Pa
         placed: when(&order.created_at),
         address,
     })
+}
+
+/// `POST /orders/{id}/cancel`: an unpaid order is cancelled and its stock released.
+pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>, form: ShopForm) -> ShopResult {
+    let id = OrderId::parse(&id).ok_or_else(|| Error::not_found("order_not_found", "order not found"))?;
+    let order = state.market.orders().cancel(&form.shopper.actor, id).await?;
+    Ok(Redirect::to(&format!("/orders/{}", order.id)).into_response())
 }
 
 /// `POST /products/{slug}/reviews`: a buyer's review; refusals are shown on the product page.
