@@ -246,6 +246,14 @@ async fn catalog_pages_render_for_anonymous_visitors(app: TestApp) {
         "{}",
         all.body
     );
+    // Choosing a category lists its sub-categories with their counts.
+    let paintings = visitor.get("/search?category=paintings").await.expect_html(200);
+    assert!(paintings.body.contains("Harbour at Dusk") && !paintings.body.contains("Pixel Garden"));
+    assert!(
+        paintings.body.contains(r#"class="sub""#) && paintings.body.contains(r#"Oil paintings <span class="count">(1)</span>"#),
+        "{}",
+        paintings.body
+    );
     let digital_only = visitor.get("/search?kind=digital").await.expect_html(200);
     assert!(digital_only.body.contains("Pixel Garden") && !digital_only.body.contains("Harbour at Dusk"));
     assert!(digital_only.body.contains("1 work<"), "{}", digital_only.body);

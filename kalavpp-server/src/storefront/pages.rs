@@ -253,6 +253,8 @@ pub struct Facet {
     pub label: String,
     pub count: i64,
     pub selected: bool,
+    /// A sub-category (shown indented under its parent).
+    pub child: bool,
 }
 
 /// `12`, `12.5` or `12.50` in major units as cents.
@@ -393,22 +395,34 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
     };
     // Facet counts: the same search with each value of one filter in turn (one page of one item).
     let count = |filters: BrowseFilters| facet_count(state.market.catalog(), filters);
+    let all = catalog.categories().await?;
+    // The top-level category whose sub-categories are listed: the chosen one or the chosen one's parent.
+    let chosen = all.iter().find(|c| c.slug == form.category);
+    let open = chosen.map(|c| c.parent_id.unwrap_or(c.id));
     let mut categories = Vec::new();
-    for category in catalog.categories().await?.into_iter().filter(|c| c.parent_id.is_none()) {
-        let count = count(BrowseFilters {
-            category: Some(category.slug.clone()),
-            ..filters.clone()
-        })
-        .await;
-        if count == 0 && form.category != category.slug {
-            continue;
+    for category in all.iter().filter(|c| c.parent_id.is_none()) {
+        let children: Vec<_> = if open == Some(category.id) {
+            all.iter().filter(|c| c.parent_id == Some(category.id)).collect()
+        } else {
+            vec![]
+        };
+        for (level, entry) in std::iter::once((false, category)).chain(children.into_iter().map(|c| (true, c))) {
+            let count = count(BrowseFilters {
+                category: Some(entry.slug.clone()),
+                ..filters.clone()
+            })
+            .await;
+            if count == 0 && form.category != entry.slug {
+                continue;
+            }
+            categories.push(Facet {
+                selected: form.category == entry.slug,
+                value: entry.slug.clone(),
+                label: entry.name.clone(),
+                count,
+                child: level,
+            });
         }
-        categories.push(Facet {
-            selected: form.category == category.slug,
-            value: category.slug,
-            label: category.name,
-            count,
-        });
     }
     let mut kinds = Vec::new();
     for (value, label) in [("physical", "Originals"), ("digital", "Digital downloads")] {
@@ -422,6 +436,7 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
             label: label.to_owned(),
             count,
             selected: form.kind == value,
+            child: false,
         });
     }
     let currency = state.market.config().currency.to_uppercase();
