@@ -948,6 +948,31 @@ async fn reset_password_through_the_emailed_link(app: TestApp) {
         .await
         .expect_html(422);
     assert!(refused.body.contains(r#"id="password-error""#), "{}", refused.body);
+
+    // The emailed link sets a new password; the old one stops working.
+    let prefix = format!("{}/reset-password?token=", app.base);
+    let body = reset["body_text"].as_str().unwrap();
+    let token = body
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("a link in {body}"))
+        .to_owned();
+    let page = visitor.get(&format!("/reset-password?token={token}")).await.expect_html(200);
+    let csrf = page.csrf();
+    visitor
+        .post(
+            "/reset-password",
+            &[("csrf", &csrf), ("token", &token), ("password", "a brand new secret")],
+        )
+        .await
+        .expect_redirect("/signin?done=password-reset");
+    let note = visitor.get("/signin?done=password-reset").await.expect_html(200);
+    assert!(note.body.contains("Sign in with the new one."));
+    visitor.sign_in("lee@example.com", PASSWORD, "/").await.expect_html(401);
+    visitor
+        .sign_in("lee@example.com", "a brand new secret", "/")
+        .await
+        .expect_redirect("/");
 }
 
 #[tokio::test]
