@@ -9,6 +9,8 @@
 mod account;
 mod cache;
 mod pages;
+mod product;
+mod search;
 mod seo;
 pub mod session;
 mod shopping;
@@ -66,8 +68,8 @@ pub fn routes(credentials: IpRateLimit) -> Router<AppState> {
         .layer(axum::middleware::map_response(no_store));
     Router::new()
         .route("/", get(pages::home))
-        .route("/search", get(pages::search))
-        .route("/products/{slug}", get(pages::product))
+        .route("/search", get(search::search))
+        .route("/products/{slug}", get(product::product))
         .route("/artists/{slug}", get(pages::artist))
         .route("/sitemap.xml", get(seo::sitemap))
         .route("/robots.txt", get(seo::robots))

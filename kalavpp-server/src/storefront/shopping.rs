@@ -9,7 +9,8 @@ use kalavpp_core::services::ReviewDraft;
 use kalavpp_core::{Error, FieldError};
 use serde_json::{Map, Value};
 
-use super::pages::{ReviewOutcome, ShopPage, kind_label, product_page, shop_page};
+use super::pages::{ShopPage, kind_label, shop_page};
+use super::product::{ReviewOutcome, product_page};
 use super::session::{ShopForm, Shopper, Visitor};
 use super::{Chrome, ShopResult, error_for, render, render_with};
 use crate::app::AppState;
