@@ -166,7 +166,8 @@ pub struct Config {
     /// attempt up to one hour (`PAYMENT_RETRY_BASE_MS`, default 30 s).
     pub payment_retry_base: Duration,
     /// Memory budget of every cache of the installation together (`CACHE_MAX_BYTES`, default
-    /// 64 MiB): half for the library's catalog caches, half for the server's ready responses.
+    /// 64 MiB): half for the library's catalog caches, the rest for an embedding server's own
+    /// caches (the KALAVPP server: ready API responses and storefront pages, a quarter each).
     pub cache_max_bytes: u64,
     /// How long a sale stays `pending` (refundable) before the vendor may draw it:
     /// digital lines from payment, physical lines from shipping (`REFUND_WINDOW_DAYS`, default

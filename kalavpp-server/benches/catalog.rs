@@ -362,6 +362,20 @@ fn main() {
     ));
     report("GET /products/{slug}", &detail, ">= 15000 req/s, p99 <= 5 ms");
 
+    // The storefront's anonymous pages (ready HTML bytes), against the API detail of this run.
+    let detail_rate = detail.requests as f64 / detail.elapsed.as_secs_f64();
+    let page_slugs = slugs.clone();
+    let product_page = load_runtime.block_on(run(
+        port,
+        CONNECTIONS,
+        duration,
+        Arc::new(move |rng| format!("/products/{}", page_slugs[(rng.next() as usize) % 200])),
+    ));
+    let target = format!(">= {:.0} req/s (70 % of the API detail), p99 <= 10 ms", detail_rate * 0.7);
+    report("storefront GET /products/{slug}", &product_page, &target);
+    let home = load_runtime.block_on(run(port, CONNECTIONS, duration, Arc::new(|_| "/".to_owned())));
+    report("storefront GET /", &home, &target);
+
     // Checkout: 64 customers, digital works (no stock contention), the development provider.
     let (tokens, digital) = server_runtime.block_on(async {
         let mut tokens = Vec::new();

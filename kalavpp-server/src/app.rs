@@ -56,6 +56,8 @@ pub struct SharedState {
     pub metrics: crate::metrics::Metrics,
     /// Bearer token `GET /metrics` requires, if any.
     pub metrics_token: Option<Arc<str>>,
+    /// Ready HTML of anonymous storefront pages.
+    pub pages: crate::storefront::PageCache,
 }
 
 impl FromRef<AppState> for Marketplace {
@@ -84,6 +86,9 @@ impl Application {
             let port = listener.local_addr()?.port();
             settings.backend_url = format!("{}:{port}", settings.backend_url.trim_end_matches(":0"));
             settings.core.backend_url = settings.backend_url.clone();
+            if settings.frontend_is_storefront {
+                settings.core.frontend_url = settings.backend_url.clone();
+            }
         }
         let market = Marketplace::open(settings.core.clone()).await?;
         Self::assemble(settings, market, listener)
@@ -111,9 +116,10 @@ impl Application {
         let state = AppState(Arc::new(SharedState {
             market: market.clone(),
             media_urls: crate::api::catalog_dto::MediaUrls::new(&settings.backend_url),
-            responses: crate::response_cache::ResponseCache::new(settings.core.cache_max_bytes / 2),
+            responses: crate::response_cache::ResponseCache::new(settings.core.cache_max_bytes / 4),
             metrics: metrics.clone(),
             metrics_token: settings.metrics_token.as_deref().map(Arc::from),
+            pages: crate::storefront::PageCache::new(settings.core.cache_max_bytes / 4),
             settings: Arc::new(settings),
         }));
         let router = build_router(state, general.clone(), credentials.clone());
@@ -277,8 +283,19 @@ fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit)
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(tower::util::option_layer(hsts));
     let request_id = HeaderName::from_static("x-request-id");
+    let storefront = settings.storefront;
     api::router(state, general, credentials)
-        .fallback(not_found)
+        .fallback(move |request: axum::extract::Request| async move {
+            let path = request.uri().path();
+            if storefront && !crate::storefront::outside_storefront(path) {
+                crate::storefront::not_found_page()
+            } else {
+                not_found().await
+            }
+        })
+        .layer(tower::util::option_layer(
+            storefront.then(|| from_fn(crate::storefront::html_for_bare_errors)),
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(from_fn(refuse_nul_in_uri))
         .layer(from_fn(problem_for_bare_errors))

@@ -13,7 +13,9 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod response_cache;
 pub mod settings;
+pub mod storefront;
 pub mod upload_limits;
+pub mod web;
 
 pub use app::{AppState, Application};
 pub use settings::Settings;

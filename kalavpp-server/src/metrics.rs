@@ -123,7 +123,12 @@ impl Metrics {
     }
 
     /// Reads the scrape-time gauges from the marketplace, then renders everything.
-    pub async fn render(&self, market: &Marketplace, responses: &crate::response_cache::ResponseCache) -> String {
+    pub async fn render(
+        &self,
+        market: &Marketplace,
+        responses: &crate::response_cache::ResponseCache,
+        pages: &crate::response_cache::ResponseCache,
+    ) -> String {
         self.gauge(
             "kalavpp_cache_bytes",
             &[("cache", "catalog")],
@@ -134,6 +139,7 @@ impl Metrics {
             &[("cache", "responses")],
             responses.weighted_bytes().await as f64,
         );
+        self.gauge("kalavpp_cache_bytes", &[("cache", "pages")], pages.weighted_bytes().await as f64);
         let cache = market.catalog_cache().stats();
         self.gauge("kalavpp_catalog_cache_hits", &[], cache.hits as f64);
         self.gauge("kalavpp_catalog_cache_misses", &[], cache.misses as f64);
@@ -217,7 +223,7 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
             .into_response();
         }
     }
-    let body = state.metrics.render(&state.market, &state.responses).await;
+    let body = state.metrics.render(&state.market, &state.responses, &state.pages).await;
     (
         StatusCode::OK,
         [(

@@ -38,6 +38,12 @@ pub struct Settings {
     /// Adjustments made to the configuration that the operator should know about (printed by
     /// `check-config` and at start-up), e.g. a checkout expiry raised to Stripe's minimum.
     pub notes: Vec<String>,
+    /// Whether the server-rendered storefront is served at `/` (`STOREFRONT`, default true).
+    pub storefront: bool,
+    /// Whether the links in emails and the payment return URLs point at the storefront (the
+    /// storefront is on and `FRONTEND_URL` is not set): the core's `frontend_url` is then
+    /// `BACKEND_URL` and follows it when the port is picked at start-up.
+    pub frontend_is_storefront: bool,
 }
 
 /// Reads settings from `vars`; in development, missing secrets are generated once into the data
@@ -123,6 +129,11 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         problems.push("MAX_ASSET_BYTES: must be greater than 0".into());
     }
 
+    let storefront = match get("STOREFRONT") {
+        None => true,
+        value => flag(&mut problems, "STOREFRONT", value),
+    };
+    let frontend_is_storefront = storefront && get("FRONTEND_URL").is_none();
     let frontend_url = get("FRONTEND_URL").unwrap_or_else(|| "http://localhost:3000".into());
     let backend_url = get("BACKEND_URL");
     let cors = get("CORS_ORIGIN");
@@ -224,7 +235,11 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
             issuer: "kalavpp".into(),
             audience: "kalavpp-api".into(),
         },
-        frontend_url,
+        frontend_url: if frontend_is_storefront {
+            backend_url.clone()
+        } else {
+            frontend_url
+        },
         currency,
         hash_cost: HashCost::Owasp,
         sqlite_readers: 4,
@@ -259,6 +274,8 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         generated_secrets,
         metrics_token,
         notes,
+        storefront,
+        frontend_is_storefront,
     })
 }
 

@@ -151,10 +151,11 @@ fn seed_demo_then_back_up_and_restore_on_sqlite() {
 
     let backup = dir.path().join("backup");
     let out = run_ok(kalavpp(&data).args(["backup", "--output"]).arg(&backup));
-    assert!(out.contains("3 file(s)"), "the three downloads are copied: {out}");
+    // Three downloads, and a picture with its thumbnail for each of the eight works.
+    assert!(out.contains("19 file(s)"), "the downloads and pictures are copied: {out}");
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(backup.join("backup.json")).unwrap()).unwrap();
     assert_eq!(manifest["backend"], "sqlite");
-    assert_eq!(manifest["files"], 3);
+    assert_eq!(manifest["files"], 19);
     // A second backup into the same (now non-empty) directory is refused.
     let twice = kalavpp(&data).args(["backup", "--output"]).arg(&backup).output().unwrap();
     assert_eq!(twice.status.code(), Some(1));

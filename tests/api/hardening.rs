@@ -246,7 +246,8 @@ async fn thousands_of_distinct_anonymous_queries_stay_within_the_cache_budget() 
     assert!(after - before < 64.0 * 1024.0, "junk made new entries: {before} -> {after}");
     let responses = cache_bytes(&app, "responses").await;
     let catalog = cache_bytes(&app, "catalog").await;
-    assert!(responses <= f64::from(budget / 2), "response cache holds {responses} bytes");
+    assert!(responses <= f64::from(budget / 4), "response cache holds {responses} bytes");
+    assert!(cache_bytes(&app, "pages").await <= f64::from(budget / 4));
     assert!(catalog <= f64::from(budget / 2), "catalog caches hold {catalog} bytes");
     assert!(responses > 64.0 * 1024.0, "the cache is in use: {responses}");
 }

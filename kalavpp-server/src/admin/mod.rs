@@ -153,28 +153,11 @@ pub fn error_page(status: StatusCode, message: impl Into<String>, fields: Vec<Fi
 
 impl IntoResponse for PanelError {
     fn into_response(self) -> Response {
-        let (status, message, fields) = match self.0 {
-            Error::NotFound { message, .. } => (StatusCode::NOT_FOUND, message, vec![]),
+        match crate::web::error_parts(self.0, "admin panel") {
+            Some((status, message, fields)) => error_page(status, message, fields),
             // The session ended between the extractor and the call: sign in again.
-            Error::Unauthorized { .. } => return Redirect::to("/admin/login").into_response(),
-            Error::Forbidden { message, .. } => (StatusCode::FORBIDDEN, message, vec![]),
-            Error::Conflict { message, .. } => (StatusCode::CONFLICT, message, vec![]),
-            Error::BadRequest { message, .. } => (StatusCode::BAD_REQUEST, message, vec![]),
-            Error::Gone { message, .. } => (StatusCode::GONE, message, vec![]),
-            Error::Upstream { message, .. } => (StatusCode::BAD_GATEWAY, message, vec![]),
-            Error::TooLarge { message, .. } => (StatusCode::PAYLOAD_TOO_LARGE, message, vec![]),
-            Error::UnsupportedMedia { message, .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, message, vec![]),
-            Error::Validation(fields) => (StatusCode::UNPROCESSABLE_ENTITY, "Some fields are invalid.".to_owned(), fields),
-            Error::Internal(detail) => {
-                tracing::error!(%detail, "internal error in the admin panel");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong on our side.".to_owned(),
-                    vec![],
-                )
-            }
-        };
-        error_page(status, message, fields)
+            None => Redirect::to("/admin/login").into_response(),
+        }
     }
 }
 
@@ -186,25 +169,15 @@ pub fn render(page: &impl Template) -> PanelResult {
 
 /// The query string as a map (the last value of a repeated key wins); `422` for NUL characters.
 pub fn query_map(raw: Option<&str>) -> Result<HashMap<String, String>, PanelError> {
-    parse_pairs(raw.unwrap_or_default().as_bytes())
+    Ok(crate::web::query_map(raw)?)
 }
 
 /// Reads `application/x-www-form-urlencoded` pairs; `422` for values with NUL characters.
 pub fn parse_pairs(bytes: &[u8]) -> Result<HashMap<String, String>, PanelError> {
-    let mut map = HashMap::new();
-    for (key, value) in form_urlencoded::parse(bytes) {
-        if key.contains('\0') || value.contains('\0') {
-            return Err(Error::Validation(vec![FieldError::new(key.replace('\0', ""), "must not contain NUL characters")]).into());
-        }
-        map.insert(key.into_owned(), value.into_owned());
-    }
-    Ok(map)
+    Ok(crate::web::parse_pairs(bytes)?)
 }
 
-/// A non-blank, trimmed value of `key`.
-pub fn field<'a>(map: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
-    map.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
-}
+pub use crate::web::{field, money, when};
 
 /// The `page` parameter (default 1; `422` when not a positive number).
 pub fn page_request(map: &HashMap<String, String>) -> Result<kalavpp_core::domain::PageRequest, PanelError> {
@@ -245,16 +218,4 @@ pub fn done(path: &str, what: &'static str) -> Response {
     debug_assert!(OUTCOMES.contains(&what), "unknown outcome {what}");
     let query = form_urlencoded::Serializer::new(String::new()).append_pair("done", what).finish();
     Redirect::to(&format!("{path}?{query}")).into_response()
-}
-
-/// Amount in major units with the currency code, e.g. `123.45 USD`.
-pub fn money(cents: i64, currency: &str) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    format!("{sign}{}.{:02} {}", abs / 100, abs % 100, currency.to_uppercase())
-}
-
-/// A timestamp as `YYYY-MM-DD HH:MM` UTC.
-pub fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }

@@ -17,17 +17,16 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use hmac::{Hmac, Mac};
+use kalavpp_core::Error;
 use kalavpp_core::auth::{Actor, random_token};
-use kalavpp_core::{Error, Mode};
-use sha2::Sha256;
 
 use super::{PanelError, error_page, parse_pairs, query_map};
 use crate::app::AppState;
 use crate::rate_limit::IpRateLimit;
+use crate::web::{CookieSpec, Csrf, cookie, set_cookie};
 
 /// Name of the session cookie (scoped to `Path=/admin`).
 pub const COOKIE: &str = "kalavpp_admin";
@@ -36,62 +35,27 @@ const LOGIN_COOKIE: &str = "kalavpp_admin_login";
 const SESSION_PATH: &str = "/admin";
 const LOGIN_PATH: &str = "/admin/login";
 
-type HmacSha256 = Hmac<Sha256>;
-
-/// The value of cookie `name`, if the request sent it.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim())
-        .filter(|value| !value.is_empty())
-}
-
-/// A `Set-Cookie` value: `HttpOnly; SameSite=Strict`, `Secure` in production; `value == None`
-/// deletes the cookie.
-fn set_cookie(state: &AppState, name: &str, path: &str, value: Option<&str>) -> HeaderValue {
-    let secure = if state.market.config().mode == Mode::Production {
-        "; Secure"
-    } else {
-        ""
-    };
-    let text = match value {
-        Some(value) => format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}"),
-        None => format!("{name}=; Path={path}; HttpOnly; SameSite=Strict{secure}; Max-Age=0"),
-    };
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
-}
-
-/// The CSRF MAC for `purpose` (`session` or `login`) bound to `token`.
-fn csrf_mac(state: &AppState, purpose: &str, token: &str) -> HmacSha256 {
-    // A key of its own, derived from the refresh secret, so a CSRF token never equals any stored
-    // refresh-token hash (those are HMACs under the refresh secret itself).
-    let secret = state.market.config().tokens.refresh_secret.expose().as_bytes();
-    let mut derive = <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    derive.update(b"kalavpp admin panel CSRF key v1");
-    let key = derive.finalize().into_bytes();
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(&key).expect("HMAC takes keys of any length");
-    mac.update(purpose.as_bytes());
-    mac.update(b"\n");
-    mac.update(token.as_bytes());
-    mac
-}
+const SESSION_COOKIE: CookieSpec = CookieSpec {
+    name: COOKIE,
+    path: SESSION_PATH,
+    same_site: "Strict",
+};
+const LOGIN_NONCE_COOKIE: CookieSpec = CookieSpec {
+    name: LOGIN_COOKIE,
+    path: LOGIN_PATH,
+    same_site: "Strict",
+};
+const CSRF: Csrf = Csrf {
+    label: b"kalavpp admin panel CSRF key v1",
+};
 
 /// The CSRF token of the session (or login nonce) `token`, hex encoded.
 pub fn csrf_token(state: &AppState, purpose: &str, token: &str) -> String {
-    hex::encode(csrf_mac(state, purpose, token).finalize().into_bytes())
+    CSRF.token(state, purpose, token)
 }
 
-/// Whether `presented` is the CSRF token of `token`, compared in constant time.
 fn csrf_valid(state: &AppState, purpose: &str, token: &str, presented: Option<&String>) -> bool {
-    let Some(bytes) = presented.and_then(|p| hex::decode(p.trim()).ok()) else {
-        return false;
-    };
-    csrf_mac(state, purpose, token).verify_slice(&bytes).is_ok()
+    CSRF.valid(state, purpose, token, presented)
 }
 
 fn csrf_refused() -> Response {
@@ -108,7 +72,7 @@ fn to_login(state: &AppState, had_cookie: bool) -> Response {
     if had_cookie {
         response
             .headers_mut()
-            .insert(header::SET_COOKIE, set_cookie(state, COOKIE, SESSION_PATH, None));
+            .insert(header::SET_COOKIE, set_cookie(state, SESSION_COOKIE, None));
     }
     response
 }
@@ -217,7 +181,7 @@ fn login_form(state: &AppState, status: StatusCode, error: Option<String>, done:
             let mut response = (status, Html(html)).into_response();
             response
                 .headers_mut()
-                .insert(header::SET_COOKIE, set_cookie(state, LOGIN_COOKIE, LOGIN_PATH, Some(&nonce)));
+                .insert(header::SET_COOKIE, set_cookie(state, LOGIN_NONCE_COOKIE, Some(&nonce)));
             response
         }
         Err(err) => PanelError(Error::Internal(format!("template: {err}"))).into_response(),
@@ -258,9 +222,9 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: axum
             let cookies = response.headers_mut();
             cookies.append(
                 header::SET_COOKIE,
-                set_cookie(&state, COOKIE, SESSION_PATH, Some(&session.tokens.refresh_token)),
+                set_cookie(&state, SESSION_COOKIE, Some(&session.tokens.refresh_token)),
             );
-            cookies.append(header::SET_COOKIE, set_cookie(&state, LOGIN_COOKIE, LOGIN_PATH, None));
+            cookies.append(header::SET_COOKIE, set_cookie(&state, LOGIN_NONCE_COOKIE, None));
             response
         }
         Err(Error::Unauthorized { .. }) => login_form(
@@ -280,25 +244,21 @@ pub async fn logout(State(state): State<AppState>, form: PanelForm) -> Result<Re
     let mut response = super::done(LOGIN_PATH, "signed out");
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(&state, COOKIE, SESSION_PATH, None));
+        .insert(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, None));
     Ok(response)
 }
 
 /// Middleware: the per-IP credential limit on login attempts, answered with an HTML `429`.
 pub async fn limit_logins(State(limit): State<IpRateLimit>, request: Request, next: Next) -> Response {
-    match limit.check(&request) {
-        Ok(()) => next.run(request).await,
-        Err(seconds) => {
-            let seconds = seconds.max(1);
-            let mut response = error_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("Too many sign-in attempts. Try again in {seconds} s."),
-                vec![],
-            );
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
+    let refused = crate::web::rate_limited(&limit, &request, |seconds| {
+        error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many sign-in attempts. Try again in {seconds} s."),
+            vec![],
+        )
+    });
+    match refused {
+        Some(response) => response,
+        None => next.run(request).await,
     }
 }

@@ -37,13 +37,25 @@ struct CheckoutPage {
     payable: bool,
     session_id: String,
     message: Option<String>,
+    /// Where the shop takes the buyer back to (the provider's success or cancel URL).
+    return_url: Option<String>,
 }
 
 fn money(cents: i64, currency: &str) -> String {
     format!("{}.{:02} {}", cents / 100, cents % 100, currency.to_uppercase())
 }
 
-fn render(order: &Order, message: Option<String>) -> ApiResult<Response> {
+fn render(state: &AppState, order: &Order, message: Option<String>) -> ApiResult<Response> {
+    let outcome = match order.status {
+        OrderStatus::Paid | OrderStatus::Completed => Some("success"),
+        OrderStatus::PaymentFailed | OrderStatus::Cancelled | OrderStatus::Expired => Some("cancelled"),
+        _ => None,
+    };
+    // The same return addresses the core gives a real provider.
+    let frontend = state.market.config().frontend_url.trim_end_matches('/');
+    let return_url = outcome
+        .filter(|_| message.is_some())
+        .map(|o| format!("{frontend}/orders/{}?payment={o}", order.id));
     let page = CheckoutPage {
         number: order.number.clone(),
         status: order.status.as_str().to_owned(),
@@ -60,6 +72,7 @@ fn render(order: &Order, message: Option<String>) -> ApiResult<Response> {
         payable: matches!(order.status, OrderStatus::PendingPayment | OrderStatus::PaymentFailed),
         session_id: order.payment_session_id.clone().unwrap_or_default(),
         message,
+        return_url,
     };
     let html = page.render().map_err(|e| kalavpp_core::Error::Internal(e.to_string()))?;
     Ok(Html(html).into_response())
@@ -78,7 +91,7 @@ async fn order(state: &AppState, session_id: &str) -> ApiResult<Order> {
 }
 
 async fn page(State(state): State<AppState>, Path(session_id): Path<String>) -> ApiResult<Response> {
-    render(&order(&state, &session_id).await?, None)
+    render(&state, &order(&state, &session_id).await?, None)
 }
 
 async fn settle(state: AppState, session_id: String, kind: PaymentEventKind) -> ApiResult<Response> {
@@ -100,7 +113,7 @@ async fn settle(state: AppState, session_id: String, kind: PaymentEventKind) -> 
         PaymentEventKind::Succeeded => "Payment recorded. You can close this page.",
         _ => "The payment failed; you can try again.",
     };
-    render(&updated, Some(message.into()))
+    render(&state, &updated, Some(message.into()))
 }
 
 async fn pay(State(state): State<AppState>, Path(session_id): Path<String>) -> ApiResult<Response> {

@@ -60,6 +60,11 @@ impl Modify for BearerAuth {
 pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -> Router {
     let max_asset_bytes = state.market.config().max_asset_bytes;
     let panel = crate::admin::routes(credentials.clone());
+    let storefront = if state.settings.storefront {
+        crate::storefront::routes(credentials.clone())
+    } else {
+        Router::new().route("/", get(crate::storefront::api_index))
+    };
     let credential_routes = auth::credential_routes().layer(from_fn_with_state(credentials.clone(), enforce));
     let me_routes = auth::me_routes().layer(from_fn_with_state(credentials, enforce_on_writes));
     let v1 = OpenApiRouter::new()
@@ -96,6 +101,7 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
     let document = Bytes::from(openapi.to_json().unwrap_or_else(|_| "{}".to_owned()));
     api.merge(dev_checkout::routes())
         .merge(panel)
+        .merge(storefront)
         .route(
             "/api/v1/openapi.json",
             get(move || {
