@@ -173,6 +173,9 @@ pub struct Config {
     /// digital lines from payment, physical lines from shipping (`REFUND_WINDOW_DAYS`, default
     /// 14; 0 makes digital sales available at once and physical ones when shipped).
     pub refund_window: Duration,
+    /// How long one attempt at a payment action holds it before the reconciler may try again
+    /// (`PAYMENT_LEASE_MS`, default 2 minutes; longer than any provider call).
+    pub payment_lease: Duration,
     /// How many unpaid orders one customer may hold at once (`MAX_UNPAID_ORDERS`, default 5;
     /// 0 = no limit), so one account cannot keep a shop's one-of-a-kind works reserved.
     pub max_unpaid_orders: u32,
@@ -261,6 +264,7 @@ impl Config {
             stripe: None,
             checkout_ttl: Duration::from_secs(3600),
             max_unpaid_orders: 5,
+            payment_lease: Duration::from_secs(120),
             refund_window: Duration::from_secs(14 * 24 * 3600),
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             payment_retry_base: Duration::from_secs(30),

@@ -123,6 +123,10 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
     if refund_window_days > 365 {
         problems.push("REFUND_WINDOW_DAYS: must be between 0 and 365".into());
     }
+    let payment_lease_ms = number(&mut problems, "PAYMENT_LEASE_MS", get("PAYMENT_LEASE_MS"), 120_000u64);
+    if !(100..=3_600_000).contains(&payment_lease_ms) {
+        problems.push("PAYMENT_LEASE_MS: must be between 100 and 3600000".into());
+    }
     let mut notes = Vec::new();
     let max_asset_bytes = number(&mut problems, "MAX_ASSET_BYTES", get("MAX_ASSET_BYTES"), 200 * 1024 * 1024u64);
     if max_asset_bytes == 0 {
@@ -250,6 +254,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         stripe,
         checkout_ttl: Duration::from_secs(checkout_minutes * 60),
         max_unpaid_orders,
+        payment_lease: Duration::from_millis(payment_lease_ms.clamp(100, 3_600_000)),
         refund_window: Duration::from_secs(refund_window_days.min(365) * 24 * 3600),
         cache_max_bytes: cache_max_bytes.max(1024 * 1024),
         payment_retry_base: Duration::from_millis(payment_retry_ms.clamp(1, 3_600_000)),

@@ -29,8 +29,13 @@ fn free_port() -> u16 {
 }
 
 async fn start(data: &std::path::Path, client: &reqwest::Client) -> (Child, String) {
+    start_with(data, client, &[]).await
+}
+
+async fn start_with(data: &std::path::Path, client: &reqwest::Client, env: &[(&str, &str)]) -> (Child, String) {
     let port = free_port();
     let child = kalavpp(data)
+        .envs(env.iter().copied())
         .arg("serve")
         .env("PORT", port.to_string())
         .stdout(Stdio::null())
@@ -194,4 +199,182 @@ async fn kill_9_under_checkout_and_payment_loses_nothing_acknowledged() {
         )
         .unwrap();
     assert_eq!(drift, 0, "physical stock does not add up");
+}
+
+/// Signs in through the API and returns the access token.
+async fn sign_in(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    login["access_token"].as_str().unwrap_or_else(|| panic!("{login}")).to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_between_stripes_refund_and_the_ledger_finishes_the_refund_after_a_restart() {
+    use std::io::Write;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let stripe = crate::payment_support::FakeStripe::start().await;
+    // Stripe takes the first refund but answers slowly: the server dies before the answer.
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(8))
+                .set_body_json(json!({"id": "re_slow", "object": "refund", "amount": 0, "created": 1, "currency": "usd", "status": "succeeded", "metadata": {}})),
+        )
+        .with_priority(1)
+        .up_to_n_times(1)
+        .mount(&stripe.server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(kalavpp(&data).arg("seed-demo").output().unwrap().status.success());
+    let mut admin = kalavpp(&data)
+        .args(["create-admin", "--email", "root@kill.test", "--name", "Root", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(admin.stdin.take().unwrap(), "{DEMO_PASSWORD}").unwrap();
+    assert!(admin.wait().unwrap().success());
+    let uri = stripe.server.uri();
+    let env = [
+        ("STRIPE_SECRET_KEY", crate::payment_support::STRIPE_SECRET_KEY),
+        ("STRIPE_WEBHOOK_SECRET", crate::payment_support::WEBHOOK_SECRET),
+        ("STRIPE_API_BASE", uri.as_str()),
+        ("PAYMENT_LEASE_MS", "1000"),
+        ("PAYMENT_RETRY_BASE_MS", "1"),
+    ];
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let (mut server, base) = start_with(&data, &client, &env).await;
+
+    // A customer buys a digital work and pays (a signed Stripe webhook).
+    let customer = sign_in(&client, &base, "customer@demo.kalavpp.test", DEMO_PASSWORD).await;
+    let listed = client
+        .get(format!("{base}/api/v1/products?kind=digital"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let work = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let api = format!("{base}/api/v1");
+    client
+        .post(format!("{api}/cart/items"))
+        .bearer_auth(&customer)
+        .json(&json!({"product_id": work, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    let placed = client
+        .post(format!("{api}/checkout"))
+        .bearer_auth(&customer)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let order = placed["order"].clone();
+    let order_id = order["id"].as_str().unwrap().to_owned();
+    let payload = crate::payment_support::completed_event("evt_kill_paid", &order, "pi_kill");
+    let paid = client
+        .post(format!("{api}/payments/webhook"))
+        .header("Content-Type", "application/json")
+        .header("Stripe-Signature", crate::payment_support::sign(&payload))
+        .body(payload)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(paid["outcome"], "applied", "{paid}");
+
+    // The admin refunds; while Stripe is refunding, the server is killed.
+    let admin = sign_in(&client, &base, "root@kill.test", DEMO_PASSWORD).await;
+    let refund = tokio::spawn({
+        let (client, url, admin) = (client.clone(), format!("{api}/admin/orders/{order_id}/refund"), admin.clone());
+        async move { client.post(url).bearer_auth(admin).json(&json!({})).send().await }
+    });
+    for _ in 0..200 {
+        if !stripe.requests("/v1/refunds").await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(stripe.requests("/v1/refunds").await.len(), 1, "Stripe was asked");
+    server.kill().expect("SIGKILL");
+    server.wait().unwrap();
+    refund.abort();
+    {
+        let db = rusqlite::Connection::open(data.join("kalavpp.db")).unwrap();
+        let status: String = db
+            .query_row("SELECT status FROM orders WHERE id = ?1", [&order_id], |r| r.get(0))
+            .unwrap();
+        assert_eq!(status, "completed", "the ledger did not move before Stripe answered");
+        let pending: i64 = db
+            .query_row(
+                "SELECT count(*) FROM payment_intents WHERE order_id = ?1 AND kind = 'refund' AND status = 'pending'",
+                [&order_id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(pending, 1, "the refund is remembered");
+    }
+
+    // After the restart the reconciler repeats the call with the same key and applies it once.
+    let (mut server, base) = start_with(&data, &client, &env).await;
+    let mut status = String::new();
+    for _ in 0..120 {
+        let seen = client
+            .get(format!("{base}/api/v1/admin/orders/{order_id}"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        status = seen["status"].as_str().unwrap_or_default().to_owned();
+        if status == "refunded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(status, "refunded");
+    let refunds = stripe.requests("/v1/refunds").await;
+    assert_eq!(refunds.len(), 2);
+    assert!(
+        refunds
+            .iter()
+            .all(|r| crate::payment_support::header(r, "idempotency-key") == format!("refund-{order_id}"))
+    );
+    let db = rusqlite::Connection::open(data.join("kalavpp.db")).unwrap();
+    let (credits, reversals): (i64, i64) = db
+        .query_row(
+            "SELECT coalesce(sum(CASE WHEN kind IN ('sale_credit', 'commission') THEN amount_cents END), 0),
+                    coalesce(sum(CASE WHEN kind IN ('refund_reversal', 'commission_reversal') THEN amount_cents END), 0)
+             FROM ledger_entries WHERE order_id = ?1",
+            [&order_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (credits, reversals),
+        (order["total_cents"].as_i64().unwrap(), -order["total_cents"].as_i64().unwrap()),
+        "reversed exactly once"
+    );
 }

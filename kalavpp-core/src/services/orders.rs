@@ -20,10 +20,6 @@ use crate::storage::{
 use super::catalog::audit;
 use super::emails;
 
-/// How long an attempt at a payment action holds its intent before the reconciler may retry it
-/// (longer than any provider call takes).
-const INLINE_LEASE: TimeDelta = TimeDelta::minutes(2);
-
 /// What one attempt at a payment intent came to.
 enum Carried {
     /// The provider confirmed and the result is applied.
@@ -234,7 +230,7 @@ impl<'a> Orders<'a> {
             payment_intent_id: None,
             amount_cents: new_order.total.cents(),
             actor_id: Some(user_id),
-            next_attempt_at: at + INLINE_LEASE,
+            next_attempt_at: at + self.lease(),
             at,
         });
         let intent_id = new_order.checkout_intent.as_ref().map(|i| i.id);
@@ -307,6 +303,12 @@ impl<'a> Orders<'a> {
             checkout_url: session.url,
             payment_session_id: session.session_id,
         })
+    }
+
+    /// How long an attempt at a payment action holds its intent before the reconciler may
+    /// retry it (longer than any provider call takes).
+    fn lease(&self) -> TimeDelta {
+        TimeDelta::from_std(self.inner.config.payment_lease).unwrap_or(TimeDelta::minutes(2))
     }
 
     /// What the provider needs to open the checkout of `order` (the same on every retry).
@@ -519,7 +521,7 @@ impl<'a> Orders<'a> {
             payment_intent_id: order.payment_intent_id.clone(),
             amount_cents: order.total.cents(),
             actor_id: admin,
-            next_attempt_at: at + INLINE_LEASE,
+            next_attempt_at: at + self.lease(),
             at,
         };
         let intent = self.inner.store.request_refund(intent).await.map_err(|e| match e {
@@ -556,7 +558,7 @@ impl<'a> Orders<'a> {
     #[instrument(skip_all)]
     pub async fn reconcile_payments(&self) -> Result<usize> {
         let at = now();
-        let claimed = self.inner.store.claim_payment_intents(at, at + INLINE_LEASE, 20).await?;
+        let claimed = self.inner.store.claim_payment_intents(at, at + self.lease(), 20).await?;
         let mut done = 0;
         for intent in claimed {
             let id = intent.id;
