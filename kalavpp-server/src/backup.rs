@@ -6,11 +6,15 @@
 //! - Files: the local file store (`<data dir>/files`: public images and private downloads) is copied
 //!   to `DIR/files`.
 //! - `DIR/backup.json` says what was written and when.
+//!
+//! `kalavpp restore DIR` puts a SQLite backup back into an empty data directory (it refuses a
+//! database or files already there), after checking the manifest and `PRAGMA integrity_check`.
+//! PostgreSQL backups are restored with `pg_restore` (the README has the command).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kalavpp_core::storage::sqlite::{SqliteLocation, backup_file};
+use kalavpp_core::storage::sqlite::{SqliteLocation, backup_file, integrity_check};
 use serde_json::json;
 
 use crate::settings::Settings;
@@ -102,4 +106,95 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
         }
     }
     Ok(copied)
+}
+
+/// Runs the restore; prints what it restored, or the problem.
+pub async fn run_restore(settings: &Settings, from: &Path) -> ExitCode {
+    match restore(settings, from).await {
+        Ok((database, files)) => {
+            println!("restored {} and {files} file(s) from {}", database.display(), from.display());
+            ExitCode::SUCCESS
+        }
+        Err(problem) => {
+            eprintln!("kalavpp: restore refused: {problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn restore(settings: &Settings, from: &Path) -> Result<(PathBuf, u64), String> {
+    let manifest_path = from.join("backup.json");
+    let manifest: serde_json::Value = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| format!("{}: {e} (is this a backup directory?)", manifest_path.display()))
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("{}: not a backup manifest: {e}", manifest_path.display())))?;
+    let url = settings.core.database_url.expose();
+    match manifest["backend"].as_str() {
+        Some("sqlite") => {}
+        Some("postgres") => {
+            return Err(format!(
+                "a PostgreSQL backup is restored with pg_restore: pg_restore --clean --if-exists --no-owner -d <database> {}",
+                from.join("kalavpp.dump").display()
+            ));
+        }
+        other => return Err(format!("the manifest names no known backend ({other:?})")),
+    }
+    let target = match SqliteLocation::parse(url) {
+        Some(SqliteLocation::File(path)) => path,
+        _ => return Err("restore needs DATABASE_URL to name a SQLite file (sqlite://path)".into()),
+    };
+    let source = from.join(manifest["database"].as_str().unwrap_or("kalavpp.db"));
+    if !source.is_file() {
+        return Err(format!("{} is missing", source.display()));
+    }
+    if target.exists() {
+        return Err(format!(
+            "{} already exists; restore only into an empty data directory",
+            target.display()
+        ));
+    }
+    let files_target = settings.core.data_dir.join("files");
+    if count_files(&files_target) > 0 {
+        return Err(format!(
+            "{} is not empty; restore only into an empty data directory",
+            files_target.display()
+        ));
+    }
+    let files_source = from.join("files");
+    let expected = manifest["files"].as_u64().unwrap_or(0);
+    let present = count_files(&files_source);
+    if present != expected {
+        return Err(format!(
+            "the manifest lists {expected} file(s) but {present} are in {}",
+            files_source.display()
+        ));
+    }
+    integrity_check(&source).await.map_err(|e| format!("{}: {e}", source.display()))?;
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    // Copy under a temporary name first: an interrupted restore leaves no half database behind.
+    let partial = target.with_extension("restoring");
+    std::fs::copy(&source, &partial).map_err(|e| format!("copying the database: {e}"))?;
+    std::fs::rename(&partial, &target).map_err(|e| format!("placing the database: {e}"))?;
+    let files = if files_source.is_dir() {
+        copy_tree(&files_source, &files_target).map_err(|e| format!("copying files: {e}"))?
+    } else {
+        0
+    };
+    Ok((target, files))
+}
+
+/// Regular files under `dir` (0 when it does not exist).
+fn count_files(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => count_files(&entry.path()),
+            Ok(kind) if kind.is_file() => 1,
+            _ => 0,
+        })
+        .sum()
 }

@@ -49,6 +49,11 @@ pub enum Command {
         #[arg(long)]
         output: std::path::PathBuf,
     },
+    /// Put a SQLite backup (a `backup --output` directory) into an empty data directory.
+    Restore {
+        /// The backup directory.
+        from: std::path::PathBuf,
+    },
     /// Check the configuration and print each problem on its own line.
     CheckConfig,
 }
@@ -69,6 +74,10 @@ pub async fn run(cli: Cli, vars: HashMap<String, String>) -> ExitCode {
         },
         Command::Backup { output } => match load(&vars, false) {
             Ok(settings) => crate::backup::run(&settings, &output).await,
+            Err(code) => code,
+        },
+        Command::Restore { from } => match load(&vars, false) {
+            Ok(settings) => crate::backup::run_restore(&settings, &from).await,
             Err(code) => code,
         },
         Command::CheckConfig => check_config(&vars),

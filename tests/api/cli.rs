@@ -165,6 +165,36 @@ fn seed_demo_then_back_up_and_restore_on_sqlite() {
     let restored = format!("sqlite://{}", backup.join("kalavpp.db").display());
     assert_eq!(published_works(&restored), 8);
     assert!(run_ok(kalavpp(&backup).arg("migrate").env("DATABASE_URL", &restored)).contains("up to date"));
+
+    // `restore` puts it into an empty data directory, after checking it.
+    let fresh = dir.path().join("fresh");
+    let out = run_ok(kalavpp(&fresh).arg("restore").arg(&backup));
+    assert!(out.contains("19 file(s)"), "{out}");
+    assert_eq!(published_works(&format!("sqlite://{}", fresh.join("kalavpp.db").display())), 8);
+    let again = kalavpp(&fresh).arg("restore").arg(&backup).output().unwrap();
+    assert_eq!(again.status.code(), Some(1), "a non-empty data directory is refused");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    // A damaged backup is refused and leaves nothing behind.
+    let damaged = dir.path().join("damaged");
+    std::fs::create_dir_all(&damaged).unwrap();
+    let mut damaged_manifest = manifest.clone();
+    damaged_manifest["files"] = serde_json::json!(0);
+    std::fs::write(damaged.join("backup.json"), damaged_manifest.to_string()).unwrap();
+    let mut bytes = std::fs::read(backup.join("kalavpp.db")).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 4096].fill(0xA5);
+    std::fs::write(damaged.join("kalavpp.db"), bytes).unwrap();
+    let broken = dir.path().join("broken-target");
+    let refused = kalavpp(&broken).arg("restore").arg(&damaged).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", String::from_utf8_lossy(&refused.stdout));
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        why.contains("integrity") || why.contains("malformed") || why.contains("not a database"),
+        "{why}"
+    );
+    assert!(!broken.join("kalavpp.db").exists());
+    let not_a_backup = kalavpp(&broken).arg("restore").arg(dir.path()).output().unwrap();
+    assert!(String::from_utf8_lossy(&not_a_backup.stderr).contains("backup.json"));
 }
 
 #[test]

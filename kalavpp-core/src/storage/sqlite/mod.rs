@@ -132,6 +132,23 @@ pub async fn backup_file(source: &Path, destination: &Path) -> StoreResult<()> {
     .map_err(|e| StoreError::Backend(e.to_string()))?
 }
 
+/// Runs `PRAGMA integrity_check` on the database file at `path` (read only); `Ok(())` when SQLite
+/// answers `ok`, otherwise the first problem it reports.
+pub async fn integrity_check(path: &Path) -> StoreResult<()> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open_file(&path, true)?;
+        let verdict: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(map_err)?;
+        if verdict == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Backend(format!("integrity_check: {verdict}")))
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Backend(e.to_string()))?
+}
+
 fn open_file(path: &Path, read_only: bool) -> StoreResult<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
