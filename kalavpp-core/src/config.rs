@@ -47,6 +47,48 @@ impl DatabaseUrl {
     pub fn redacted(&self) -> String {
         redact_url_password(&self.0)
     }
+
+    /// The URL without the password of its authority, and that password (percent-decoded), so a
+    /// tool such as `pg_dump` can get it through `PGPASSWORD` instead of its command line (where
+    /// every local user could read it).
+    pub fn split_password(&self) -> (String, Option<String>) {
+        let url = &self.0;
+        let Some(scheme_end) = url.find("://") else {
+            return (url.clone(), None);
+        };
+        let start = scheme_end + 3;
+        let authority_end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
+        let Some(at) = url[start..authority_end].rfind('@') else {
+            return (url.clone(), None);
+        };
+        let userinfo = &url[start..start + at];
+        let Some(colon) = userinfo.find(':') else {
+            return (url.clone(), None);
+        };
+        let password = percent_decode(&userinfo[colon + 1..]);
+        let without = format!("{}{}{}", &url[..start + colon], "", &url[start + at..]);
+        (without, Some(password))
+    }
+}
+
+/// Decodes `%XX` escapes (invalid ones are kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Replaces the password of `scheme://user:password@host...` and of `password=` query or

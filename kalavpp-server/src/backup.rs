@@ -53,10 +53,14 @@ async fn backup(settings: &Settings, output: &Path) -> Result<Written, String> {
     let url = settings.core.database_url.expose();
     let (backend, database) = if url.starts_with("postgres") {
         let target = output.join("kalavpp.dump");
-        let status = std::process::Command::new("pg_dump")
-            .args(["--format=custom", "--no-owner", "--file"])
-            .arg(&target)
-            .arg(url)
+        // The password goes through the environment, never the command line.
+        let (url_without_password, password) = settings.core.database_url.split_password();
+        let mut pg_dump = std::process::Command::new("pg_dump");
+        pg_dump.args(["--format=custom", "--no-owner", "--file"]).arg(&target).arg(&url_without_password);
+        if let Some(password) = password {
+            pg_dump.env("PGPASSWORD", password);
+        }
+        let status = pg_dump
             .status()
             .map_err(|e| format!("cannot run pg_dump (install the PostgreSQL client tools): {e}"))?;
         if !status.success() {
