@@ -56,7 +56,10 @@ async fn backup(settings: &Settings, output: &Path) -> Result<Written, String> {
         // The password goes through the environment, never the command line.
         let (url_without_password, password) = settings.core.database_url.split_password();
         let mut pg_dump = std::process::Command::new("pg_dump");
-        pg_dump.args(["--format=custom", "--no-owner", "--file"]).arg(&target).arg(&url_without_password);
+        pg_dump
+            .args(["--format=custom", "--no-owner", "--file"])
+            .arg(&target)
+            .arg(&url_without_password);
         if let Some(password) = password {
             pg_dump.env("PGPASSWORD", password);
         }

@@ -200,7 +200,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
     let mut checkout_minutes = checkout_minutes.clamp(1, 1440);
     if stripe.is_some() && checkout_minutes < STRIPE_MIN_CHECKOUT_MINUTES {
         notes.push(format!(
-            "CHECKOUT_EXPIRY_MINUTES: {checkout_minutes} raised to {STRIPE_MIN_CHECKOUT_MINUTES}, the shortest Checkout Session Stripe accepts"
+            "CHECKOUT_EXPIRY_MINUTES: {checkout_minutes} raised to {STRIPE_MIN_CHECKOUT_MINUTES} (Stripe's Checkout Sessions last at least 30 minutes, plus a minute for the call)"
         ));
         checkout_minutes = STRIPE_MIN_CHECKOUT_MINUTES;
     }
@@ -284,8 +284,10 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
     })
 }
 
-/// Stripe refuses Checkout Sessions that expire sooner than 30 minutes after creation.
-const STRIPE_MIN_CHECKOUT_MINUTES: u64 = 30;
+/// Stripe refuses Checkout Sessions that expire sooner than 30 minutes after their creation; the
+/// session's `expires_at` counts from the order's creation, just before the call, so one more
+/// minute keeps every session above Stripe's minimum.
+const STRIPE_MIN_CHECKOUT_MINUTES: u64 = 31;
 
 /// `SMTP_URL` (or SendGrid's relay from `SENDGRID_API_KEY`), `EMAIL_FROM`, `EMAIL_FROM_NAME` and
 /// the outbox worker's `MAIL_POLL_INTERVAL_MS`, `MAIL_MAX_ATTEMPTS`, `MAIL_RETRY_BASE_MS`.
@@ -592,7 +594,7 @@ mod tests {
         let mut with_token = strong.to_vec();
         with_token.push(("METRICS_TOKEN", "metrics-token-0123456789"));
         let settings = dev(&with_token).unwrap();
-        assert_eq!(settings.core.checkout_ttl, Duration::from_secs(30 * 60));
+        assert_eq!(settings.core.checkout_ttl, Duration::from_secs(31 * 60));
         assert!(
             settings.notes.iter().any(|n| n.starts_with("CHECKOUT_EXPIRY_MINUTES")),
             "{:?}",

@@ -21,3 +21,6 @@ CREATE TABLE payment_intents (
 CREATE UNIQUE INDEX payment_intents_key ON payment_intents (idempotency_key);
 CREATE INDEX payment_intents_due_idx ON payment_intents (status, next_attempt_at);
 CREATE INDEX payment_intents_order_idx ON payment_intents (order_id, created_at);
+
+-- When a link last counted a download: `Range` requests continuing it within the hour do not count again.
+ALTER TABLE download_links ADD COLUMN last_counted_at TEXT;

@@ -294,10 +294,27 @@ async fn new_links_carry_the_lines_remaining_downloads_and_peeks_do_not_count(st
     // Peeking (HEAD, a Range continuation) shows the count without taking from it.
     for _ in 0..3 {
         assert_eq!(
-            store.peek_download_link(first_id, shop.buyer.id, now()).await.unwrap(),
+            store.peek_download_link(first_id, shop.buyer.id, now(), None).await.unwrap(),
             granted(&store, &shop, 4).await
         );
     }
+    // A continuation is free only after a download this link counted, even when none is left.
+    let just_now = now() - secs(5);
+    assert_eq!(
+        store
+            .peek_download_link(first_id, shop.buyer.id, now(), Some(just_now))
+            .await
+            .unwrap(),
+        granted(&store, &shop, 4).await
+    );
+    assert_eq!(
+        store
+            .peek_download_link(first_id, shop.buyer.id, now(), Some(now() + secs(5)))
+            .await
+            .unwrap(),
+        DownloadUse::Exhausted,
+        "no counted download since then"
+    );
     // Asking for links again: the new one carries 4, the old one stops.
     let again = link(item, shop.buyer.id, 5, 86_400);
     let again_id = again.id;
@@ -317,7 +334,7 @@ async fn new_links_carry_the_lines_remaining_downloads_and_peeks_do_not_count(st
     let latest = link(item, shop.buyer.id, 5, 86_400);
     assert_eq!(store.create_download_link(latest).await.unwrap(), 3, "still three left");
     assert_eq!(
-        store.peek_download_link(again_id, shop.buyer.id, now()).await.unwrap(),
+        store.peek_download_link(again_id, shop.buyer.id, now(), None).await.unwrap(),
         DownloadUse::Unknown,
         "pruned"
     );

@@ -131,8 +131,16 @@ pub fn probe_dimensions(bytes: &[u8]) -> Result<(u32, u32), ImageError> {
 }
 
 /// [`process_image`] on tokio's blocking pool.
-pub async fn process_image_blocking(bytes: bytes::Bytes) -> Result<ProcessedImage, ImageError> {
-    match tokio::task::spawn_blocking(move || process_image(&bytes)).await {
+///
+/// `permit` (from the decode gate) is held by the blocking task itself, so a request that is
+/// cancelled mid-decode keeps its place in the gate until the decode really ends.
+pub async fn process_image_blocking(bytes: bytes::Bytes, permit: super::gate::DecodePermit) -> Result<ProcessedImage, ImageError> {
+    match tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        process_image(&bytes)
+    })
+    .await
+    {
         Ok(result) => result,
         Err(e) => {
             // A decoder panic on hostile input: the upload is refused, the server goes on.
@@ -499,10 +507,14 @@ mod tests {
 
     #[tokio::test]
     async fn blocking_wrapper() {
-        let processed = process_image_blocking(bytes::Bytes::from(jpeg(500, 500))).await.unwrap();
+        let gate = super::super::gate::ImageGate::new(1, 80);
+        let permit = gate.enter(500, 500).await;
+        let processed = process_image_blocking(bytes::Bytes::from(jpeg(500, 500)), permit).await.unwrap();
         assert_eq!((processed.thumb_width, processed.thumb_height), (400, 400));
+        assert_eq!(gate.free_decodes(), 1, "the permit ends with the decode");
+        let permit = gate.enter(1, 1).await;
         assert_eq!(
-            process_image_blocking(bytes::Bytes::from_static(b"<script>")).await,
+            process_image_blocking(bytes::Bytes::from_static(b"<script>"), permit).await,
             Err(ImageError::UnsupportedFormat)
         );
     }

@@ -15,6 +15,9 @@ use crate::storage::{DownloadUse, NewDownloadLink};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
+/// How long after a counted download its `Range` continuations are free.
+const RESUME_WINDOW: TimeDelta = TimeDelta::hours(1);
+
 /// A download link handed to a buyer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DownloadLink {
@@ -148,11 +151,30 @@ impl<'a> Downloads<'a> {
         self.open_counting(token, true).await
     }
 
-    /// Checks a link like [`Downloads::open`] without counting a download: for `HEAD` requests
-    /// and the continuation `Range` requests of a download that was already counted.
+    /// Checks a link like [`Downloads::open`] without counting a download (a `HEAD` request).
     #[instrument(skip_all)]
     pub async fn check(&self, token: &str) -> Result<DownloadFile> {
         self.open_counting(token, false).await
+    }
+
+    /// A `Range` request continuing a download: free within an hour of a download this link
+    /// counted (even its last one), counted like a new download otherwise.
+    #[instrument(skip_all)]
+    pub async fn resume(&self, token: &str) -> Result<DownloadFile> {
+        let claims = self.verify(token)?;
+        let at = now();
+        if claims.e > at.timestamp()
+            && let DownloadUse::Granted {
+                key, filename, size_bytes, ..
+            } = self
+                .inner
+                .store
+                .peek_download_link(claims.l, UserId(claims.u), at, Some(at - RESUME_WINDOW))
+                .await?
+        {
+            return Ok(DownloadFile { key, filename, size_bytes });
+        }
+        self.open(token).await
     }
 
     async fn open_counting(&self, token: &str, count: bool) -> Result<DownloadFile> {
@@ -167,7 +189,7 @@ impl<'a> Downloads<'a> {
         let used = if count {
             self.inner.store.use_download_link(claims.l, UserId(claims.u), at).await?
         } else {
-            self.inner.store.peek_download_link(claims.l, UserId(claims.u), at).await?
+            self.inner.store.peek_download_link(claims.l, UserId(claims.u), at, None).await?
         };
         match used {
             DownloadUse::Granted {

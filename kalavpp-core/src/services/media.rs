@@ -91,8 +91,7 @@ impl<'a> Media<'a> {
         };
         let (width, height) = probe_dimensions(&bytes).map_err(image_error)?;
         let permit = self.inner.images.enter(width, height).await;
-        let processed = process_image_blocking(bytes).await;
-        drop(permit);
+        let processed = process_image_blocking(bytes, permit).await;
         let processed = processed.map_err(image_error)?;
         let key = new_key("media/products", processed.extension);
         let thumb_key = key.replace(&format!(".{}", processed.extension), &format!("-thumb.{}", processed.extension));

@@ -707,6 +707,9 @@ impl<'a> Orders<'a> {
         match event.kind {
             PaymentEventKind::Refunded | PaymentEventKind::DisputeLost => return self.external_refund(&order, &event).await,
             PaymentEventKind::DisputeOpened | PaymentEventKind::DisputeWon => {
+                if !self.concerns_the_sale(&order, &event) {
+                    return Ok(EventOutcome::Ignored);
+                }
                 let hold = event.kind == PaymentEventKind::DisputeOpened;
                 let moved = self.inner.store.hold_for_dispute(order.id, hold, now()).await?;
                 tracing::warn!(order = %order.id, hold, lines = moved, "payment dispute");
@@ -766,7 +769,7 @@ impl<'a> Orders<'a> {
     /// dispute): the ledger is reversed as for an admin refund (audit actor: system). An order
     /// already refunded (e.g. by our own refund, whose event this is) changes nothing.
     async fn external_refund(&self, order: &Order, event: &PaymentEvent) -> Result<EventOutcome> {
-        if !order.status.is_refundable() {
+        if !order.status.is_refundable() || !self.concerns_the_sale(order, event) {
             return Ok(EventOutcome::Ignored);
         }
         let reason = if event.kind == PaymentEventKind::DisputeLost {
@@ -797,6 +800,19 @@ impl<'a> Orders<'a> {
             Err(StoreError::Conflict(_)) => Ok(EventOutcome::Ignored),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Whether a refund or dispute event is about the payment that paid `order` (not, say, a
+    /// second payment that was given back automatically).
+    fn concerns_the_sale(&self, order: &Order, event: &PaymentEvent) -> bool {
+        let same = match (&order.payment_intent_id, &event.payment_intent_id) {
+            (Some(paid), Some(named)) => paid == named,
+            _ => true,
+        };
+        if !same {
+            tracing::warn!(order = %order.id, payment = ?event.payment_intent_id, "refund or dispute of another payment than the order's; the sale stands");
+        }
+        same
     }
 
     /// The automatic refund to record if the order, read inside the event's transaction, cannot

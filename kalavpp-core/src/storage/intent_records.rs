@@ -148,6 +148,7 @@ pub struct LatePayment {
     pub audit: NewAudit,
     /// Tells the buyer the money is on its way back.
     pub email: Option<NewEmail>,
-    /// Refund even if the status would take the payment (the amount or currency was wrong).
+    /// Refund even if the order is still waiting for payment (the amount or currency was wrong);
+    /// a paid order's own payment is never given back this way.
     pub always: bool,
 }

@@ -363,9 +363,16 @@ pub trait DownloadStore: Send + Sync {
     /// Counts one download of a link of `user_id` (conditional decrement) and returns the file,
     /// or why not. Links of orders that are no longer paid are `Unknown`.
     async fn use_download_link(&self, id: uuid::Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse>;
-    /// Like [`DownloadStore::use_download_link`] without counting (a `HEAD`, or the continuation
-    /// `Range` request of a download already counted).
-    async fn peek_download_link(&self, id: uuid::Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse>;
+    /// Like [`DownloadStore::use_download_link`] without counting. With `resumed_since: None` (a
+    /// `HEAD`) the link must have downloads left; with `Some(t)` (a `Range` request continuing a
+    /// download) the link must have counted a download at or after `t`, whatever is left.
+    async fn peek_download_link(
+        &self,
+        id: uuid::Uuid,
+        user_id: UserId,
+        at: Timestamp,
+        resumed_since: Option<Timestamp>,
+    ) -> StoreResult<DownloadUse>;
 }
 
 /// Product reviews. Every mutation recomputes, in the same transaction, `rating_avg` and

@@ -277,19 +277,28 @@ fn content_disposition(filename: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
-/// Whether a download request starts a download (and so counts): a `GET` without `Range`, or
-/// with a `Range` whose first range starts at byte 0 (or is a suffix range of the whole file).
-fn counts_as_a_download(request: &Request) -> bool {
+/// What a download request is.
+enum DownloadRequest {
+    /// A `GET` from byte 0 (no `Range`, or one starting at 0, or a suffix range): counted.
+    Start,
+    /// A `HEAD`: never counted.
+    Head,
+    /// A `Range` after byte 0: free within an hour of a counted download of the link, counted
+    /// otherwise.
+    Continue,
+}
+
+fn download_kind(request: &Request) -> DownloadRequest {
     if request.method() == axum::http::Method::HEAD {
-        return false;
+        return DownloadRequest::Head;
     }
     let Some(range) = request.headers().get(header::RANGE).and_then(|v| v.to_str().ok()) else {
-        return true;
+        return DownloadRequest::Start;
     };
     let first = range.trim().strip_prefix("bytes=").and_then(|r| r.split(',').next()).map(str::trim);
     match first.and_then(|r| r.split_once('-')) {
-        Some((start, _)) => start.trim().is_empty() || start.trim().trim_start_matches('0').is_empty(),
-        None => true,
+        Some((start, _)) if !(start.trim().is_empty() || start.trim().trim_start_matches('0').is_empty()) => DownloadRequest::Continue,
+        _ => DownloadRequest::Start,
     }
 }
 
@@ -300,10 +309,10 @@ async fn download(State(state): State<AppState>, Path(token): Path<String>, requ
     // One download is one request from byte 0: a `HEAD`, or a `Range` continuing a download,
     // does not count again.
     let downloads = state.market.downloads();
-    let file = if counts_as_a_download(&request) {
-        downloads.open(&token).await?
-    } else {
-        downloads.check(&token).await?
+    let file = match download_kind(&request) {
+        DownloadRequest::Start => downloads.open(&token).await?,
+        DownloadRequest::Head => downloads.check(&token).await?,
+        DownloadRequest::Continue => downloads.resume(&token).await?,
     };
     let local = state
         .market

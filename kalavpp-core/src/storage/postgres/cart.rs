@@ -230,25 +230,39 @@ impl DownloadStore for PostgresStore {
 
     #[tracing::instrument(skip_all)]
     async fn use_download_link(&self, id: Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse> {
-        self.open_download_link(id, user_id, at, true).await
+        self.open_download_link(id, user_id, at, None, true).await
     }
 
     #[tracing::instrument(skip_all)]
-    async fn peek_download_link(&self, id: Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse> {
-        self.open_download_link(id, user_id, at, false).await
+    async fn peek_download_link(
+        &self,
+        id: Uuid,
+        user_id: UserId,
+        at: Timestamp,
+        resumed_since: Option<Timestamp>,
+    ) -> StoreResult<DownloadUse> {
+        self.open_download_link(id, user_id, at, resumed_since, false).await
     }
 }
 
 impl PostgresStore {
-    /// Checks a link and, when `count`, takes one download off it (conditional decrement).
-    async fn open_download_link(&self, id: Uuid, user_id: UserId, at: Timestamp, count: bool) -> StoreResult<DownloadUse> {
+    /// Checks a link and, when `count`, takes one download off it (conditional decrement); a
+    /// `resumed_since` continuation needs a download counted since then instead of one left.
+    async fn open_download_link(
+        &self,
+        id: Uuid,
+        user_id: UserId,
+        at: Timestamp,
+        resumed_since: Option<Timestamp>,
+        count: bool,
+    ) -> StoreResult<DownloadUse> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         // `FOR SHARE OF o`: a refund (which locks the order) waits for this download, or this
         // download waits for the refund and then finds the order no longer paid.
         let link = tx
             .query_opt(
-                "SELECT l.expires_at, l.downloads_left, a.key, a.filename, a.size_bytes FROM download_links l
+                "SELECT l.expires_at, l.downloads_left, a.key, a.filename, a.size_bytes, l.last_counted_at FROM download_links l
                  JOIN order_items i ON i.id = l.order_item_id JOIN orders o ON o.id = i.order_id
                  LEFT JOIN product_assets a ON a.product_id = i.product_id
                  WHERE l.id = $1 AND l.user_id = $2 AND o.status IN ('paid', 'completed')
@@ -265,11 +279,18 @@ impl PostgresStore {
         let key: Option<String> = link.try_get(2).map_err(map_err)?;
         let filename: Option<String> = link.try_get(3).map_err(map_err)?;
         let size_bytes: Option<i64> = link.try_get(4).map_err(map_err)?;
+        let last_counted: Option<Timestamp> = link.try_get(5).map_err(map_err)?;
         if expires_at <= at {
             return Ok(DownloadUse::Expired);
         }
-        if left <= 0 {
-            return Ok(DownloadUse::Exhausted);
+        match resumed_since {
+            Some(since) if !count => {
+                if !last_counted.is_some_and(|counted| counted >= since) {
+                    return Ok(DownloadUse::Exhausted);
+                }
+            }
+            _ if left <= 0 => return Ok(DownloadUse::Exhausted),
+            _ => {}
         }
         // No file to serve: not counted.
         let (Some(key), Some(filename), Some(size_bytes)) = (key, filename, size_bytes) else {
@@ -285,9 +306,9 @@ impl PostgresStore {
         }
         let row = tx
             .query_opt(
-                "UPDATE download_links SET downloads_left = downloads_left - 1 WHERE id = $1 AND downloads_left > 0
-                 RETURNING downloads_left",
-                &[&id],
+                "UPDATE download_links SET downloads_left = downloads_left - 1, last_counted_at = $2
+                 WHERE id = $1 AND downloads_left > 0 RETURNING downloads_left",
+                &[&id, &at],
             )
             .await
             .map_err(map_err)?;

@@ -616,7 +616,8 @@ impl OrderStore for PostgresStore {
                 .await
                 .map_err(map_err)?
                 .get(0);
-            if late.always || refuses_payment(status, paid_with.as_deref(), event.payment_intent_id.as_deref()) {
+            if (late.always && status.takes_payment()) || refuses_payment(status, paid_with.as_deref(), event.payment_intent_id.as_deref())
+            {
                 if insert_intent(&tx, &late.intent).await? {
                     insert_audit(&tx, &late.audit).await?;
                     if let Some(email) = &late.email {

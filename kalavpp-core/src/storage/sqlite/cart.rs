@@ -233,23 +233,44 @@ impl DownloadStore for SqliteStore {
 
     #[tracing::instrument(skip_all)]
     async fn use_download_link(&self, id: uuid::Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse> {
-        self.pool.write(move |conn| open_download_link(conn, id, user_id, at, true)).await
+        self.pool
+            .write(move |conn| open_download_link(conn, id, user_id, at, Opening::Count))
+            .await
     }
 
     #[tracing::instrument(skip_all)]
-    async fn peek_download_link(&self, id: uuid::Uuid, user_id: UserId, at: Timestamp) -> StoreResult<DownloadUse> {
-        self.pool.read(move |conn| open_download_link(conn, id, user_id, at, false)).await
+    async fn peek_download_link(
+        &self,
+        id: uuid::Uuid,
+        user_id: UserId,
+        at: Timestamp,
+        resumed_since: Option<Timestamp>,
+    ) -> StoreResult<DownloadUse> {
+        let how = resumed_since.map_or(Opening::Peek, Opening::Resume);
+        self.pool.read(move |conn| open_download_link(conn, id, user_id, at, how)).await
     }
 }
 
-/// Checks a link and, when `count`, takes one download off it (conditional decrement).
+/// How a download request uses its link.
+#[derive(Clone, Copy)]
+enum Opening {
+    /// A new download: counted.
+    Count,
+    /// A `HEAD`: not counted, downloads must be left.
+    Peek,
+    /// A `Range` continuation: not counted, the link must have counted a download since then.
+    Resume(Timestamp),
+}
+
+/// Checks a link and, for [`Opening::Count`], takes one download off it (conditional decrement).
 fn open_download_link(
     conn: &mut rusqlite::Connection,
     id: uuid::Uuid,
     user_id: UserId,
     at: Timestamp,
-    count: bool,
+    how: Opening,
 ) -> StoreResult<DownloadUse> {
+    let count = matches!(how, Opening::Count);
     use rusqlite::OptionalExtension;
     let id = id.to_string();
     let tx = if count {
@@ -257,25 +278,32 @@ fn open_download_link(
     } else {
         conn.transaction().map_err(map_err)?
     };
-    let link: Option<(String, i32, Option<String>, Option<String>, Option<i64>)> = tx
+    let link: Option<(String, i32, Option<String>, Option<String>, Option<i64>, Option<String>)> = tx
         .query_row(
-            "SELECT l.expires_at, l.downloads_left, a.key, a.filename, a.size_bytes FROM download_links l
+            "SELECT l.expires_at, l.downloads_left, a.key, a.filename, a.size_bytes, l.last_counted_at FROM download_links l
              JOIN order_items i ON i.id = l.order_item_id JOIN orders o ON o.id = i.order_id
              LEFT JOIN product_assets a ON a.product_id = i.product_id
              WHERE l.id = ?1 AND l.user_id = ?2 AND o.status IN ('paid', 'completed')",
             params![id, user_id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
         )
         .optional()
         .map_err(map_err)?;
-    let Some((expires_at, left, key, filename, size_bytes)) = link else {
+    let Some((expires_at, left, key, filename, size_bytes, last_counted)) = link else {
         return Ok(DownloadUse::Unknown);
     };
     if parse_ts(&expires_at).map_err(map_err)? <= at {
         return Ok(DownloadUse::Expired);
     }
-    if left <= 0 {
-        return Ok(DownloadUse::Exhausted);
+    match how {
+        Opening::Resume(since) => {
+            let counted = last_counted.as_deref().map(parse_ts).transpose().map_err(map_err)?;
+            if !counted.is_some_and(|counted| counted >= since) {
+                return Ok(DownloadUse::Exhausted);
+            }
+        }
+        Opening::Count | Opening::Peek if left <= 0 => return Ok(DownloadUse::Exhausted),
+        Opening::Count | Opening::Peek => {}
     }
     // No file to serve: not counted.
     let (Some(key), Some(filename), Some(size_bytes)) = (key, filename, size_bytes) else {
@@ -291,9 +319,9 @@ fn open_download_link(
     }
     let downloads_left: Option<i32> = tx
         .query_row(
-            "UPDATE download_links SET downloads_left = downloads_left - 1
+            "UPDATE download_links SET downloads_left = downloads_left - 1, last_counted_at = ?2
              WHERE id = ?1 AND downloads_left > 0 RETURNING downloads_left",
-            [&id],
+            params![id, ts(at)],
             |r| r.get(0),
         )
         .optional()

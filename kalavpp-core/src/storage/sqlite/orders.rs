@@ -597,7 +597,9 @@ impl OrderStore for SqliteStore {
                     let paid_with: Option<String> = tx
                         .query_row("SELECT payment_intent_id FROM orders WHERE id = ?1", [&order_id], |r| r.get(0))
                         .map_err(map_err)?;
-                    if late.always || refuses_payment(status, paid_with.as_deref(), event.payment_intent_id.as_deref()) {
+                    if (late.always && status.takes_payment())
+                        || refuses_payment(status, paid_with.as_deref(), event.payment_intent_id.as_deref())
+                    {
                         if insert_intent(&tx, &late.intent)? {
                             insert_audit(&tx, &late.audit)?;
                             if let Some(email) = &late.email {
