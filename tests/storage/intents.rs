@@ -80,8 +80,14 @@ async fn refund_requests_are_one_at_a_time_and_rearm_after_a_refusal(store: Db) 
     let failed = store.payment_intents_in(IntentStatus::Failed, 10).await.expect("list");
     assert_eq!(failed.iter().map(|i| i.id).collect::<Vec<_>>(), vec![first.id]);
     assert_eq!(failed[0].last_error.as_deref(), Some("insufficient funds"));
-    let again = store.request_refund(refund_intent(order.id, None)).await.expect("re-armed");
+    let rearm = refund_intent(order.id, None);
+    let again = store.request_refund(rearm.clone()).await.expect("re-armed");
     assert_eq!((again.id, again.status), (first.id, IntentStatus::Pending));
+    assert_eq!(
+        again.idempotency_key,
+        format!("refund-{}-{}", order.id, rearm.id.simple()),
+        "a new key after a refusal"
+    );
     assert_eq!(store.payment_intents_for_order(order.id).await.expect("list").len(), 1);
     assert_not_found(
         store

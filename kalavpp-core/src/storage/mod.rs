@@ -282,7 +282,8 @@ pub trait OrderStore: Send + Sync {
 #[async_trait]
 pub trait PaymentIntentStore: Send + Sync {
     /// Records an admin's refund of a paid (or completed) order: a `pending` refund intent, or
-    /// re-arms a `failed` one with the same key. `Conflict("orders.status")` when the order is not
+    /// re-arms a `failed` one under a new key (`<key>-<new intent id>`: the provider would
+    /// replay the refusal for the old one). `Conflict("orders.status")` when the order is not
     /// paid, `Conflict("payment_intents.pending")` while a refund of it is pending or done.
     async fn request_refund(&self, intent: NewPaymentIntent) -> StoreResult<PaymentIntent>;
     /// Claims up to `limit` pending intents due at `now`, oldest first: each gets `attempts + 1`

@@ -109,8 +109,8 @@ impl PaymentIntentStore for PostgresStore {
         }
         let existing = tx
             .query_opt(
-                "SELECT id, status FROM payment_intents WHERE idempotency_key = $1",
-                &[&intent.idempotency_key],
+                "SELECT id, status FROM payment_intents WHERE order_id = $1 AND kind = $2 ORDER BY created_at DESC LIMIT 1",
+                &[&intent.order_id.0, &intent.kind.as_str()],
             )
             .await
             .map_err(map_err)?;
@@ -121,9 +121,17 @@ impl PaymentIntentStore for PostgresStore {
             }
             Some(row) if row.get::<_, &str>(1) == "failed" => {
                 let id: Uuid = row.get(0);
+                // A new key: the provider replays a refused request's answer for its key.
                 tx.execute(
-                    "UPDATE payment_intents SET status = 'pending', actor_id = $1, next_attempt_at = $2, updated_at = $3 WHERE id = $4",
-                    &[&intent.actor_id.map(|a| a.0), &intent.next_attempt_at, &intent.at, &id],
+                    "UPDATE payment_intents SET status = 'pending', actor_id = $1, next_attempt_at = $2, updated_at = $3,
+                         idempotency_key = $5, last_error = NULL WHERE id = $4",
+                    &[
+                        &intent.actor_id.map(|a| a.0),
+                        &intent.next_attempt_at,
+                        &intent.at,
+                        &id,
+                        &format!("{}-{}", intent.idempotency_key, intent.id.simple()),
+                    ],
                 )
                 .await
                 .map_err(map_err)?;

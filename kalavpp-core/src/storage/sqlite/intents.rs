@@ -116,8 +116,8 @@ impl PaymentIntentStore for SqliteStore {
                 }
                 let existing: Option<(String, String)> = tx
                     .query_row(
-                        "SELECT id, status FROM payment_intents WHERE idempotency_key = ?1",
-                        [&intent.idempotency_key],
+                        "SELECT id, status FROM payment_intents WHERE order_id = ?1 AND kind = ?2 ORDER BY created_at DESC LIMIT 1",
+                        params![order_id, intent.kind.as_str()],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .optional()
@@ -128,9 +128,17 @@ impl PaymentIntentStore for SqliteStore {
                         intent.id.to_string()
                     }
                     Some((id, status)) if status == "failed" => {
+                        // A new key: the provider replays a refused request's answer for its key.
                         tx.execute(
-                            "UPDATE payment_intents SET status = 'pending', actor_id = ?1, next_attempt_at = ?2, updated_at = ?3 WHERE id = ?4",
-                            params![intent.actor_id.map(|a| a.to_string()), ts(intent.next_attempt_at), ts(intent.at), id],
+                            "UPDATE payment_intents SET status = 'pending', actor_id = ?1, next_attempt_at = ?2, updated_at = ?3,
+                                 idempotency_key = ?5, last_error = NULL WHERE id = ?4",
+                            params![
+                                intent.actor_id.map(|a| a.to_string()),
+                                ts(intent.next_attempt_at),
+                                ts(intent.at),
+                                id,
+                                format!("{}-{}", intent.idempotency_key, intent.id.simple())
+                            ],
                         )
                         .map_err(map_err)?;
                         id
