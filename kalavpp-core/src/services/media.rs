@@ -62,6 +62,13 @@ impl<'a> Media<'a> {
         Ok(product)
     }
 
+    /// Checks, before any upload is read, that the actor may upload files to the product (its
+    /// owning vendor, with the current role and an approved shop).
+    #[instrument(skip_all)]
+    pub async fn may_upload(&self, actor: &Actor, product_id: ProductId) -> Result<()> {
+        self.owned(actor, product_id).await.map(|_| ())
+    }
+
     /// Adds an image to a product: the bytes must decode as JPEG, PNG or WebP (whatever the
     /// file is called), at most 10 MiB and 40 megapixels; it is re-encoded and thumbnailed.
     #[instrument(skip_all)]

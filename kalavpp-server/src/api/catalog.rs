@@ -291,6 +291,8 @@ async fn upload_image(
     mut multipart: Multipart,
 ) -> ApiResult<(StatusCode, Json<ImageBody>)> {
     let id = product_id(&id)?;
+    // Refuse before reading up to 10 MiB of someone else's upload into memory.
+    state.market.media().may_upload(&actor, id).await?;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         if field.name() == Some("file") {
             let bytes = field.bytes().await.map_err(multipart_error)?;
@@ -325,6 +327,7 @@ async fn upload_asset(
     mut multipart: Multipart,
 ) -> ApiResult<(StatusCode, Json<AssetBody>)> {
     let id = product_id(&id)?;
+    state.market.media().may_upload(&actor, id).await?;
     let max = state.market.config().max_asset_bytes;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         if field.name() == Some("file") {
