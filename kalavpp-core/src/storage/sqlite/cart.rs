@@ -174,6 +174,13 @@ impl LedgerStore for SqliteStore {
 
     #[tracing::instrument(skip_all)]
     async fn release_matured_credits(&self, paid_before: Timestamp, shipped_before: Timestamp, at: Timestamp) -> StoreResult<u64> {
+        if !self
+            .pool
+            .read(move |conn| super::orders::any_matured(conn, paid_before, shipped_before))
+            .await?
+        {
+            return Ok(0);
+        }
         self.pool
             .write(move |conn| super::orders::release_matured(conn, paid_before, shipped_before, at))
             .await
