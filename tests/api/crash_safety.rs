@@ -378,3 +378,54 @@ async fn a_server_killed_between_stripes_refund_and_the_ledger_finishes_the_refu
         "reversed exactly once"
     );
 }
+
+/// Resident memory of a process, in bytes (Linux).
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_distinct_anonymous_queries_leaves_rss_within_the_cache_budget() {
+    const BUDGET: u64 = 4 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(kalavpp(&data).arg("seed-demo").output().unwrap().status.success());
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let budget = BUDGET.to_string();
+    let (mut server, base) = start_with(&data, &client, &[("CACHE_MAX_BYTES", budget.as_str())]).await;
+    let pid = server.id();
+    let sorts = ["newest", "price_asc", "price_desc", "rating", "popular"];
+    let fetch = |n: usize| {
+        let url = format!(
+            "{base}/api/v1/products?per_page={}&sort={}&min_price={}&junk{n}={n}",
+            1 + n % 100,
+            sorts[n % 5],
+            n / 500
+        );
+        let client = client.clone();
+        async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
+    };
+    // Warm up the allocator and every code path, then measure the baseline.
+    for n in 0..300 {
+        assert_eq!(fetch(n).await.unwrap(), 200);
+    }
+    let baseline = rss_bytes(pid);
+    for n in 300..4_000 {
+        assert_eq!(fetch(n).await.unwrap(), 200);
+    }
+    let after = rss_bytes(pid);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    eprintln!("RSS: baseline {baseline} bytes, after {after} bytes, budget {BUDGET}");
+    assert!(baseline > 0, "RSS readable");
+    // Twice the budget leaves room for allocator slack; 3,700 distinct pages unbounded would be far more.
+    assert!(
+        after <= baseline + 2 * BUDGET + 8 * 1024 * 1024,
+        "RSS grew from {baseline} to {after}"
+    );
+}
