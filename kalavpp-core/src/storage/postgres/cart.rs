@@ -188,14 +188,18 @@ impl DownloadStore for PostgresStore {
         )
         .await
         .map_err(map_err)?;
+        // The earlier links' rows are locked too: a download counted on one of them right now
+        // finishes first, and its count carries over.
         let remaining: Option<i32> = tx
-            .query_one(
-                "SELECT max(downloads_left) FROM download_links WHERE order_item_id = $1 AND user_id = $2",
+            .query(
+                "SELECT downloads_left FROM download_links WHERE order_item_id = $1 AND user_id = $2 FOR UPDATE",
                 &[&link.order_item_id.0, &link.user_id.0],
             )
             .await
             .map_err(map_err)?
-            .get(0);
+            .iter()
+            .map(|row| row.get::<_, i32>(0))
+            .max();
         let downloads = remaining.map_or(link.downloads, |left| left.min(link.downloads));
         tx.execute(
             "INSERT INTO download_links (id, order_item_id, user_id, expires_at, downloads_left, created_at)
