@@ -109,14 +109,23 @@ async fn claims_are_leases_and_outcomes_stick(store: Db) {
         .await
         .expect("request");
     // Not due while the inline attempt holds it.
-    assert!(store.claim_payment_intents(t0, t0 + secs(120), 10).await.expect("claim").is_empty());
-    let claimed = store.claim_payment_intents(t0 + secs(61), t0 + secs(200), 10).await.expect("claim");
+    assert!(
+        store
+            .claim_payment_intents(t0, t0 + secs(120), 10, None)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let claimed = store
+        .claim_payment_intents(t0 + secs(61), t0 + secs(200), 10, None)
+        .await
+        .expect("claim");
     assert_eq!(claimed.iter().map(|i| (i.id, i.attempts)).collect::<Vec<_>>(), vec![(intent.id, 1)]);
     assert_eq!(claimed[0].next_attempt_at, t0 + secs(200));
     // Leased: nobody else gets it until the lease ends.
     assert!(
         store
-            .claim_payment_intents(t0 + secs(100), t0 + secs(300), 10)
+            .claim_payment_intents(t0 + secs(100), t0 + secs(300), 10, None)
             .await
             .expect("claim")
             .is_empty()
@@ -127,7 +136,7 @@ async fn claims_are_leases_and_outcomes_stick(store: Db) {
         .await
         .expect("fail");
     let again = store
-        .claim_payment_intents(t0 + secs(150), t0 + secs(400), 10)
+        .claim_payment_intents(t0 + secs(150), t0 + secs(400), 10, None)
         .await
         .expect("claim");
     assert_eq!(
@@ -158,7 +167,7 @@ async fn claims_are_leases_and_outcomes_stick(store: Db) {
     );
     assert!(
         store
-            .claim_payment_intents(t0 + secs(9_999), t0 + secs(99_999), 10)
+            .claim_payment_intents(t0 + secs(9_999), t0 + secs(99_999), 10, None)
             .await
             .expect("claim")
             .is_empty()
@@ -278,7 +287,7 @@ async fn late_payments_are_given_back_once_and_on_time_ones_are_not(store: Db) {
         EventOutcome::Duplicate
     );
     let due = store
-        .claim_payment_intents(now() + secs(1), now() + secs(60), 10)
+        .claim_payment_intents(now() + secs(1), now() + secs(60), 10, None)
         .await
         .expect("claim");
     assert_eq!(due.len(), 3, "three payments to give back: {due:?}");

@@ -421,14 +421,14 @@ impl<'a> Orders<'a> {
             other => other.into(),
         })?;
         self.inner.cache.invalidate();
-        self.close_sessions_now().await;
+        self.close_sessions_now(Some(id)).await;
         Ok(order)
     }
 
     /// Expires the provider sessions of orders just closed, at once (best effort: the
     /// reconciler repeats whatever fails here).
-    async fn close_sessions_now(&self) {
-        if let Err(err) = self.reconcile_payments().await {
+    async fn close_sessions_now(&self, order: Option<OrderId>) {
+        if let Err(err) = self.reconcile(order).await {
             tracing::warn!(error = %err, "closing checkout sessions deferred to the reconciler");
         }
     }
@@ -557,8 +557,14 @@ impl<'a> Orders<'a> {
     /// provider confirms. Returns how many completed. Run it periodically (the server does).
     #[instrument(skip_all)]
     pub async fn reconcile_payments(&self) -> Result<usize> {
+        self.reconcile(None).await
+    }
+
+    /// One round over due intents (only `order`'s when given: requests carry out their own
+    /// order's actions at once and leave the rest to the background reconciler).
+    async fn reconcile(&self, order: Option<OrderId>) -> Result<usize> {
         let at = now();
-        let claimed = self.inner.store.claim_payment_intents(at, at + self.lease(), 20).await?;
+        let claimed = self.inner.store.claim_payment_intents(at, at + self.lease(), 20, order).await?;
         let mut done = 0;
         for intent in claimed {
             let id = intent.id;
@@ -756,7 +762,7 @@ impl<'a> Orders<'a> {
             EventOutcome::AutoRefund => {
                 tracing::warn!(order = %order.id, "a payment the order could not take is being refunded");
                 // Best effort now; the reconciler repeats it until the provider confirms.
-                if let Err(err) = self.reconcile_payments().await {
+                if let Err(err) = self.reconcile(Some(order.id)).await {
                     tracing::warn!(error = %err, "automatic refund deferred to the reconciler");
                 }
             }
@@ -875,7 +881,8 @@ impl<'a> Orders<'a> {
         if !expired.is_empty() {
             tracing::info!(count = expired.len(), "expired unpaid orders");
             self.inner.cache.invalidate();
-            self.close_sessions_now().await;
+            // The background sweeper calls this: closing every due session here is fine.
+            self.close_sessions_now(None).await;
         }
         Ok(expired.len())
     }

@@ -286,9 +286,16 @@ pub trait PaymentIntentStore: Send + Sync {
     /// replay the refusal for the old one). `Conflict("orders.status")` when the order is not
     /// paid, `Conflict("payment_intents.pending")` while a refund of it is pending or done.
     async fn request_refund(&self, intent: NewPaymentIntent) -> StoreResult<PaymentIntent>;
-    /// Claims up to `limit` pending intents due at `now`, oldest first: each gets `attempts + 1`
-    /// and `next_attempt_at = lease_until`, in one transaction (`SKIP LOCKED` on PostgreSQL).
-    async fn claim_payment_intents(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<PaymentIntent>>;
+    /// Claims up to `limit` pending intents due at `now` (only `order`'s when given), oldest
+    /// first: each gets `attempts + 1` and `next_attempt_at = lease_until`, in one transaction
+    /// (`SKIP LOCKED` on PostgreSQL).
+    async fn claim_payment_intents(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+        order: Option<OrderId>,
+    ) -> StoreResult<Vec<PaymentIntent>>;
     /// Marks a pending intent `done` with the provider's result id (expiries and automatic
     /// refunds; an admin's refund completes through [`OrderStore::refund_order`]). `false` when it
     /// was not pending.

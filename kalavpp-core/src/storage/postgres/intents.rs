@@ -149,7 +149,13 @@ impl PaymentIntentStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn claim_payment_intents(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<PaymentIntent>> {
+    async fn claim_payment_intents(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+        order: Option<OrderId>,
+    ) -> StoreResult<Vec<PaymentIntent>> {
         let rows = self
             .client()
             .await?
@@ -157,10 +163,11 @@ impl PaymentIntentStore for PostgresStore {
                 &format!(
                     "UPDATE payment_intents SET attempts = attempts + 1, next_attempt_at = $2, updated_at = $1
                      WHERE id IN (SELECT id FROM payment_intents WHERE status = 'pending' AND next_attempt_at <= $1
+                                    AND ($4::uuid IS NULL OR order_id = $4)
                                   ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
                      RETURNING {INTENT_COLUMNS}"
                 ),
-                &[&now, &lease_until, &limit],
+                &[&now, &lease_until, &limit, &order.map(|o| o.0)],
             )
             .await
             .map_err(map_err)?;

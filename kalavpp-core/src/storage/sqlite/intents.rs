@@ -153,16 +153,26 @@ impl PaymentIntentStore for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn claim_payment_intents(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<PaymentIntent>> {
+    async fn claim_payment_intents(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+        order: Option<OrderId>,
+    ) -> StoreResult<Vec<PaymentIntent>> {
         self.pool
             .write(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
                 let ids: Vec<String> = tx
                     .prepare_cached(
                         "SELECT id FROM payment_intents WHERE status = 'pending' AND next_attempt_at <= ?1
+                           AND (?3 IS NULL OR order_id = ?3)
                          ORDER BY next_attempt_at, id LIMIT ?2",
                     )
-                    .and_then(|mut stmt| stmt.query_map(params![ts(now), limit], |r| r.get(0))?.collect())
+                    .and_then(|mut stmt| {
+                        stmt.query_map(params![ts(now), limit, order.map(|o| o.to_string())], |r| r.get(0))?
+                            .collect()
+                    })
                     .map_err(map_err)?;
                 let mut claimed = Vec::with_capacity(ids.len());
                 for id in ids {
