@@ -119,16 +119,7 @@ async fn kill_9_under_checkout_and_payment_loses_nothing_acknowledged() {
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     for cycle in 0..CYCLES {
         let (mut child, base) = start(&data, &client).await;
-        let login = client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"email": "customer@demo.kalavpp.test", "password": DEMO_PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
-        let token = login["access_token"].as_str().expect("signed in").to_owned();
+        let token = sign_in(&client, &base, "customer@demo.kalavpp.test", DEMO_PASSWORD).await;
         let listed = client
             .get(format!("{base}/api/v1/products?per_page=100"))
             .send()

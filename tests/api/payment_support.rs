@@ -41,6 +41,32 @@ pub fn header<'a>(request: &'a Request, name: &str) -> &'a str {
     request.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
+/// A Checkout Session object as Stripe answers it.
+fn session(id: &str, status: &str, url: Option<&str>) -> Value {
+    json!({
+        "id": id,
+        "object": "checkout.session",
+        "created": 1_700_000_000,
+        "expires_at": 1_700_086_400,
+        "livemode": false,
+        "mode": "payment",
+        "payment_status": "unpaid",
+        "status": status,
+        "url": url,
+        "automatic_tax": { "enabled": false, "liability": null, "status": null },
+        "custom_fields": [],
+        "custom_text": {
+            "after_submit": null,
+            "shipping_address": null,
+            "submit": null,
+            "terms_of_service_acceptance": null
+        },
+        "payment_method_types": ["card"],
+        "phone_number_collection": { "enabled": false },
+        "shipping_options": []
+    })
+}
+
 impl FakeStripe {
     /// Starts the server: `POST /v1/checkout/sessions` answers a fresh session (`cs_test_<n>`),
     /// `POST /v1/refunds` a succeeded refund echoing the amount and payment intent.
@@ -52,28 +78,8 @@ impl FakeStripe {
             .respond_with(move |_: &Request| {
                 let n = sessions.fetch_add(1, Ordering::SeqCst) + 1;
                 let id = format!("cs_test_{n:04}");
-                ResponseTemplate::new(200).set_body_json(json!({
-                    "id": id,
-                    "object": "checkout.session",
-                    "created": 1_700_000_000,
-                    "expires_at": 1_700_086_400,
-                    "livemode": false,
-                    "mode": "payment",
-                    "payment_status": "unpaid",
-                    "status": "open",
-                    "url": format!("https://checkout.stripe.test/c/pay/{id}"),
-                    "automatic_tax": { "enabled": false, "liability": null, "status": null },
-                    "custom_fields": [],
-                    "custom_text": {
-                        "after_submit": null,
-                        "shipping_address": null,
-                        "submit": null,
-                        "terms_of_service_acceptance": null
-                    },
-                    "payment_method_types": ["card"],
-                    "phone_number_collection": { "enabled": false },
-                    "shipping_options": []
-                }))
+                let url = format!("https://checkout.stripe.test/c/pay/{id}");
+                ResponseTemplate::new(200).set_body_json(session(&id, "open", Some(&url)))
             })
             .mount(&server)
             .await;
@@ -81,28 +87,7 @@ impl FakeStripe {
             .and(path_regex("^/v1/checkout/sessions/[^/]+/expire$"))
             .respond_with(|request: &Request| {
                 let id = request.url.path().split('/').nth(4).unwrap_or_default().to_owned();
-                ResponseTemplate::new(200).set_body_json(json!({
-                    "id": id,
-                    "object": "checkout.session",
-                    "created": 1_700_000_000,
-                    "expires_at": 1_700_086_400,
-                    "livemode": false,
-                    "mode": "payment",
-                    "payment_status": "unpaid",
-                    "status": "expired",
-                    "url": null,
-                    "automatic_tax": { "enabled": false, "liability": null, "status": null },
-                    "custom_fields": [],
-                    "custom_text": {
-                        "after_submit": null,
-                        "shipping_address": null,
-                        "submit": null,
-                        "terms_of_service_acceptance": null
-                    },
-                    "payment_method_types": ["card"],
-                    "phone_number_collection": { "enabled": false },
-                    "shipping_options": []
-                }))
+                ResponseTemplate::new(200).set_body_json(session(&id, "expired", None))
             })
             .mount(&server)
             .await;
