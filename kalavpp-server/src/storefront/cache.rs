@@ -2,10 +2,14 @@
 //! write makes every entry stale at once) and the page's normalised path and parameters, bounded
 //! by the total size of the bodies.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use moka::future::Cache;
+
+use super::ShopError;
 
 /// Total bytes of HTML kept.
 const BUDGET_BYTES: u64 = 16 * 1024 * 1024;
@@ -29,13 +33,13 @@ impl Default for PageCache {
 }
 
 impl PageCache {
-    /// The page stored for `key` at `generation`.
-    pub async fn get(&self, generation: u64, key: &str) -> Option<Bytes> {
-        self.entries.get(&(generation, key.to_owned())).await
-    }
-
-    /// Keeps `html` for `key` at `generation`.
-    pub async fn put(&self, generation: u64, key: String, html: Bytes) {
-        self.entries.insert((generation, key), html).await;
+    /// The page kept for `key` at `generation`, or the one `render` makes (then kept). Concurrent
+    /// callers for the same key wait for a single render (no stampede on a cold or just-invalidated
+    /// cache); a failed render is not kept.
+    pub async fn render_once<F>(&self, generation: u64, key: String, render: F) -> Result<Bytes, Arc<ShopError>>
+    where
+        F: Future<Output = Result<Bytes, ShopError>>,
+    {
+        self.entries.try_get_with((generation, key), render).await
     }
 }
