@@ -127,7 +127,7 @@ impl Metrics {
         &self,
         market: &Marketplace,
         responses: &crate::response_cache::ResponseCache,
-        pages: &crate::response_cache::ResponseCache,
+        pages: &crate::storefront::PageCache,
     ) -> String {
         self.gauge(
             "kalavpp_cache_bytes",

@@ -46,11 +46,6 @@ impl ResponseCache {
         Ok(bytes)
     }
 
-    /// Keeps ready `bytes` (e.g. a rendered page) under `(generation, key)`.
-    pub async fn put(&self, generation: u64, key: String, bytes: Bytes) {
-        self.entries.insert((generation, key), bytes).await;
-    }
-
     /// Estimated bytes held now (after pending evictions ran).
     pub async fn weighted_bytes(&self) -> u64 {
         self.entries.run_pending_tasks().await;

@@ -7,6 +7,7 @@
 //! Every page works without JavaScript. See [`session`] for the cookie and CSRF rules.
 
 mod account;
+mod cache;
 mod pages;
 mod product;
 mod search;
@@ -28,8 +29,7 @@ use sha2::Digest;
 use crate::app::AppState;
 use crate::rate_limit::IpRateLimit;
 
-/// Rendered anonymous pages share the ready-bytes cache type (and its byte bound) of the API.
-pub use crate::response_cache::ResponseCache as PageCache;
+pub use cache::PageCache;
 
 const STYLESHEET: &str = include_str!("../../templates/storefront/shop.css");
 

@@ -15,7 +15,7 @@ use kalavpp_core::storage::Product;
 use serde_json::json;
 
 use super::session::Visitor;
-use super::{Chrome, ShopResult, json_ld};
+use super::{Chrome, ShopError, ShopResult, json_ld};
 use crate::app::AppState;
 use crate::web::money;
 
@@ -36,27 +36,40 @@ macro_rules! shop_page {
 }
 pub(crate) use shop_page;
 
-/// Renders `page` for `visitor`; an anonymous visitor's copy is kept under `key` at `generation`.
-pub async fn serve<P: ShopPage>(state: &AppState, visitor: &Visitor, generation: u64, key: String, mut page: P) -> ShopResult {
+/// The page `build` makes, for `visitor`. Anonymous visitors share one copy, kept under `key` at
+/// `generation`: it is built once however many of them ask for it at the same moment.
+pub async fn serve<P, F>(state: &AppState, visitor: &Visitor, generation: u64, key: String, build: F) -> ShopResult
+where
+    P: ShopPage,
+    F: std::future::Future<Output = Result<P, ShopError>>,
+{
     if let Some(shopper) = &visitor.shopper {
+        let mut page = build.await?;
         shopper.dress(page.chrome());
         return super::render(&page);
     }
-    let html = Bytes::from(page.render().map_err(|e| Error::Internal(format!("template: {e}")))?);
-    state.pages.put(generation, key, html.clone()).await;
-    Ok(html_bytes(html))
+    let rendered = state
+        .pages
+        .render_once(generation, key, async move {
+            let page = build.await?;
+            let html = page.render().map_err(|e| Error::Internal(format!("template: {e}")))?;
+            Ok(Bytes::from(html))
+        })
+        .await;
+    match rendered {
+        Ok(html) => Ok(html_bytes(html)),
+        // Visitors who waited for the same failed build get an error of the same kind.
+        Err(shared) => Err(std::sync::Arc::try_unwrap(shared).unwrap_or_else(|shared| {
+            ShopError(match &shared.0 {
+                Error::NotFound { .. } => Error::not_found("not_found", "not found"),
+                other => Error::Internal(other.to_string()),
+            })
+        })),
+    }
 }
 
 fn html_bytes(html: Bytes) -> axum::response::Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
-}
-
-/// The kept anonymous copy of `key`, when the visitor is anonymous and it exists.
-pub(super) async fn kept(state: &AppState, visitor: &Visitor, generation: u64, key: &str) -> Option<axum::response::Response> {
-    if visitor.shopper.is_some() {
-        return None;
-    }
-    state.pages.get(generation, key).await.map(html_bytes)
 }
 
 /// A work as a card in a grid.
@@ -134,42 +147,42 @@ shop_page!(HomePage, ArtistPage);
 pub async fn home(State(state): State<AppState>, visitor: Visitor) -> ShopResult {
     let generation = state.market.catalog_cache().generation();
     let key = "home".to_owned();
-    if let Some(page) = kept(&state, &visitor, generation, &key).await {
-        return Ok(page);
-    }
-    let currency = state.market.config().currency.clone();
-    let catalog = state.market.catalog();
-    let sorted = |sort: &str| BrowseFilters {
-        sort: Some(sort.to_owned()),
-        ..BrowseFilters::default()
+    let build = async {
+        let currency = state.market.config().currency.clone();
+        let catalog = state.market.catalog();
+        let sorted = |sort: &str| BrowseFilters {
+            sort: Some(sort.to_owned()),
+            ..BrowseFilters::default()
+        };
+        let newest = catalog.browse(sorted("newest"), PageRequest::new(1, 8)).await?;
+        let popular = catalog.browse(sorted("popular"), PageRequest::new(1, 4)).await?;
+        let categories = catalog
+            .categories()
+            .await?
+            .into_iter()
+            .filter(|c| c.parent_id.is_none() && c.product_count > 0)
+            .map(|c| CategoryLink {
+                slug: c.slug,
+                name: c.name,
+                count: c.product_count,
+            })
+            .collect();
+        let mut chrome = Chrome::new(
+            &state,
+            "/",
+            "Original art and digital works from independent artists",
+            "Buy original paintings, prints and digital works directly from independent artists.",
+        );
+        chrome.section = "home";
+        let page = HomePage {
+            chrome,
+            newest: cards(&newest, &currency),
+            popular: cards(&popular, &currency),
+            categories,
+        };
+        Ok::<_, ShopError>(page)
     };
-    let newest = catalog.browse(sorted("newest"), PageRequest::new(1, 8)).await?;
-    let popular = catalog.browse(sorted("popular"), PageRequest::new(1, 4)).await?;
-    let categories = catalog
-        .categories()
-        .await?
-        .into_iter()
-        .filter(|c| c.parent_id.is_none() && c.product_count > 0)
-        .map(|c| CategoryLink {
-            slug: c.slug,
-            name: c.name,
-            count: c.product_count,
-        })
-        .collect();
-    let mut chrome = Chrome::new(
-        &state,
-        "/",
-        "Original art and digital works from independent artists",
-        "Buy original paintings, prints and digital works directly from independent artists.",
-    );
-    chrome.section = "home";
-    let page = HomePage {
-        chrome,
-        newest: cards(&newest, &currency),
-        popular: cards(&popular, &currency),
-        categories,
-    };
-    serve(&state, &visitor, generation, key, page).await
+    serve(&state, &visitor, generation, key, build).await
 }
 
 pub(super) fn paragraphs(text: &str) -> Vec<String> {
@@ -184,44 +197,44 @@ pub(super) fn paragraphs(text: &str) -> Vec<String> {
 pub async fn artist(State(state): State<AppState>, visitor: Visitor, Path(slug): Path<String>) -> ShopResult {
     let generation = state.market.catalog_cache().generation();
     let key = format!("artist\n{slug}");
-    if let Some(page) = kept(&state, &visitor, generation, &key).await {
-        return Ok(page);
-    }
-    let vendor = state.market.vendors().public(&slug).await?;
-    let works = state
-        .market
-        .catalog()
-        .browse(
-            BrowseFilters {
-                vendor: Some(vendor.id.to_string()),
-                ..BrowseFilters::default()
-            },
-            PageRequest::new(1, 100),
-        )
-        .await?;
-    let bio = vendor.bio.clone().unwrap_or_default();
-    let description = if bio.is_empty() {
-        format!("Works by {} on KALAVPP.", vendor.shop_name)
-    } else {
-        bio.chars().take(155).collect()
+    let build = async {
+        let vendor = state.market.vendors().public(&slug).await?;
+        let works = state
+            .market
+            .catalog()
+            .browse(
+                BrowseFilters {
+                    vendor: Some(vendor.id.to_string()),
+                    ..BrowseFilters::default()
+                },
+                PageRequest::new(1, 100),
+            )
+            .await?;
+        let bio = vendor.bio.clone().unwrap_or_default();
+        let description = if bio.is_empty() {
+            format!("Works by {} on KALAVPP.", vendor.shop_name)
+        } else {
+            bio.chars().take(155).collect()
+        };
+        let path = format!("/artists/{}", vendor.slug);
+        let mut chrome = Chrome::new(&state, &path, vendor.shop_name.clone(), description);
+        chrome.og_type = "profile";
+        chrome.json_ld = Some(json_ld(&json!({
+            "@context": "https://schema.org",
+            "@type": "Person",
+            "name": vendor.shop_name,
+            "description": bio,
+            "url": format!("{}{path}", state.settings.backend_url),
+        })));
+        let page = ArtistPage {
+            chrome,
+            name: vendor.shop_name.clone(),
+            bio: paragraphs(&bio),
+            rating: (vendor.rating_count > 0).then(|| format!("{:.1} out of 5 from {} reviews", vendor.rating_avg, vendor.rating_count)),
+            count: works.total,
+            works: cards(&works, &state.market.config().currency),
+        };
+        Ok::<_, ShopError>(page)
     };
-    let path = format!("/artists/{}", vendor.slug);
-    let mut chrome = Chrome::new(&state, &path, vendor.shop_name.clone(), description);
-    chrome.og_type = "profile";
-    chrome.json_ld = Some(json_ld(&json!({
-        "@context": "https://schema.org",
-        "@type": "Person",
-        "name": vendor.shop_name,
-        "description": bio,
-        "url": format!("{}{path}", state.settings.backend_url),
-    })));
-    let page = ArtistPage {
-        chrome,
-        name: vendor.shop_name.clone(),
-        bio: paragraphs(&bio),
-        rating: (vendor.rating_count > 0).then(|| format!("{:.1} out of 5 from {} reviews", vendor.rating_avg, vendor.rating_count)),
-        count: works.total,
-        works: cards(&works, &state.market.config().currency),
-    };
-    serve(&state, &visitor, generation, key, page).await
+    serve(&state, &visitor, generation, key, build).await
 }

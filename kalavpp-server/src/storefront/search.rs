@@ -6,9 +6,9 @@ use kalavpp_core::domain::{Page, PageRequest};
 use kalavpp_core::services::BrowseFilters;
 use kalavpp_core::{Error, FieldError};
 
-use super::pages::{Card, ShopPage, cards, kept, serve, shop_page};
+use super::pages::{Card, ShopPage, cards, serve, shop_page};
 use super::session::Visitor;
-use super::{Chrome, ShopResult, error_for};
+use super::{Chrome, ShopError, ShopResult, error_for};
 use crate::app::AppState;
 use crate::web::{field, query_map};
 
@@ -166,131 +166,131 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
         form.min_price,
         form.max_price,
     );
-    if let Some(page) = kept(&state, &visitor, generation, &key).await {
-        return Ok(page);
-    }
-    let filters = BrowseFilters {
-        q: Some(form.q.clone()).filter(|q| !q.is_empty()),
-        category: Some(form.category.clone()).filter(|c| !c.is_empty()),
-        vendor: None,
-        kind: Some(form.kind.clone()).filter(|k| !k.is_empty()),
-        min_price: min,
-        max_price: max,
-        sort: Some(form.sort.clone()).filter(|s| !s.is_empty()),
-    };
-    let catalog = state.market.catalog();
-    let per_page = 24;
-    let results = match catalog.browse(filters.clone(), PageRequest::new(page_number, per_page)).await {
-        Ok(results) => results,
-        Err(Error::Validation(fields)) => {
-            errors.extend(fields);
-            catalog.browse(BrowseFilters::default(), PageRequest::new(1, per_page)).await?
-        }
-        // An unknown category shows nothing rather than an error page.
-        Err(Error::NotFound { .. }) => std::sync::Arc::new(Page::new(vec![], PageRequest::new(1, per_page), 0)),
-        Err(other) => return Err(other.into()),
-    };
-    // Facet counts: the same search with each value of one filter in turn (one page of one item).
-    let count = |filters: BrowseFilters| facet_count(state.market.catalog(), filters);
-    let all = catalog.categories().await?;
-    // The top-level category whose sub-categories are listed: the chosen one or the chosen one's parent.
-    let chosen = all.iter().find(|c| c.slug == form.category);
-    let open = chosen.map(|c| c.parent_id.unwrap_or(c.id));
-    let mut categories = Vec::new();
-    for category in all.iter().filter(|c| c.parent_id.is_none()) {
-        let children: Vec<_> = if open == Some(category.id) {
-            all.iter().filter(|c| c.parent_id == Some(category.id)).collect()
-        } else {
-            vec![]
+    let build = async {
+        let filters = BrowseFilters {
+            q: Some(form.q.clone()).filter(|q| !q.is_empty()),
+            category: Some(form.category.clone()).filter(|c| !c.is_empty()),
+            vendor: None,
+            kind: Some(form.kind.clone()).filter(|k| !k.is_empty()),
+            min_price: min,
+            max_price: max,
+            sort: Some(form.sort.clone()).filter(|s| !s.is_empty()),
         };
-        for (level, entry) in std::iter::once((false, category)).chain(children.into_iter().map(|c| (true, c))) {
+        let catalog = state.market.catalog();
+        let per_page = 24;
+        let results = match catalog.browse(filters.clone(), PageRequest::new(page_number, per_page)).await {
+            Ok(results) => results,
+            Err(Error::Validation(fields)) => {
+                errors.extend(fields);
+                catalog.browse(BrowseFilters::default(), PageRequest::new(1, per_page)).await?
+            }
+            // An unknown category shows nothing rather than an error page.
+            Err(Error::NotFound { .. }) => std::sync::Arc::new(Page::new(vec![], PageRequest::new(1, per_page), 0)),
+            Err(other) => return Err(other.into()),
+        };
+        // Facet counts: the same search with each value of one filter in turn (one page of one item).
+        let count = |filters: BrowseFilters| facet_count(state.market.catalog(), filters);
+        let all = catalog.categories().await?;
+        // The top-level category whose sub-categories are listed: the chosen one or the chosen one's parent.
+        let chosen = all.iter().find(|c| c.slug == form.category);
+        let open = chosen.map(|c| c.parent_id.unwrap_or(c.id));
+        let mut categories = Vec::new();
+        for category in all.iter().filter(|c| c.parent_id.is_none()) {
+            let children: Vec<_> = if open == Some(category.id) {
+                all.iter().filter(|c| c.parent_id == Some(category.id)).collect()
+            } else {
+                vec![]
+            };
+            for (level, entry) in std::iter::once((false, category)).chain(children.into_iter().map(|c| (true, c))) {
+                let count = count(BrowseFilters {
+                    category: Some(entry.slug.clone()),
+                    ..filters.clone()
+                })
+                .await;
+                if count == 0 && form.category != entry.slug {
+                    continue;
+                }
+                categories.push(Facet {
+                    selected: form.category == entry.slug,
+                    value: entry.slug.clone(),
+                    label: entry.name.clone(),
+                    count,
+                    child: level,
+                });
+            }
+        }
+        let mut kinds = Vec::new();
+        for (value, label) in [("physical", "Originals"), ("digital", "Digital downloads")] {
             let count = count(BrowseFilters {
-                category: Some(entry.slug.clone()),
+                kind: Some(value.to_owned()),
                 ..filters.clone()
             })
             .await;
-            if count == 0 && form.category != entry.slug {
-                continue;
-            }
-            categories.push(Facet {
-                selected: form.category == entry.slug,
-                value: entry.slug.clone(),
-                label: entry.name.clone(),
+            kinds.push(Facet {
+                value: value.to_owned(),
+                label: label.to_owned(),
                 count,
-                child: level,
+                selected: form.kind == value,
+                child: false,
             });
         }
-    }
-    let mut kinds = Vec::new();
-    for (value, label) in [("physical", "Originals"), ("digital", "Digital downloads")] {
-        let count = count(BrowseFilters {
-            kind: Some(value.to_owned()),
-            ..filters.clone()
-        })
-        .await;
-        kinds.push(Facet {
-            value: value.to_owned(),
-            label: label.to_owned(),
-            count,
-            selected: form.kind == value,
-            child: false,
-        });
-    }
-    let currency = state.market.config().currency.to_uppercase();
-    let mut prices = Vec::new();
-    for (min, max, label) in PRICE_BANDS {
-        let count = count(BrowseFilters {
-            min_price: min.map(|c| c.to_string()),
-            max_price: max.map(|c| c.to_string()),
-            ..filters.clone()
-        })
-        .await;
-        let (min_text, max_text) = (min.map(major_units).unwrap_or_default(), max.map(major_units).unwrap_or_default());
-        prices.push(PriceFacet {
-            label: format!("{label} {currency}"),
-            selected: form.min_price == min_text && form.max_price == max_text,
-            href: search_link(&form, Some((&min_text, &max_text)), 1),
-            count,
-        });
-    }
-    let pages = u32::try_from((results.total + i64::from(per_page) - 1) / i64::from(per_page))
-        .unwrap_or(1)
-        .max(1);
-    let link = |n: u32| search_link(&form, None, n);
-    let heading = if form.q.is_empty() {
-        "Browse the collection".to_owned()
-    } else {
-        format!("Works matching “{}”", form.q)
+        let currency = state.market.config().currency.to_uppercase();
+        let mut prices = Vec::new();
+        for (min, max, label) in PRICE_BANDS {
+            let count = count(BrowseFilters {
+                min_price: min.map(|c| c.to_string()),
+                max_price: max.map(|c| c.to_string()),
+                ..filters.clone()
+            })
+            .await;
+            let (min_text, max_text) = (min.map(major_units).unwrap_or_default(), max.map(major_units).unwrap_or_default());
+            prices.push(PriceFacet {
+                label: format!("{label} {currency}"),
+                selected: form.min_price == min_text && form.max_price == max_text,
+                href: search_link(&form, Some((&min_text, &max_text)), 1),
+                count,
+            });
+        }
+        let pages = u32::try_from((results.total + i64::from(per_page) - 1) / i64::from(per_page))
+            .unwrap_or(1)
+            .max(1);
+        let link = |n: u32| search_link(&form, None, n);
+        let heading = if form.q.is_empty() {
+            "Browse the collection".to_owned()
+        } else {
+            format!("Works matching “{}”", form.q)
+        };
+        let mut chrome = Chrome::new(
+            &state,
+            "/search",
+            heading.clone(),
+            "Search original art and digital works by category, kind and price.",
+        );
+        chrome.q.clone_from(&form.q);
+        chrome.section = "search";
+        let sorts = SORTS
+            .iter()
+            .map(|(value, label)| (*value, *label, form.sort == *value || (form.sort.is_empty() && *value == "newest")))
+            .collect();
+        let page = SearchPage {
+            chrome,
+            heading,
+            results: cards(&results, &state.market.config().currency),
+            total: results.total,
+            categories,
+            kinds,
+            prices,
+            sorts,
+            errors,
+            prev: (results.page > 1).then(|| link(results.page - 1)),
+            next: (results.page < pages).then(|| link(results.page + 1)),
+            page: results.page,
+            pages,
+            form,
+        };
+        Ok::<_, ShopError>(page)
     };
-    let mut chrome = Chrome::new(
-        &state,
-        "/search",
-        heading.clone(),
-        "Search original art and digital works by category, kind and price.",
-    );
-    chrome.q.clone_from(&form.q);
-    chrome.section = "search";
-    let sorts = SORTS
-        .iter()
-        .map(|(value, label)| (*value, *label, form.sort == *value || (form.sort.is_empty() && *value == "newest")))
-        .collect();
-    let page = SearchPage {
-        chrome,
-        heading,
-        results: cards(&results, &state.market.config().currency),
-        total: results.total,
-        categories,
-        kinds,
-        prices,
-        sorts,
-        errors,
-        prev: (results.page > 1).then(|| link(results.page - 1)),
-        next: (results.page < pages).then(|| link(results.page + 1)),
-        page: results.page,
-        pages,
-        form,
-    };
-    serve(&state, &visitor, generation, key, page).await
+    serve(&state, &visitor, generation, key, build).await
 }
 
 /// How many works `filters` match (one page of one item).
