@@ -297,6 +297,26 @@ async fn a_refund_made_in_stripes_dashboard_reverses_the_ledger(app: TestApp, st
     )
     .await;
     assert_eq!(ledger_entries(&app, &scene).await, 2 * entries);
+    // Out of order: the refund of a payment arrives before the payment's own event. The payment
+    // event then pays nothing (the money is already back with the buyer).
+    let early = pending(&app, &scene).await;
+    let early_id = text(&early, "id");
+    let refunded_first = json!({"id": "ch_early", "object": "charge", "payment_intent": "pi_early", "amount": early["total_cents"],
+                                "amount_refunded": early["total_cents"], "refunded": true, "currency": "usd",
+                                "metadata": {"order_id": early_id}});
+    deliver(
+        &app,
+        &crate::payment_support::event("evt_early_refund", "charge.refunded", refunded_first),
+        "ignored",
+    )
+    .await;
+    deliver(&app, &completed_event("evt_early_paid", &early, "pi_early"), "ignored").await;
+    assert_eq!(
+        admin_order(&app, &scene, &early_id).await["status"],
+        "pending_payment",
+        "never paid"
+    );
+    assert_eq!(ledger_entries(&app, &scene).await, 2 * entries, "nothing credited");
     // A partial refund in the dashboard leaves orders alone (full refunds only).
     let partial =
         json!({"id": "ch_part", "object": "charge", "payment_intent": "pi_dash", "amount": 100, "amount_refunded": 10, "refunded": false});

@@ -775,6 +775,20 @@ impl<'a> Orders<'a> {
     /// dispute): the ledger is reversed as for an admin refund (audit actor: system). An order
     /// already refunded (e.g. by our own refund, whose event this is) changes nothing.
     async fn external_refund(&self, order: &Order, event: &PaymentEvent) -> Result<EventOutcome> {
+        if order.status.takes_payment() {
+            // Seen before the payment's own event: remembered, so that event pays nothing.
+            let record = PaymentEventRecord {
+                event_id: event.event_id.clone(),
+                kind: event.kind,
+                order_id: order.id,
+                payment_intent_id: event.payment_intent_id.clone(),
+                confirmation: None,
+                late_payment: None,
+                digital_credit_pending: false,
+                at: now(),
+            };
+            return Ok(self.inner.store.apply_payment_event(record).await?);
+        }
         if !order.status.is_refundable() || !self.concerns_the_sale(order, event) {
             return Ok(EventOutcome::Ignored);
         }

@@ -634,8 +634,19 @@ impl OrderStore for PostgresStore {
                 return Ok(EventOutcome::AutoRefund);
             }
         }
+        // A refund (or lost dispute) of this order's payment seen before the payment itself: the
+        // money is back with the buyer, so the late payment event pays nothing.
+        let given_back = event.kind == PaymentEventKind::Succeeded
+            && tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM payment_events WHERE order_id = $1 AND kind IN ('refunded', 'dispute_lost'))",
+                    &[&order_id],
+                )
+                .await
+                .map_err(map_err)?
+                .get::<_, bool>(0);
         let applied = match (event.kind, status) {
-            (PaymentEventKind::Succeeded, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) => {
+            (PaymentEventKind::Succeeded, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) if !given_back => {
                 pay_order(&tx, order_id, &event).await?;
                 true
             }

@@ -627,8 +627,18 @@ impl OrderStore for SqliteStore {
                         return Ok(EventOutcome::AutoRefund);
                     }
                 }
+                // A refund (or lost dispute) of this order's payment seen before the payment itself:
+                // the money is back with the buyer, so the late payment event pays nothing.
+                let given_back = event.kind == PaymentEventKind::Succeeded
+                    && tx
+                        .query_row(
+                            "SELECT EXISTS (SELECT 1 FROM payment_events WHERE order_id = ?1 AND kind IN ('refunded', 'dispute_lost'))",
+                            [&order_id],
+                            |r| r.get::<_, bool>(0),
+                        )
+                        .map_err(map_err)?;
                 let applied = match (event.kind, status) {
-                    (PaymentEventKind::Succeeded, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) => {
+                    (PaymentEventKind::Succeeded, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) if !given_back => {
                         pay_order(&tx, &order_id, &event, &at)?;
                         true
                     }
