@@ -120,14 +120,7 @@ async fn kill_9_under_checkout_and_payment_loses_nothing_acknowledged() {
     for cycle in 0..CYCLES {
         let (mut child, base) = start(&data, &client).await;
         let token = sign_in(&client, &base, "customer@demo.kalavpp.test", DEMO_PASSWORD).await;
-        let listed = client
-            .get(format!("{base}/api/v1/products?per_page=100"))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
+        let listed = get_json(&client, format!("{base}/api/v1/products?per_page=100")).await;
         let products: Vec<String> = listed["items"]
             .as_array()
             .unwrap()
@@ -192,6 +185,11 @@ async fn kill_9_under_checkout_and_payment_loses_nothing_acknowledged() {
     assert_eq!(drift, 0, "physical stock does not add up");
 }
 
+/// A `GET` answered with JSON.
+async fn get_json(client: &reqwest::Client, url: String) -> Value {
+    client.get(url).send().await.unwrap().json::<Value>().await.unwrap()
+}
+
 /// Signs in through the API and returns the access token.
 async fn sign_in(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
     let login = client
@@ -249,14 +247,7 @@ async fn a_server_killed_between_stripes_refund_and_the_ledger_finishes_the_refu
 
     // A customer buys a digital work and pays (a signed Stripe webhook).
     let customer = sign_in(&client, &base, "customer@demo.kalavpp.test", DEMO_PASSWORD).await;
-    let listed = client
-        .get(format!("{base}/api/v1/products?kind=digital"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let listed = get_json(&client, format!("{base}/api/v1/products?kind=digital")).await;
     let work = listed["items"][0]["id"].as_str().unwrap().to_owned();
     let api = format!("{base}/api/v1");
     client
