@@ -8,6 +8,7 @@ mod admin_users;
 mod auth_attacks;
 mod auth_flows;
 mod browser;
+mod browser_support;
 mod catalog_attacks;
 mod catalog_browse;
 mod catalog_support;

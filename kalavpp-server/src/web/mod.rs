@@ -2,6 +2,8 @@
 //! tokens, form and query parsing, and the formatting of money and times. Each UI keeps its own
 //! cookie names, paths, CSRF key and error pages; this module only holds the mechanics.
 
+pub mod chart;
+
 use std::collections::HashMap;
 
 use axum::http::{HeaderMap, HeaderValue, header};
