@@ -514,7 +514,7 @@ async fn payout_is_approved_and_marked_paid_and_orders_refunded(app: TestApp) {
     );
     let refund = format!("/admin/orders/{order_id}/refund");
     post(&app, &refund, Some(&panel.cookie), &[]).await.expect_html(403);
-    post(&app, &refund, Some(&panel.cookie), &[("csrf", &panel.csrf)])
+    post(&app, &refund, Some(&panel.cookie), &[("csrf", &panel.csrf), ("confirm", "yes")])
         .await
         .expect_redirect(&format!("/admin/orders/{order_id}?done=order+refunded"));
     let order = app
@@ -523,7 +523,7 @@ async fn payout_is_approved_and_marked_paid_and_orders_refunded(app: TestApp) {
         .expect(200)
         .body;
     assert_eq!(order["status"], "refunded");
-    post(&app, &refund, Some(&panel.cookie), &[("csrf", &panel.csrf)])
+    post(&app, &refund, Some(&panel.cookie), &[("csrf", &panel.csrf), ("confirm", "yes")])
         .await
         .expect_html(409);
 }

@@ -66,9 +66,17 @@ pub async fn user(State(state): State<AppState>, Path((id, action)): Path<(Strin
     Ok(done("/admin/users", outcome))
 }
 
-/// `POST /admin/orders/{id}/refund`.
+/// `POST /admin/orders/{id}/refund` with `confirm=yes` (the form's confirmation box; `422`
+/// without it, and nothing is refunded).
 pub async fn refund(State(state): State<AppState>, Path(id): Path<String>, form: PanelForm) -> PanelResult {
     let id = OrderId::parse(&id).ok_or_else(|| not_found("order"))?;
+    if text(&form, "confirm") != "yes" {
+        return Err(Error::Validation(vec![kalavpp_core::FieldError::new(
+            "confirm",
+            "tick the box to confirm the refund; nothing was refunded",
+        )])
+        .into());
+    }
     state.market.orders().refund(&form.admin.actor, id).await?;
     Ok(done(&format!("/admin/orders/{id}"), "order refunded"))
 }

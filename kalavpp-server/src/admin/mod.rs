@@ -5,6 +5,9 @@
 //! render the result or redirect (`303`) back to the list with a short message.
 
 mod actions;
+mod analytics;
+mod categories;
+mod commission;
 mod pages;
 mod session;
 
@@ -50,6 +53,10 @@ pub fn routes(credentials: IpRateLimit) -> Router<AppState> {
         .route("/admin/reviews/{id}/{action}", post(actions::review))
         .route("/admin/audit", get(pages::audit))
         .route("/admin/emails", get(pages::emails))
+        .route("/admin/analytics", get(analytics::page))
+        .route("/admin/categories", get(categories::page).post(categories::create))
+        .route("/admin/categories/{id}/{action}", post(categories::change))
+        .route("/admin/vendors/{id}/commission", post(commission::set))
         // Panel pages hold personal data and per-session tokens: never cache them.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -205,6 +212,12 @@ const OUTCOMES: &[&str] = &[
     "order refunded",
     "review hidden",
     "review shown",
+    "category created",
+    "category renamed",
+    "category moved",
+    "category deleted",
+    "commission set",
+    "commission reset to the default",
     "signed out",
 ];
 

@@ -27,6 +27,16 @@ fn filter<T>(query: &HashMap<String, String>, key: &str, parse: impl Fn(&str) ->
         .transpose()
 }
 
+/// A vendor id filter.
+fn vendor_id(text: &str) -> Result<kalavpp_core::domain::VendorId, String> {
+    kalavpp_core::domain::VendorId::parse(text).ok_or_else(|| "must be a vendor id".to_owned())
+}
+
+/// A time filter shown back in its date input.
+fn day(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map(|t| t.date_naive().to_string()).unwrap_or_default()
+}
+
 /// One `<option>` of a filter.
 struct Opt {
     value: &'static str,
@@ -48,16 +58,17 @@ fn options(all: &[&'static str], current: &str) -> Vec<Opt> {
 #[template(path = "admin/dashboard.html")]
 struct DashboardPage {
     chrome: Chrome,
-    figures: Vec<(&'static str, Vec<(&'static str, String)>)>,
+    cards: Vec<(&'static str, Vec<(&'static str, String)>)>,
+    figures: super::analytics::Figures,
 }
 
-/// `GET /admin`: the marketplace figures.
+/// `GET /admin`: the marketplace figures, and charts of the last 30 days.
 pub async fn dashboard(State(state): State<AppState>, admin: PanelAdmin, RawQuery(raw): RawQuery) -> PanelResult {
     let query = query_map(raw.as_deref())?;
     let t = state.market.stats().marketplace(&admin.actor).await?;
     let currency = state.market.config().currency.clone();
     let m = |cents: i64| money(cents, &currency);
-    let figures = vec![
+    let cards = vec![
         (
             "Users",
             vec![
@@ -107,7 +118,8 @@ pub async fn dashboard(State(state): State<AppState>, admin: PanelAdmin, RawQuer
     ];
     render(&DashboardPage {
         chrome: chrome(&admin, &query, "dashboard"),
-        figures,
+        cards,
+        figures: super::analytics::dashboard_figures(&state, &admin.actor).await?,
     })
 }
 
@@ -121,6 +133,10 @@ struct VendorRow {
     rejection_reason: String,
     products: i64,
     applied: String,
+    /// The override as a form value (`12.50`), blank for the marketplace default.
+    commission: String,
+    /// What applies, e.g. `12.50 %` or `10.00 % (default)`.
+    commission_shown: String,
 }
 
 #[derive(Template)]
@@ -143,6 +159,7 @@ pub async fn vendors(State(state): State<AppState>, admin: PanelAdmin, RawQuery(
         .await?;
     let status = status.map(|s| s.as_str()).unwrap_or_default().to_owned();
     let pager = Pager::new("/admin/vendors", &[("status", &status)], &page);
+    let default_bps = i64::from(state.market.config().commission_bps);
     let rows = page
         .items
         .into_iter()
@@ -154,6 +171,14 @@ pub async fn vendors(State(state): State<AppState>, admin: PanelAdmin, RawQuery(
             rejection_reason: v.rejection_reason.unwrap_or_default(),
             products: v.product_count,
             applied: when(&v.created_at),
+            commission: v
+                .commission_bps
+                .map(|bps| super::commission::bps_to_percent(i64::from(bps)).trim_end_matches(" %").to_owned())
+                .unwrap_or_default(),
+            commission_shown: v.commission_bps.map_or_else(
+                || format!("{} (default)", super::commission::bps_to_percent(default_bps)),
+                |bps| super::commission::bps_to_percent(i64::from(bps)),
+            ),
         })
         .collect();
     render(&VendorsPage {
@@ -179,22 +204,25 @@ struct PayoutRow {
 #[template(path = "admin/payouts.html")]
 struct PayoutsPage {
     chrome: Chrome,
+    vendor: String,
     statuses: Vec<Opt>,
     rows: Vec<PayoutRow>,
     pager: Pager,
 }
 
-/// `GET /admin/payouts?status=&page=`.
+/// `GET /admin/payouts?status=&vendor=&page=`.
 pub async fn payouts(State(state): State<AppState>, admin: PanelAdmin, RawQuery(raw): RawQuery) -> PanelResult {
     let query = query_map(raw.as_deref())?;
     let status = filter(&query, "status", PayoutStatus::parse)?;
+    let vendor = filter(&query, "vendor", vendor_id)?;
     let page = state
         .market
         .payouts()
-        .list(&admin.actor, status, None, page_request(&query)?)
+        .list(&admin.actor, status, vendor, page_request(&query)?)
         .await?;
     let status = status.map(|s| s.as_str()).unwrap_or_default().to_owned();
-    let pager = Pager::new("/admin/payouts", &[("status", &status)], &page);
+    let vendor = vendor.map(|v| v.to_string()).unwrap_or_default();
+    let pager = Pager::new("/admin/payouts", &[("status", &status), ("vendor", &vendor)], &page);
     let rows = page
         .items
         .into_iter()
@@ -213,6 +241,7 @@ pub async fn payouts(State(state): State<AppState>, admin: PanelAdmin, RawQuery(
         .collect();
     render(&PayoutsPage {
         chrome: chrome(&admin, &query, "payouts"),
+        vendor,
         statuses: options(&["requested", "approved", "paid", "rejected"], &status),
         rows,
         pager,
@@ -303,17 +332,27 @@ struct OrderRow {
 #[template(path = "admin/orders.html")]
 struct OrdersPage {
     chrome: Chrome,
+    vendor: String,
+    from: String,
+    to: String,
     statuses: Vec<Opt>,
     rows: Vec<OrderRow>,
     pager: Pager,
 }
 
-/// `GET /admin/orders?status=&page=`.
+/// `GET /admin/orders?status=&vendor=&from=&to=&page=` (`vendor`: orders with lines of that
+/// shop; `from` / `to`: placed on or between those `YYYY-MM-DD` days, UTC).
 pub async fn orders(State(state): State<AppState>, admin: PanelAdmin, RawQuery(raw): RawQuery) -> PanelResult {
     let query = query_map(raw.as_deref())?;
     let status = filter(&query, "status", OrderStatus::parse)?;
+    let vendor = filter(&query, "vendor", vendor_id)?;
+    let from = filter(&query, "from", |t| crate::api::admin::parse_time(t, false))?;
+    let to = filter(&query, "to", |t| crate::api::admin::parse_time(t, true))?;
     let order_filter = OrderFilter {
         status,
+        vendor_id: vendor,
+        from,
+        to,
         ..OrderFilter::default()
     };
     let page = state
@@ -322,7 +361,13 @@ pub async fn orders(State(state): State<AppState>, admin: PanelAdmin, RawQuery(r
         .list_all(&admin.actor, order_filter, page_request(&query)?)
         .await?;
     let status = status.map(|s| s.as_str()).unwrap_or_default().to_owned();
-    let pager = Pager::new("/admin/orders", &[("status", &status)], &page);
+    let vendor = vendor.map(|v| v.to_string()).unwrap_or_default();
+    let (from, to) = (day(from), day(to));
+    let pager = Pager::new(
+        "/admin/orders",
+        &[("status", &status), ("vendor", &vendor), ("from", &from), ("to", &to)],
+        &page,
+    );
     let rows = page
         .items
         .into_iter()
@@ -337,6 +382,9 @@ pub async fn orders(State(state): State<AppState>, admin: PanelAdmin, RawQuery(r
         .collect();
     render(&OrdersPage {
         chrome: chrome(&admin, &query, "orders"),
+        vendor,
+        from,
+        to,
         statuses: options(
             &[
                 "pending_payment",
@@ -476,17 +524,28 @@ struct AuditRow {
 struct AuditPage {
     chrome: Chrome,
     action: String,
+    actor: String,
+    from: String,
+    to: String,
     rows: Vec<AuditRow>,
     pager: Pager,
 }
 
-/// `GET /admin/audit?action=&page=`.
+/// `GET /admin/audit?action=&actor=&from=&to=&page=` (`actor`: a user id; `from` / `to`:
+/// `YYYY-MM-DD` days, UTC, both included).
 pub async fn audit(State(state): State<AppState>, admin: PanelAdmin, RawQuery(raw): RawQuery) -> PanelResult {
     let query = query_map(raw.as_deref())?;
     let action = field(&query, "action").map(str::to_owned);
+    let actor = filter(&query, "actor", |t| {
+        kalavpp_core::domain::UserId::parse(t).ok_or_else(|| "must be a user id".to_owned())
+    })?;
+    let from = filter(&query, "from", |t| crate::api::admin::parse_time(t, false))?;
+    let to = filter(&query, "to", |t| crate::api::admin::parse_time(t, true))?;
     let audit_filter = AuditFilter {
         action: action.clone(),
-        ..AuditFilter::default()
+        actor_id: actor,
+        from,
+        to,
     };
     let page = state
         .market
@@ -494,7 +553,13 @@ pub async fn audit(State(state): State<AppState>, admin: PanelAdmin, RawQuery(ra
         .list_audit(&admin.actor, audit_filter, page_request(&query)?)
         .await?;
     let action = action.unwrap_or_default();
-    let pager = Pager::new("/admin/audit", &[("action", &action)], &page);
+    let actor = actor.map(|a| a.to_string()).unwrap_or_default();
+    let (from, to) = (day(from), day(to));
+    let pager = Pager::new(
+        "/admin/audit",
+        &[("action", &action), ("actor", &actor), ("from", &from), ("to", &to)],
+        &page,
+    );
     let rows = page
         .items
         .into_iter()
@@ -509,6 +574,9 @@ pub async fn audit(State(state): State<AppState>, admin: PanelAdmin, RawQuery(ra
     render(&AuditPage {
         chrome: chrome(&admin, &query, "audit"),
         action,
+        actor,
+        from,
+        to,
         rows,
         pager,
     })
