@@ -157,7 +157,7 @@ fn figures(a: &Analytics, currency: &str, with_commission: bool, span: &str) -> 
 /// top vendors of that window.
 pub async fn dashboard_figures(state: &AppState, actor: &Actor) -> Result<Figures, PanelError> {
     let analytics = state.market.stats().analytics(actor, None, None, Interval::Day).await?;
-    let currency = state.market.config().currency.clone();
+    let currency = state.market.config().currency.to_uppercase();
     Ok(figures(&analytics, &currency, false, ", last 30 days"))
 }
 
@@ -199,7 +199,7 @@ pub async fn page(State(state): State<AppState>, admin: PanelAdmin, RawQuery(raw
         return Err(Error::Validation(errors).into());
     }
     let analytics = state.market.stats().analytics(&admin.actor, from, to, interval).await?;
-    let currency = state.market.config().currency.clone();
+    let currency = state.market.config().currency.to_uppercase();
     let (first, last) = (analytics.from.date_naive(), analytics.to.date_naive());
     let span = format!(" per {}, {first} to {last}", period_name(interval).trim_end_matches(" of").to_lowercase());
     let current = match interval {
