@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin_browser;
 mod admin_flow;
 mod admin_users;
 mod auth_attacks;
