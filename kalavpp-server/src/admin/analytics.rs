@@ -9,7 +9,7 @@ use kalavpp_core::auth::Actor;
 use kalavpp_core::services::{Analytics, Interval};
 use kalavpp_core::{Error, FieldError};
 
-use super::{Chrome, PanelAdmin, PanelError, PanelResult, field, money, outcome, query_map, render};
+use super::{Chrome, PanelAdmin, PanelError, PanelResult, field, outcome, query_map, render};
 use crate::app::AppState;
 use crate::web::chart::{BarChart, Unit};
 
@@ -64,6 +64,8 @@ pub struct SalesLine {
 
 /// The charts and tables of one analytics window.
 pub struct Figures {
+    /// Headline sums of the window: label and value written in full.
+    pub kpis: Vec<(&'static str, String)>,
     /// Bar charts, in page order.
     pub charts: Vec<ChartView>,
     /// Best vendors by gross.
@@ -118,7 +120,22 @@ fn figures(a: &Analytics, currency: &str, with_commission: bool, span: &str) -> 
             },
         );
     }
+    let in_money = Unit::Money(currency.to_owned());
+    let gmv: i64 = a.series.iter().map(|p| p.gmv.cents()).sum();
+    let orders: i64 = a.series.iter().map(|p| p.orders).sum();
+    let commission: i64 = a.series.iter().map(|p| p.commission.cents()).sum();
+    let users: i64 = a.series.iter().map(|p| p.new_users).sum();
     Figures {
+        kpis: vec![
+            ("Gross merchandise value", in_money.full(gmv)),
+            ("Paid orders", Unit::Count.full(orders)),
+            (
+                "Average order",
+                if orders > 0 { in_money.full(gmv / orders) } else { "–".to_owned() },
+            ),
+            ("Commission earned", in_money.full(commission)),
+            ("New users", Unit::Count.full(users)),
+        ],
         charts: charts.iter().map(|c| ChartView::new(c, period)).collect(),
         top_vendors: a
             .top_vendors
@@ -128,8 +145,8 @@ fn figures(a: &Analytics, currency: &str, with_commission: bool, span: &str) -> 
                 vendor_id: v.vendor_id.to_string(),
                 orders: v.orders,
                 units: v.units_sold,
-                gross: money(v.gross.cents(), currency),
-                commission: money(v.commission.cents(), currency),
+                gross: in_money.full(v.gross.cents()),
+                commission: in_money.full(v.commission.cents()),
             })
             .collect(),
         top_products: a
@@ -138,7 +155,7 @@ fn figures(a: &Analytics, currency: &str, with_commission: bool, span: &str) -> 
             .map(|p| SalesLine {
                 name: p.title.clone(),
                 units: p.units_sold,
-                gross: money(p.gross.cents(), currency),
+                gross: in_money.full(p.gross.cents()),
             })
             .collect(),
         top_categories: a
@@ -147,7 +164,7 @@ fn figures(a: &Analytics, currency: &str, with_commission: bool, span: &str) -> 
             .map(|c| SalesLine {
                 name: c.name.clone(),
                 units: c.units_sold,
-                gross: money(c.gross.cents(), currency),
+                gross: in_money.full(c.gross.cents()),
             })
             .collect(),
     }
@@ -158,7 +175,9 @@ fn figures(a: &Analytics, currency: &str, with_commission: bool, span: &str) -> 
 pub async fn dashboard_figures(state: &AppState, actor: &Actor) -> Result<Figures, PanelError> {
     let analytics = state.market.stats().analytics(actor, None, None, Interval::Day).await?;
     let currency = state.market.config().currency.to_uppercase();
-    Ok(figures(&analytics, &currency, false, ", last 30 days"))
+    let mut figures = figures(&analytics, &currency, false, ", last 30 days");
+    figures.top_vendors.truncate(5);
+    Ok(figures)
 }
 
 #[derive(Template)]
@@ -201,7 +220,7 @@ pub async fn page(State(state): State<AppState>, admin: PanelAdmin, RawQuery(raw
     let analytics = state.market.stats().analytics(&admin.actor, from, to, interval).await?;
     let currency = state.market.config().currency.to_uppercase();
     let (first, last) = (analytics.from.date_naive(), analytics.to.date_naive());
-    let span = format!(" per {}, {first} to {last}", period_name(interval).trim_end_matches(" of").to_lowercase());
+    let span = format!(" per {}", period_name(interval).trim_end_matches(" of").to_lowercase());
     let current = match interval {
         Interval::Day => "day",
         Interval::Week => "week",

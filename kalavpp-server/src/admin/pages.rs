@@ -60,6 +60,7 @@ struct DashboardPage {
     chrome: Chrome,
     cards: Vec<(&'static str, Vec<(&'static str, String)>)>,
     figures: super::analytics::Figures,
+    pending_vendors: i64,
 }
 
 /// `GET /admin`: the marketplace figures, and charts of the last 30 days.
@@ -120,6 +121,7 @@ pub async fn dashboard(State(state): State<AppState>, admin: PanelAdmin, RawQuer
         chrome: chrome(&admin, &query, "dashboard"),
         cards,
         figures: super::analytics::dashboard_figures(&state, &admin.actor).await?,
+        pending_vendors: t.vendors_pending,
     })
 }
 
