@@ -114,7 +114,11 @@ async fn admin_flow_in_chromium(app: TestApp) {
     // A pending application and a payout request.
     let dee = app.register("dee@example.com").await;
     let application = app
-        .post("/vendors/apply", Some(&dee.access), json!({"shop_name": "Dee Ceramics", "bio": "Stoneware from Porto."}))
+        .post(
+            "/vendors/apply",
+            Some(&dee.access),
+            json!({"shop_name": "Dee Ceramics", "bio": "Stoneware from Porto."}),
+        )
         .await
         .expect(201)
         .body;
@@ -140,7 +144,10 @@ async fn admin_flow_in_chromium(app: TestApp) {
 
     // ---- the dashboard and its charts ----
     let dashboard = browser.text().await;
-    assert!(dashboard.contains("Rosa Admin") && dashboard.contains("The last 30 days"), "{dashboard}");
+    assert!(
+        dashboard.contains("Rosa Admin") && dashboard.contains("The last 30 days"),
+        "{dashboard}"
+    );
     let charts = browser.client.find_all(Locator::Css("svg.chart")).await.expect("charts");
     assert_eq!(charts.len(), 3, "GMV, orders and new users");
     let desc = browser
@@ -155,7 +162,12 @@ async fn admin_flow_in_chromium(app: TestApp) {
     assert!(dashboard.contains("Top vendors, last 30 days"), "{dashboard}");
     browser.check("dashboard").await;
     browser.click("figure.chart-box details summary").await;
-    assert!(browser.text().await.contains("Gross merchandise value, last 30 days: the figures as a table"));
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Gross merchandise value, last 30 days: the figures as a table")
+    );
     browser.check("dashboard-figures-table").await;
 
     // ---- approve the pending vendor ----
@@ -206,16 +218,26 @@ async fn admin_flow_in_chromium(app: TestApp) {
     browser.check("order-refund-confirmed").await;
     browser.submit("form.refund button[type=submit]").await;
     let refunded = browser.text().await;
-    assert!(refunded.contains("Done: order refunded") && refunded.contains("refunded"), "{refunded}");
+    assert!(
+        refunded.contains("Done: order refunded") && refunded.contains("refunded"),
+        "{refunded}"
+    );
     let order_id = text(&refund_me, "id");
-    let order = app.get(&format!("/admin/orders/{order_id}"), Some(&admin.access)).await.expect(200).body;
+    let order = app
+        .get(&format!("/admin/orders/{order_id}"), Some(&admin.access))
+        .await
+        .expect(200)
+        .body;
     assert_eq!(order["status"], "refunded");
     browser.check("order-refunded").await;
 
     // ---- analytics ----
     browser.click_link("Analytics").await;
     let analytics = browser.text().await;
-    assert!(analytics.contains("Top products") && analytics.contains("Harbour at dawn"), "{analytics}");
+    assert!(
+        analytics.contains("Top products") && analytics.contains("Harbour at dawn"),
+        "{analytics}"
+    );
     browser.check("analytics").await;
     let from = (chrono::Utc::now() - chrono::Duration::days(60)).date_naive().to_string();
     browser
@@ -257,7 +279,10 @@ async fn admin_flow_in_chromium(app: TestApp) {
         .submit(&format!("form[action='/admin/payouts/{payout_id}/mark-paid'] button"))
         .await;
     let paid = browser.text().await;
-    assert!(paid.contains("Done: payout marked paid") && paid.contains("reference: SEPA-2026-0042"), "{paid}");
+    assert!(
+        paid.contains("Done: payout marked paid") && paid.contains("reference: SEPA-2026-0042"),
+        "{paid}"
+    );
     browser.check("payout-paid").await;
 
     // ---- categories ----

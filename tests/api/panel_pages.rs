@@ -193,7 +193,13 @@ async fn paid_digital_order(app: &TestApp, shop_token: &str, buyer: &str, title:
 
 /// The categories as the public API lists them.
 async fn categories(app: &TestApp) -> Vec<Value> {
-    app.get("/categories", None).await.expect(200).body.as_array().expect("a list").clone()
+    app.get("/categories", None)
+        .await
+        .expect(200)
+        .body
+        .as_array()
+        .expect("a list")
+        .clone()
 }
 
 fn category<'a>(all: &'a [Value], name: &str) -> Option<&'a Value> {
@@ -238,22 +244,27 @@ async fn dashboard_draws_the_last_30_days_with_text_alternatives_and_top_vendors
     let page = panel.get(&app, "/admin").await.expect_html(200);
     let today = chrono::Utc::now().date_naive().to_string();
     page.has(r#"<desc id="chart-gmv-desc">Gross merchandise value, last 30 days: 133.44 USD from "#)
-    .has(&format!("highest 133.44 USD on {today}."))
-    .has(r#"<desc id="chart-orders-desc">Paid orders, last 30 days: 2 from "#)
-    // New users: the customer, the two artists, the API admin and this one.
-    .has("New users, last 30 days: 5 from")
-    // Each chart's figures as a table for keyboard and screen reader users.
-    .has("<summary>Gross merchandise value, last 30 days: the figures as a table</summary>")
-    .has(&format!(r#"<tr><td>{today}</td><td class="num">133.44 USD</td></tr>"#))
-    .has(r#"<th scope="col">Day</th>"#)
-    // Top vendors, best first, with a link to their orders.
-    .has(&format!(r#"<a href="/admin/orders?vendor={}">Ana Oils</a>"#, ana.id))
-    .has("<dt>Gross merchandise value</dt><dd>133.44 USD</dd>")
-    .lacks("<script");
+        .has(&format!("highest 133.44 USD on {today}."))
+        .has(r#"<desc id="chart-orders-desc">Paid orders, last 30 days: 2 from "#)
+        // New users: the customer, the two artists, the API admin and this one.
+        .has("New users, last 30 days: 5 from")
+        // Each chart's figures as a table for keyboard and screen reader users.
+        .has("<summary>Gross merchandise value, last 30 days: the figures as a table</summary>")
+        .has(&format!(r#"<tr><td>{today}</td><td class="num">133.44 USD</td></tr>"#))
+        .has(r#"<th scope="col">Day</th>"#)
+        // Top vendors, best first, with a link to their orders.
+        .has(&format!(r#"<a href="/admin/orders?vendor={}">Ana Oils</a>"#, ana.id))
+        .has("<dt>Gross merchandise value</dt><dd>133.44 USD</dd>")
+        .lacks("<script");
     let (ana_at, bo_at) = (page.body.find(">Ana Oils<").unwrap(), page.body.find(">Bo Pixels<").unwrap());
     assert!(ana_at < bo_at, "ranked by gross");
     // The stylesheet styles the charts.
-    let css = reqwest::get(format!("{}/admin/panel.css", app.base)).await.unwrap().text().await.unwrap();
+    let css = reqwest::get(format!("{}/admin/panel.css", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(css.contains(".chart-box") && css.contains(".charts"));
 }
 
@@ -279,7 +290,11 @@ async fn analytics_page_groups_by_interval_and_refuses_bad_input_with_422(app: T
         .has("Ana Oils")
         .has("200.00 USD")
         .has("<caption>Top products</caption>");
-    assert_eq!(page.body.matches("<svg class=\"chart\"").count(), 4, "GMV, commission, orders, users");
+    assert_eq!(
+        page.body.matches("<svg class=\"chart\"").count(),
+        4,
+        "GMV, commission, orders, users"
+    );
 
     let today = chrono::Utc::now().date_naive();
     let from = today - chrono::Days::new(70);
@@ -329,7 +344,10 @@ async fn categories_are_created_renamed_moved_and_deleted_with_the_apis_refusals
         .has(r#"<td class="indent-1"><strong>Oil paintings</strong><br><small>Paintings › Oil paintings · oil-paintings</small>"#)
         .has(r#"<td class="indent-0"><strong>Paintings</strong>"#)
         .has(&format!("{seeded} categories."));
-    let (paintings, oil) = (page.body.find(">Paintings</strong>").unwrap(), page.body.find(">Oil paintings</strong>").unwrap());
+    let (paintings, oil) = (
+        page.body.find(">Paintings</strong>").unwrap(),
+        page.body.find(">Oil paintings</strong>").unwrap(),
+    );
     assert!(paintings < oil, "children follow their parent");
 
     // Without the token, or with a wrong one: 403 and nothing created.
@@ -376,7 +394,11 @@ async fn categories_are_created_renamed_moved_and_deleted_with_the_apis_refusals
         .expect_html(422)
         .has("<strong>name</strong> must be 1 to 80 characters");
     panel
-        .post(&app, "/admin/categories", &[("name", "Lost"), ("parent", &uuid::Uuid::now_v7().to_string())])
+        .post(
+            &app,
+            "/admin/categories",
+            &[("name", "Lost"), ("parent", &uuid::Uuid::now_v7().to_string())],
+        )
         .await
         .expect_html(422)
         .has("<strong>parent_id</strong> no such category");
@@ -408,7 +430,10 @@ async fn categories_are_created_renamed_moved_and_deleted_with_the_apis_refusals
         .post(&app, &format!("/admin/categories/{tiny}/move"), &[("parent", &prints)])
         .await
         .expect_redirect("/admin/categories?done=category+moved");
-    assert_eq!(category(&categories(&app).await, "Tiny murals").unwrap()["parent_id"], prints.as_str());
+    assert_eq!(
+        category(&categories(&app).await, "Tiny murals").unwrap()["parent_id"],
+        prints.as_str()
+    );
     panel
         .post(&app, &format!("/admin/categories/{street}/rename"), &[("name", "Wall art")])
         .await
@@ -421,7 +446,12 @@ async fn categories_are_created_renamed_moved_and_deleted_with_the_apis_refusals
         .has("<strong>name</strong>");
     // A wrong session token changes nothing.
     panel
-        .post_with_token(&app, &format!("/admin/categories/{street}/rename"), Some("abcd"), &[("name", "Hacked")])
+        .post_with_token(
+            &app,
+            &format!("/admin/categories/{street}/rename"),
+            Some("abcd"),
+            &[("name", "Hacked")],
+        )
         .await
         .expect_html(403);
     assert!(category(&categories(&app).await, "Hacked").is_none());
@@ -490,7 +520,13 @@ async fn commission_override_is_set_shown_and_cleared(app: TestApp) {
     let path = format!("/admin/vendors/{}/commission", ana.id);
     let bps = || async {
         let page = app.get("/admin/vendors", Some(&admin.access)).await.expect(200).body;
-        page["items"].as_array().unwrap().iter().find(|v| v["id"] == ana.id.as_str()).unwrap()["commission_bps"].clone()
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == ana.id.as_str())
+            .unwrap()["commission_bps"]
+            .clone()
     };
     let list = panel.get(&app, "/admin/vendors").await.expect_html(200);
     list.has("10.00 % (default)")
@@ -607,7 +643,9 @@ async fn lists_filter_by_vendor_dates_and_actor(app: TestApp) {
         .await
         .expect_redirect("/admin/payouts?done=payout+approved");
     let mine = panel.get(&app, &format!("/admin/audit?actor={}", panel.id)).await.expect_html(200);
-    mine.has("<td>payout.approve</td>").lacks("<td>vendor.approve</td>").has("(1 in all)");
+    mine.has("<td>payout.approve</td>")
+        .lacks("<td>vendor.approve</td>")
+        .has("(1 in all)");
     panel
         .get(&app, &format!("/admin/audit?action=vendor.approve&from={today}&to={today}"))
         .await
@@ -621,9 +659,13 @@ async fn lists_filter_by_vendor_dates_and_actor(app: TestApp) {
     // Pages keep the filters.
     let ops = Panel::new(&app, "Ops").await;
     for _ in 0..21 {
-        ops.post(&app, &format!("/admin/vendors/{}/commission", bo.id), &[("commission_percent", "5")])
-            .await
-            .expect_redirect("/admin/vendors?done=commission+set");
+        ops.post(
+            &app,
+            &format!("/admin/vendors/{}/commission", bo.id),
+            &[("commission_percent", "5")],
+        )
+        .await
+        .expect_redirect("/admin/vendors?done=commission+set");
     }
     panel
         .get(&app, &format!("/admin/audit?actor={}", ops.id))
@@ -648,9 +690,7 @@ async fn refund_needs_its_confirmation_box(app: TestApp) {
     let Scene { ana, customer, .. } = Scene::new(&app).await;
     let panel = Panel::new(&app, "Root").await;
     let order = paid_digital_order(&app, &ana.user.access, &customer.access, "Colour study", 4_200).await;
-    let status = || async {
-        app.get(&format!("/orders/{order}"), Some(&customer.access)).await.expect(200).body["status"].clone()
-    };
+    let status = || async { app.get(&format!("/orders/{order}"), Some(&customer.access)).await.expect(200).body["status"].clone() };
     let detail = panel.get(&app, &format!("/admin/orders/{order}")).await.expect_html(200);
     detail
         .has(r#"<input type="checkbox" id="refund-confirm" name="confirm" value="yes" required>"#)
@@ -691,7 +731,12 @@ async fn vendors_and_customers_are_kept_out_of_the_new_pages(app: TestApp) {
     // …and its own session tokens (or a customer's) get no page and change nothing.
     let prints = text(category(&categories(&app).await, "Prints").unwrap(), "id");
     for cookie in [&ana.user.refresh, &ana.user.access, &customer.refresh] {
-        for path in ["/admin/analytics", "/admin/categories", "/admin/vendors", "/admin/analytics?from=bad"] {
+        for path in [
+            "/admin/analytics",
+            "/admin/categories",
+            "/admin/vendors",
+            "/admin/analytics?from=bad",
+        ] {
             get(&app, path, cookie).await.expect_redirect("/admin/login");
         }
         let cookies = format!("kalavpp_admin={cookie}");
@@ -722,11 +767,7 @@ async fn shop_and_category_names_are_escaped_everywhere(app: TestApp) {
     paid_digital_order(&app, &shop.user.access, &customer.access, "<img src=x onerror=alert(1)>", 5_000).await;
     let panel = Panel::new(&app, "Root").await;
     panel
-        .post(
-            &app,
-            "/admin/categories",
-            &[("name", "<script>alert('cat')</script>")],
-        )
+        .post(&app, "/admin/categories", &[("name", "<script>alert('cat')</script>")])
         .await
         .expect_redirect("/admin/categories?done=category+created");
     for path in ["/admin", "/admin/analytics", "/admin/vendors", "/admin/categories"] {

@@ -131,7 +131,11 @@ fn figures(a: &Analytics, currency: &str, with_commission: bool, span: &str) -> 
             ("Paid orders", Unit::Count.full(orders)),
             (
                 "Average order",
-                if orders > 0 { in_money.full(gmv / orders) } else { "–".to_owned() },
+                if orders > 0 {
+                    in_money.full(gmv / orders)
+                } else {
+                    "–".to_owned()
+                },
             ),
             ("Commission earned", in_money.full(commission)),
             ("New users", Unit::Count.full(users)),

@@ -248,10 +248,7 @@ mod tests {
             view("Small", d, Some(b)),
         ]);
         let order: Vec<(&str, usize)> = nodes.iter().map(|n| (n.view.name.as_str(), n.depth)).collect();
-        assert_eq!(
-            order,
-            vec![("Digital", 0), ("Lost", 0), ("Paintings", 0), ("Oil", 1), ("Small", 2)]
-        );
+        assert_eq!(order, vec![("Digital", 0), ("Lost", 0), ("Paintings", 0), ("Oil", 1), ("Small", 2)]);
         assert_eq!(nodes[4].path, "Paintings › Oil › Small");
         assert_eq!(below(&nodes, c), vec![b, d]);
         assert!(below(&nodes, a).is_empty());

@@ -21,7 +21,11 @@ pub fn percent_to_bps(text: &str) -> Result<i64, String> {
     if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 2 || whole.len() > 6 {
         return Err(message());
     }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| message())? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| message())?
+    };
     let fraction: i64 = format!("{fraction:0<2}").parse().map_err(|_| message())?;
     Ok(whole * 100 + fraction)
 }
@@ -42,10 +46,9 @@ pub async fn set(State(state): State<AppState>, Path(id): Path<String>, form: Pa
         Ok(_) if bps.is_some() => Ok(done("/admin/vendors", "commission set")),
         Ok(_) => Ok(done("/admin/vendors", "commission reset to the default")),
         // The service's range check, said in the form's own terms.
-        Err(Error::Validation(fields)) if fields.iter().any(|f| f.field == "commission_bps") => Err(Error::Validation(vec![
-            FieldError::new(FIELD, "must be between 0 and 100"),
-        ])
-        .into()),
+        Err(Error::Validation(fields)) if fields.iter().any(|f| f.field == "commission_bps") => {
+            Err(Error::Validation(vec![FieldError::new(FIELD, "must be between 0 and 100")]).into())
+        }
         Err(other) => Err(other.into()),
     }
 }
