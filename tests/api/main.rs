@@ -27,5 +27,6 @@ mod payment_support;
 mod reviews;
 mod smtp_sink;
 mod storefront;
+mod studio;
 mod vendor_dashboard;
 mod vendor_flow;
