@@ -28,5 +28,6 @@ mod reviews;
 mod smtp_sink;
 mod storefront;
 mod studio;
+mod studio_browser;
 mod vendor_dashboard;
 mod vendor_flow;

@@ -107,14 +107,22 @@ async fn customer_applies_waits_and_opens_the_studio(app: TestApp) {
     assert!(dashboard.body.contains("<svg") && dashboard.body.contains("Sales per day, last 30 days: nothing from"));
     assert!(dashboard.body.contains("0.00 USD"));
     let shop = iris.get("/studio/shop").await.expect_html(200);
-    assert!(shop.body.contains("IBAN PT50 0002 0123 1234 5678 9015 4"), "payout details kept as typed");
+    assert!(
+        shop.body.contains("IBAN PT50 0002 0123 1234 5678 9015 4"),
+        "payout details kept as typed"
+    );
     assert!(shop.body.contains("/artists/iris-prints"));
 
     // The shop profile is saved through the form.
     let csrf = shop.csrf();
     iris.post(
         "/studio/shop",
-        &[("csrf", &csrf), ("shop_name", "Iris Prints Studio"), ("bio", ""), ("payout_details", "IBAN PT50 1")],
+        &[
+            ("csrf", &csrf),
+            ("shop_name", "Iris Prints Studio"),
+            ("bio", ""),
+            ("payout_details", "IBAN PT50 1"),
+        ],
     )
     .await
     .expect_redirect("/studio/shop?done=shop-saved");
@@ -147,14 +155,21 @@ async fn rejected_artists_see_why_and_apply_again_and_suspended_ones_are_told(ap
     .expect(200);
 
     let again = jo.get("/studio").await.expect_html(200);
-    assert!(again.body.contains("Apply again") && again.body.contains("was not accepted"), "{}", again.body);
+    assert!(
+        again.body.contains("Apply again") && again.body.contains("was not accepted"),
+        "{}",
+        again.body
+    );
     assert!(
         again.body.contains("Please show &#60;b&#62;your own&#60;/b&#62; work.")
             || again.body.contains("Please show &lt;b&gt;your own&lt;/b&gt; work."),
         "the reason is shown as text: {}",
         again.body
     );
-    assert!(again.body.contains(r#"value="Jo Copies""#), "the form starts from the last application");
+    assert!(
+        again.body.contains(r#"value="Jo Copies""#),
+        "the form starts from the last application"
+    );
     jo.post("/studio/apply", &[("csrf", &csrf), ("shop_name", "Jo Originals")])
         .await
         .expect_redirect("/studio?done=applied");
@@ -169,7 +184,10 @@ async fn rejected_artists_see_why_and_apply_again_and_suspended_ones_are_told(ap
         .expect(200);
     let suspended = jo.get("/studio").await.expect_html(200);
     assert!(suspended.body.contains("Your shop is suspended"), "{}", suspended.body);
-    assert!(!suspended.body.contains(r#"href="/studio/works""#), "no studio tabs while suspended");
+    assert!(
+        !suspended.body.contains(r#"href="/studio/works""#),
+        "no studio tabs while suspended"
+    );
     jo.get("/studio/works").await.expect_html(403);
     jo.get("/studio/payouts").await.expect_html(403);
 }
@@ -204,7 +222,11 @@ async fn artist_adds_edits_publishes_and_archives_a_work_with_images(app: TestAp
     let body = post(&fields("Harbour", "12,5x"));
     let pairs: Vec<(&str, &str)> = body.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let bad = studio.post("/studio/works", &pairs).await.expect_html(422);
-    assert!(bad.body.contains(r#"id="price-error""#) && bad.body.contains(r#"value="Harbour""#), "{}", bad.body);
+    assert!(
+        bad.body.contains(r#"id="price-error""#) && bad.body.contains(r#"value="Harbour""#),
+        "{}",
+        bad.body
+    );
     let body = post(&fields("", "120"));
     let pairs: Vec<(&str, &str)> = body.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let bad = studio.post("/studio/works", &pairs).await.expect_html(422);
@@ -226,7 +248,11 @@ async fn artist_adds_edits_publishes_and_archives_a_work_with_images(app: TestAp
 
     // Edit, then publish: now it is in the shop.
     let edit = studio.get(&format!("/studio/works/{id}?done=created")).await.expect_html(200);
-    assert!(edit.body.contains("Your work was saved.") && edit.body.contains(r#"value="120.50""#), "{}", edit.body);
+    assert!(
+        edit.body.contains("Your work was saved.") && edit.body.contains(r#"value="120.50""#),
+        "{}",
+        edit.body
+    );
     studio
         .post(
             &format!("/studio/works/{id}"),
@@ -244,7 +270,10 @@ async fn artist_adds_edits_publishes_and_archives_a_work_with_images(app: TestAp
         .await
         .expect_redirect(&format!("/studio/works/{id}?done=saved"));
     let stored = product(&app, token, &id).await;
-    assert_eq!((stored["title"].as_str(), stored["price_cents"].as_i64(), stored["stock"].as_i64()), (Some("Harbour at dawn"), Some(45_000), Some(2)));
+    assert_eq!(
+        (stored["title"].as_str(), stored["price_cents"].as_i64(), stored["stock"].as_i64()),
+        (Some("Harbour at dawn"), Some(45_000), Some(2))
+    );
     studio
         .post(&format!("/studio/works/{id}/status/publish"), &[("csrf", &csrf)])
         .await
@@ -276,14 +305,27 @@ async fn artist_adds_edits_publishes_and_archives_a_work_with_images(app: TestAp
     let images = image_ids(&product(&app, token, &id).await);
     assert_eq!(images.len(), 2);
     let page = studio.get(&format!("/studio/works/{id}")).await.expect_html(200);
-    assert!(page.body.contains("Make cover") && page.body.contains("Image 2 of Harbour at dawn"), "{}", page.body);
+    assert!(
+        page.body.contains("Make cover") && page.body.contains("Image 2 of Harbour at dawn"),
+        "{}",
+        page.body
+    );
     studio
-        .post(&format!("/studio/works/{id}/images/{}/move", images[1]), &[("csrf", &csrf), ("to", "first")])
+        .post(
+            &format!("/studio/works/{id}/images/{}/move", images[1]),
+            &[("csrf", &csrf), ("to", "first")],
+        )
         .await
         .expect_redirect(&format!("/studio/works/{id}?done=image-moved"));
-    assert_eq!(image_ids(&product(&app, token, &id).await), vec![images[1].clone(), images[0].clone()]);
+    assert_eq!(
+        image_ids(&product(&app, token, &id).await),
+        vec![images[1].clone(), images[0].clone()]
+    );
     studio
-        .post(&format!("/studio/works/{id}/images/{}/move", images[1]), &[("csrf", &csrf), ("to", "sideways")])
+        .post(
+            &format!("/studio/works/{id}/images/{}/move", images[1]),
+            &[("csrf", &csrf), ("to", "sideways")],
+        )
         .await
         .expect_html(422);
     studio
@@ -303,7 +345,11 @@ async fn artist_adds_edits_publishes_and_archives_a_work_with_images(app: TestAp
         .expect_redirect(&format!("/studio/works/{id}?done=archived"));
     assert_eq!(stranger.get(&format!("/products/{slug}")).await.status, 404);
     let list = studio.get("/studio/works").await.expect_html(200);
-    assert!(list.body.contains("Harbour at dawn") && list.body.contains(">Archived</span>"), "{}", list.body);
+    assert!(
+        list.body.contains("Harbour at dawn") && list.body.contains(">Archived</span>"),
+        "{}",
+        list.body
+    );
     studio
         .post(&format!("/studio/works/{id}/status/restore"), &[("csrf", &csrf)])
         .await
@@ -332,7 +378,12 @@ async fn digital_works_take_their_download_file_through_the_studio(app: TestApp)
             ],
         )
         .await;
-    assert!(created.location().ends_with("?done=published"), "{} {}", created.location(), created.body);
+    assert!(
+        created.location().ends_with("?done=published"),
+        "{} {}",
+        created.location(),
+        created.body
+    );
     let id = work_id(&created);
     let page = studio.get(&format!("/studio/works/{id}")).await.expect_html(200);
     assert!(page.body.contains("No file yet"), "{}", page.body);
@@ -343,7 +394,12 @@ async fn digital_works_take_their_download_file_through_the_studio(app: TestApp)
         .expect_html(403);
     assert_eq!(product(&app, &bo.user.access, &id).await["has_asset"], false);
     studio
-        .upload(&format!("/studio/works/{id}/file?csrf={csrf}"), "garden.zip", "application/zip", vec![7; 4096])
+        .upload(
+            &format!("/studio/works/{id}/file?csrf={csrf}"),
+            "garden.zip",
+            "application/zip",
+            vec![7; 4096],
+        )
         .await
         .expect_redirect(&format!("/studio/works/{id}?done=file-uploaded"));
     assert_eq!(product(&app, &bo.user.access, &id).await["has_asset"], true);
@@ -362,16 +418,30 @@ async fn artist_ships_sees_the_net_and_requests_a_payout(app: TestApp) {
 
     // Before payment: the order is listed, the buyer's address is not.
     let unpaid = studio.get("/studio/orders").await.expect_html(200);
-    assert!(unpaid.body.contains("Awaiting payment") && unpaid.body.contains("Harbour at Dusk"), "{}", unpaid.body);
+    assert!(
+        unpaid.body.contains("Awaiting payment") && unpaid.body.contains("Harbour at Dusk"),
+        "{}",
+        unpaid.body
+    );
     assert!(!unpaid.body.contains("12 Harbour Road"), "no address before payment");
     assert!(!unpaid.body.contains("Secret piece by Bo"), "only the artist's own lines");
 
     pay(&app, &placed).await;
     let paid = studio.get("/studio/orders").await.expect_html(200);
-    assert!(paid.body.contains("12 Harbour Road") && paid.body.contains("To ship"), "{}", paid.body);
+    assert!(
+        paid.body.contains("12 Harbour Road") && paid.body.contains("To ship"),
+        "{}",
+        paid.body
+    );
     assert!(!paid.body.contains("Secret piece by Bo") && !paid.body.contains("520.00 USD"));
     assert!(paid.body.contains("378.00 USD"), "the net after 10 % commission: {}", paid.body);
-    assert!(studio.get("/studio/orders?status=refunded").await.body.contains("No orders with this status."));
+    assert!(
+        studio
+            .get("/studio/orders?status=refunded")
+            .await
+            .body
+            .contains("No orders with this status.")
+    );
     studio.get("/studio/orders?status=bogus").await.expect_html(422);
 
     let action = paid
@@ -382,13 +452,20 @@ async fn artist_ships_sees_the_net_and_requests_a_payout(app: TestApp) {
         .expect("a ship form")
         .to_owned();
     let csrf = paid.csrf();
-    studio.post(&action, &[("carrier", "DHL"), ("tracking_number", "TRACK123")]).await.expect_html(403);
+    studio
+        .post(&action, &[("carrier", "DHL"), ("tracking_number", "TRACK123")])
+        .await
+        .expect_html(403);
     studio
         .post(&action, &[("csrf", &csrf), ("carrier", "DHL"), ("tracking_number", "TRACK123")])
         .await
         .expect_redirect("/studio/orders?done=shipped");
     let shipped = studio.get("/studio/orders?done=shipped").await.expect_html(200);
-    assert!(shipped.body.contains("DHL · TRACK123") && !shipped.body.contains("To ship"), "{}", shipped.body);
+    assert!(
+        shipped.body.contains("DHL · TRACK123") && !shipped.body.contains("To ship"),
+        "{}",
+        shipped.body
+    );
     studio
         .post(&action, &[("csrf", &csrf), ("carrier", "DHL"), ("tracking_number", "TRACK123")])
         .await
@@ -396,24 +473,50 @@ async fn artist_ships_sees_the_net_and_requests_a_payout(app: TestApp) {
 
     // Shipped with no refund window: the net is available; the ledger shows the sale.
     let earnings = studio.get("/studio/earnings").await.expect_html(200);
-    assert!(earnings.body.contains("378.00 USD") && earnings.body.contains(">Sale<"), "{}", earnings.body);
+    assert!(
+        earnings.body.contains("378.00 USD") && earnings.body.contains(">Sale<"),
+        "{}",
+        earnings.body
+    );
     let dashboard = studio.get("/studio").await.expect_html(200);
-    assert!(dashboard.body.contains("420.00 USD") && dashboard.body.contains("Harbour at Dusk"), "{}", dashboard.body);
+    assert!(
+        dashboard.body.contains("420.00 USD") && dashboard.body.contains("Harbour at Dusk"),
+        "{}",
+        dashboard.body
+    );
 
     let payouts = studio.get("/studio/payouts").await.expect_html(200);
-    assert!(payouts.body.contains("Available now: <strong>378.00 USD</strong>"), "{}", payouts.body);
-    let too_much = studio.post("/studio/payouts", &[("csrf", &csrf), ("amount", "1000")]).await.expect_html(409);
+    assert!(
+        payouts.body.contains("Available now: <strong>378.00 USD</strong>"),
+        "{}",
+        payouts.body
+    );
+    let too_much = studio
+        .post("/studio/payouts", &[("csrf", &csrf), ("amount", "1000")])
+        .await
+        .expect_html(409);
     assert!(too_much.body.contains("exceeds your available balance"), "{}", too_much.body);
-    let bad = studio.post("/studio/payouts", &[("csrf", &csrf), ("amount", "lots")]).await.expect_html(422);
+    let bad = studio
+        .post("/studio/payouts", &[("csrf", &csrf), ("amount", "lots")])
+        .await
+        .expect_html(422);
     assert!(bad.body.contains(r#"id="amount-error""#) && bad.body.contains(r#"value="lots""#));
     studio
         .post("/studio/payouts", &[("csrf", &csrf), ("amount", "100")])
         .await
         .expect_redirect("/studio/payouts?done=payout-requested");
     let listed = studio.get("/studio/payouts").await.expect_html(200);
-    assert!(listed.body.contains("100.00 USD") && listed.body.contains(">Requested</span>"), "{}", listed.body);
+    assert!(
+        listed.body.contains("100.00 USD") && listed.body.contains(">Requested</span>"),
+        "{}",
+        listed.body
+    );
     assert!(listed.body.contains("Available now: <strong>278.00 USD</strong>"));
-    let requests = app.get("/admin/payouts?status=requested", Some(&admin.access)).await.expect(200).body;
+    let requests = app
+        .get("/admin/payouts?status=requested", Some(&admin.access))
+        .await
+        .expect(200)
+        .body;
     assert_eq!(requests["total"], 1);
     assert_eq!(requests["items"][0]["amount_cents"], 10_000);
     assert_eq!(requests["items"][0]["vendor_id"], json!(ana.id));
@@ -434,10 +537,19 @@ async fn customers_and_other_artists_are_kept_out_and_text_is_escaped(app: TestA
     // A customer without a shop.
     let mut cat = signed_in(&app, "cat@example.com").await;
     let csrf = cat.session_csrf().await;
-    for path in ["/studio/works", "/studio/orders", "/studio/earnings", "/studio/payouts", "/studio/shop", "/studio/works/new"] {
+    for path in [
+        "/studio/works",
+        "/studio/orders",
+        "/studio/earnings",
+        "/studio/payouts",
+        "/studio/shop",
+        "/studio/works/new",
+    ] {
         cat.get(path).await.expect_html(403);
     }
-    cat.post("/studio/payouts", &[("csrf", &csrf), ("amount", "10")]).await.expect_html(403);
+    cat.post("/studio/payouts", &[("csrf", &csrf), ("amount", "10")])
+        .await
+        .expect_html(403);
     cat.get(&format!("/studio/works/{id}")).await.expect_html(403);
 
     // Another artist sees no such work and cannot change it.
@@ -447,9 +559,14 @@ async fn customers_and_other_artists_are_kept_out_and_text_is_escaped(app: TestA
     bo.post(&format!("/studio/works/{id}/status/publish"), &[("csrf", &bo_csrf)])
         .await
         .expect_html(404);
-    bo.upload(&format!("/studio/works/{id}/images?csrf={bo_csrf}"), "a.png", "image/png", png_rgb(10, 10))
-        .await
-        .expect_html(404);
+    bo.upload(
+        &format!("/studio/works/{id}/images?csrf={bo_csrf}"),
+        "a.png",
+        "image/png",
+        png_rgb(10, 10),
+    )
+    .await
+    .expect_html(404);
     assert_eq!(product(&app, &ana.user.access, &id).await["status"], "draft");
 
     // The owner without a token changes nothing; with one, hostile text is shown as text.
@@ -477,8 +594,16 @@ async fn customers_and_other_artists_are_kept_out_and_text_is_escaped(app: TestA
         .expect_redirect(&format!("/studio/works/{id}?done=saved"));
     for path in ["/studio/works".to_owned(), format!("/studio/works/{id}")] {
         let page = studio.get(&path).await.expect_html(200);
-        assert!(!page.body.contains("<script>alert(1)") && !page.body.contains("<img src=x"), "{}", page.body);
-        assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;") || page.body.contains("&#60;script&#62;"), "{}", page.body);
+        assert!(
+            !page.body.contains("<script>alert(1)") && !page.body.contains("<img src=x"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;") || page.body.contains("&#60;script&#62;"),
+            "{}",
+            page.body
+        );
     }
     // A crafted note is not shown.
     let crafted = studio.get("/studio?done=You%20won%20a%20prize").await.expect_html(200);
