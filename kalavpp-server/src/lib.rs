@@ -1,4 +1,4 @@
-//! `kalavpp-server`: the KALAVPP marketplace over HTTP — REST API, admin panel and CLI.
+//! `kalavpp-server`: the KALAVPP marketplace over HTTP — REST API, storefront, artist studio, admin panel and CLI.
 
 pub mod admin;
 pub mod admin_gate;
@@ -14,6 +14,7 @@ pub mod rate_limit;
 pub mod response_cache;
 pub mod settings;
 pub mod storefront;
+pub mod studio;
 pub mod upload_limits;
 pub mod web;
 

@@ -14,13 +14,19 @@ use tokio::sync::Semaphore;
 /// How long any other request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// `POST /api/v1/products/{id}/asset`: streamed, exempt from [`REQUEST_TIMEOUT`].
+/// `POST /api/v1/products/{id}/asset` and the studio's `POST /studio/works/{id}/file`: streamed,
+/// exempt from [`REQUEST_TIMEOUT`].
 pub fn is_asset_upload(method: &Method, path: &str) -> bool {
+    let one_segment = |id: &str| !id.is_empty() && !id.contains('/');
     method == Method::POST
-        && path
+        && (path
             .strip_prefix("/api/v1/products/")
             .and_then(|rest| rest.strip_suffix("/asset"))
-            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+            .is_some_and(one_segment)
+            || path
+                .strip_prefix("/studio/works/")
+                .and_then(|rest| rest.strip_suffix("/file"))
+                .is_some_and(one_segment))
 }
 
 /// Middleware: `408` for a request (other than an asset upload) still running after
@@ -62,5 +68,8 @@ mod tests {
         assert!(!is_asset_upload(&Method::POST, "/api/v1/products//asset"));
         assert!(!is_asset_upload(&Method::POST, "/api/v1/products/a/b/asset"));
         assert!(!is_asset_upload(&Method::POST, "/api/v1/orders/x/asset"));
+        assert!(is_asset_upload(&Method::POST, "/studio/works/0190/file"));
+        assert!(!is_asset_upload(&Method::POST, "/studio/works/0190/images"));
+        assert!(!is_asset_upload(&Method::POST, "/studio/works/a/b/file"));
     }
 }

@@ -29,5 +29,7 @@ mod payment_support;
 mod reviews;
 mod smtp_sink;
 mod storefront;
+mod studio;
+mod studio_browser;
 mod vendor_dashboard;
 mod vendor_flow;

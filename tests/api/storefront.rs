@@ -139,6 +139,24 @@ impl<'a> Visitor<'a> {
         self.keep(response).await
     }
 
+    /// Posts a `multipart/form-data` form with one file field `file`, like a browser's upload form.
+    pub async fn upload(&mut self, path: &str, filename: &str, content_type: &str, bytes: Vec<u8>) -> Page {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(filename.to_owned())
+            .mime_str(content_type)
+            .expect("content type");
+        let response = self
+            .client
+            .post(format!("{}{path}", self.app.base))
+            .header("cookie", self.cookie_header())
+            .header(reqwest::header::CONNECTION, "close")
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+            .await
+            .expect("POST multipart");
+        self.keep(response).await
+    }
+
     /// Fills in the registration form; the visitor is signed in afterwards.
     pub async fn register(&mut self, email: &str, name: &str) -> Page {
         let form = self.get("/register").await.expect_html(200);

@@ -34,6 +34,7 @@ conformance!(
     add_product_image_limit_holds_under_concurrency,
     add_product_image_of_unknown_product_is_not_found,
     delete_product_image_returns_the_row,
+    move_product_image_reorders_and_renumbers,
     images_are_loaded_with_products_in_lists,
     set_product_asset_sets_and_replaces,
 );
@@ -1487,4 +1488,46 @@ async fn set_product_asset_sets_and_replaces(store: Db) {
 
     // A product that does not exist.
     assert_not_found(store.set_product_asset(asset(ProductId::new(), "ghost.zip")).await);
+}
+
+async fn move_product_image_reorders_and_renumbers(store: Db) {
+    let vendor = approved_vendor(&store, "ann@example.com", "Ann Atelier").await;
+    let p = add_product(&store, product(vendor.id, seeded::prints(), "Blue door")).await;
+    let other = add_product(&store, product(vendor.id, seeded::prints(), "Red door")).await;
+    let mut ids = Vec::new();
+    for key in ["a", "b", "c", "d"] {
+        ids.push(store.add_product_image(image(p.id, key), 10).await.unwrap().id);
+    }
+    // A gap in the positions (after a removal) is closed by the next move.
+    store.delete_product_image(p.id, ids.remove(1), None).await.unwrap();
+    let order = |product: Product| product.images.iter().map(|i| (i.id, i.position)).collect::<Vec<_>>();
+
+    assert!(
+        store.move_product_image(p.id, ids[2], 0, None).await.unwrap(),
+        "last becomes the cover"
+    );
+    let loaded = store.product_by_id(p.id).await.unwrap().unwrap();
+    assert_eq!(order(loaded), vec![(ids[2], 0), (ids[0], 1), (ids[1], 2)]);
+
+    assert!(
+        store.move_product_image(p.id, ids[2], 99, None).await.unwrap(),
+        "past the end means last"
+    );
+    let loaded = store.product_by_id(p.id).await.unwrap().unwrap();
+    assert_eq!(order(loaded), vec![(ids[0], 0), (ids[1], 1), (ids[2], 2)]);
+
+    // Another product's image, an unknown one: nothing moves and no audit row is written.
+    let at = now();
+    let audit = || Some(audit_of(None, "product.image_move", "product", p.id, at));
+    assert!(!store.move_product_image(other.id, ids[0], 0, audit()).await.unwrap());
+    assert!(!store.move_product_image(p.id, ImageId::new(), 0, audit()).await.unwrap());
+    let log = store.list_audit(&AuditFilter::default(), PageRequest::new(1, 100)).await.unwrap();
+    assert!(log.items.iter().all(|e| e.action != "product.image_move"));
+
+    // A move with an audit row writes it in the same transaction.
+    assert!(store.move_product_image(p.id, ids[1], 0, audit()).await.unwrap());
+    let log = store.list_audit(&AuditFilter::default(), PageRequest::new(1, 100)).await.unwrap();
+    assert_eq!(log.items.iter().filter(|e| e.action == "product.image_move").count(), 1);
+    let loaded = store.product_by_id(p.id).await.unwrap().unwrap();
+    assert_eq!(order(loaded), vec![(ids[1], 0), (ids[0], 1), (ids[2], 2)]);
 }

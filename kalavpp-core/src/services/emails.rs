@@ -74,7 +74,7 @@ pub fn password_reset(recipient: &str, name: &str, frontend_url: &str, token: &s
 pub fn vendor_approved(recipient: &str, shop_name: &str, frontend_url: &str) -> NewEmail {
     let body = templates::VendorApproved {
         shop_name: shop_name.to_owned(),
-        vendor_url: format!("{}/vendor", base(frontend_url)),
+        vendor_url: format!("{}/studio", base(frontend_url)),
     }
     .render();
     email(recipient, VENDOR_APPROVED, format!("Your shop {shop_name} is approved"), body)
@@ -270,7 +270,7 @@ mod tests {
         let html = message.body_html.expect("an HTML part");
         assert!(html.contains("&#60;b&#62;x&#60;/b&#62; &#38; &#39;co&#39;"), "{html}");
         assert!(!html.contains("<b>x</b>"), "{html}");
-        assert!(html.contains("href=\"https://shop.example.com/vendor\""), "{html}");
+        assert!(html.contains("href=\"https://shop.example.com/studio\""), "{html}");
         assert!(
             message.body_text.contains("\"<b>x</b> & 'co'\" is approved"),
             "{}",

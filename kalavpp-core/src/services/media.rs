@@ -157,6 +157,27 @@ impl<'a> Media<'a> {
         Ok(())
     }
 
+    /// Moves an image of a product (owning vendor or admin) to `position` among its images (0 is
+    /// the cover; past the end means last). `404` when the image is not the product's.
+    #[instrument(skip_all)]
+    pub async fn move_image(&self, actor: &Actor, product_id: ProductId, image_id: ImageId, position: usize) -> Result<()> {
+        let (_, admin) = super::Catalog::new(self.inner).editable_product(actor, product_id).await?;
+        let audit = admin.map(|admin| {
+            super::catalog::audit(
+                Some(admin),
+                "product.image_move",
+                "product",
+                product_id.to_string(),
+                serde_json::json!({ "image_id": image_id, "position": position }),
+            )
+        });
+        if !self.inner.store.move_product_image(product_id, image_id, position, audit).await? {
+            return Err(Error::not_found("image_not_found", "image not found"));
+        }
+        self.inner.cache.invalidate();
+        Ok(())
+    }
+
     /// Stores the downloadable file of a digital product, streaming `body` to storage (never
     /// whole in memory), refusing more than `max_bytes`, recording its SHA-256. Replaces any
     /// earlier asset.

@@ -219,6 +219,16 @@ pub trait CatalogStore: Send + Sync {
         image_id: ImageId,
         audit: Option<NewAudit>,
     ) -> StoreResult<Option<ProductImage>>;
+    /// Moves an image of a product to `position` (0 first; past the end means last) and numbers
+    /// the product's images 0, 1, … in that order, writing the audit row (an admin's move) in the
+    /// same transaction; `false` (and no audit row) when the image is not the product's.
+    async fn move_product_image(
+        &self,
+        product_id: ProductId,
+        image_id: ImageId,
+        position: usize,
+        audit: Option<NewAudit>,
+    ) -> StoreResult<bool>;
     /// Sets (or replaces) a product's digital asset; returns the replaced one.
     async fn set_product_asset(&self, asset: ProductAsset) -> StoreResult<Option<ProductAsset>>;
     /// A product's digital asset.

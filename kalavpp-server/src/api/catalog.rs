@@ -33,14 +33,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(update_category, delete_category))
 }
 
-/// Upload routes with their own body limits.
-pub fn upload_routes(max_asset_bytes: u64) -> OpenApiRouter<AppState> {
+/// Upload routes with their own body limits; image uploads take one of `image_slots`.
+pub fn upload_routes(max_asset_bytes: u64, image_slots: std::sync::Arc<tokio::sync::Semaphore>) -> OpenApiRouter<AppState> {
     let asset_limit = usize::try_from(max_asset_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024);
     OpenApiRouter::new()
         .routes(routes!(upload_image))
         .layer(DefaultBodyLimit::max(MAX_IMAGE_BYTES + 64 * 1024))
         .layer(axum::middleware::from_fn_with_state(
-            crate::upload_limits::image_upload_slots(),
+            image_slots,
             crate::upload_limits::one_image_upload_at_a_time,
         ))
         .merge(

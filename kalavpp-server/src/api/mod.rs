@@ -60,8 +60,10 @@ impl Modify for BearerAuth {
 pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -> Router {
     let max_asset_bytes = state.market.config().max_asset_bytes;
     let panel = crate::admin::routes(credentials.clone());
+    // One pool of image-upload slots for the API and the studio.
+    let image_slots = crate::upload_limits::image_upload_slots();
     let storefront = if state.settings.storefront {
-        crate::storefront::routes(credentials.clone())
+        crate::storefront::routes(credentials.clone()).merge(crate::studio::routes(image_slots.clone(), max_asset_bytes))
     } else {
         Router::new().route("/", get(crate::storefront::api_index))
     };
@@ -76,7 +78,7 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         .merge(payouts::routes())
         .merge(stats::routes())
         .merge(catalog::routes())
-        .merge(catalog::upload_routes(max_asset_bytes))
+        .merge(catalog::upload_routes(max_asset_bytes, image_slots))
         .merge(orders::routes())
         .merge(reviews::routes())
         .layer(from_fn_with_state(state.clone(), admin_gate))

@@ -30,6 +30,7 @@ use crate::app::AppState;
 use crate::rate_limit::IpRateLimit;
 
 pub use cache::PageCache;
+pub use shopping::address_lines;
 
 const STYLESHEET: &str = include_str!("../../templates/storefront/shop.css");
 

@@ -59,7 +59,7 @@ pub async fn sitemap(State(state): State<AppState>) -> ShopResult {
 /// `GET /robots.txt`: everything public may be crawled; personal pages may not.
 pub async fn robots(State(state): State<AppState>) -> impl IntoResponse {
     let body = format!(
-        "User-agent: *\nDisallow: /cart\nDisallow: /checkout\nDisallow: /orders\nDisallow: /account\nDisallow: /admin\nDisallow: /api/\nDisallow: /dev/\nAllow: /\n\nSitemap: {}/sitemap.xml\n",
+        "User-agent: *\nDisallow: /cart\nDisallow: /checkout\nDisallow: /orders\nDisallow: /account\nDisallow: /studio\nDisallow: /admin\nDisallow: /api/\nDisallow: /dev/\nAllow: /\n\nSitemap: {}/sitemap.xml\n",
         state.settings.backend_url
     );
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)

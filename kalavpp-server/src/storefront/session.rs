@@ -79,6 +79,12 @@ pub struct Shopper {
 }
 
 impl Shopper {
+    /// Whether `presented` is this session's CSRF token (for forms that cannot be read as a
+    /// [`ShopForm`], such as file uploads, which carry it in the query string).
+    pub fn csrf_valid(&self, state: &AppState, presented: Option<&String>) -> bool {
+        CSRF.valid(state, "session", &self.token, presented)
+    }
+
     /// Fills the visitor-specific parts of the layout.
     pub fn dress(&self, chrome: &mut Chrome) {
         chrome.user = Some(self.name.clone());
@@ -161,7 +167,8 @@ where
     }
 }
 
-fn csrf_refused() -> Response {
+/// The `403` page for a form without a valid CSRF token.
+pub fn csrf_refused() -> Response {
     error_page(
         StatusCode::FORBIDDEN,
         "This form is missing its security token or it belongs to another session. Go back, reload the page and try again.",

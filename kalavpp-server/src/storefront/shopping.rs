@@ -209,6 +209,19 @@ const ADDRESS_FORM: [(&str, &str, bool, &str); 7] = [
     ("phone", "Phone (optional)", false, "tel"),
 ];
 
+/// A shipping address as the lines of a label (the fields in the checkout form's order).
+pub fn address_lines(address: Option<&Value>) -> Vec<String> {
+    address
+        .and_then(Value::as_object)
+        .map(|a| {
+            ADDRESS_FIELDS
+                .iter()
+                .filter_map(|k| a.get(*k).and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 const ADDRESS_FIELDS: [&str; 7] = ["name", "line1", "line2", "city", "postal_code", "country", "phone"];
 
 /// `POST /checkout`: places the order and sends the buyer to the payment page; errors are shown
@@ -329,17 +342,7 @@ pub async fn order(State(state): State<AppState>, shopper: Shopper, Path(id): Pa
             }),
         })
         .collect();
-    let address = order
-        .shipping_address
-        .as_ref()
-        .and_then(Value::as_object)
-        .map(|a| {
-            ADDRESS_FIELDS
-                .iter()
-                .filter_map(|k| a.get(*k).and_then(Value::as_str).map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let address = address_lines(order.shipping_address.as_ref());
     let title = format!("Order {}", order.number);
     let mut chrome = dressed(&state, &shopper, &format!("/orders/{}", order.id), &title);
     chrome.section = "orders";

@@ -498,6 +498,55 @@ impl CatalogStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn move_product_image(
+        &self,
+        product_id: ProductId,
+        image_id: ImageId,
+        position: usize,
+        audit: Option<NewAudit>,
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        // The product row serialises moves with uploads and removals of its images.
+        let product = tx
+            .query_opt("SELECT id FROM products WHERE id = $1 FOR NO KEY UPDATE", &[&product_id.0])
+            .await
+            .map_err(map_err)?;
+        if product.is_none() {
+            return Ok(false);
+        }
+        let mut ids: Vec<uuid::Uuid> = tx
+            .query(
+                "SELECT id FROM product_images WHERE product_id = $1 ORDER BY position, created_at, id",
+                &[&product_id.0],
+            )
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let Some(from) = ids.iter().position(|id| *id == image_id.0) else {
+            return Ok(false);
+        };
+        let id = ids.remove(from);
+        ids.insert(position.min(ids.len()), id);
+        for (index, id) in ids.iter().enumerate() {
+            let index = i32::try_from(index).unwrap_or(i32::MAX);
+            tx.execute(
+                "UPDATE product_images SET position = $1 WHERE id = $2 AND position <> $1",
+                &[&index, id],
+            )
+            .await
+            .map_err(map_err)?;
+        }
+        if let Some(audit) = &audit {
+            insert_audit(&tx, audit).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn set_product_asset(&self, asset: ProductAsset) -> StoreResult<Option<ProductAsset>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;

@@ -525,6 +525,49 @@ impl CatalogStore for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn move_product_image(
+        &self,
+        product_id: ProductId,
+        image_id: ImageId,
+        position: usize,
+        audit: Option<NewAudit>,
+    ) -> StoreResult<bool> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let mut ids: Vec<String> = {
+                    let mut statement = tx
+                        .prepare("SELECT id FROM product_images WHERE product_id = ?1 ORDER BY position, created_at, id")
+                        .map_err(map_err)?;
+                    let rows = statement
+                        .query_map([product_id.to_string()], |row| row.get::<_, String>(0))
+                        .map_err(map_err)?;
+                    rows.collect::<Result<_, _>>().map_err(map_err)?
+                };
+                let wanted = image_id.to_string();
+                let Some(from) = ids.iter().position(|id| *id == wanted) else {
+                    return Ok(false);
+                };
+                let id = ids.remove(from);
+                ids.insert(position.min(ids.len()), id);
+                for (index, id) in ids.iter().enumerate() {
+                    let index = i64::try_from(index).unwrap_or(i64::MAX);
+                    tx.execute(
+                        "UPDATE product_images SET position = ?1 WHERE id = ?2 AND position <> ?1",
+                        params![index, id],
+                    )
+                    .map_err(map_err)?;
+                }
+                if let Some(audit) = &audit {
+                    insert_audit(&tx, audit)?;
+                }
+                tx.commit().map_err(map_err)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn set_product_asset(&self, asset: ProductAsset) -> StoreResult<Option<ProductAsset>> {
         self.pool
             .write(move |conn| {
