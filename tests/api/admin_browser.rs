@@ -13,10 +13,84 @@ use serde_json::{Value, json};
 
 use crate::browser_support::{Browser, backend_name, browser_available};
 use crate::catalog_support::text;
-use crate::helpers::{Backend, PASSWORD, TestApp, on_both_backends};
+use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app};
 use crate::payment_support::{Scene, add_to_cart, address, asset_bytes, attach_asset, checkout, digital, physical};
+use crate::smtp_sink::{Mode, SmtpSink};
 
-on_both_backends!(admin_flow_in_chromium);
+/// Runs the flow on both backends with a server delivering its outbox to a fresh SMTP sink
+/// (fast polling, two attempts, quick retries), so an email can fail and be retried.
+macro_rules! with_smtp_sink {
+    ($($flow:ident),* $(,)?) => {
+        $(
+            pastey::paste! {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn [<$flow _sqlite>]() {
+                    let sink = SmtpSink::start().await;
+                    let app = spawn_app(Backend::Sqlite, &mail_settings(&sink.url())).await.expect("sqlite app");
+                    $flow(app, sink).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn [<$flow _postgres>]() {
+                    let sink = SmtpSink::start().await;
+                    let Some(app) = spawn_app(Backend::Postgres, &mail_settings(&sink.url())).await else {
+                        return;
+                    };
+                    $flow(app, sink).await;
+                }
+            }
+        )*
+    };
+}
+
+with_smtp_sink!(admin_flow_in_chromium);
+
+fn mail_settings(smtp_url: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("SMTP_URL", smtp_url),
+        ("EMAIL_FROM", "shop@kalavpp.test"),
+        ("MAIL_POLL_INTERVAL_MS", "50"),
+        ("MAIL_MAX_ATTEMPTS", "2"),
+        ("MAIL_RETRY_BASE_MS", "50"),
+    ]
+}
+
+/// Waits (up to 15 s) until no email is queued or being sent.
+async fn outbox_drained(app: &TestApp, admin: &str) {
+    for _ in 0..300 {
+        let mut busy = 0;
+        for status in ["queued", "sending"] {
+            busy += app
+                .get(&format!("/admin/emails?status={status}"), Some(admin))
+                .await
+                .expect(200)
+                .body["total"]
+                .as_i64()
+                .unwrap_or_default();
+        }
+        if busy == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the outbox never drained");
+}
+
+/// The id of the failed email to `recipient`, once it has failed (waits up to 15 s).
+async fn failed_email(app: &TestApp, admin: &str, recipient: &str) -> String {
+    for _ in 0..300 {
+        let page = app
+            .get(&format!("/admin/emails?recipient={recipient}&status=failed"), Some(admin))
+            .await
+            .expect(200)
+            .body;
+        if page["total"] == 1 {
+            return text(&page["items"][0], "id");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the email to {recipient} never failed");
+}
 
 const ROOT_EMAIL: &str = "rosa@kalavpp.test";
 
@@ -68,7 +142,7 @@ async fn paid_order(app: &TestApp, buyer: &str, product: &str, quantity: i64) ->
     placed["order"].clone()
 }
 
-async fn admin_flow_in_chromium(app: TestApp) {
+async fn admin_flow_in_chromium(app: TestApp, sink: SmtpSink) {
     if !browser_available() {
         return;
     }
@@ -129,6 +203,12 @@ async fn admin_flow_in_chromium(app: TestApp) {
         .expect(201)
         .body;
     let payout_id = text(&payout, "id");
+    // A welcome email the mail server refuses for good (two attempts), then the server recovers.
+    outbox_drained(&app, &admin.access).await;
+    sink.set_mode(Mode::Refuse(550));
+    app.register("fay@example.com").await;
+    let fay_email = failed_email(&app, &admin.access, "fay@example.com").await;
+    sink.set_mode(Mode::Accept);
 
     let mut browser = Browser::start("admin-e2e", backend_name(&app)).await;
     let base = app.base.clone();
@@ -311,6 +391,22 @@ async fn admin_flow_in_chromium(app: TestApp) {
     }
     assert!(audit.contains("(8 in all)"), "{audit}");
     browser.check("audit").await;
+
+    // ---- the failed email ----
+    browser.click_link("Emails").await;
+    browser
+        .client
+        .find(Locator::Css("select[name=status]"))
+        .await
+        .expect("status filter")
+        .select_by_value("failed")
+        .await
+        .expect("choose failed");
+    browser.submit("form.filters button[type=submit]").await;
+    let failed = browser.text().await;
+    assert!(failed.contains("fay@example.com") && failed.contains("failed"), "{failed}");
+    assert!(!fay_email.is_empty());
+    browser.check("emails-failed").await;
 
     // ---- the phone layout of the dashboard ----
     browser.client.set_window_size(390, 844).await.expect("phone size");
