@@ -190,6 +190,7 @@ struct AnalyticsPage {
     chrome: Chrome,
     from: String,
     to: String,
+    interval: &'static str,
     intervals: Vec<(&'static str, bool)>,
     figures: Figures,
 }
@@ -239,6 +240,7 @@ pub async fn page(State(state): State<AppState>, admin: PanelAdmin, RawQuery(raw
         },
         from: first.to_string(),
         to: last.to_string(),
+        interval: current,
         intervals: ["day", "week", "month"].into_iter().map(|i| (i, i == current)).collect(),
         figures: figures(&analytics, &currency, true, &span),
     })
