@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::Value;
 
+use crate::browser_support::{Browser, backend_name, browser_available};
 use crate::catalog_support::{approved_shop, create_product, painting, published_painting, text};
 use crate::helpers::{Backend, JWT_REFRESH_SECRET, JWT_SECRET, PASSWORD, TestApp, on_both_backends, spawn_app, spawn_app_at};
 use crate::smtp_sink::{Mode, SmtpSink};
@@ -50,7 +51,7 @@ macro_rules! with_smtp_sink {
     };
 }
 
-with_smtp_sink!(failed_email_retried_in_the_panel_is_delivered);
+with_smtp_sink!(failed_email_retried_in_the_panel_is_delivered, new_pages_in_chromium_pass_axe);
 
 fn mail_settings(smtp_url: &str) -> Vec<(&'static str, &str)> {
     vec![
@@ -852,4 +853,55 @@ async fn settings_page_masks_every_secret(app: TestApp) {
     }
     // The page has no forms but sign-out: it changes nothing.
     assert_eq!(body.matches("<form").count(), 1, "{body}");
+}
+
+// ---- in a real browser ----
+
+async fn new_pages_in_chromium_pass_axe(app: TestApp, sink: SmtpSink) {
+    if !browser_available() {
+        return;
+    }
+    let api_admin = app.admin().await;
+    let email = new_admin(&app, "Root").await;
+    let shop = approved_shop(&app, &api_admin, "ana@example.com", "Ana <Oils>").await;
+    published_painting(&app, &shop.user.access, "Blue <Lagoon>", 5_000).await;
+    create_product(&app, &shop.user.access, painting("Harbour draft", 2_000)).await;
+    sink.set_mode(Mode::Refuse(550));
+    app.register("fay@example.com").await;
+    outbox_row(&app, &api_admin.access, "fay@example.com", "failed").await;
+
+    let mut browser = Browser::start("panel-admin-e2e", backend_name(&app)).await;
+    let base = app.base.clone();
+    browser.goto(&format!("{base}/admin/login")).await;
+    browser.fill("input[name=email]", &email).await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser.submit("form.stack button[type=submit]").await;
+    assert_eq!(browser.path().await, "/admin");
+
+    browser.click_link("Products").await;
+    assert!(browser.text().await.contains("Blue <Lagoon>"), "{}", browser.text().await);
+    browser.check("products").await;
+    browser.fill("input[name=q]", "lagoon").await;
+    browser.submit(".filters button[type=submit]").await;
+    let found = browser.text().await;
+    assert!(found.contains("Blue <Lagoon>") && !found.contains("Harbour draft"), "{found}");
+    browser.check("products-search").await;
+    browser.submit("form[action$='/archive'] button").await;
+    assert_eq!(browser.path().await, "/admin/products?done=product+archived");
+    browser.check("product-archived").await;
+    browser.submit("form[action$='/restore'] button").await;
+    assert_eq!(browser.path().await, "/admin/products?done=product+restored");
+
+    browser.goto(&format!("{base}/admin/emails?status=failed")).await;
+    assert!(browser.text().await.contains("fay@example.com"));
+    browser.check("emails-failed").await;
+    sink.set_mode(Mode::Accept);
+    browser.submit("form[action$='/retry'] button").await;
+    assert_eq!(browser.path().await, "/admin/emails?done=email+queued+again");
+    browser.check("email-retried").await;
+    sink.wait_for("fay@example.com", "Welcome to KALAVPP").await;
+
+    browser.click_link("Settings").await;
+    assert!(browser.text().await.contains("Admin panel idle timeout"));
+    browser.check("settings").await;
 }
