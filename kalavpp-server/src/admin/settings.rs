@@ -62,14 +62,14 @@ fn yes_no(value: bool) -> &'static str {
 fn span(d: Duration) -> String {
     let ms = d.as_millis();
     let secs = d.as_secs();
-    if ms % 1000 != 0 || secs == 0 {
+    if !ms.is_multiple_of(1000) || secs == 0 {
         format!("{ms} ms")
-    } else if secs % 86_400 == 0 {
+    } else if secs.is_multiple_of(86_400) {
         let days = secs / 86_400;
         format!("{days} day{}", if days == 1 { "" } else { "s" })
-    } else if secs % 3600 == 0 {
+    } else if secs.is_multiple_of(3600) {
         format!("{} h", secs / 3600)
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         format!("{} min", secs / 60)
     } else {
         format!("{secs} s")
@@ -77,7 +77,7 @@ fn span(d: Duration) -> String {
 }
 
 fn bytes(n: u64) -> String {
-    if n >= 1024 * 1024 && n % (1024 * 1024) == 0 {
+    if n >= 1024 * 1024 && n.is_multiple_of(1024 * 1024) {
         format!("{} MiB", n / (1024 * 1024))
     } else {
         format!("{n} bytes")
