@@ -657,6 +657,34 @@ async fn products_are_archived_and_restored_with_csrf_and_audit(app: TestApp) {
         audit.body
     );
 
+    // An action returns to the list as it was: its filters and page, nothing else.
+    let filtered = get(&app, "/admin/products?status=published&q=blue", &panel.cookie)
+        .await
+        .expect_html(200);
+    let back = {
+        let marker = r#"name="back" value=""#;
+        let start = filtered.body.find(marker).expect("a back field") + marker.len();
+        filtered.body[start..]
+            .split('"')
+            .next()
+            .unwrap_or_default()
+            .replace("&amp;", "&")
+            .replace("&#38;", "&")
+    };
+    assert_eq!(back, "q=blue&status=published");
+    post(&app, &archive, &panel.cookie, &[("csrf", &panel.csrf), ("back", &back)])
+        .await
+        .expect_redirect("/admin/products?q=blue&status=published&done=product+archived");
+    post(
+        &app,
+        &restore,
+        &panel.cookie,
+        &[("csrf", &panel.csrf), ("back", "page=2&next=https://evil.example&done=x")],
+    )
+    .await
+    .expect_redirect("/admin/products?page=2&done=product+restored");
+    assert_eq!(product_status(&app, &id, &token).await, "published");
+
     // The services' refusals are error pages: unknown product, unknown action, malformed id.
     let unknown = "/admin/products/0190aaaa-0000-7000-8000-000000000000/archive";
     post(&app, unknown, &panel.cookie, &[("csrf", &panel.csrf)]).await.expect_html(404);
@@ -746,6 +774,24 @@ async fn new_pages_keep_non_admins_out_and_escape_user_text(app: TestApp) {
         text(&app.get(&format!("/products/{id}"), None).await.expect(200).body, "status"),
         "published"
     );
+    // The services themselves refuse non-admins, whatever calls them.
+    let cat = app.market.accounts().authenticate(&customer.access).await;
+    assert!(cat.is_err(), "the customer's session ended when it knocked on the panel");
+    let me = app.register("dan@example.com").await;
+    let dan = app.market.accounts().authenticate(&me.access).await.expect("a customer actor");
+    let email_id = kalavpp_core::domain::EmailId::new();
+    assert!(matches!(
+        app.market.admin().retry_email(&dan, email_id).await,
+        Err(kalavpp_core::Error::Forbidden { .. })
+    ));
+    assert!(matches!(
+        app.market
+            .admin()
+            .list_products(&dan, Default::default(), kalavpp_core::domain::PageRequest::new(1, 20))
+            .await,
+        Err(kalavpp_core::Error::Forbidden { .. })
+    ));
+
     // Without any session: to the login page.
     for path in ["/admin/products", "/admin/settings"] {
         get_with_cookies(&app, path, "").await.expect_redirect("/admin/login");
@@ -887,10 +933,14 @@ async fn new_pages_in_chromium_pass_axe(app: TestApp, sink: SmtpSink) {
     assert!(found.contains("Blue <Lagoon>") && !found.contains("Harbour draft"), "{found}");
     browser.check("products-search").await;
     browser.submit("form[action$='/archive'] button").await;
-    assert_eq!(browser.path().await, "/admin/products?done=product+archived");
+    assert_eq!(
+        browser.path().await,
+        "/admin/products?q=lagoon&done=product+archived",
+        "back to the same search"
+    );
     browser.check("product-archived").await;
     browser.submit("form[action$='/restore'] button").await;
-    assert_eq!(browser.path().await, "/admin/products?done=product+restored");
+    assert_eq!(browser.path().await, "/admin/products?q=lagoon&done=product+restored");
 
     browser.goto(&format!("{base}/admin/emails?status=failed")).await;
     assert!(browser.text().await.contains("fay@example.com"));

@@ -10,8 +10,10 @@ use kalavpp_core::domain::{ProductId, ProductStatus};
 use kalavpp_core::services::{ProductEdit, ProductSearch};
 use kalavpp_core::{Error, FieldError};
 
+use axum::response::{IntoResponse, Redirect};
+
 use super::{
-    Chrome, Pager, PanelAdmin, PanelError, PanelForm, PanelResult, done, field, money, outcome, page_request, query_map, render, when,
+    Chrome, OUTCOMES, Pager, PanelAdmin, PanelError, PanelForm, PanelResult, field, money, outcome, page_request, query_map, render, when,
 };
 use crate::app::AppState;
 
@@ -54,6 +56,22 @@ struct ProductsPage {
     statuses: Vec<Opt>,
     rows: Vec<ProductRow>,
     pager: Pager,
+    /// The list's filters and page, so an action returns to the same view.
+    back: String,
+}
+
+/// The list parameters an action returns to (only these keys, so the redirect stays on the list).
+const KEPT: [&str; 4] = ["q", "status", "vendor", "page"];
+
+/// `key=value&...` of the kept, non-empty list parameters of `query`.
+fn kept_query(query: &HashMap<String, String>) -> String {
+    let mut kept = form_urlencoded::Serializer::new(String::new());
+    for key in KEPT {
+        if let Some(value) = field(query, key) {
+            kept.append_pair(key, value);
+        }
+    }
+    kept.finish()
 }
 
 const STATUSES: [&str; 3] = ["draft", "published", "archived"];
@@ -109,6 +127,7 @@ pub async fn page(State(state): State<AppState>, admin: PanelAdmin, RawQuery(raw
             .collect(),
         rows,
         pager,
+        back: kept_query(&query),
     })
 }
 
@@ -130,5 +149,17 @@ pub async fn action(State(state): State<AppState>, Path((id, action)): Path<(Str
         }
         _ => Err(not_found("action")),
     }?;
-    Ok(done("/admin/products", outcome))
+    // Back to the list as it was (its filters from the form's `back`), with the outcome.
+    let back = query_map(form.fields.get("back").map(String::as_str))?;
+    let mut target = kept_query(&back);
+    debug_assert!(OUTCOMES.contains(&outcome), "unknown outcome {outcome}");
+    if !target.is_empty() {
+        target.push('&');
+    }
+    target.push_str(
+        &form_urlencoded::Serializer::new(String::new())
+            .append_pair("done", outcome)
+            .finish(),
+    );
+    Ok(Redirect::to(&format!("/admin/products?{target}")).into_response())
 }
