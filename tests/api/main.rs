@@ -22,6 +22,7 @@ mod instances;
 mod late_payments;
 mod mail;
 mod panel;
+mod panel_admin;
 mod payment_attacks;
 mod payment_support;
 mod reviews;

@@ -5,8 +5,11 @@
 //! render the result or redirect (`303`) back to the list with a short message.
 
 mod actions;
+mod emails;
 mod pages;
+mod products;
 mod session;
+mod settings;
 
 use std::collections::HashMap;
 
@@ -50,6 +53,10 @@ pub fn routes(credentials: IpRateLimit) -> Router<AppState> {
         .route("/admin/reviews/{id}/{action}", post(actions::review))
         .route("/admin/audit", get(pages::audit))
         .route("/admin/emails", get(pages::emails))
+        .route("/admin/emails/{id}/retry", post(emails::retry))
+        .route("/admin/products", get(products::page))
+        .route("/admin/products/{id}/{action}", post(products::action))
+        .route("/admin/settings", get(settings::page))
         // Panel pages hold personal data and per-session tokens: never cache them.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -206,6 +213,10 @@ const OUTCOMES: &[&str] = &[
     "review hidden",
     "review shown",
     "signed out",
+    "email queued again",
+    "product archived",
+    "product restored",
+    "signed out after inactivity",
 ];
 
 /// The `done` message of the query string, if it is one the panel sends.
