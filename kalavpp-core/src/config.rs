@@ -229,7 +229,19 @@ pub struct Config {
     pub download_limit: i32,
     /// Email delivery: transport, sender and retry policy of the outbox worker.
     pub mail: MailConfig,
+    /// How long an admin panel session may go without a request (default 30 minutes): a request
+    /// after that is refused and ends the session; activity pushes the deadline.
+    pub admin_idle_timeout: Duration,
+    /// Absolute limit of an admin panel session (default 8 hours; never longer than
+    /// `tokens.refresh_ttl`).
+    pub admin_session_max: Duration,
 }
+
+/// Default of [`Config::admin_idle_timeout`]: 30 minutes.
+pub const DEFAULT_ADMIN_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Default of [`Config::admin_session_max`]: 8 hours.
+pub const DEFAULT_ADMIN_SESSION_MAX: Duration = Duration::from_secs(8 * 3600);
 
 /// Email delivery settings. Messages are always written to the outbox first; a worker delivers them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,6 +327,8 @@ impl Config {
             download_ttl: Duration::from_secs(24 * 3600),
             download_limit: 5,
             mail: MailConfig::default(),
+            admin_idle_timeout: DEFAULT_ADMIN_IDLE_TIMEOUT,
+            admin_session_max: DEFAULT_ADMIN_SESSION_MAX,
         }
     }
 

@@ -261,6 +261,8 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         download_ttl: Duration::from_secs(24 * 3600),
         download_limit: 5,
         mail,
+        admin_idle_timeout: kalavpp_core::config::DEFAULT_ADMIN_IDLE_TIMEOUT,
+        admin_session_max: kalavpp_core::config::DEFAULT_ADMIN_SESSION_MAX,
     };
     problems.extend(core.production_problems());
     if !problems.is_empty() {

@@ -1,7 +1,7 @@
 //! The seed's admin flow in a real headless Chromium (issue 11): sign in → the dashboard with its
 //! charts → approve a pending vendor → suspend and reactivate a user → all orders → refund an
 //! order through its confirmation box → analytics → approve and mark a payout paid → categories →
-//! find each action in the audit log. axe-core runs on every page visited and every step leaves a
+//! find each action in the audit log → retry a failed email (and find that in the log too). axe-core runs on every page visited and every step leaves a
 //! screenshot under `target/admin-e2e/<backend>/` (see [`crate::browser_support`]).
 //!
 //! The data is made through the REST API and the core services like a month of trading would
@@ -405,8 +405,22 @@ async fn admin_flow_in_chromium(app: TestApp, sink: SmtpSink) {
     browser.submit("form.filters button[type=submit]").await;
     let failed = browser.text().await;
     assert!(failed.contains("fay@example.com") && failed.contains("failed"), "{failed}");
-    assert!(!fay_email.is_empty());
     browser.check("emails-failed").await;
+    // Retry it: back in the queue, and the recovered server gets it.
+    browser
+        .submit(&format!("form[action='/admin/emails/{fay_email}/retry'] button"))
+        .await;
+    assert_eq!(browser.path().await, "/admin/emails?done=email+queued+again");
+    assert!(browser.text().await.contains("Done: email queued again"));
+    sink.wait_for("fay@example.com", "Welcome to KALAVPP").await;
+    browser.check("email-retried").await;
+    browser.click_link("Audit log").await;
+    browser.fill("input[name=action]", "email.retry").await;
+    browser.fill("input[name=actor]", &root_id).await;
+    browser.submit("form.filters button[type=submit]").await;
+    let retried = browser.text().await;
+    assert!(retried.contains("email.retry") && retried.contains("(1 in all)"), "{retried}");
+    browser.check("audit-email-retry").await;
 
     // ---- the phone layout of the dashboard ----
     browser.client.set_window_size(390, 844).await.expect("phone size");

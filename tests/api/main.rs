@@ -23,6 +23,7 @@ mod instances;
 mod late_payments;
 mod mail;
 mod panel;
+mod panel_admin;
 mod panel_pages;
 mod payment_attacks;
 mod payment_support;

@@ -19,6 +19,7 @@ on_both_backends!(
     digital_works_take_their_download_file_through_the_studio,
     artist_ships_sees_the_net_and_requests_a_payout,
     customers_and_other_artists_are_kept_out_and_text_is_escaped,
+    demoted_artists_and_administrators_get_a_clear_page,
 );
 
 /// A visitor signed in to the storefront as `email` (registered with the tests' password).
@@ -608,4 +609,85 @@ async fn customers_and_other_artists_are_kept_out_and_text_is_escaped(app: TestA
     // A crafted note is not shown.
     let crafted = studio.get("/studio?done=You%20won%20a%20prize").await.expect_html(200);
     assert!(!crafted.body.contains("You won a prize"));
+}
+
+async fn demoted_artists_and_administrators_get_a_clear_page(app: TestApp) {
+    let Scene { admin, ana, .. } = Scene::new(&app).await;
+    let work = physical(&app, &ana.user.access, "Harbour at Dusk", 42_000, 1).await;
+    let id = text(&work, "id");
+    // Payout details stored as an object through the API survive a profile save from the studio.
+    app.call(
+        reqwest::Method::PATCH,
+        "/vendor/me",
+        Some(&ana.user.access),
+        Some(json!({"payout_details": {"iban": "PT50 0002", "name": "Ana"}})),
+    )
+    .await
+    .expect(200);
+    let mut studio = signed_in(&app, "ana@example.com").await;
+    let shop = studio.get("/studio/shop").await.expect_html(200);
+    let csrf = shop.csrf();
+    studio
+        .post("/studio/shop", &[("csrf", &csrf), ("shop_name", "Ana Oils"), ("bio", "Seascapes.")])
+        .await
+        .expect_redirect("/studio/shop?done=shop-saved");
+    let me = app.get("/vendor/me", Some(&ana.user.access)).await.expect(200).body;
+    assert_eq!(me["payout_details"], json!({"iban": "PT50 0002", "name": "Ana"}), "{me}");
+    // A comma before the cents is refused rather than read as thousands.
+    let comma = studio
+        .post(&format!("/studio/works/{id}"), &[("csrf", &csrf), ("price", "12,50")])
+        .await
+        .expect_html(422);
+    assert!(comma.body.contains(r#"id="price-error""#), "{}", comma.body);
+    assert_eq!(product(&app, &ana.user.access, &id).await["price_cents"], 42_000);
+    // A physical work has no download file: refused before the body is read.
+    studio
+        .upload(
+            &format!("/studio/works/{id}/file?csrf={csrf}"),
+            "a.zip",
+            "application/zip",
+            vec![1; 64],
+        )
+        .await
+        .expect_html(409);
+
+    // Demoted to customer: the shop record stays, the studio closes in the same session.
+    app.patch(
+        &format!("/admin/users/{}", ana.user.id),
+        Some(&admin.access),
+        json!({"role": "customer"}),
+    )
+    .await
+    .expect(200);
+    let closed = studio.get("/studio").await.expect_html(200);
+    assert!(closed.body.contains("Your account no longer sells"), "{}", closed.body);
+    studio.get(&format!("/studio/works/{id}")).await.expect_html(403);
+    studio
+        .post(
+            "/studio/shop",
+            &[("csrf", &csrf), ("shop_name", "Ana Oils"), ("payout_details", "mine now")],
+        )
+        .await
+        .expect_html(403);
+    studio
+        .post(&format!("/studio/works/{id}/status/archive"), &[("csrf", &csrf)])
+        .await
+        .expect_html(403);
+    assert_eq!(product(&app, &admin.access, &id).await["status"], "published");
+
+    // An administrator signed in to the shop is pointed to the panel.
+    let root = "root-studio@kalavpp.test";
+    app.market
+        .accounts()
+        .create_admin(&kalavpp_core::auth::Actor::System, root, PASSWORD, "Root")
+        .await
+        .expect("an admin");
+    let mut admin_visitor = signed_in(&app, root).await;
+    let page = admin_visitor.get("/studio").await.expect_html(200);
+    assert!(
+        page.body.contains("The studio is for artists") && page.body.contains(r#"href="/admin""#),
+        "{}",
+        page.body
+    );
+    admin_visitor.get("/studio/works").await.expect_html(403);
 }

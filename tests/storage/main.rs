@@ -19,6 +19,7 @@ mod intents;
 mod ledger;
 mod orders;
 mod outbox;
+mod panel;
 mod payments;
 mod payouts;
 mod resets;

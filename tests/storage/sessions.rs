@@ -19,6 +19,9 @@ conformance!(
     rotation_to_a_taken_hash_changes_nothing,
     current_session_reads_live_current_tokens_only,
     current_session_ends_with_revocation_and_expiry,
+    idle_session_ends_at_its_idle_deadline,
+    touch_session_pushes_only_live_idle_deadlines,
+    end_idle_session_ends_only_idle_sessions,
 );
 
 async fn rotate_refresh_token_rotates_in_the_same_family(store: Db) {
@@ -292,6 +295,7 @@ async fn current_session_reads_live_current_tokens_only(store: Db) {
     let owner = SessionOwner {
         user_id: ann.id,
         family: session.family,
+        idle_expires_at: None,
     };
     assert_eq!(store.current_session(&session.token, now()).await.unwrap(), Some(owner));
     assert_eq!(
@@ -316,7 +320,8 @@ async fn current_session_reads_live_current_tokens_only(store: Db) {
         store.current_session(&next, now()).await.unwrap(),
         Some(SessionOwner {
             user_id: ann.id,
-            family: other.family
+            family: other.family,
+            idle_expires_at: None,
         })
     );
 
@@ -354,4 +359,163 @@ async fn current_session_ends_with_revocation_and_expiry(store: Db) {
             .is_some()
     );
     assert_eq!(store.current_session(&ending.token_hash, end).await.unwrap(), None);
+}
+
+/// A login session of `user` started at `t` with an idle deadline `idle` after it.
+async fn idle_login(store: &Db, user: kalavpp_core::domain::UserId, t: Timestamp, idle: TimeDelta) -> NewRefreshToken {
+    let record = NewRefreshToken {
+        issued_at: t,
+        expires_at: t + TimeDelta::hours(8),
+        idle_expires_at: Some(t + idle),
+        ..refresh_token(user)
+    };
+    store.insert_refresh_token(record.clone()).await.unwrap();
+    record
+}
+
+async fn idle_session_ends_at_its_idle_deadline(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let t = now();
+    let panel = idle_login(&store, ann.id, t, TimeDelta::minutes(30)).await;
+    let deadline = t + TimeDelta::minutes(30);
+    let just_before = deadline - TimeDelta::microseconds(1);
+    assert_eq!(
+        store.current_session(&panel.token_hash, just_before).await.unwrap(),
+        Some(SessionOwner {
+            user_id: ann.id,
+            family: panel.family,
+            idle_expires_at: Some(deadline),
+        }),
+        "live a microsecond before its idle deadline, which is read back exactly"
+    );
+    assert!(store.session_is_live(panel.family, ann.id, just_before).await.unwrap());
+    assert_eq!(
+        store.current_session(&panel.token_hash, deadline).await.unwrap(),
+        None,
+        "idle at it"
+    );
+    assert!(
+        !store.session_is_live(panel.family, ann.id, deadline).await.unwrap(),
+        "access tokens of the session die with it"
+    );
+    assert_eq!(
+        refresh_at(&store, &panel.token_hash, deadline).await.0,
+        RefreshOutcome::Invalid,
+        "an idle session does not rotate either"
+    );
+    assert!(matches!(
+        refresh_at(&store, &panel.token_hash, just_before).await.0,
+        RefreshOutcome::Rotated { .. }
+    ));
+
+    // Sessions without an idle limit only have their absolute end.
+    let plain = login(&store, ann.id).await;
+    let later = t + TimeDelta::hours(20);
+    assert_eq!(
+        store.current_session(&plain.token, later).await.unwrap().map(|o| o.idle_expires_at),
+        Some(None)
+    );
+    assert!(store.session_is_live(plain.family, ann.id, later).await.unwrap());
+}
+
+async fn touch_session_pushes_only_live_idle_deadlines(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let t = now();
+    let panel = idle_login(&store, ann.id, t, TimeDelta::minutes(10)).await;
+    let idle_of = |at: Timestamp| {
+        let store = &store;
+        let hash = panel.token_hash.clone();
+        async move { store.current_session(&hash, at).await.unwrap().and_then(|o| o.idle_expires_at) }
+    };
+
+    // Activity at t+5 pushes the deadline to t+20: alive at t+15, past the first deadline.
+    assert!(
+        store
+            .touch_session(panel.family, t + TimeDelta::minutes(20), t + TimeDelta::minutes(5))
+            .await
+            .unwrap()
+    );
+    assert_eq!(idle_of(t + TimeDelta::minutes(15)).await, Some(t + TimeDelta::minutes(20)));
+    // Never back.
+    store
+        .touch_session(panel.family, t + TimeDelta::minutes(12), t + TimeDelta::minutes(6))
+        .await
+        .unwrap();
+    assert_eq!(idle_of(t + TimeDelta::minutes(15)).await, Some(t + TimeDelta::minutes(20)));
+    // Past the deadline nothing revives it.
+    assert!(
+        !store
+            .touch_session(panel.family, t + TimeDelta::hours(1), t + TimeDelta::minutes(20))
+            .await
+            .unwrap()
+    );
+    assert_eq!(idle_of(t + TimeDelta::minutes(20)).await, None);
+    assert_eq!(
+        idle_of(t + TimeDelta::minutes(19)).await,
+        Some(t + TimeDelta::minutes(20)),
+        "unchanged"
+    );
+
+    // Nor past the absolute end, nor after a revocation.
+    let other = idle_login(&store, ann.id, t, TimeDelta::minutes(10)).await;
+    assert!(
+        !store
+            .touch_session(other.family, t + TimeDelta::hours(9), t + TimeDelta::hours(8))
+            .await
+            .unwrap()
+    );
+    store.revoke_session(&other.token_hash, t).await.unwrap();
+    assert!(
+        !store
+            .touch_session(other.family, t + TimeDelta::minutes(30), t + TimeDelta::minutes(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.current_session(&other.token_hash, t + TimeDelta::minutes(1)).await.unwrap(),
+        None
+    );
+
+    // A session without an idle limit does not get one.
+    let plain = login(&store, ann.id).await;
+    assert!(!store.touch_session(plain.family, t + TimeDelta::minutes(30), t).await.unwrap());
+    assert_eq!(
+        store.current_session(&plain.token, now()).await.unwrap().map(|o| o.idle_expires_at),
+        Some(None)
+    );
+    // Unknown sessions: nothing.
+    assert!(
+        !store
+            .touch_session(kalavpp_core::domain::SessionFamilyId::new(), t, t)
+            .await
+            .unwrap()
+    );
+}
+
+async fn end_idle_session_ends_only_idle_sessions(store: Db) {
+    let ann = new_user(&store, "ann@example.com").await;
+    let t = now();
+    let panel = idle_login(&store, ann.id, t, TimeDelta::minutes(30)).await;
+    let deadline = t + TimeDelta::minutes(30);
+    assert!(
+        !store
+            .end_idle_session(&panel.token_hash, deadline - TimeDelta::microseconds(1))
+            .await
+            .unwrap(),
+        "not idle yet"
+    );
+    assert!(store.current_session(&panel.token_hash, t).await.unwrap().is_some());
+    assert!(store.end_idle_session(&panel.token_hash, deadline).await.unwrap());
+    assert_eq!(
+        store.current_session(&panel.token_hash, t).await.unwrap(),
+        None,
+        "ended for good: revoked, even at an earlier time"
+    );
+    assert!(!store.end_idle_session(&panel.token_hash, deadline).await.unwrap(), "once");
+
+    // Sessions without an idle limit and unknown tokens are never ended here.
+    let plain = login(&store, ann.id).await;
+    assert!(!store.end_idle_session(&plain.token, t + TimeDelta::hours(20)).await.unwrap());
+    assert!(store.current_session(&plain.token, now()).await.unwrap().is_some());
+    assert!(!store.end_idle_session(&token(), now()).await.unwrap());
 }

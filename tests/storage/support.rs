@@ -303,6 +303,7 @@ pub fn refresh_token(user_id: UserId) -> NewRefreshToken {
         token_hash: token(),
         issued_at,
         expires_at: issued_at + TimeDelta::days(1),
+        idle_expires_at: None,
     }
 }
 

@@ -13,6 +13,25 @@ use super::emails;
 
 const RESET_TOKEN_LIFETIME: TimeDelta = TimeDelta::hours(1);
 
+/// Activity pushes an admin panel session's idle deadline only when the stored one was set more
+/// than this long ago (or a quarter of the idle limit, when that is shorter), so a page view is
+/// not always a database write.
+const TOUCH_INTERVAL: TimeDelta = TimeDelta::minutes(1);
+
+/// Which limits a new login session gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SessionKind {
+    /// Storefront and API sessions: the refresh TTL, no idle limit.
+    Standard,
+    /// Admin panel sessions: the shorter of the refresh TTL and the panel's absolute limit, and
+    /// the panel's idle limit.
+    Panel,
+}
+
+fn duration(value: std::time::Duration, fallback: TimeDelta) -> TimeDelta {
+    TimeDelta::from_std(value).unwrap_or(fallback)
+}
+
 /// What a new customer sends to sign up.
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -79,7 +98,7 @@ impl<'a> Accounts<'a> {
                 true,
             )
             .await?;
-        self.start_session(user).await
+        self.start_session(user, SessionKind::Standard).await
     }
 
     /// Creates an administrator (CLI and embedders: requires [`Actor::System`]).
@@ -126,7 +145,7 @@ impl<'a> Accounts<'a> {
         if user.status == UserStatus::Suspended {
             return Err(suspended());
         }
-        self.start_session(user).await
+        self.start_session(user, SessionKind::Standard).await
     }
 
     /// Signs in to the admin panel: like [`Accounts::login`], but only an active account with role
@@ -134,13 +153,18 @@ impl<'a> Accounts<'a> {
     /// account — gets the same `401 invalid_credentials`, so the panel tells nothing about accounts.
     /// The session is an ordinary login session: its refresh token is the panel's cookie value
     /// (see [`Accounts::authenticate_session`]), and logout, suspension and password changes end it.
+    /// It is shorter-lived than a customer's: it ends [`Config::admin_session_max`] after sign-in
+    /// (at most the refresh TTL) and after [`Config::admin_idle_timeout`] without a request.
+    ///
+    /// [`Config::admin_session_max`]: crate::Config::admin_session_max
+    /// [`Config::admin_idle_timeout`]: crate::Config::admin_idle_timeout
     #[instrument(skip_all)]
     pub async fn admin_login(&self, email: &str, password: &str) -> Result<AuthSession> {
         let user = self.check_credentials(email, password).await?;
         if user.role != Role::Admin || user.status != UserStatus::Active {
             return Err(invalid_credentials());
         }
-        self.start_session(user).await
+        self.start_session(user, SessionKind::Panel).await
     }
 
     /// The account behind `email` when `password` is right (whatever its role or status);
@@ -162,17 +186,39 @@ impl<'a> Accounts<'a> {
     /// must be its session's current one (a rotated-away token fails), in a session neither revoked
     /// (logout, suspension, password change or reset) nor expired; the account is re-read, must be
     /// active, and its current role is used. `401 invalid_session` otherwise (`403` if suspended).
+    ///
+    /// Sessions with an idle limit (admin panel sessions, see [`Accounts::admin_login`]): a token
+    /// presented after the idle deadline ends its session for good (`401 session_idle_timeout`);
+    /// an accepted one pushes the deadline to a full idle limit from now (written at most about
+    /// once a minute).
     #[instrument(skip_all)]
     pub async fn authenticate_session(&self, refresh_token: &str) -> Result<Actor> {
         let invalid = || Error::unauthorized("invalid_session", "the session is invalid, expired or ended");
         if refresh_token.is_empty() || refresh_token.len() > 512 {
             return Err(invalid());
         }
+        let at = now();
         let hash = self.inner.tokens.refresh_token_hash(refresh_token);
-        let owner = self.inner.store.current_session(&hash, now()).await?.ok_or_else(invalid)?;
+        let Some(owner) = self.inner.store.current_session(&hash, at).await? else {
+            if self.inner.store.end_idle_session(&hash, at).await? {
+                tracing::info!("an admin panel session ended after inactivity");
+                return Err(Error::unauthorized(
+                    "session_idle_timeout",
+                    "the session ended after a period of inactivity; sign in again",
+                ));
+            }
+            return Err(invalid());
+        };
         let user = self.inner.store.user_by_id(owner.user_id).await?.ok_or_else(invalid)?;
         if user.status == UserStatus::Suspended {
             return Err(suspended());
+        }
+        if let Some(deadline) = owner.idle_expires_at {
+            let idle = duration(self.inner.config.admin_idle_timeout, TimeDelta::minutes(30));
+            let pushed = at + idle;
+            if pushed - deadline >= TOUCH_INTERVAL.min(idle / 4) {
+                self.inner.store.touch_session(owner.family, pushed, at).await?;
+            }
         }
         Ok(Actor::User {
             id: user.id,
@@ -181,11 +227,17 @@ impl<'a> Accounts<'a> {
         })
     }
 
-    async fn start_session(&self, user: User) -> Result<AuthSession> {
+    async fn start_session(&self, user: User, kind: SessionKind) -> Result<AuthSession> {
         let at = now();
         let family = SessionFamilyId::new();
         let refresh_token = self.inner.tokens.new_refresh_token();
-        let lifetime = TimeDelta::from_std(self.inner.tokens.refresh_ttl()).unwrap_or(TimeDelta::days(7));
+        let mut lifetime = duration(self.inner.tokens.refresh_ttl(), TimeDelta::days(7));
+        let mut idle_expires_at = None;
+        if kind == SessionKind::Panel {
+            let config = &self.inner.config;
+            lifetime = lifetime.min(duration(config.admin_session_max, TimeDelta::hours(8)));
+            idle_expires_at = Some(at + duration(config.admin_idle_timeout, TimeDelta::minutes(30)));
+        }
         self.inner
             .store
             .insert_refresh_token(NewRefreshToken {
@@ -195,6 +247,7 @@ impl<'a> Accounts<'a> {
                 token_hash: self.inner.tokens.refresh_token_hash(&refresh_token),
                 issued_at: at,
                 expires_at: at + lifetime,
+                idle_expires_at,
             })
             .await?;
         let (access_token, expires_in) = self.inner.tokens.access_token(user.id, user.role, family, at)?;

@@ -5,9 +5,22 @@ use tracing::instrument;
 
 use crate::auth::Actor;
 use crate::domain::{AuditId, Page, PageRequest, Role, User, UserId, UserStatus, now};
+use crate::domain::{EmailId, ProductStatus, VendorId};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
+use crate::storage::{AdminProductFilter, Product, StoreError};
 use crate::storage::{AdminUserChange, AuditEntry, AuditFilter, EmailFilter, NewAudit, OutboxEmail, UserFilter};
+
+/// The admin's product search ([`Administration::list_products`]).
+#[derive(Debug, Clone, Default)]
+pub struct ProductSearch {
+    /// Text the title or slug contains (case-insensitive; at most 200 characters).
+    pub q: Option<String>,
+    /// Only this status.
+    pub status: Option<ProductStatus>,
+    /// Only this vendor's products: its id or its slug (an unknown one matches nothing).
+    pub vendor: Option<String>,
+}
 
 /// What an admin may change on an account.
 #[derive(Debug, Clone, Default)]
@@ -98,6 +111,62 @@ impl<'a> Administration<'a> {
     pub async fn list_emails(&self, actor: &Actor, filter: EmailFilter, page: PageRequest) -> Result<Page<OutboxEmail>> {
         actor.require_admin()?;
         Ok(self.inner.store.list_emails(&filter, page).await?)
+    }
+
+    /// Puts a `failed` email back in the outbox queue (attempts reset, due now), with an
+    /// `email.retry` audit row in the same transaction; the outbox worker then sends it.
+    /// `409 email_not_failed` for a message in any other status, `404 email_not_found` for an
+    /// unknown id.
+    #[instrument(skip_all)]
+    pub async fn retry_email(&self, actor: &Actor, id: EmailId) -> Result<()> {
+        let admin = actor.require_admin()?;
+        let at = now();
+        let audit = NewAudit {
+            id: AuditId::new(),
+            at,
+            actor_id: admin,
+            action: "email.retry".into(),
+            target_type: "email".into(),
+            target_id: id.to_string(),
+            details: json!({}),
+        };
+        match self.inner.store.retry_email(id, audit, at).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::conflict("email_not_failed", "only a failed email can be retried")),
+            Err(StoreError::NotFound) => Err(Error::not_found("email_not_found", "email not found")),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Every product in any status, of any vendor (moderation), newest first, narrowed by
+    /// `search`. Unlike the public catalog it does not use the full-text index: `q` is a plain
+    /// substring of the title or slug.
+    #[instrument(skip_all)]
+    pub async fn list_products(&self, actor: &Actor, search: ProductSearch, page: PageRequest) -> Result<Page<Product>> {
+        actor.require_admin()?;
+        let q = search.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+        if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+            return Err(Error::invalid("q", "must be at most 200 characters"));
+        }
+        let vendor_id = match search.vendor.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(vendor) => {
+                let found = match VendorId::parse(vendor) {
+                    Some(id) => self.inner.store.vendor_by_id(id).await?,
+                    None => self.inner.store.vendor_by_slug(&vendor.to_lowercase()).await?,
+                };
+                match found {
+                    Some(v) => Some(v.id),
+                    None => return Ok(Page::new(Vec::new(), page, 0)),
+                }
+            }
+        };
+        let filter = AdminProductFilter {
+            q,
+            status: search.status,
+            vendor_id,
+        };
+        Ok(self.inner.store.list_all_products(&filter, page).await?)
     }
 
     /// The audit log, newest first.

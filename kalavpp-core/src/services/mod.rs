@@ -15,6 +15,7 @@ mod stats;
 mod vendors;
 
 pub use accounts::{Accounts, AuthSession, ProfileChanges, Registration};
+pub use admin::ProductSearch;
 pub use admin::{Administration, UserChanges};
 pub use cart::{Cart, CartView, MAX_CART_QUANTITY};
 pub use catalog::{BrowseFilters, Catalog, CategoryInput, CategoryView, MAX_PRICE_CENTS, ProductDraft, ProductEdit};

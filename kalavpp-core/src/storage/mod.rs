@@ -7,6 +7,7 @@ mod catalog_records;
 mod change_feed;
 mod intent_records;
 mod order_records;
+mod panel_records;
 mod payout_records;
 pub mod postgres;
 mod records;
@@ -27,6 +28,7 @@ pub use catalog_records::*;
 pub use change_feed::ChangeFeed;
 pub use intent_records::*;
 pub use order_records::*;
+pub use panel_records::*;
 pub use payout_records::*;
 pub use records::*;
 pub use review_records::*;
@@ -91,13 +93,22 @@ pub trait SessionStore: Send + Sync {
     async fn revoke_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<bool>;
     /// Reads (never rotates or revokes) the session of a presented token: `Some` only when the
     /// token is the family's current one (not yet rotated away) and its session is neither
-    /// revoked nor expired at `at`; `None` otherwise. Used by cookie sessions (the admin panel),
+    /// revoked nor expired at `at` (its absolute end, or its idle deadline when it has one);
+    /// `None` otherwise. Used by cookie sessions (the admin panel),
     /// which present the same token on every request.
     async fn current_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<Option<SessionOwner>>;
     /// Whether the login session `family` of `user` is live at `at`: neither revoked (logout,
-    /// suspension, password change or reset, refresh-token reuse) nor expired. Checked on every
+    /// suspension, password change or reset, refresh-token reuse) nor expired (absolute end or
+    /// idle deadline). Checked on every
     /// request that presents an access token, so a token dies with its session.
     async fn session_is_live(&self, family: SessionFamilyId, user: UserId, at: Timestamp) -> StoreResult<bool>;
+    /// Pushes the idle deadline of session `family` to `idle_expires_at` (never back) when the
+    /// session has an idle limit and is live at `at` (not revoked, neither its absolute end nor its
+    /// idle deadline passed); `false`, changing nothing, otherwise — an idle session is not revived.
+    async fn touch_session(&self, family: SessionFamilyId, idle_expires_at: Timestamp, at: Timestamp) -> StoreResult<bool>;
+    /// Ends (revokes at `at`) the session of a presented token when its idle deadline has passed
+    /// at `at`; `true` when it ended one now. Sessions without an idle limit are never ended here.
+    async fn end_idle_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<bool>;
 }
 
 /// Password reset tokens.
@@ -124,6 +135,11 @@ pub trait OutboxStore: Send + Sync {
     async fn enqueue_email(&self, email: NewEmail) -> StoreResult<()>;
     /// Outbox messages, newest first.
     async fn list_emails(&self, filter: &EmailFilter, page: PageRequest) -> StoreResult<Page<OutboxEmail>>;
+    /// Puts a `failed` message back in the queue, in one transaction with `audit`: `queued`,
+    /// `attempts = 0`, due at `at` (the worker sends it on its next poll; the last error is
+    /// kept). `Ok(false)`, changing nothing, when message `id` is not `failed`; `NotFound` when
+    /// there is no such message.
+    async fn retry_email(&self, id: EmailId, audit: NewAudit, at: Timestamp) -> StoreResult<bool>;
     /// Claims up to `limit` messages due at `now`, oldest first (by `created_at`, then id): `queued`
     /// ones whose `next_attempt_at <= now`, and `sending` ones whose lease ran out (their worker
     /// stopped before recording an outcome). In one transaction they become `sending` with
@@ -207,6 +223,9 @@ pub trait CatalogStore: Send + Sync {
     async fn update_product(&self, update: ProductUpdate) -> StoreResult<Product>;
     /// Published products of approved vendors matching `query`.
     async fn list_products(&self, query: &ProductQuery, page: PageRequest) -> StoreResult<Page<Product>>;
+    /// Every product matching `filter` in any status, of any vendor (the admin's moderation
+    /// list), newest first (then by id). Does not use the public full-text index.
+    async fn list_all_products(&self, filter: &AdminProductFilter, page: PageRequest) -> StoreResult<Page<Product>>;
     /// All products of a vendor in every status, newest first.
     async fn list_vendor_products(&self, vendor_id: VendorId, page: PageRequest) -> StoreResult<Page<Product>>;
     /// Appends an image unless the product already has `max_images` (`Conflict("product_images.limit")`).

@@ -140,6 +140,9 @@ pub struct NewRefreshToken {
     pub issued_at: Timestamp,
     /// Absolute end of the session; rotations keep it.
     pub expires_at: Timestamp,
+    /// Idle deadline (admin panel sessions): the session ends when it passes without activity;
+    /// [`super::SessionStore::touch_session`] pushes it. `None`: no idle limit (storefront, API).
+    pub idle_expires_at: Option<Timestamp>,
 }
 
 /// The token that replaces a presented one on rotation.
@@ -176,6 +179,8 @@ pub struct SessionOwner {
     pub user_id: UserId,
     /// The session.
     pub family: SessionFamilyId,
+    /// The session's idle deadline, when it has one (admin panel sessions).
+    pub idle_expires_at: Option<Timestamp>,
 }
 
 /// A new password-reset token.

@@ -8,8 +8,11 @@ mod actions;
 mod analytics;
 mod categories;
 mod commission;
+mod emails;
 mod pages;
+mod products;
 mod session;
+mod settings;
 
 use std::collections::HashMap;
 
@@ -57,6 +60,10 @@ pub fn routes(credentials: IpRateLimit) -> Router<AppState> {
         .route("/admin/categories", get(categories::page).post(categories::create))
         .route("/admin/categories/{id}/{action}", post(categories::change))
         .route("/admin/vendors/{id}/commission", post(commission::set))
+        .route("/admin/emails/{id}/retry", post(emails::retry))
+        .route("/admin/products", get(products::page))
+        .route("/admin/products/{id}/{action}", post(products::action))
+        .route("/admin/settings", get(settings::page))
         // Panel pages hold personal data and per-session tokens: never cache them.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -219,6 +226,10 @@ const OUTCOMES: &[&str] = &[
     "commission set",
     "commission reset to the default",
     "signed out",
+    "email queued again",
+    "product archived",
+    "product restored",
+    "signed out after inactivity",
 ];
 
 /// The `done` message of the query string, if it is one the panel sends.

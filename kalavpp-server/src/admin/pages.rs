@@ -587,6 +587,7 @@ pub async fn audit(State(state): State<AppState>, admin: PanelAdmin, RawQuery(ra
 // ---- emails ----
 
 struct EmailRow {
+    id: String,
     created: String,
     recipient: String,
     template: String,
@@ -632,6 +633,7 @@ pub async fn emails(State(state): State<AppState>, admin: PanelAdmin, RawQuery(r
         .items
         .into_iter()
         .map(|e| EmailRow {
+            id: e.id.to_string(),
             created: when(&e.created_at),
             recipient: e.recipient,
             template: e.template,

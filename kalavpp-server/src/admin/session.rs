@@ -5,6 +5,10 @@
 //! Every request checks it with [`Accounts::authenticate_session`] (never rotating it) and re-reads
 //! the account, so logout, suspension, demotion and password changes take effect at once.
 //!
+//! Panel sessions are shorter than a customer's (see [`Accounts::admin_login`]): 8 hours at most,
+//! and 30 minutes without a request end them — the next request goes to the login page with
+//! "signed out after inactivity".
+//!
 //! Every form carries `csrf` = HMAC-SHA256 of the session token under a key derived from
 //! `JWT_REFRESH_SECRET`, compared in constant time. The login form, which has no session yet, is
 //! bound the same way to a random nonce in a short-lived cookie (double submit).
@@ -77,6 +81,15 @@ fn to_login(state: &AppState, had_cookie: bool) -> Response {
     response
 }
 
+/// `303` to the login page saying why, after the core ended an idle session; drops the cookie.
+fn to_login_after_inactivity(state: &AppState) -> Response {
+    let mut response = super::done(LOGIN_PATH, "signed out after inactivity");
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(state, SESSION_COOKIE, None));
+    response
+}
+
 /// A signed-in administrator; any other request is redirected (`303`) to the login page.
 pub struct PanelAdmin {
     /// The admin as the services see them.
@@ -102,6 +115,11 @@ where
         };
         let actor = match state.market.accounts().authenticate_session(token).await {
             Ok(actor) => actor,
+            // 30 minutes without a request (`Config::admin_idle_timeout`): the core ended it.
+            Err(Error::Unauthorized {
+                code: "session_idle_timeout",
+                ..
+            }) => return Err(to_login_after_inactivity(&state)),
             Err(Error::Unauthorized { .. } | Error::Forbidden { .. }) => return Err(to_login(&state, true)),
             Err(other) => return Err(PanelError(other).into_response()),
         };

@@ -63,7 +63,7 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
     // One pool of image-upload slots for the API and the studio.
     let image_slots = crate::upload_limits::image_upload_slots();
     let storefront = if state.settings.storefront {
-        crate::storefront::routes(credentials.clone()).merge(crate::studio::routes(image_slots.clone(), max_asset_bytes))
+        crate::storefront::routes(credentials.clone()).merge(crate::studio::routes(image_slots.clone(), max_asset_bytes, general.clone()))
     } else {
         Router::new().route("/", get(crate::storefront::api_index))
     };

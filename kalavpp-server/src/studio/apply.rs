@@ -5,12 +5,14 @@
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use kalavpp_core::domain::VendorStatus;
+use kalavpp_core::auth::Actor;
+use kalavpp_core::domain::{Role, VendorStatus};
 use kalavpp_core::services::VendorApplication;
 use kalavpp_core::storage::Vendor;
 use kalavpp_core::{Error, FieldError};
 
 use super::forms::Frame;
+use super::works::sells;
 use super::{chrome, done, note};
 use crate::app::AppState;
 use crate::storefront::session::{ShopForm, Shopper};
@@ -41,7 +43,9 @@ impl ApplyPage {
 struct StatusPage {
     chrome: Chrome,
     frame: Frame,
-    suspended: bool,
+    /// `pending`, `suspended`, `not_vendor` (an approved shop whose account no longer sells) or
+    /// `admin` (administrators do not sell).
+    kind: &'static str,
     applied: String,
 }
 
@@ -55,11 +59,20 @@ fn frame(note: Option<&'static str>, shop: &str) -> Frame {
 }
 
 /// The payout details as the form shows them (the API may have stored an object).
-fn payout_text(vendor: &Vendor) -> String {
+pub fn payout_text(vendor: &Vendor) -> String {
     match &vendor.payout_details {
         Some(serde_json::Value::String(text)) => text.clone(),
         Some(other) => other.to_string(),
         None => String::new(),
+    }
+}
+
+/// Payout details as typed: a JSON object stays an object (as the API may have stored it),
+/// anything else is kept as text.
+pub fn payout_value(text: &str) -> serde_json::Value {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value @ serde_json::Value::Object(_)) => value,
+        _ => serde_json::Value::String(text.to_owned()),
     }
 }
 
@@ -72,7 +85,21 @@ pub async fn home(State(state): State<AppState>, shopper: Shopper, RawQuery(raw)
         Err(Error::NotFound { .. }) => None,
         Err(other) => return Err(other.into()),
     };
+    let status_page = |kind: &'static str, title: &str, shop: &str, applied: String| {
+        render_with(
+            StatusCode::OK,
+            &StatusPage {
+                chrome: chrome(&state, &shopper, "/studio", title),
+                frame: frame(note, shop),
+                kind,
+                applied,
+            },
+        )
+    };
     let Some(vendor) = vendor else {
+        if matches!(shopper.actor, Actor::User { role: Role::Admin, .. }) {
+            return status_page("admin", "The studio is for artists", "", String::new());
+        }
         let page = ApplyPage {
             chrome: chrome(&state, &shopper, "/studio", "Sell on KALAVPP"),
             frame: frame(note, ""),
@@ -84,8 +111,10 @@ pub async fn home(State(state): State<AppState>, shopper: Shopper, RawQuery(raw)
         };
         return render_with(StatusCode::OK, &page);
     };
+    let applied = when(&vendor.created_at);
     match vendor.status {
-        VendorStatus::Approved => super::dashboard::page(&state, &shopper, &vendor, note).await,
+        VendorStatus::Approved if sells(&shopper.actor) => super::dashboard::page(&state, &shopper, &vendor, note).await,
+        VendorStatus::Approved => status_page("not_vendor", "Your account no longer sells", &vendor.shop_name, applied),
         VendorStatus::Rejected => render_with(
             StatusCode::OK,
             &ApplyPage {
@@ -98,19 +127,8 @@ pub async fn home(State(state): State<AppState>, shopper: Shopper, RawQuery(raw)
                 errors: vec![],
             },
         ),
-        VendorStatus::Pending | VendorStatus::Suspended => {
-            let suspended = vendor.status == VendorStatus::Suspended;
-            let title = if suspended { "Your shop is suspended" } else { "Your application" };
-            render_with(
-                StatusCode::OK,
-                &StatusPage {
-                    chrome: chrome(&state, &shopper, "/studio", title),
-                    frame: frame(note, &vendor.shop_name),
-                    suspended,
-                    applied: when(&vendor.created_at),
-                },
-            )
-        }
+        VendorStatus::Pending => status_page("pending", "Your application", &vendor.shop_name, applied),
+        VendorStatus::Suspended => status_page("suspended", "Your shop is suspended", &vendor.shop_name, applied),
     }
 }
 
@@ -120,7 +138,7 @@ pub async fn apply(State(state): State<AppState>, form: ShopForm) -> ShopResult 
     let application = VendorApplication {
         shop_name: text("shop_name").unwrap_or_default(),
         bio: text("bio"),
-        payout_details: text("payout_details").map(serde_json::Value::String),
+        payout_details: text("payout_details").map(|t| payout_value(&t)),
     };
     match state.market.vendors().apply(&form.shopper.actor, application).await {
         Ok(_) => Ok(done("/studio", "applied")),

@@ -27,13 +27,21 @@ impl Frame {
     }
 }
 
-/// Cents from a price typed in major units (`120`, `120.5`, `1,200.00`); `None` when it is not one.
+/// Cents from a price typed in major units (`120`, `120.5`, `1,200.00`); `None` when it is not
+/// one. A comma only separates thousands (`1,200`): `12,50` is refused rather than read as 1,250.
 pub fn cents(text: &str) -> Option<i64> {
-    let clean: String = text.trim().chars().filter(|c| *c != ',' && *c != ' ').collect();
-    let (whole, fraction) = clean.split_once('.').unwrap_or((&clean, ""));
+    let text = text.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     if whole.is_empty() && fraction.is_empty() {
         return None;
     }
+    let mut groups = whole.split(',');
+    let first = groups.next().unwrap_or_default();
+    let rest: Vec<&str> = groups.collect();
+    if !rest.is_empty() && (first.is_empty() || first.len() > 3 || rest.iter().any(|g| g.len() != 3)) {
+        return None;
+    }
+    let whole: String = std::iter::once(first).chain(rest).collect();
     if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) || fraction.len() > 2 {
         return None;
     }
@@ -92,8 +100,23 @@ mod tests {
         assert_eq!(cents("120"), Some(12_000));
         assert_eq!(cents("120.5"), Some(12_050));
         assert_eq!(cents(" 1,200.05 "), Some(120_005));
+        assert_eq!(cents("1,234,567"), Some(123_456_700));
         assert_eq!(cents(".5"), Some(50));
-        for bad in ["", ".", "12.345", "-3", "1e3", "abc", "99999999999999999999"] {
+        for bad in [
+            "",
+            ".",
+            "12.345",
+            "-3",
+            "1e3",
+            "abc",
+            "99999999999999999999",
+            "12,50",
+            "12,5",
+            ",100",
+            "1,2345",
+            "1 200",
+            "1,200,5",
+        ] {
             assert_eq!(cents(bad), None, "{bad}");
         }
         assert_eq!(major(12_050), "120.50");

@@ -24,21 +24,23 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::middleware::{from_fn_with_state, map_response};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{Next, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use kalavpp_core::services::MAX_IMAGE_BYTES;
 use tokio::sync::Semaphore;
 
 use crate::app::AppState;
+use crate::rate_limit::IpRateLimit;
 use crate::storefront::Chrome;
 use crate::storefront::session::Shopper;
 use crate::web::field;
 
 /// The studio's routes. Image uploads share `image_slots` with the API's (only a few image bodies
-/// are in memory at once); download files stream up to `max_asset_bytes`.
-pub fn routes(image_slots: Arc<Semaphore>, max_asset_bytes: u64) -> Router<AppState> {
+/// are in memory at once); download files stream up to `max_asset_bytes`; every change counts
+/// against the API's general per-IP limit `writes` (an HTML `429` when it is spent).
+pub fn routes(image_slots: Arc<Semaphore>, max_asset_bytes: u64, writes: IpRateLimit) -> Router<AppState> {
     let asset_limit = usize::try_from(max_asset_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024);
     let images = Router::new()
         .route("/studio/works/{id}/images", post(uploads::image))
@@ -63,8 +65,27 @@ pub fn routes(image_slots: Arc<Semaphore>, max_asset_bytes: u64) -> Router<AppSt
         .route("/studio/shop", get(shop::page).post(shop::save))
         .merge(images)
         .merge(files)
+        .layer(from_fn_with_state(writes, limit_writes))
         // Studio pages hold personal data and per-session tokens: never stored by caches.
         .layer(map_response(no_store))
+}
+
+/// Middleware: the per-IP limit on the studio's `POST`s, before any body is read.
+async fn limit_writes(State(limit): State<IpRateLimit>, request: Request, next: Next) -> Response {
+    if request.method().is_safe() {
+        return next.run(request).await;
+    }
+    let refused = crate::web::rate_limited(&limit, &request, |seconds| {
+        crate::storefront::error_page(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            format!("That was a lot of changes in a short time. Try again in {seconds} s."),
+            vec![],
+        )
+    });
+    match refused {
+        Some(response) => response,
+        None => next.run(request).await,
+    }
 }
 
 async fn no_store(mut response: Response) -> Response {

@@ -7,6 +7,7 @@ use kalavpp_core::services::VendorProfileEdit;
 use kalavpp_core::storage::Vendor;
 use kalavpp_core::{Error, FieldError};
 
+use super::apply::{payout_text, payout_value};
 use super::forms::Frame;
 use super::works::approved_shop;
 use super::{chrome, done, note};
@@ -31,14 +32,6 @@ struct ShopPage {
 impl ShopPage {
     fn error(&self, field: &str) -> Option<String> {
         error_for(&self.errors, field)
-    }
-}
-
-fn payout_text(vendor: &Vendor) -> String {
-    match &vendor.payout_details {
-        Some(serde_json::Value::String(text)) => text.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
     }
 }
 
@@ -71,10 +64,17 @@ pub async fn page(State(state): State<AppState>, shopper: Shopper, RawQuery(raw)
 pub async fn save(State(state): State<AppState>, form: ShopForm) -> ShopResult {
     let vendor = approved_shop(&state, &form.shopper.actor).await?;
     let text = |key: &str| field(&form.fields, key).map(str::to_owned);
+    // A field the form did not send keeps its value; a sent blank one clears it.
+    let sent = |key: &str| form.fields.get(key).map(|v| Some(v.trim().to_owned()).filter(|v| !v.is_empty()));
     let edit = VendorProfileEdit {
-        shop_name: Some(text("shop_name").unwrap_or_default()),
-        bio: Some(text("bio")),
-        payout_details: Some(text("payout_details").map(serde_json::Value::String)),
+        shop_name: sent("shop_name").map(Option::unwrap_or_default),
+        bio: sent("bio"),
+        // Unchanged details are kept as stored (an object set through the API stays one).
+        payout_details: match sent("payout_details") {
+            None => None,
+            Some(Some(typed)) if typed == payout_text(&vendor) => None,
+            Some(typed) => Some(typed.map(|t| payout_value(&t))),
+        },
     };
     match state.market.vendors().update_mine(&form.shopper.actor, edit).await {
         Ok(_) => Ok(done("/studio/shop", "shop-saved")),

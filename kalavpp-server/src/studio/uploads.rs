@@ -9,6 +9,7 @@ use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kalavpp_core::Error;
+use kalavpp_core::domain::ProductKind;
 
 use super::done;
 use super::works::{own_work_for_upload, work_path};
@@ -31,6 +32,36 @@ fn multipart_refusal(err: &MultipartError) -> Response {
             vec![],
         )
     }
+}
+
+/// How many form fields before `file` an upload may send.
+const MAX_FIELDS: usize = 8;
+/// How long the studio waits for the next part of an upload's form (the file's own bytes are
+/// guarded by the core's minimum transfer rate).
+const FIELD_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The next part of the form; `Err(None)` when the client sent nothing for [`FIELD_WAIT`].
+async fn next_field<'a>(multipart: &'a mut Multipart) -> Result<Option<axum::extract::multipart::Field<'a>>, Option<MultipartError>> {
+    match tokio::time::timeout(FIELD_WAIT, multipart.next_field()).await {
+        Ok(result) => result.map_err(Some),
+        Err(_) => Err(None),
+    }
+}
+
+fn stalled() -> Response {
+    error_page(
+        StatusCode::REQUEST_TIMEOUT,
+        "The upload stopped arriving. Check your connection and send the form again.",
+        vec![],
+    )
+}
+
+fn not_multipart() -> ShopError {
+    Error::BadRequest {
+        code: "not_multipart",
+        message: "send the form as multipart/form-data with a file".into(),
+    }
+    .into()
 }
 
 fn no_file() -> ShopError {
@@ -58,13 +89,13 @@ pub async fn image(
     if let Err(page) = check_csrf(&state, &shopper, raw.as_deref()) {
         return Ok(page);
     }
-    let id = own_work_for_upload(&state, &shopper.actor, &id).await?;
+    let (id, _) = own_work_for_upload(&state, &shopper.actor, &id).await?;
     state.market.media().may_upload(&shopper.actor, id).await?;
     let Ok(mut multipart) = multipart else {
-        return Err(Error::invalid("file", "send the form as multipart/form-data with a file").into());
+        return Err(not_multipart());
     };
-    loop {
-        match multipart.next_field().await {
+    for _ in 0..MAX_FIELDS {
+        match next_field(&mut multipart).await {
             Ok(Some(field)) if field.name() == Some("file") => {
                 let bytes = match field.bytes().await {
                     Ok(bytes) => bytes,
@@ -78,9 +109,11 @@ pub async fn image(
             }
             Ok(Some(_)) => {}
             Ok(None) => return Err(no_file()),
-            Err(err) => return Ok(multipart_refusal(&err)),
+            Err(Some(err)) => return Ok(multipart_refusal(&err)),
+            Err(None) => return Ok(stalled()),
         }
     }
+    Err(no_file())
 }
 
 /// `POST /studio/works/{id}/file?csrf=`: field `file`, streamed to storage.
@@ -94,14 +127,17 @@ pub async fn file(
     if let Err(page) = check_csrf(&state, &shopper, raw.as_deref()) {
         return Ok(page);
     }
-    let id = own_work_for_upload(&state, &shopper.actor, &id).await?;
+    let (id, kind) = own_work_for_upload(&state, &shopper.actor, &id).await?;
+    if kind != ProductKind::Digital {
+        return Err(Error::conflict("not_digital", "only digital works have a download file").into());
+    }
     state.market.media().may_upload(&shopper.actor, id).await?;
     let Ok(mut multipart) = multipart else {
-        return Err(Error::invalid("file", "send the form as multipart/form-data with a file").into());
+        return Err(not_multipart());
     };
     let max = state.market.config().max_asset_bytes;
-    loop {
-        match multipart.next_field().await {
+    for _ in 0..MAX_FIELDS {
+        match next_field(&mut multipart).await {
             Ok(Some(field)) if field.name() == Some("file") => {
                 let filename = field.file_name().unwrap_or("download").to_owned();
                 if filename.is_empty() {
@@ -112,7 +148,9 @@ pub async fn file(
             }
             Ok(Some(_)) => {}
             Ok(None) => return Err(no_file()),
-            Err(err) => return Ok(multipart_refusal(&err)),
+            Err(Some(err)) => return Ok(multipart_refusal(&err)),
+            Err(None) => return Ok(stalled()),
         }
     }
+    Err(no_file())
 }

@@ -8,7 +8,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use kalavpp_core::auth::Actor;
-use kalavpp_core::domain::{ImageId, PageRequest, ProductId, ProductKind, ProductStatus, VendorStatus};
+use kalavpp_core::domain::{ImageId, PageRequest, ProductId, ProductKind, ProductStatus, Role, VendorStatus};
 use kalavpp_core::services::{CategoryView, ProductDraft, ProductEdit};
 use kalavpp_core::storage::{Product, Vendor};
 use kalavpp_core::{Error, FieldError};
@@ -21,10 +21,21 @@ use crate::storefront::session::{ShopForm, Shopper};
 use crate::storefront::{Chrome, ShopResult, error_for, render_with};
 use crate::web::{field, money, query_map, when};
 
-/// The actor's shop when it is approved; a `403` naming what is wrong otherwise.
+/// Whether the account's current role is `vendor` (a demoted artist, or one made an admin, keeps
+/// the shop record but no longer sells through the studio).
+pub fn sells(actor: &Actor) -> bool {
+    matches!(actor, Actor::User { role: Role::Vendor, .. })
+}
+
+/// The actor's shop when it is approved and the account is still a vendor; a `403` naming what is
+/// wrong otherwise.
 pub async fn approved_shop(state: &AppState, actor: &Actor) -> Result<Vendor, Error> {
     match state.market.vendors().mine(actor).await {
-        Ok(vendor) if vendor.status == VendorStatus::Approved => Ok(vendor),
+        Ok(vendor) if vendor.status == VendorStatus::Approved && sells(actor) => Ok(vendor),
+        Ok(vendor) if vendor.status == VendorStatus::Approved => Err(Error::forbidden(
+            "vendor_only",
+            "this account no longer sells on the marketplace; the studio is for artists",
+        )),
         Ok(vendor) => Err(Error::forbidden(
             "vendor_not_approved",
             format!(
@@ -228,6 +239,8 @@ struct WorkPage {
     frame: Frame,
     /// `None` for a new work.
     id: Option<String>,
+    /// The stored title (the form may hold a refused one).
+    heading: String,
     slug: String,
     status: &'static str,
     status_class: &'static str,
@@ -295,6 +308,7 @@ async fn work_page(
         chrome: chrome(state, shopper, &path, title),
         frame: Frame::approved("works", None, &vendor.shop_name),
         id: product.map(|p| p.id.to_string()),
+        heading: product.map(|p| p.title.clone()).unwrap_or_default(),
         slug: product.map(|p| p.slug.clone()).unwrap_or_default(),
         status: product.map_or("New", |p| status_label(p.status)),
         status_class: product.map_or("draft", |p| p.status.as_str()),
@@ -396,16 +410,23 @@ pub async fn update(State(state): State<AppState>, Path(id): Path<String>, form:
     let (vendor, product) = own_work(&state, &form.shopper.actor, &id).await?;
     let edit = (|| -> Result<ProductEdit, Error> {
         let f = &form.fields;
+        // A field the form did not send keeps its value; a sent one is saved as typed.
+        let sent = |key: &str| f.get(key).map(|v| v.trim().to_owned());
         let kind = field(f, "kind").map(str::to_owned);
         let digital = kind.as_deref().unwrap_or(product.kind.as_str()) == "digital";
+        let price_cents = match sent("price") {
+            None => None,
+            Some(text) if text.is_empty() => return Err(Error::invalid("price", "is required")),
+            Some(text) => price_field("price", Some(&text))?,
+        };
         Ok(ProductEdit {
-            title: Some(field(f, "title").unwrap_or_default().to_owned()),
-            description: Some(field(f, "description").unwrap_or_default().to_owned()),
-            price_cents: Some(price_field("price", field(f, "price"))?.unwrap_or(0)),
+            title: sent("title"),
+            description: sent("description"),
+            price_cents,
             stock: if digital { None } else { count_field("stock", field(f, "stock"))? },
             kind,
             category_id: field(f, "category").map(str::to_owned),
-            tags: Some(tags(field(f, "tags"))),
+            tags: sent("tags").map(|t| tags(Some(&t))),
             status: None,
         })
     })();
@@ -486,7 +507,8 @@ pub fn work_path(id: ProductId) -> String {
     format!("/studio/works/{id}")
 }
 
-/// The actor's own work for an upload route (the same checks as the edit page).
-pub async fn own_work_for_upload(state: &AppState, actor: &Actor, id: &str) -> Result<ProductId, Error> {
-    Ok(own_work(state, actor, id).await?.1.id)
+/// The actor's own work for an upload route (the same checks as the edit page), with its kind.
+pub async fn own_work_for_upload(state: &AppState, actor: &Actor, id: &str) -> Result<(ProductId, ProductKind), Error> {
+    let (_, product) = own_work(state, actor, id).await?;
+    Ok((product.id, product.kind))
 }

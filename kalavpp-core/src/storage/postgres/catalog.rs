@@ -7,8 +7,10 @@ use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use super::audit::insert_audit;
+use super::like_pattern;
 use super::{PostgresStore, map_err};
 use crate::domain::{CategoryId, ImageId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, VendorId, VendorStatus};
+use crate::storage::AdminProductFilter;
 use crate::storage::{
     CatalogStore, Category, CategoryChange, CategoryRef, NewAudit, NewCategory, NewProduct, Product, ProductAsset, ProductImage,
     ProductQuery, ProductSort, ProductUpdate, StoreError, StoreResult, VendorRef,
@@ -396,6 +398,37 @@ impl CatalogStore for PostgresStore {
                 &page.limit(),
                 &page.offset(),
             ],
+        )
+        .await?;
+        Ok(Page::new(items, page, total))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_all_products(&self, filter: &AdminProductFilter, page: PageRequest) -> StoreResult<Page<Product>> {
+        let q = filter
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(|q| like_pattern(&q.to_lowercase()));
+        let status = filter.status.map(|s| s.as_str());
+        let vendor = filter.vendor_id.map(|v| v.0);
+        let condition = "($1::text IS NULL OR lower(p.title) LIKE $1 OR p.slug LIKE $1)
+             AND ($2::text IS NULL OR p.status = $2) AND ($3::uuid IS NULL OR p.vendor_id = $3)";
+        let client = self.client().await?;
+        let total: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM products p WHERE {condition}"),
+                &[&q, &status, &vendor],
+            )
+            .await
+            .map_err(map_err)?
+            .get(0);
+        let items = query_products(
+            &client,
+            condition,
+            "p.created_at DESC, p.id DESC LIMIT $4 OFFSET $5",
+            &[&q, &status, &vendor, &page.limit(), &page.offset()],
         )
         .await?;
         Ok(Page::new(items, page, total))

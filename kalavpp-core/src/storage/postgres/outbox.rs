@@ -2,9 +2,10 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
+use super::audit::insert_audit;
 use super::{PostgresStore, map_err};
 use crate::domain::{EmailId, Page, PageRequest};
-use crate::storage::{ClaimedEmail, EmailFilter, NewEmail, OutboxEmail, OutboxStore, StoreError, StoreResult, Timestamp};
+use crate::storage::{ClaimedEmail, EmailFilter, NewAudit, NewEmail, OutboxEmail, OutboxStore, StoreError, StoreResult, Timestamp};
 
 /// Queues an email inside the caller's transaction.
 pub(crate) async fn insert_email(client: &impl GenericClient, email: &NewEmail) -> StoreResult<()> {
@@ -92,6 +93,32 @@ impl OutboxStore for PostgresStore {
             .map_err(map_err)?;
         let items = rows.iter().map(email_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::new(items, page, total))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn retry_email(&self, id: EmailId, audit: NewAudit, at: Timestamp) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        // The row lock orders this against a worker's claim or outcome of the same message.
+        let status: Option<String> = tx
+            .query_opt("SELECT status FROM outbox WHERE id = $1 FOR UPDATE", &[&id.0])
+            .await
+            .map_err(map_err)?
+            .map(|row| row.get(0));
+        match status.as_deref() {
+            None => return Err(StoreError::NotFound),
+            Some("failed") => {}
+            Some(_) => return Ok(false),
+        }
+        tx.execute(
+            "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = $2 WHERE id = $1",
+            &[&id.0, &at],
+        )
+        .await
+        .map_err(map_err)?;
+        insert_audit(&tx, &audit).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     #[tracing::instrument(skip_all, fields(limit = limit))]

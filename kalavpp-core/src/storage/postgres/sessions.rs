@@ -16,8 +16,14 @@ impl SessionStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         tx.execute(
-            "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-            &[&token.family.0, &token.user_id.0, &token.issued_at, &token.expires_at],
+            "INSERT INTO sessions (id, user_id, created_at, expires_at, idle_expires_at) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &token.family.0,
+                &token.user_id.0,
+                &token.issued_at,
+                &token.expires_at,
+                &token.idle_expires_at,
+            ],
         )
         .await
         .map_err(map_err)?;
@@ -37,7 +43,7 @@ impl SessionStore for PostgresStore {
         // Row locks make concurrent presentations of one token queue; the second sees `used_at`.
         let row = tx
             .query_opt(
-                "SELECT t.id, t.used_at IS NOT NULL, s.id, s.user_id, s.expires_at, s.revoked_at IS NOT NULL
+                "SELECT t.id, t.used_at IS NOT NULL, s.id, s.user_id, s.expires_at, s.revoked_at IS NOT NULL, s.idle_expires_at
                  FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
                  WHERE t.token_hash = $1 FOR UPDATE OF t, s",
                 &[&presented_hash],
@@ -53,7 +59,8 @@ impl SessionStore for PostgresStore {
         let user_id = UserId(row.get(3));
         let expires_at: Timestamp = row.get(4);
         let revoked: bool = row.get(5);
-        if revoked || expires_at <= next.at {
+        let idle_expires_at: Option<Timestamp> = row.get(6);
+        if revoked || expires_at <= next.at || idle_expires_at.is_some_and(|idle| idle <= next.at) {
             return Ok(RefreshOutcome::Invalid);
         }
         if used {
@@ -100,8 +107,9 @@ impl SessionStore for PostgresStore {
             .client()
             .await?
             .query_opt(
-                "SELECT s.id, s.user_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-                 WHERE t.token_hash = $1 AND t.used_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > $2",
+                "SELECT s.id, s.user_id, s.idle_expires_at FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+                 WHERE t.token_hash = $1 AND t.used_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > $2
+                   AND (s.idle_expires_at IS NULL OR s.idle_expires_at > $2)",
                 &[&presented_hash, &at],
             )
             .await
@@ -109,6 +117,7 @@ impl SessionStore for PostgresStore {
         Ok(row.map(|row| SessionOwner {
             user_id: UserId(row.get(1)),
             family: SessionFamilyId(row.get(0)),
+            idle_expires_at: row.get(2),
         }))
     }
 
@@ -118,12 +127,45 @@ impl SessionStore for PostgresStore {
             .client()
             .await?
             .query_one(
-                "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3)",
+                "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3
+                                AND (idle_expires_at IS NULL OR idle_expires_at > $3))",
                 &[&family.0, &user.0, &at],
             )
             .await
             .map_err(map_err)?;
         Ok(row.get(0))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn touch_session(&self, family: SessionFamilyId, idle_expires_at: Timestamp, at: Timestamp) -> StoreResult<bool> {
+        let changed = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE sessions SET idle_expires_at = greatest(idle_expires_at, $2)
+                 WHERE id = $1 AND revoked_at IS NULL AND expires_at > $3
+                   AND idle_expires_at IS NOT NULL AND idle_expires_at > $3",
+                &[&family.0, &idle_expires_at, &at],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(changed > 0)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn end_idle_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<bool> {
+        let changed = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE sessions SET revoked_at = $1
+                 WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $2)
+                   AND revoked_at IS NULL AND idle_expires_at IS NOT NULL AND idle_expires_at <= $1",
+                &[&at, &presented_hash],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(changed > 0)
     }
 }
 

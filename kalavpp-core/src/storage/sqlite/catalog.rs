@@ -5,8 +5,10 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 
 use super::audit::insert_audit;
+use super::like_pattern;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{CategoryId, ImageId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, VendorId, VendorStatus};
+use crate::storage::AdminProductFilter;
 use crate::storage::{
     CatalogStore, Category, CategoryChange, CategoryRef, NewAudit, NewCategory, NewProduct, Product, ProductAsset, ProductImage,
     ProductQuery, ProductSort, ProductUpdate, StoreError, StoreResult, VendorRef,
@@ -422,6 +424,39 @@ impl CatalogStore for SqliteStore {
                 };
                 let ids: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
                 let items = load_products_in_order(conn, &ids)?;
+                Ok(Page::new(items, page, total))
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_all_products(&self, filter: &AdminProductFilter, page: PageRequest) -> StoreResult<Page<Product>> {
+        let q = filter
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(|q| like_pattern(&q.to_lowercase()));
+        let status = filter.status.map(|s| s.as_str());
+        let vendor = filter.vendor_id.map(|v| v.to_string());
+        self.pool
+            .read(move |conn| {
+                let condition = "(?1 IS NULL OR unicode_lower(p.title) LIKE ?1 ESCAPE '\\' OR p.slug LIKE ?1 ESCAPE '\\')
+                     AND (?2 IS NULL OR p.status = ?2) AND (?3 IS NULL OR p.vendor_id = ?3)";
+                let total: i64 = conn
+                    .prepare_cached(&format!("SELECT count(*) FROM products p WHERE {condition}"))
+                    .and_then(|mut stmt| stmt.query_row(params![q, status, vendor], |r| r.get(0)))
+                    .map_err(map_err)?;
+                let mut items = conn
+                    .prepare_cached(&format!(
+                        "{PRODUCT_SELECT} WHERE {condition} ORDER BY p.created_at DESC, p.id DESC LIMIT ?4 OFFSET ?5"
+                    ))
+                    .and_then(|mut stmt| {
+                        stmt.query_map(params![q, status, vendor, page.limit(), page.offset()], product_from_row)?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(map_err)?;
+                attach_images(conn, &mut items)?;
                 Ok(Page::new(items, page, total))
             })
             .await

@@ -1,9 +1,10 @@
 use async_trait::async_trait;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use super::audit::insert_audit;
 use super::{SqliteStore, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{EmailId, Page, PageRequest};
-use crate::storage::{ClaimedEmail, EmailFilter, NewEmail, OutboxEmail, OutboxStore, StoreError, StoreResult, Timestamp};
+use crate::storage::{ClaimedEmail, EmailFilter, NewAudit, NewEmail, OutboxEmail, OutboxStore, StoreError, StoreResult, Timestamp};
 
 /// Queues an email inside the caller's transaction.
 pub(crate) fn insert_email(conn: &Connection, email: &NewEmail) -> StoreResult<()> {
@@ -110,6 +111,32 @@ impl OutboxStore for SqliteStore {
                     .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
                     .map_err(map_err)?;
                 Ok(Page::new(items, page, total))
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn retry_email(&self, id: EmailId, audit: NewAudit, at: Timestamp) -> StoreResult<bool> {
+        self.pool
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let status: Option<String> = tx
+                    .query_row("SELECT status FROM outbox WHERE id = ?1", [id.to_string()], |r| r.get(0))
+                    .optional()
+                    .map_err(map_err)?;
+                match status.as_deref() {
+                    None => return Err(StoreError::NotFound),
+                    Some("failed") => {}
+                    Some(_) => return Ok(false),
+                }
+                tx.execute(
+                    "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?2 WHERE id = ?1 AND status = 'failed'",
+                    params![id.to_string(), ts(at)],
+                )
+                .map_err(map_err)?;
+                insert_audit(&tx, &audit)?;
+                tx.commit().map_err(map_err)?;
+                Ok(true)
             })
             .await
     }

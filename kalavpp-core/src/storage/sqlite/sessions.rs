@@ -17,12 +17,13 @@ impl SessionStore for SqliteStore {
             .write(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
                 tx.execute(
-                    "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO sessions (id, user_id, created_at, expires_at, idle_expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
                         token.family.to_string(),
                         token.user_id.to_string(),
                         ts(token.issued_at),
-                        ts(token.expires_at)
+                        ts(token.expires_at),
+                        token.idle_expires_at.map(ts)
                     ],
                 )
                 .map_err(map_err)?;
@@ -49,9 +50,10 @@ impl SessionStore for SqliteStore {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
                 let found = tx
                     .query_row(
-                        "SELECT t.id, t.used_at IS NOT NULL, s.id, s.user_id, s.expires_at, s.revoked_at IS NOT NULL
+                        "SELECT t.id, t.used_at IS NOT NULL, s.id, s.user_id, s.expires_at, s.revoked_at IS NOT NULL,
+                                coalesce(s.idle_expires_at > ?2, 1)
                          FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?1",
-                        [&presented],
+                        params![&presented, ts(next.at)],
                         |row| {
                             Ok((
                                 row.get::<_, String>(0)?,
@@ -60,15 +62,16 @@ impl SessionStore for SqliteStore {
                                 UserId(parse_uuid(&row.get::<_, String>(3)?)?),
                                 parse_ts(&row.get::<_, String>(4)?)?,
                                 row.get::<_, bool>(5)?,
+                                row.get::<_, bool>(6)?,
                             ))
                         },
                     )
                     .optional()
                     .map_err(map_err)?;
-                let Some((token_id, used, session_id, user_id, expires_at, revoked)) = found else {
+                let Some((token_id, used, session_id, user_id, expires_at, revoked, active)) = found else {
                     return Ok(RefreshOutcome::Invalid);
                 };
-                if revoked || expires_at <= next.at {
+                if revoked || expires_at <= next.at || !active {
                     return Ok(RefreshOutcome::Invalid);
                 }
                 if used {
@@ -121,19 +124,21 @@ impl SessionStore for SqliteStore {
             .read(move |conn| {
                 let found = conn
                     .query_row(
-                        "SELECT s.id, s.user_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-                         WHERE t.token_hash = ?1 AND t.used_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > ?2",
+                        "SELECT s.id, s.user_id, s.idle_expires_at FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+                         WHERE t.token_hash = ?1 AND t.used_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > ?2
+                           AND (s.idle_expires_at IS NULL OR s.idle_expires_at > ?2)",
                         params![presented, ts(at)],
-                        |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+                        |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<String>>(2)?)),
                     )
                     .optional()
                     .map_err(map_err)?;
-                let Some((session, user)) = found else {
+                let Some((session, user, idle)) = found else {
                     return Ok(None);
                 };
                 Ok(Some(SessionOwner {
                     user_id: UserId(parse_uuid(&user).map_err(map_err)?),
                     family: SessionFamilyId(parse_uuid(&session).map_err(map_err)?),
+                    idle_expires_at: idle.as_deref().map(parse_ts).transpose().map_err(map_err)?,
                 }))
             })
             .await
@@ -144,11 +149,47 @@ impl SessionStore for SqliteStore {
         self.pool
             .read(move |conn| {
                 conn.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3)",
+                    "SELECT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3
+                                    AND (idle_expires_at IS NULL OR idle_expires_at > ?3))",
                     params![family.0.to_string(), user.0.to_string(), ts(at)],
                     |row| row.get::<_, bool>(0),
                 )
                 .map_err(map_err)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn touch_session(&self, family: SessionFamilyId, idle_expires_at: Timestamp, at: Timestamp) -> StoreResult<bool> {
+        self.pool
+            .write(move |conn| {
+                let changed = conn
+                    .execute(
+                        "UPDATE sessions SET idle_expires_at = max(idle_expires_at, ?2)
+                         WHERE id = ?1 AND revoked_at IS NULL AND expires_at > ?3
+                           AND idle_expires_at IS NOT NULL AND idle_expires_at > ?3",
+                        params![family.0.to_string(), ts(idle_expires_at), ts(at)],
+                    )
+                    .map_err(map_err)?;
+                Ok(changed > 0)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn end_idle_session(&self, presented_hash: &str, at: Timestamp) -> StoreResult<bool> {
+        let presented = presented_hash.to_owned();
+        self.pool
+            .write(move |conn| {
+                let changed = conn
+                    .execute(
+                        "UPDATE sessions SET revoked_at = ?1
+                         WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?2)
+                           AND revoked_at IS NULL AND idle_expires_at IS NOT NULL AND idle_expires_at <= ?1",
+                        params![ts(at), presented],
+                    )
+                    .map_err(map_err)?;
+                Ok(changed > 0)
             })
             .await
     }
