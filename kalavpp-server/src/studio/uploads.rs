@@ -68,14 +68,10 @@ fn no_file() -> ShopError {
     Error::invalid("file", "choose a file to upload").into()
 }
 
-/// Checks the CSRF token of the query string; `Err` holds the `403` page.
-fn check_csrf(state: &AppState, shopper: &Shopper, raw: Option<&str>) -> Result<(), Response> {
-    let query = query_map(raw).map_err(|_| csrf_refused())?;
-    if shopper.csrf_valid(state, query.get("csrf")) {
-        Ok(())
-    } else {
-        Err(csrf_refused())
-    }
+/// The `403` page when the query string lacks this session's CSRF token.
+fn csrf_refusal(state: &AppState, shopper: &Shopper, raw: Option<&str>) -> Option<Response> {
+    let valid = query_map(raw).is_ok_and(|query| shopper.csrf_valid(state, query.get("csrf")));
+    (!valid).then(csrf_refused)
 }
 
 /// `POST /studio/works/{id}/images?csrf=`: field `file`.
@@ -86,7 +82,7 @@ pub async fn image(
     RawQuery(raw): RawQuery,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ShopResult {
-    if let Err(page) = check_csrf(&state, &shopper, raw.as_deref()) {
+    if let Some(page) = csrf_refusal(&state, &shopper, raw.as_deref()) {
         return Ok(page);
     }
     let (id, _) = own_work_for_upload(&state, &shopper.actor, &id).await?;
@@ -124,7 +120,7 @@ pub async fn file(
     RawQuery(raw): RawQuery,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ShopResult {
-    if let Err(page) = check_csrf(&state, &shopper, raw.as_deref()) {
+    if let Some(page) = csrf_refusal(&state, &shopper, raw.as_deref()) {
         return Ok(page);
     }
     let (id, kind) = own_work_for_upload(&state, &shopper.actor, &id).await?;
