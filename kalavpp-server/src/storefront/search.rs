@@ -52,8 +52,7 @@ pub struct SearchForm {
 pub struct Facet {
     pub value: String,
     pub label: String,
-    pub count: i64,
-    /// The count as shown (`1,000+` past the search's counting cap).
+    /// The number of works, as shown (`1,000+` past the search's counting cap).
     pub count_text: String,
     pub selected: bool,
     /// A sub-category (shown indented under its parent).
@@ -82,8 +81,7 @@ const PRICE_BANDS: [(Option<i64>, Option<i64>, &str); 4] = [
 pub struct PriceFacet {
     pub label: String,
     pub href: String,
-    pub count: i64,
-    /// The count as shown (`1,000+` past the search's counting cap).
+    /// The number of works, as shown (`1,000+` past the search's counting cap).
     pub count_text: String,
     pub selected: bool,
 }
@@ -222,7 +220,6 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
                     selected: form.category == entry.slug,
                     value: entry.slug.clone(),
                     label: entry.name.clone(),
-                    count,
                     count_text: count_text(count, capped),
                     child: level,
                 });
@@ -238,7 +235,6 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
             kinds.push(Facet {
                 value: value.to_owned(),
                 label: label.to_owned(),
-                count,
                 count_text: count_text(count, capped),
                 selected: form.kind == value,
                 child: false,
@@ -258,7 +254,6 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
                 label: format!("{label} {currency}"),
                 selected: form.min_price == min_text && form.max_price == max_text,
                 href: search_link(&form, Some((&min_text, &max_text)), 1),
-                count,
                 count_text: count_text(count, capped),
             });
         }
