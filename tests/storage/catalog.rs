@@ -1193,7 +1193,11 @@ async fn common_and_rare(store: &Db) -> usize {
     let t = now();
     let vendor = approved_vendor(store, "ann@example.com", "Ann Atelier").await;
     for n in 0..36 {
-        let title = if n % 4 == 0 { format!("Light study {n}") } else { format!("Dark study {n}") };
+        let title = if n % 4 == 0 {
+            format!("Light study {n}")
+        } else {
+            format!("Dark study {n}")
+        };
         add_product(
             store,
             NewProduct {
@@ -1263,8 +1267,14 @@ async fn search_with_a_count_cap_keeps_items_and_order(store: Db) {
     assert_eq!(pages.len(), matches);
     let newest: Vec<String> = (0..36).rev().filter(|n| n % 4 == 0).map(|n| format!("light-study-{n}")).collect();
     assert_eq!(
-        pages.iter().map(|s| s.rsplit('-').next().unwrap().parse::<i32>().unwrap() / 3).collect::<Vec<_>>(),
-        newest.iter().map(|s| s.rsplit('-').next().unwrap().parse::<i32>().unwrap() / 3).collect::<Vec<_>>(),
+        pages
+            .iter()
+            .map(|s| s.rsplit('-').next().unwrap().parse::<i32>().unwrap() / 3)
+            .collect::<Vec<_>>(),
+        newest
+            .iter()
+            .map(|s| s.rsplit('-').next().unwrap().parse::<i32>().unwrap() / 3)
+            .collect::<Vec<_>>(),
         "newest first, by creation second"
     );
 }
@@ -1284,7 +1294,11 @@ async fn search_count_cap_counts_exactly_below_it(store: Db) {
         assert!(beyond.items.is_empty(), "past the last match");
     }
     let page = store.list_products(&query(matches - 1), PageRequest::new(3, 4)).await.unwrap();
-    assert_eq!((page.total, page.total_capped, page.items.len()), (matches - 1, true, 1), "the last match past the cap");
+    assert_eq!(
+        (page.total, page.total_capped, page.items.len()),
+        (matches - 1, true, 1),
+        "the last match past the cap"
+    );
     // Filters count into the cap: one category holds every match, another none.
     let prints = ProductQuery {
         category_ids: vec![seeded::prints()],

@@ -478,10 +478,7 @@ impl CatalogStore for SqliteStore {
                     sort_index(query.sort)
                 ),
             };
-            return self
-                .pool
-                .read(move |conn| search_capped(conn, &plans, &args, cap, page))
-                .await;
+            return self.pool.read(move |conn| search_capped(conn, &plans, &args, cap, page)).await;
         }
         // Two steps: the ids of the page (a narrow sort), then the full rows of those ids only.
         // The total rides along as a window count, so the full-text match runs once.
