@@ -29,6 +29,8 @@ conformance!(
     search_matches_stemmed_words_in_title_description_and_tags,
     search_requires_every_term,
     search_follows_updates,
+    search_with_a_count_cap_keeps_items_and_order,
+    search_count_cap_counts_exactly_below_it,
     list_vendor_products_shows_every_status,
     add_product_image_appends_up_to_the_limit,
     add_product_image_limit_holds_under_concurrency,
@@ -1183,6 +1185,140 @@ async fn search_follows_updates(store: Db) {
         .await
         .unwrap();
     assert!(search(&store, &["mountain"]).await.is_empty());
+}
+
+/// 36 published works, every fourth one about "light" (9 matches), created in threes at the same
+/// second and priced in fives (ties in every sort order), plus a matching draft.
+async fn common_and_rare(store: &Db) -> usize {
+    let t = now();
+    let vendor = approved_vendor(store, "ann@example.com", "Ann Atelier").await;
+    for n in 0..36 {
+        let title = if n % 4 == 0 {
+            format!("Light study {n}")
+        } else {
+            format!("Dark study {n}")
+        };
+        add_product(
+            store,
+            NewProduct {
+                at: t + secs(n / 3),
+                price: Money(1_000 + (n % 5) * 100),
+                ..product(vendor.id, seeded::prints(), &title)
+            },
+        )
+        .await;
+    }
+    add_product(
+        store,
+        with_status(product(vendor.id, seeded::prints(), "Light draft"), ProductStatus::Draft),
+    )
+    .await;
+    9
+}
+
+const SORTS: [ProductSort; 5] = [
+    ProductSort::Newest,
+    ProductSort::PriceAsc,
+    ProductSort::PriceDesc,
+    ProductSort::Rating,
+    ProductSort::Popular,
+];
+
+async fn search_with_a_count_cap_keeps_items_and_order(store: Db) {
+    let matches = common_and_rare(&store).await;
+    for terms in [vec!["light".to_owned()], vec!["light".to_owned(), "study".to_owned()]] {
+        for sort in SORTS {
+            let exact = ProductQuery {
+                terms: terms.clone(),
+                sort,
+                ..ProductQuery::default()
+            };
+            for cap in [0, 1, 3, 8] {
+                let capped = ProductQuery {
+                    count_cap: Some(cap),
+                    ..exact.clone()
+                };
+                for per_page in [1, 2, 4] {
+                    // Every page, including those past the cap and the one past the last match.
+                    for n in 1..=(matches as u32 / per_page + 1) {
+                        let request = PageRequest::new(n, per_page);
+                        let want = store.list_products(&exact, request).await.unwrap();
+                        let got = store.list_products(&capped, request).await.unwrap();
+                        let what = format!("{terms:?} {sort:?} cap {cap} page {n} of {per_page}");
+                        assert_eq!(slugs(&got), slugs(&want), "{what}: same items in the same order");
+                        assert_eq!((want.total, want.total_capped), (matches as i64, false), "{what}");
+                        assert_eq!((got.total, got.total_capped), (cap, true), "{what}: counting stops at the cap");
+                    }
+                }
+            }
+        }
+    }
+    // The same works in every sort order, each tie broken the same way every time.
+    let all = ProductQuery {
+        terms: vec!["light".into()],
+        count_cap: Some(2),
+        ..ProductQuery::default()
+    };
+    let mut pages = Vec::new();
+    for n in 1..=5 {
+        let page = store.list_products(&all, PageRequest::new(n, 2)).await.unwrap();
+        pages.extend(slugs(&page).into_iter().map(str::to_owned));
+    }
+    assert_eq!(pages.len(), matches);
+    let newest: Vec<String> = (0..36).rev().filter(|n| n % 4 == 0).map(|n| format!("light-study-{n}")).collect();
+    assert_eq!(
+        pages
+            .iter()
+            .map(|s| s.rsplit('-').next().unwrap().parse::<i32>().unwrap() / 3)
+            .collect::<Vec<_>>(),
+        newest
+            .iter()
+            .map(|s| s.rsplit('-').next().unwrap().parse::<i32>().unwrap() / 3)
+            .collect::<Vec<_>>(),
+        "newest first, by creation second"
+    );
+}
+
+async fn search_count_cap_counts_exactly_below_it(store: Db) {
+    let matches = common_and_rare(&store).await as i64;
+    let query = |cap| ProductQuery {
+        terms: vec!["light".into()],
+        count_cap: Some(cap),
+        ..ProductQuery::default()
+    };
+    for cap in [matches, matches + 1, 1_000] {
+        let page = store.list_products(&query(cap), PageRequest::new(1, 4)).await.unwrap();
+        assert_eq!((page.total, page.total_capped, page.items.len()), (matches, false, 4), "cap {cap}");
+        let beyond = store.list_products(&query(cap), PageRequest::new(4, 4)).await.unwrap();
+        assert_eq!((beyond.total, beyond.total_capped), (matches, false), "cap {cap}");
+        assert!(beyond.items.is_empty(), "past the last match");
+    }
+    let page = store.list_products(&query(matches - 1), PageRequest::new(3, 4)).await.unwrap();
+    assert_eq!(
+        (page.total, page.total_capped, page.items.len()),
+        (matches - 1, true, 1),
+        "the last match past the cap"
+    );
+    // Filters count into the cap: one category holds every match, another none.
+    let prints = ProductQuery {
+        category_ids: vec![seeded::prints()],
+        ..query(3)
+    };
+    let page = store.list_products(&prints, PageRequest::new(1, 20)).await.unwrap();
+    assert_eq!((page.total, page.total_capped, page.items.len() as i64), (3, true, matches));
+    let paintings = ProductQuery {
+        category_ids: vec![seeded::paintings()],
+        ..query(3)
+    };
+    let page = store.list_products(&paintings, PageRequest::new(1, 20)).await.unwrap();
+    assert_eq!((page.total, page.total_capped, page.items.len()), (0, false, 0));
+    // A cap on a list without search terms counts the same way.
+    let everything = ProductQuery {
+        count_cap: Some(10),
+        ..ProductQuery::default()
+    };
+    let page = store.list_products(&everything, PageRequest::new(4, 10)).await.unwrap();
+    assert_eq!((page.total, page.total_capped, page.items.len()), (10, true, 6));
 }
 
 async fn list_vendor_products_shows_every_status(store: Db) {

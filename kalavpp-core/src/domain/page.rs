@@ -52,8 +52,12 @@ pub struct Page<T> {
     pub page: u32,
     /// The page size used.
     pub per_page: u32,
-    /// How many items match in all.
+    /// How many items match in all; when [`Page::total_capped`] is set, only that at least this
+    /// many do (counting stopped there).
     pub total: i64,
+    /// Whether counting stopped at a cap: more than `total` items match, and pages past
+    /// `total` can still hold items.
+    pub total_capped: bool,
 }
 
 impl<T> Page<T> {
@@ -64,6 +68,16 @@ impl<T> Page<T> {
             page: request.page(),
             per_page: request.per_page(),
             total,
+            total_capped: false,
+        }
+    }
+
+    /// Assembles a page whose count stopped at a cap when `capped` is set (see
+    /// [`Page::total_capped`]).
+    pub fn capped(items: Vec<T>, request: PageRequest, total: i64, capped: bool) -> Self {
+        Self {
+            total_capped: capped,
+            ..Self::new(items, request, total)
         }
     }
 
@@ -74,6 +88,7 @@ impl<T> Page<T> {
             page: self.page,
             per_page: self.per_page,
             total: self.total,
+            total_capped: self.total_capped,
         }
     }
 }

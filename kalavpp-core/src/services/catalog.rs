@@ -22,6 +22,9 @@ use super::search::search_terms;
 pub const MAX_PRICE_CENTS: i64 = 100_000_000;
 /// Highest stock accepted.
 pub const MAX_STOCK: i64 = 1_000_000;
+/// A search counts its matches exactly up to this many; past it the page's `total` is this
+/// number and `total_capped` is set ("1,000+"), so a common word never counts every match.
+pub const SEARCH_COUNT_CAP: i64 = 1_000;
 
 /// The fields of a new product, as sent by a vendor.
 #[derive(Debug, Clone, Default)]
@@ -649,6 +652,9 @@ impl<'a> Catalog<'a> {
             if query.terms.is_empty() {
                 return Ok(empty());
             }
+            // The same words in another order are the same search (every term must match).
+            query.terms.sort_unstable();
+            query.count_cap = Some(SEARCH_COUNT_CAP);
         }
         if let Some(category) = non_blank(&filters.category) {
             let categories = self.raw_categories().await?;

@@ -18,7 +18,7 @@ pub use accounts::{Accounts, AuthSession, ProfileChanges, Registration};
 pub use admin::ProductSearch;
 pub use admin::{Administration, UserChanges};
 pub use cart::{Cart, CartView, MAX_CART_QUANTITY};
-pub use catalog::{BrowseFilters, Catalog, CategoryInput, CategoryView, MAX_PRICE_CENTS, ProductDraft, ProductEdit};
+pub use catalog::{BrowseFilters, Catalog, CategoryInput, CategoryView, MAX_PRICE_CENTS, ProductDraft, ProductEdit, SEARCH_COUNT_CAP};
 pub use downloads::{DownloadFile, DownloadLink, Downloads};
 pub use media::{MAX_IMAGE_BYTES, MAX_IMAGES_PER_PRODUCT, Media};
 pub use orders::{CheckoutOutcome, Earnings, Orders, split_commission};

@@ -335,4 +335,7 @@ pub struct ProductQuery {
     pub max_price: Option<i64>,
     /// Order.
     pub sort: ProductSort,
+    /// Count at most this many matches: when more match, the page's `total` is this number and
+    /// `total_capped` is set (the items are the same either way). `None` counts every match.
+    pub count_cap: Option<i64>,
 }

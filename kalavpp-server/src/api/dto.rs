@@ -195,20 +195,24 @@ macro_rules! page_body {
             pub page: u32,
             /// Page size (at most 100).
             pub per_page: u32,
-            /// Matching items in all.
+            /// Matching items in all; with `total_capped`, at least this many (counting stopped).
             pub total: i64,
+            /// Present, and `true`, only when counting stopped at a cap (searches count at most
+            /// 1,000 matches): more than `total` items match and later pages still hold items.
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            pub total_capped: bool,
         }
 
         impl $name {
             /// Converts a core page.
             pub fn from_page<T>(page: Page<T>, convert: impl FnMut(T) -> $item) -> Self {
                 let page = page.map(convert);
-                Self { items: page.items, page: page.page, per_page: page.per_page, total: page.total }
+                Self { items: page.items, page: page.page, per_page: page.per_page, total: page.total, total_capped: page.total_capped }
             }
 
             /// Converts a borrowed core page.
             pub fn from_page_ref<T>(page: &Page<T>, convert: impl FnMut(&T) -> $item) -> Self {
-                Self { items: page.items.iter().map(convert).collect(), page: page.page, per_page: page.per_page, total: page.total }
+                Self { items: page.items.iter().map(convert).collect(), page: page.page, per_page: page.per_page, total: page.total, total_capped: page.total_capped }
             }
         }
     };

@@ -19,6 +19,8 @@ struct SearchPage {
     heading: String,
     results: Vec<Card>,
     total: i64,
+    /// `total` as shown: `12`, or `1,000+` when the search stopped counting at its cap.
+    total_text: String,
     form: SearchForm,
     categories: Vec<Facet>,
     kinds: Vec<Facet>,
@@ -29,6 +31,8 @@ struct SearchPage {
     next: Option<String>,
     page: u32,
     pages: u32,
+    /// The count stopped at its cap, so there may be pages past `pages`.
+    more_pages: bool,
 }
 
 shop_page!(SearchPage);
@@ -48,7 +52,8 @@ pub struct SearchForm {
 pub struct Facet {
     pub value: String,
     pub label: String,
-    pub count: i64,
+    /// The number of works, as shown (`1,000+` past the search's counting cap).
+    pub count_text: String,
     pub selected: bool,
     /// A sub-category (shown indented under its parent).
     pub child: bool,
@@ -76,7 +81,8 @@ const PRICE_BANDS: [(Option<i64>, Option<i64>, &str); 4] = [
 pub struct PriceFacet {
     pub label: String,
     pub href: String,
-    pub count: i64,
+    /// The number of works, as shown (`1,000+` past the search's counting cap).
+    pub count_text: String,
     pub selected: bool,
 }
 
@@ -202,7 +208,7 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
                 vec![]
             };
             for (level, entry) in std::iter::once((false, category)).chain(children.into_iter().map(|c| (true, c))) {
-                let count = count(BrowseFilters {
+                let (count, capped) = count(BrowseFilters {
                     category: Some(entry.slug.clone()),
                     ..filters.clone()
                 })
@@ -214,14 +220,14 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
                     selected: form.category == entry.slug,
                     value: entry.slug.clone(),
                     label: entry.name.clone(),
-                    count,
+                    count_text: count_text(count, capped),
                     child: level,
                 });
             }
         }
         let mut kinds = Vec::new();
         for (value, label) in [("physical", "Originals"), ("digital", "Digital downloads")] {
-            let count = count(BrowseFilters {
+            let (count, capped) = count(BrowseFilters {
                 kind: Some(value.to_owned()),
                 ..filters.clone()
             })
@@ -229,7 +235,7 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
             kinds.push(Facet {
                 value: value.to_owned(),
                 label: label.to_owned(),
-                count,
+                count_text: count_text(count, capped),
                 selected: form.kind == value,
                 child: false,
             });
@@ -237,7 +243,7 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
         let currency = state.market.config().currency.to_uppercase();
         let mut prices = Vec::new();
         for (min, max, label) in PRICE_BANDS {
-            let count = count(BrowseFilters {
+            let (count, capped) = count(BrowseFilters {
                 min_price: min.map(|c| c.to_string()),
                 max_price: max.map(|c| c.to_string()),
                 ..filters.clone()
@@ -248,12 +254,15 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
                 label: format!("{label} {currency}"),
                 selected: form.min_price == min_text && form.max_price == max_text,
                 href: search_link(&form, Some((&min_text, &max_text)), 1),
-                count,
+                count_text: count_text(count, capped),
             });
         }
-        let pages = u32::try_from((results.total + i64::from(per_page) - 1) / i64::from(per_page))
+        let counted = u32::try_from((results.total + i64::from(per_page) - 1) / i64::from(per_page))
             .unwrap_or(1)
             .max(1);
+        // Past a capped count there may be more pages: a full page offers the next one.
+        let more = results.total_capped && results.items.len() == per_page as usize;
+        let pages = if more { counted.max(results.page + 1) } else { counted };
         let link = |n: u32| search_link(&form, None, n);
         let heading = if form.q.is_empty() {
             "Browse the collection".to_owned()
@@ -277,6 +286,7 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
             heading,
             results: cards(&results, &state.market.config().currency),
             total: results.total,
+            total_text: count_text(results.total, results.total_capped),
             categories,
             kinds,
             prices,
@@ -286,6 +296,7 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
             next: (results.page < pages).then(|| link(results.page + 1)),
             page: results.page,
             pages,
+            more_pages: results.total_capped,
             form,
         };
         Ok::<_, ShopError>(page)
@@ -293,9 +304,31 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
     serve(&state, &visitor, generation, key, build).await
 }
 
-/// How many works `filters` match (one page of one item).
-async fn facet_count(catalog: kalavpp_core::services::Catalog<'_>, filters: BrowseFilters) -> i64 {
-    catalog.browse(filters, PageRequest::new(1, 1)).await.map(|p| p.total).unwrap_or(0)
+/// How many works `filters` match (one page of one item), and whether counting stopped at the
+/// search's cap (the count is then a lower bound).
+async fn facet_count(catalog: kalavpp_core::services::Catalog<'_>, filters: BrowseFilters) -> (i64, bool) {
+    catalog
+        .browse(filters, PageRequest::new(1, 1))
+        .await
+        .map(|p| (p.total, p.total_capped))
+        .unwrap_or((0, false))
+}
+
+/// A count as the page shows it: `12`, `1234`, or `1,000+` when counting stopped at the cap.
+fn count_text(count: i64, capped: bool) -> String {
+    if !capped {
+        return count.to_string();
+    }
+    let digits = count.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out.push('+');
+    out
 }
 
 impl SearchPage {

@@ -376,14 +376,31 @@ impl CatalogStore for PostgresStore {
              AND ($5::bigint IS NULL OR p.price_cents >= $5)
              AND ($6::bigint IS NULL OR p.price_cents <= $6)";
         let client = self.client().await?;
-        let total: i64 = client
+        let cap = query.count_cap.map(|c| c.max(0));
+        // A capped count stops one row past the cap (the planner may then walk a sort index or
+        // the text index and quit early) instead of counting every match.
+        let count_sql = match cap {
+            Some(cap) => format!(
+                "SELECT count(*) FROM (SELECT 1 FROM products p JOIN vendors v ON v.id = p.vendor_id WHERE {condition} LIMIT {}) s",
+                cap.saturating_add(1)
+            ),
+            None => format!("SELECT count(*) FROM {PRODUCT_FROM} WHERE {condition}"),
+        };
+        let counted: i64 = client
             .query_one(
-                &format!("SELECT count(*) FROM {PRODUCT_FROM} WHERE {condition}"),
+                &count_sql,
                 &[&terms, &categories, &vendor, &kind, &query.min_price, &query.max_price],
             )
             .await
             .map_err(map_err)?
             .get(0);
+        let (total, capped) = match cap {
+            Some(cap) if counted > cap => (cap, true),
+            _ => (counted, false),
+        };
+        if !capped && page.offset() >= total {
+            return Ok(Page::new(Vec::new(), page, total));
+        }
         let items = query_products(
             &client,
             condition,
@@ -400,7 +417,7 @@ impl CatalogStore for PostgresStore {
             ],
         )
         .await?;
-        Ok(Page::new(items, page, total))
+        Ok(Page::capped(items, page, total, capped))
     }
 
     #[tracing::instrument(skip_all)]

@@ -188,6 +188,62 @@ fn order_by(sort: ProductSort) -> &'static str {
     }
 }
 
+/// The sort index that holds every column of `sort`'s `ORDER BY` (migration V8).
+fn sort_index(sort: ProductSort) -> &'static str {
+    match sort {
+        ProductSort::Newest => "products_status_newest_idx",
+        ProductSort::PriceAsc | ProductSort::PriceDesc => "products_status_price_id_idx",
+        ProductSort::Rating => "products_status_rating_full_idx",
+        ProductSort::Popular => "products_status_popular_idx",
+    }
+}
+
+/// The statements of one capped search (see [`search_capped`]).
+struct SearchPlans {
+    count: String,
+    by_matches: String,
+    by_order: String,
+}
+
+/// How many index rows walking in sort order may read per match the other plan would sort
+/// before that plan is the cheaper one (a walked row is an index step and a set probe; a
+/// sorted match is a table row, a vendor row and a sorter insert).
+const WALK_ROWS_PER_SORTED_MATCH: f64 = 4.0;
+
+/// One page of a search whose count stops at `cap`. Counting first tells how common the terms
+/// are: under the cap every match is read and sorted (few rows); over it, the products are
+/// walked in sort order until the page is full, unless the page is so deep that sorting every
+/// match is cheaper.
+fn search_capped(conn: &Connection, plans: &SearchPlans, args: &[Value], cap: i64, page: PageRequest) -> StoreResult<Page<Product>> {
+    let (counted, reached): (i64, i64) = conn
+        .prepare_cached(&plans.count)
+        .and_then(|mut stmt| stmt.query_row(params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(map_err)?;
+    let capped = counted > cap;
+    let total = counted.min(cap);
+    if !capped && page.offset() >= total {
+        return Ok(Page::capped(Vec::new(), page, total, false));
+    }
+    let walk = capped && {
+        // Matches are about `counted / reached` of the products (in `seq` order), so the walk reads
+        // about `(offset + limit) / density` rows and sorting would read `density * products`.
+        let products: i64 = conn
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM products")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+            .map_err(map_err)?;
+        let density = counted as f64 / reached.max(1) as f64;
+        let walked = (page.offset() + page.limit()) as f64 / density;
+        walked <= WALK_ROWS_PER_SORTED_MATCH * density * products as f64
+    };
+    let sql = if walk { &plans.by_order } else { &plans.by_matches };
+    let ids: Vec<String> = conn
+        .prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_map(params_from_iter(args.iter()), |r| r.get(0))?.collect())
+        .map_err(map_err)?;
+    let items = load_products_in_order(conn, &ids)?;
+    Ok(Page::capped(items, page, total, capped))
+}
+
 #[async_trait]
 impl CatalogStore for SqliteStore {
     #[tracing::instrument(skip_all)]
@@ -367,7 +423,6 @@ impl CatalogStore for SqliteStore {
         let mut args: Vec<Value> = Vec::new();
         if !query.terms.is_empty() {
             args.push(Value::Text(fts_query(&query.terms)));
-            conditions.push(format!("products_fts MATCH ?{}", args.len()));
         }
         if !query.category_ids.is_empty() {
             let mut slots = Vec::new();
@@ -393,17 +448,42 @@ impl CatalogStore for SqliteStore {
             args.push(Value::Integer(max));
             conditions.push(format!("p.price_cents <= ?{}", args.len()));
         }
+        // Without the full-text condition: the filters every plan below shares.
+        let filters = conditions.join(" AND ");
+        if !query.terms.is_empty() {
+            conditions.push("products_fts MATCH ?1".to_owned());
+        }
         let filter = conditions.join(" AND ");
         let from = if query.terms.is_empty() { BROWSE_FROM } else { SEARCH_FROM };
+        let order = order_by(query.sort);
+        let (limit, offset) = (page.limit(), page.offset());
         let count_sql = format!("SELECT count(*) {from} WHERE {filter}");
+        if let (false, Some(cap)) = (query.terms.is_empty(), query.count_cap.map(|c| c.max(0))) {
+            let plans = SearchPlans {
+                // The full-text index drives, matches are read in `seq` order and counting stops
+                // one past the cap; `max(f.rowid)` tells how far into the table that went.
+                count: format!(
+                    "SELECT count(*), coalesce(max(r), 0) FROM (SELECT f.rowid AS r {SEARCH_FROM} WHERE {filter} LIMIT {})",
+                    cap.saturating_add(1)
+                ),
+                // Every match read, sorted, one page kept: for rare words and small match sets.
+                by_matches: format!("SELECT p.id {SEARCH_FROM} WHERE {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"),
+                // Products walked in the page's order through an index that holds every
+                // tie-break, each tested against the match set (the set is built once per
+                // statement; the test reads the index only), stopping after the page.
+                by_order: format!(
+                    "SELECT p.id FROM products p INDEXED BY {} CROSS JOIN vendors v ON v.id = p.vendor_id
+                     WHERE {filters} AND p.seq IN (SELECT rowid FROM products_fts WHERE products_fts MATCH ?1)
+                     ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+                    sort_index(query.sort)
+                ),
+            };
+            return self.pool.read(move |conn| search_capped(conn, &plans, &args, cap, page)).await;
+        }
         // Two steps: the ids of the page (a narrow sort), then the full rows of those ids only.
         // The total rides along as a window count, so the full-text match runs once.
-        let ids_sql = format!(
-            "SELECT p.id, count(*) OVER () {from} WHERE {filter} ORDER BY {} LIMIT {} OFFSET {}",
-            order_by(query.sort),
-            page.limit(),
-            page.offset()
-        );
+        let ids_sql = format!("SELECT p.id, count(*) OVER () {from} WHERE {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+        let cap = query.count_cap.map(|c| c.max(0));
         self.pool
             .read(move |conn| {
                 let rows: Vec<(String, i64)> = conn
@@ -424,7 +504,10 @@ impl CatalogStore for SqliteStore {
                 };
                 let ids: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
                 let items = load_products_in_order(conn, &ids)?;
-                Ok(Page::new(items, page, total))
+                Ok(match cap {
+                    Some(cap) if total > cap => Page::capped(items, page, cap, true),
+                    _ => Page::new(items, page, total),
+                })
             })
             .await
     }
