@@ -25,6 +25,7 @@ mod mail;
 mod panel;
 mod panel_admin;
 mod panel_pages;
+mod panel_support;
 mod payment_attacks;
 mod payment_support;
 mod reviews;

@@ -3,12 +3,11 @@
 //! suspension, demotion).
 
 use kalavpp_core::auth::Actor;
-use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::json;
 
 use crate::catalog_support::text;
 use crate::helpers::{PASSWORD, Session, TestApp, on_both_backends, spawn_app};
+use crate::panel_support::{Html, client as browser, cookie_value, read};
 use crate::payment_support::{Scene, add_to_cart, asset_bytes, attach_asset, checkout, digital};
 
 on_both_backends!(
@@ -23,83 +22,6 @@ on_both_backends!(
     every_page_redirects_to_login_without_a_session,
     the_order_page_shows_an_automatic_refund,
 );
-
-/// An HTML response read whole.
-struct Html {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Html {
-    fn location(&self) -> &str {
-        self.headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
-    }
-
-    /// The `name=value` of cookie `name` set by this response, with its attributes.
-    fn set_cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(&format!("{name}=")))
-            .map(str::to_owned)
-    }
-
-    /// The first CSRF token on the page.
-    fn csrf(&self) -> String {
-        let marker = r#"name="csrf" value=""#;
-        let start = self.body.find(marker).unwrap_or_else(|| panic!("no CSRF field in {}", self.body)) + marker.len();
-        self.body[start..].split('"').next().unwrap_or_default().to_owned()
-    }
-
-    #[track_caller]
-    fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
-        self
-    }
-
-    #[track_caller]
-    fn expect_redirect(self, to: &str) -> Self {
-        assert_eq!(self.status.as_u16(), 303, "expected a 303; body: {}", self.body);
-        assert_eq!(self.location(), to);
-        self
-    }
-
-    #[track_caller]
-    fn expect_html(self, status: u16) -> Self {
-        let this = self.expect(status);
-        let content_type = this.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        assert!(content_type.starts_with("text/html"), "HTML, not {content_type}: {}", this.body);
-        this
-    }
-}
-
-/// The value part of a `Set-Cookie` header (`name=value; ...` → `value`).
-fn cookie_value(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .and_then(|p| p.split_once('='))
-        .map(|(_, v)| v.to_owned())
-        .unwrap_or_default()
-}
-
-/// A browser-like client without redirects or a cookie store: cookies are passed by hand.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-async fn read(response: reqwest::Response) -> Html {
-    Html {
-        status: response.status(),
-        headers: response.headers().clone(),
-        body: response.text().await.expect("body"),
-    }
-}
 
 async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Html {
     let mut request = browser().get(format!("{}{path}", app.base));

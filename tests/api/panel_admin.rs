@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use chrono::{SecondsFormat, TimeDelta, Utc};
 use kalavpp_core::auth::Actor;
-use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::Value;
 
 use crate::browser_support::{Browser, backend_name, browser_available};
 use crate::catalog_support::{approved_shop, create_product, painting, published_painting, text};
 use crate::helpers::{Backend, JWT_REFRESH_SECRET, JWT_SECRET, PASSWORD, TestApp, on_both_backends, spawn_app, spawn_app_at};
+use crate::panel_support::{Html, client, cookie_value, read};
 use crate::smtp_sink::{Mode, SmtpSink};
 
 on_both_backends!(
@@ -64,73 +63,6 @@ fn mail_settings(smtp_url: &str) -> Vec<(&'static str, &str)> {
 }
 
 // ---- a small browser without cookie store or redirects ----
-
-/// An HTML response read whole.
-struct Html {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Html {
-    fn location(&self) -> &str {
-        self.headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
-    }
-
-    fn set_cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(&format!("{name}=")))
-            .map(str::to_owned)
-    }
-
-    fn csrf(&self) -> String {
-        let marker = r#"name="csrf" value=""#;
-        let start = self.body.find(marker).unwrap_or_else(|| panic!("no CSRF field in {}", self.body)) + marker.len();
-        self.body[start..].split('"').next().unwrap_or_default().to_owned()
-    }
-
-    #[track_caller]
-    fn expect_html(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
-        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        assert!(content_type.starts_with("text/html"), "HTML, not {content_type}: {}", self.body);
-        self
-    }
-
-    #[track_caller]
-    fn expect_redirect(self, to: &str) -> Self {
-        assert_eq!(self.status.as_u16(), 303, "expected a 303; body: {}", self.body);
-        assert_eq!(self.location(), to);
-        self
-    }
-}
-
-fn cookie_value(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .and_then(|p| p.split_once('='))
-        .map(|(_, v)| v.to_owned())
-        .unwrap_or_default()
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-async fn read(response: reqwest::Response) -> Html {
-    Html {
-        status: response.status(),
-        headers: response.headers().clone(),
-        body: response.text().await.expect("body"),
-    }
-}
 
 async fn get_with_cookies(app: &TestApp, path: &str, cookies: &str) -> Html {
     let mut request = client().get(format!("{}{path}", app.base));

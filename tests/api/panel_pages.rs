@@ -4,12 +4,12 @@
 //! refusals are readable HTML pages and user text is escaped.
 
 use kalavpp_core::auth::Actor;
-use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::header::SET_COOKIE;
 use serde_json::{Value, json};
 
 use crate::catalog_support::{approved_shop, text};
 use crate::helpers::{PASSWORD, TestApp, on_both_backends};
+use crate::panel_support::{Html, client, cookie_value, read};
 use crate::payment_support::{Scene, add_to_cart, address, asset_bytes, attach_asset, checkout, digital, physical};
 
 on_both_backends!(
@@ -24,76 +24,6 @@ on_both_backends!(
 );
 
 // ---- a small panel client ----
-
-/// An HTML response read whole.
-pub struct Html {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Html {
-    fn location(&self) -> &str {
-        self.headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
-    }
-
-    fn csrf(&self) -> String {
-        let marker = r#"name="csrf" value=""#;
-        let start = self.body.find(marker).unwrap_or_else(|| panic!("no CSRF field in {}", self.body)) + marker.len();
-        self.body[start..].split('"').next().unwrap_or_default().to_owned()
-    }
-
-    #[track_caller]
-    fn expect_html(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
-        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        assert!(content_type.starts_with("text/html"), "HTML, not {content_type}: {}", self.body);
-        self
-    }
-
-    #[track_caller]
-    fn expect_redirect(self, to: &str) -> Self {
-        assert_eq!(self.status.as_u16(), 303, "expected a 303; body: {}", self.body);
-        assert_eq!(self.location(), to);
-        self
-    }
-
-    #[track_caller]
-    fn has(&self, needle: &str) -> &Self {
-        assert!(self.body.contains(needle), "expected {needle:?} in {}", self.body);
-        self
-    }
-
-    #[track_caller]
-    fn lacks(&self, needle: &str) -> &Self {
-        assert!(!self.body.contains(needle), "did not expect {needle:?} in {}", self.body);
-        self
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-async fn read(response: reqwest::Response) -> Html {
-    Html {
-        status: response.status(),
-        headers: response.headers().clone(),
-        body: response.text().await.expect("body"),
-    }
-}
-
-fn cookie_value(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .and_then(|p| p.split_once('='))
-        .map(|(_, v)| v.to_owned())
-        .unwrap_or_default()
-}
 
 fn set_cookie(reply: &Html, name: &str) -> Option<String> {
     reply
