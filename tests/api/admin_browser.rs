@@ -13,35 +13,9 @@ use serde_json::{Value, json};
 
 use crate::browser_support::{Browser, backend_name, browser_available};
 use crate::catalog_support::text;
-use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app};
+use crate::helpers::{Backend, PASSWORD, TestApp};
 use crate::payment_support::{Scene, add_to_cart, address, asset_bytes, attach_asset, checkout, digital, physical};
-use crate::smtp_sink::{Mode, SmtpSink};
-
-/// Runs the flow on both backends with a server delivering its outbox to a fresh SMTP sink
-/// (fast polling, two attempts, quick retries), so an email can fail and be retried.
-macro_rules! with_smtp_sink {
-    ($($flow:ident),* $(,)?) => {
-        $(
-            pastey::paste! {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn [<$flow _sqlite>]() {
-                    let sink = SmtpSink::start().await;
-                    let app = spawn_app(Backend::Sqlite, &mail_settings(&sink.url())).await.expect("sqlite app");
-                    $flow(app, sink).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn [<$flow _postgres>]() {
-                    let sink = SmtpSink::start().await;
-                    let Some(app) = spawn_app(Backend::Postgres, &mail_settings(&sink.url())).await else {
-                        return;
-                    };
-                    $flow(app, sink).await;
-                }
-            }
-        )*
-    };
-}
+use crate::smtp_sink::{Mode, SmtpSink, with_smtp_sink};
 
 with_smtp_sink!(admin_flow_in_chromium);
 

@@ -7,38 +7,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app};
-use crate::smtp_sink::{Mode, SmtpSink};
+use crate::helpers::{PASSWORD, TestApp};
+use crate::smtp_sink::{Mode, SmtpSink, with_smtp_sink};
 
 const FROM: &str = "shop@kalavpp.test";
 const FROM_NAME: &str = "KALAVPP Test";
 const FRONTEND: &str = "https://shop.kalavpp.test";
-
-/// Runs each `async fn(TestApp, SmtpSink)` on both backends with a server delivering to a fresh
-/// sink: fast polling, three attempts, retries after 50 ms, 100 ms.
-macro_rules! with_smtp_sink {
-    ($($flow:ident),* $(,)?) => {
-        $(
-            pastey::paste! {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn [<$flow _sqlite>]() {
-                    let sink = SmtpSink::start().await;
-                    let app = spawn_app(Backend::Sqlite, &mail_settings(&sink.url())).await.expect("sqlite app");
-                    $flow(app, sink).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn [<$flow _postgres>]() {
-                    let sink = SmtpSink::start().await;
-                    let Some(app) = spawn_app(Backend::Postgres, &mail_settings(&sink.url())).await else {
-                        return;
-                    };
-                    $flow(app, sink).await;
-                }
-            }
-        )*
-    };
-}
 
 with_smtp_sink!(
     welcome_email_is_delivered_over_smtp,

@@ -14,7 +14,7 @@ use crate::browser_support::{Browser, backend_name, browser_available};
 use crate::catalog_support::{approved_shop, create_product, painting, published_painting, text};
 use crate::helpers::{Backend, JWT_REFRESH_SECRET, JWT_SECRET, PASSWORD, TestApp, on_both_backends, spawn_app, spawn_app_at};
 use crate::panel_support::{Html, client, cookie_value, read};
-use crate::smtp_sink::{Mode, SmtpSink};
+use crate::smtp_sink::{Mode, SmtpSink, with_smtp_sink};
 
 on_both_backends!(
     panel_sessions_have_an_absolute_limit_and_storefront_sessions_do_not,
@@ -23,32 +23,6 @@ on_both_backends!(
     products_are_archived_and_restored_with_csrf_and_audit,
     new_pages_keep_non_admins_out_and_escape_user_text,
 );
-
-/// Runs each `async fn(TestApp, SmtpSink)` on both backends with a server delivering to a fresh
-/// SMTP sink: fast polling, two attempts, quick retries.
-macro_rules! with_smtp_sink {
-    ($($flow:ident),* $(,)?) => {
-        $(
-            pastey::paste! {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn [<$flow _sqlite>]() {
-                    let sink = SmtpSink::start().await;
-                    let app = spawn_app(Backend::Sqlite, &mail_settings(&sink.url())).await.expect("sqlite app");
-                    $flow(app, sink).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn [<$flow _postgres>]() {
-                    let sink = SmtpSink::start().await;
-                    let Some(app) = spawn_app(Backend::Postgres, &mail_settings(&sink.url())).await else {
-                        return;
-                    };
-                    $flow(app, sink).await;
-                }
-            }
-        )*
-    };
-}
 
 with_smtp_sink!(failed_email_retried_in_the_panel_is_delivered, new_pages_in_chromium_pass_axe);
 

@@ -291,3 +291,32 @@ impl Captured {
             })
     }
 }
+
+/// Runs each `async fn(TestApp, SmtpSink)` on both backends with a server delivering its outbox to
+/// a fresh sink; the calling module's `mail_settings(&sink_url)` gives the server's overrides.
+macro_rules! with_smtp_sink {
+    ($($flow:ident),* $(,)?) => {
+        $(
+            pastey::paste! {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn [<$flow _sqlite>]() {
+                    let sink = crate::smtp_sink::SmtpSink::start().await;
+                    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite, &mail_settings(&sink.url()))
+                        .await
+                        .expect("sqlite app");
+                    $flow(app, sink).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn [<$flow _postgres>]() {
+                    let sink = crate::smtp_sink::SmtpSink::start().await;
+                    let Some(app) = crate::helpers::spawn_app(crate::helpers::Backend::Postgres, &mail_settings(&sink.url())).await else {
+                        return;
+                    };
+                    $flow(app, sink).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use with_smtp_sink;

@@ -8,7 +8,7 @@ use kalavpp_core::domain::{LedgerBucket, LedgerKind, PageRequest, PayoutStatus};
 use kalavpp_core::storage::{Balance, Vendor};
 use kalavpp_core::{Error, FieldError};
 
-use super::forms::{Frame, major, price_field};
+use super::forms::{Frame, major, page_number, price_field};
 use super::works::approved_shop;
 use super::{chrome, done, note};
 use crate::admin::Pager;
@@ -93,17 +93,6 @@ struct EarningsPage {
     buckets: Vec<Bucket>,
     entries: Vec<EntryView>,
     pager: Pager,
-}
-
-fn page_number(query: &std::collections::HashMap<String, String>) -> Result<u32, Error> {
-    match field(query, "page") {
-        None => Ok(1),
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| Error::invalid("page", "must be a positive whole number")),
-    }
 }
 
 /// `GET /studio/earnings?page=`.

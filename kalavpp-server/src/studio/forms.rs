@@ -27,6 +27,18 @@ impl Frame {
     }
 }
 
+/// The `page` parameter (default 1); a `422` when it is not a positive whole number.
+pub fn page_number(query: &std::collections::HashMap<String, String>) -> Result<u32, Error> {
+    match crate::web::field(query, "page") {
+        None => Ok(1),
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| Error::invalid("page", "must be a positive whole number")),
+    }
+}
+
 /// Cents from a price typed in major units (`120`, `120.5`, `1,200.00`); `None` when it is not
 /// one. A comma only separates thousands (`1,200`): `12,50` is refused rather than read as 1,250.
 pub fn cents(text: &str) -> Option<i64> {

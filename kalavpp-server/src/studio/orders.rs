@@ -9,7 +9,7 @@ use kalavpp_core::domain::{FulfilmentStatus, OrderId, OrderItemId, OrderStatus, 
 use kalavpp_core::storage::OrderFilter;
 use kalavpp_core::{Error, FieldError};
 
-use super::forms::Frame;
+use super::forms::{Frame, page_number};
 use super::works::approved_shop;
 use super::{chrome, done, note};
 use crate::admin::Pager;
@@ -86,14 +86,7 @@ pub async fn list(State(state): State<AppState>, shopper: Shopper, RawQuery(raw)
     let status = field(&query, "status")
         .map(|s| OrderStatus::parse(s).map_err(|m| Error::Validation(vec![FieldError::new("status", m)])))
         .transpose()?;
-    let page_number = match field(&query, "page") {
-        None => 1,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| Error::invalid("page", "must be a positive whole number"))?,
-    };
+    let page_number = page_number(&query)?;
     let filter = OrderFilter {
         status,
         ..OrderFilter::default()

@@ -13,7 +13,7 @@ use kalavpp_core::services::{CategoryView, ProductDraft, ProductEdit};
 use kalavpp_core::storage::{Product, Vendor};
 use kalavpp_core::{Error, FieldError};
 
-use super::forms::{Frame, count_field, major, price_field, tags};
+use super::forms::{Frame, count_field, major, page_number, price_field, tags};
 use super::{chrome, done, note};
 use crate::admin::Pager;
 use crate::app::AppState;
@@ -103,14 +103,7 @@ struct WorksPage {
 pub async fn list(State(state): State<AppState>, shopper: Shopper, RawQuery(raw): RawQuery) -> ShopResult {
     let query = query_map(raw.as_deref())?;
     let vendor = approved_shop(&state, &shopper.actor).await?;
-    let page_number = match field(&query, "page") {
-        None => 1,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| Error::invalid("page", "must be a positive whole number"))?,
-    };
+    let page_number = page_number(&query)?;
     let page = state
         .market
         .catalog()
