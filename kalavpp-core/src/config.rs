@@ -235,6 +235,33 @@ pub struct Config {
     /// Absolute limit of an admin panel session (default 8 hours; never longer than
     /// `tokens.refresh_ttl`).
     pub admin_session_max: Duration,
+    /// Where images and digital assets are kept (default: `<data dir>/files`).
+    pub file_storage: FileStorage,
+}
+
+/// Where uploaded images and digital assets are kept.
+#[derive(Debug, Clone, Default)]
+pub enum FileStorage {
+    /// A directory under the data directory: `<data dir>/files`.
+    #[default]
+    Local,
+    /// An S3 bucket (`AWS_S3_BUCKET`); needs the `s3` cargo feature.
+    S3(S3Config),
+}
+
+/// An S3 bucket, or a bucket of an S3-compatible service (MinIO, moto, …).
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// `AWS_S3_BUCKET`.
+    pub bucket: String,
+    /// `AWS_REGION` (default `us-east-1`).
+    pub region: String,
+    /// `AWS_ACCESS_KEY_ID`; with no keys the usual AWS sources (instance role, …) are used.
+    pub access_key_id: Option<String>,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Option<Secret>,
+    /// `AWS_ENDPOINT_URL`: an S3-compatible service instead of AWS (`http://` allowed).
+    pub endpoint: Option<String>,
 }
 
 /// Default of [`Config::admin_idle_timeout`]: 30 minutes.
@@ -329,6 +356,7 @@ impl Config {
             mail: MailConfig::default(),
             admin_idle_timeout: DEFAULT_ADMIN_IDLE_TIMEOUT,
             admin_session_max: DEFAULT_ADMIN_SESSION_MAX,
+            file_storage: FileStorage::Local,
         }
     }
 

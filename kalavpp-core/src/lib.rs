@@ -30,7 +30,7 @@ pub mod storage;
 
 mod marketplace;
 
-pub use marketplace::open_store;
+pub use marketplace::{open_files, open_store};
 
 pub use config::{Config, DatabaseUrl, HashCost, MailConfig, Mode, Secret, StripeConfig, TokenConfig};
 pub use error::{Error, FieldError, Result};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::{PasswordHasher, TokenIssuer};
 use crate::cache::CatalogCache;
-use crate::config::Config;
+use crate::config::{Config, FileStorage};
 use crate::error::{Error, Result};
 use crate::files::{FileStore, LocalFileStore};
 use crate::payments::PaymentProvider;
@@ -93,16 +93,35 @@ impl MarketplaceBuilder {
         };
         let files = match self.files {
             Some(files) => files,
-            None => Arc::new(
-                LocalFileStore::new(self.config.data_dir.join("files"))
-                    .map_err(|e| Error::Internal(format!("cannot use the data directory for files: {e}")))?,
-            ),
+            None => open_files(&self.config).await?,
         };
         let payments = match self.payments {
             Some(payments) => payments,
             None => default_payments(&self.config)?,
         };
         Ok(Marketplace::assemble(self.config, store, files, payments))
+    }
+}
+
+/// The file store `config.file_storage` names: `<data dir>/files`, or an S3 bucket (checked now).
+pub async fn open_files(config: &Config) -> Result<Arc<dyn FileStore>> {
+    let local_root = config.data_dir.join("files");
+    match &config.file_storage {
+        FileStorage::Local => {
+            Ok(Arc::new(LocalFileStore::new(local_root).map_err(|e| {
+                Error::Internal(format!("cannot use the data directory for files: {e}"))
+            })?))
+        }
+        #[cfg(feature = "s3")]
+        FileStorage::S3(s3) => Ok(Arc::new(
+            crate::files::s3::S3FileStore::connect(s3, local_root)
+                .await
+                .map_err(|e| Error::Internal(format!("AWS_S3_BUCKET: {e}")))?,
+        )),
+        #[cfg(not(feature = "s3"))]
+        FileStorage::S3(_) => Err(Error::Internal(
+            "AWS_S3_BUCKET: this build has no S3 support (cargo feature `s3` of kalavpp-core)".into(),
+        )),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod response_cache;
 pub mod settings;
+pub mod stored_file;
 pub mod storefront;
 pub mod studio;
 pub mod upload_limits;

@@ -6,7 +6,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kalavpp_core::config::{Config, DEFAULT_EMAIL_FROM, HashCost, MailConfig, Mode, Secret, TokenConfig, is_placeholder};
+use kalavpp_core::config::{
+    Config, DEFAULT_EMAIL_FROM, FileStorage, HashCost, MailConfig, Mode, S3Config, Secret, TokenConfig, is_placeholder,
+};
 
 /// Everything the server needs: the core config plus HTTP concerns.
 #[derive(Debug, Clone)]
@@ -44,6 +46,47 @@ pub struct Settings {
     /// storefront is on and `FRONTEND_URL` is not set): the core's `frontend_url` is then
     /// `BACKEND_URL` and follows it when the port is picked at start-up.
     pub frontend_is_storefront: bool,
+}
+
+/// `AWS_S3_BUCKET` and its companions: S3 storage for uploads when the bucket is set.
+fn file_storage_settings(problems: &mut Vec<String>, get: &impl Fn(&str) -> Option<String>) -> FileStorage {
+    let Some(bucket) = get("AWS_S3_BUCKET") else {
+        for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"] {
+            if get(name).is_some() {
+                problems.push(format!("{name}: is set but AWS_S3_BUCKET is not (files would stay on local disk)"));
+            }
+        }
+        return FileStorage::Local;
+    };
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-'))
+        && bucket.as_bytes()[0].is_ascii_alphanumeric()
+        && bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric();
+    if !valid_bucket {
+        problems.push("AWS_S3_BUCKET: must be an S3 bucket name (3–63 lowercase letters, digits, dots or hyphens)".into());
+    }
+    let region = get("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
+    if !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        problems.push("AWS_REGION: must be a region name such as eu-west-1".into());
+    }
+    let (access_key_id, secret_access_key) = (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"));
+    if access_key_id.is_some() != secret_access_key.is_some() {
+        problems.push("AWS_ACCESS_KEY_ID: and AWS_SECRET_ACCESS_KEY must be set together (or neither, to use the instance's role)".into());
+    }
+    let endpoint = get("AWS_ENDPOINT_URL").map(|e| e.trim_end_matches('/').to_owned());
+    if endpoint
+        .as_deref()
+        .is_some_and(|e| !(e.starts_with("http://") || e.starts_with("https://")) || e.len() < "http://x".len())
+    {
+        problems.push("AWS_ENDPOINT_URL: must be an http:// or https:// URL".into());
+    }
+    FileStorage::S3(S3Config {
+        bucket,
+        region,
+        access_key_id,
+        secret_access_key: secret_access_key.map(Secret::new),
+        endpoint,
+    })
 }
 
 /// Reads settings from `vars`; in development, missing secrets are generated once into the data
@@ -206,6 +249,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
     }
 
     let mail = mail_settings(&mut problems, &get);
+    let file_storage = file_storage_settings(&mut problems, &get);
 
     let currency = get("KALAVPP_CURRENCY").unwrap_or_else(|| "usd".into()).to_ascii_lowercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -263,6 +307,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         mail,
         admin_idle_timeout: kalavpp_core::config::DEFAULT_ADMIN_IDLE_TIMEOUT,
         admin_session_max: kalavpp_core::config::DEFAULT_ADMIN_SESSION_MAX,
+        file_storage,
     };
     problems.extend(core.production_problems());
     if !problems.is_empty() {

@@ -29,6 +29,7 @@ mod panel_support;
 mod payment_attacks;
 mod payment_support;
 mod reviews;
+mod s3_storage;
 mod smtp_sink;
 mod storefront;
 mod studio;

@@ -1,18 +1,22 @@
-//! Uploaded files: where their bytes live ([`FileStore`], [`LocalFileStore`]) and how images are
-//! checked and re-encoded before they are stored ([`images`]).
+//! Uploaded files: where their bytes live ([`FileStore`]: [`LocalFileStore`], or an S3 bucket with
+//! the `s3` feature) and how images are checked and re-encoded before they are stored ([`images`]).
 //!
 //! Stored files are always named by us ([`new_key`]), never by the client's file name. Keys are
 //! still validated by every store method, so a bug elsewhere cannot write outside the store.
 
 pub mod gate;
 pub mod images;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// Longest key a store accepts, in bytes.
 pub const MAX_KEY_LEN: usize = 200;
@@ -32,6 +36,20 @@ pub enum FileError {
     Io(String),
 }
 
+/// Size and version of a stored file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMeta {
+    /// Length in bytes.
+    pub size: u64,
+    /// When the file was last written, when the store knows.
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
+    /// An opaque version tag (S3's `ETag`), when the store has one.
+    pub e_tag: Option<String>,
+}
+
+/// The bytes of a stored file (or part of one), read as they are sent.
+pub type FileStream = BoxStream<'static, Result<Bytes, FileError>>;
+
 /// Where uploaded files are kept, addressed by generated keys such as `products/3f2a….jpg`.
 #[async_trait]
 pub trait FileStore: Send + Sync + std::fmt::Debug {
@@ -48,6 +66,12 @@ pub trait FileStore: Send + Sync + std::fmt::Debug {
 
     /// Whether a file is stored under `key`.
     async fn exists(&self, key: &str) -> Result<bool, FileError>;
+
+    /// Size and version of the file under `key`; `None` when there is none.
+    async fn meta(&self, key: &str) -> Result<Option<FileMeta>, FileError>;
+
+    /// The bytes `range` (half-open, within the file's size) of the file under `key`, streamed.
+    async fn read_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<FileStream, FileError>;
 
     /// The path of the file under `key` on the local filesystem, when the store has one (so the
     /// server can serve it with range support); `None` for remote stores and invalid keys.
@@ -243,6 +267,32 @@ impl FileStore for LocalFileStore {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(key = %key))]
+    async fn meta(&self, key: &str) -> Result<Option<FileMeta>, FileError> {
+        let path = self.path_of(key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if meta.is_file() => Ok(Some(FileMeta {
+                size: meta.len(),
+                last_modified: meta.modified().ok().map(chrono::DateTime::<chrono::Utc>::from),
+                e_tag: None,
+            })),
+            Ok(_) => Ok(None),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
+            Err(e) => Err(io_error("checking a file", &e)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %key))]
+    async fn read_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<FileStream, FileError> {
+        let path = self.path_of(key)?;
+        let mut file = tokio::fs::File::open(&path).await.map_err(|e| io_error("opening a file", &e))?;
+        file.seek(std::io::SeekFrom::Start(range.start))
+            .await
+            .map_err(|e| io_error("reading a file", &e))?;
+        let body = tokio_util::io::ReaderStream::new(file.take(range.end.saturating_sub(range.start)));
+        Ok(body.map(|chunk| chunk.map_err(|e| io_error("reading a file", &e))).boxed())
+    }
+
     fn local_path(&self, key: &str) -> Option<PathBuf> {
         self.path_of(key).ok()
     }
@@ -285,7 +335,7 @@ pub fn sweep_stale_temp_files(dir: &Path, age: std::time::Duration) -> usize {
     removed
 }
 
-fn io_error(context: &str, error: &std::io::Error) -> FileError {
+pub(crate) fn io_error(context: &str, error: &std::io::Error) -> FileError {
     FileError::Io(format!("{context}: {error}"))
 }
 
@@ -377,6 +427,24 @@ mod tests {
         // A key under a file is simply missing.
         store.put("f", Bytes::from_static(b"x")).await.unwrap();
         assert!(!store.exists("f/g").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn meta_and_ranges_of_a_local_file() {
+        let (_dir, store) = store();
+        assert_eq!(store.meta("a/b.bin").await.unwrap(), None);
+        store.put("a/b.bin", Bytes::from_static(b"0123456789")).await.unwrap();
+        let meta = store.meta("a/b.bin").await.unwrap().expect("stored");
+        assert_eq!(meta.size, 10);
+        assert!(meta.last_modified.is_some());
+        let read = |range| async {
+            let chunks: Vec<_> = store.read_range("a/b.bin", range).await.unwrap().collect().await;
+            chunks.into_iter().map(Result::unwrap).flatten().collect::<Vec<u8>>()
+        };
+        assert_eq!(read(2..5).await, b"234");
+        assert_eq!(read(0..10).await, b"0123456789");
+        assert_eq!(store.meta("a").await.unwrap(), None, "a directory is no file");
+        assert!(matches!(store.meta("../x").await, Err(FileError::InvalidKey(_))));
     }
 
     #[tokio::test]

@@ -2,14 +2,14 @@
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
+use axum::response::Response;
+use kalavpp_core::files::validate_key;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::http_error::problem;
+use crate::stored_file::{Served, serve_stored};
 
 /// The media route (outside `/api/v1`, not rate limited).
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -20,29 +20,33 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/media/{path}", tag = "catalog", params(("path" = String, Path, description = "e.g. products/<id>.jpg")),
-    responses((status = 200, description = "the image (immutable; cached for a year)"), (status = 404, description = "no such file")))]
+    responses((status = 200, description = "the image (immutable; cached for a year)"), (status = 304, description = "not modified"), (status = 404, description = "no such file"), (status = 503, description = "the file storage cannot be reached")))]
 async fn media(State(state): State<AppState>, Path(path): Path<String>, request: Request) -> Response {
     let not_found = || problem(StatusCode::NOT_FOUND, "not_found", "no such file", vec![]);
     // Only image keys are public; assets live under another prefix and are never served here.
     let key = format!("media/{path}");
-    let Some(local) = state.market.files().local_path(&key) else {
-        return not_found();
-    };
-    // Directories (e.g. `/media/products`) are not files to serve.
-    if !tokio::fs::metadata(&local).await.is_ok_and(|m| m.is_file()) {
+    if validate_key(&key).is_err() {
         return not_found();
     }
-    match ServeFile::new(local).oneshot(request).await {
-        Ok(response) if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED => {
-            let mut response = response.into_response();
+    match serve_stored(state.market.files(), &key, request, None).await {
+        Ok(Served::Response(response)) if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED => {
+            let mut response = response;
             response.headers_mut().insert(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=31536000, immutable"),
             );
             response
         }
-        Ok(response) if response.status() == StatusCode::NOT_FOUND => not_found(),
-        Ok(response) => response.into_response(),
-        Err(never) => match never {},
+        Ok(Served::Response(response)) => response,
+        Ok(Served::Missing) => not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "serving an image failed");
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "the image cannot be read right now",
+                vec![],
+            )
+        }
     }
 }

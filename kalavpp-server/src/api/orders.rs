@@ -5,13 +5,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kalavpp_core::Error;
 use kalavpp_core::domain::{OrderId, OrderItemId, OrderStatus, VendorId};
 use kalavpp_core::storage::OrderFilter;
 use serde::{Deserialize, Serialize};
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,6 +22,7 @@ use super::orders_dto::{
 use crate::app::AppState;
 use crate::extract::{ApiJson, ApiQuery, AuthUser, JsonOrEmpty, Pagination};
 use crate::http_error::{ApiResult, Problem};
+use crate::stored_file::{Served, serve_stored};
 
 /// The order routes behind the general rate limit.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -314,19 +313,11 @@ async fn download(State(state): State<AppState>, Path(token): Path<String>, requ
         DownloadRequest::Head => downloads.check(&token).await?,
         DownloadRequest::Continue => downloads.resume(&token).await?,
     };
-    let local = state
-        .market
-        .files()
-        .local_path(&file.key)
-        .ok_or_else(|| Error::Internal("the asset is not in a local file store".into()))?;
-    let response = match ServeFile::new(local).oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
+    let mut response = match serve_stored(state.market.files(), &file.key, request, None).await {
+        Ok(Served::Response(response)) => response,
+        Ok(Served::Missing) => return Err(Error::Internal(format!("asset file missing for key {}", file.key)).into()),
+        Err(e) => return Err(Error::Internal(format!("reading asset {}: {e}", file.key)).into()),
     };
-    if response.status() == StatusCode::NOT_FOUND {
-        return Err(Error::Internal(format!("asset file missing for key {}", file.key)).into());
-    }
-    let mut response = response.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_DISPOSITION, content_disposition(&file.filename));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
