@@ -74,6 +74,7 @@ pub struct Application {
     market: Marketplace,
     mailer: Arc<dyn Mailer>,
     metrics: crate::metrics::Metrics,
+    settings: Arc<Settings>,
 }
 
 impl Application {
@@ -122,8 +123,10 @@ impl Application {
             pages: crate::storefront::PageCache::new(settings.core.cache_max_bytes / 4),
             settings: Arc::new(settings),
         }));
+        let settings = state.settings.clone();
         let router = build_router(state, general.clone(), credentials.clone());
         Ok(Self {
+            settings,
             listener,
             router,
             limits: [general, credentials],
@@ -190,6 +193,15 @@ impl Application {
                 }
             }
         });
+        let backups = self.settings.backups.clone().map(|schedule| {
+            let instance = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+            tokio::spawn(crate::backup_schedule::run(
+                self.settings.clone(),
+                self.market.clone(),
+                schedule,
+                instance,
+            ))
+        });
         let worker = OutboxWorker::for_marketplace(&self.market, self.mailer.clone());
         let (stop_mail, mail_stopped) = tokio::sync::oneshot::channel::<()>();
         let mail = tokio::spawn(async move {
@@ -205,6 +217,9 @@ impl Application {
         let outcome = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
         sweeper.abort();
         reconciler.abort();
+        if let Some(backups) = backups {
+            backups.abort();
+        }
         upkeep.abort();
         let _ = stop_mail.send(());
         if tokio::time::timeout(MAIL_SHUTDOWN_GRACE, mail).await.is_err() {

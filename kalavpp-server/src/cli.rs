@@ -142,6 +142,14 @@ fn banner_lines(settings: &Settings) -> Vec<String> {
             None => "  Email:     logged only (set SMTP_URL or SENDGRID_API_KEY to deliver)".to_owned(),
         },
     ];
+    if let Some(backups) = &settings.backups {
+        lines.push(format!(
+            "  Backups:   every {}s into {}, newest {} kept",
+            backups.interval.as_secs(),
+            backups.dir.display(),
+            backups.keep
+        ));
+    }
     if settings.generated_secrets {
         lines.push(format!(
             "  Secrets:   generated for development in {}",

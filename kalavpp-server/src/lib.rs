@@ -5,6 +5,7 @@ pub mod admin_gate;
 pub mod api;
 pub mod app;
 pub mod backup;
+pub mod backup_schedule;
 pub mod cli;
 pub mod demo;
 pub mod extract;

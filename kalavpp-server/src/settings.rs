@@ -46,6 +46,59 @@ pub struct Settings {
     /// storefront is on and `FRONTEND_URL` is not set): the core's `frontend_url` is then
     /// `BACKEND_URL` and follows it when the port is picked at start-up.
     pub frontend_is_storefront: bool,
+    /// Scheduled backups (`BACKUP_INTERVAL`, `BACKUP_KEEP`, `BACKUP_DIR`); `None` when
+    /// `BACKUP_INTERVAL` is unset.
+    pub backups: Option<BackupSchedule>,
+}
+
+/// When and where the server takes its scheduled backups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
+    /// How often (`BACKUP_INTERVAL`, e.g. `6h` or `1d`).
+    pub interval: Duration,
+    /// How many backups to keep (`BACKUP_KEEP`, default [`DEFAULT_BACKUP_KEEP`]).
+    pub keep: usize,
+    /// Where they go (`BACKUP_DIR`, default `<data dir>/backups`), one directory each.
+    pub dir: PathBuf,
+}
+
+/// Scheduled backups kept when `BACKUP_KEEP` is unset.
+pub const DEFAULT_BACKUP_KEEP: usize = 7;
+
+/// `BACKUP_INTERVAL`, `BACKUP_KEEP` and `BACKUP_DIR`.
+fn backup_settings(
+    problems: &mut Vec<String>,
+    get: &impl Fn(&str) -> Option<String>,
+    data_dir: &Path,
+    database_url: &str,
+) -> Option<BackupSchedule> {
+    let keep = number(problems, "BACKUP_KEEP", get("BACKUP_KEEP"), DEFAULT_BACKUP_KEEP);
+    if !(1..=1000).contains(&keep) {
+        problems.push("BACKUP_KEEP: must be between 1 and 1000".into());
+    }
+    let dir = get("BACKUP_DIR").map_or_else(|| data_dir.join("backups"), PathBuf::from);
+    let Some(text) = get("BACKUP_INTERVAL") else {
+        for name in ["BACKUP_KEEP", "BACKUP_DIR"] {
+            if get(name).is_some() {
+                problems.push(format!(
+                    "{name}: is set but BACKUP_INTERVAL is not (no scheduled backups would be taken)"
+                ));
+            }
+        }
+        return None;
+    };
+    let Some(interval) = parse_duration(&text).filter(|d| *d >= Duration::from_secs(1)) else {
+        problems.push(format!("BACKUP_INTERVAL: `{text}` is not a duration such as 6h or 1d"));
+        return None;
+    };
+    if database_url.starts_with("sqlite::memory:") || database_url == "sqlite://:memory:" {
+        problems.push("BACKUP_INTERVAL: an in-memory database cannot be backed up".into());
+    }
+    Some(BackupSchedule {
+        interval,
+        keep: keep.clamp(1, 1000),
+        dir,
+    })
 }
 
 /// `AWS_S3_BUCKET` and its companions: S3 storage for uploads when the bucket is set.
@@ -250,6 +303,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
 
     let mail = mail_settings(&mut problems, &get);
     let file_storage = file_storage_settings(&mut problems, &get);
+    let backups = backup_settings(&mut problems, &get, &data_dir, &database_url);
 
     let currency = get("KALAVPP_CURRENCY").unwrap_or_else(|| "usd".into()).to_ascii_lowercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -328,6 +382,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         notes,
         storefront,
         frontend_is_storefront,
+        backups,
     })
 }
 

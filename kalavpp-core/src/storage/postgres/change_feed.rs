@@ -20,7 +20,7 @@ pub(crate) struct PgChangeFeed {
 impl PgChangeFeed {
     /// The feed of the schema the pool's connections use.
     pub(crate) async fn new(config: tokio_postgres::Config, pool: Pool) -> StoreResult<Self> {
-        let client = pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let client = pool.get().await.map_err(|e| StoreError::Unavailable(super::with_cause(&e)))?;
         let schema: String = client
             .query_one("SELECT coalesce(current_schema(), 'public')", &[])
             .await
@@ -47,7 +47,7 @@ fn channel_for(schema: &str) -> String {
 impl ChangeFeed for PgChangeFeed {
     #[tracing::instrument(skip_all)]
     async fn announce(&self, origin: Uuid) -> StoreResult<()> {
-        let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(super::with_cause(&e)))?;
         client
             .execute("SELECT pg_notify($1, $2)", &[&self.channel, &origin.to_string()])
             .await

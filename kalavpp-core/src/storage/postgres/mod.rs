@@ -5,11 +5,13 @@ mod cart;
 mod catalog;
 mod change_feed;
 mod intents;
+mod leases;
 mod orders;
 mod outbox;
 mod payouts;
 mod reviews;
 mod sessions;
+mod snapshot;
 mod stats;
 mod users;
 mod vendors;
@@ -20,6 +22,8 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+
+pub use snapshot::dump_in_snapshot;
 
 use super::{HealthStore, Store, StoreError, StoreResult};
 
@@ -62,7 +66,7 @@ impl PostgresStore {
             .wait_timeout(Some(std::time::Duration::from_secs(10)))
             .create_timeout(Some(std::time::Duration::from_secs(10)))
             .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
         let feed = std::sync::Arc::new(change_feed::PgChangeFeed::new(config_for_feed, pool.clone()).await?);
         Ok(Self { pool, feed })
     }
@@ -73,7 +77,7 @@ impl PostgresStore {
     }
 
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(with_cause(&e)))
     }
 }
 
@@ -83,7 +87,7 @@ fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
 }
 
 async fn migrate(config: &tokio_postgres::Config) -> StoreResult<Vec<i32>> {
-    let (mut client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let (mut client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
     let connection = tokio::spawn(connection);
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
@@ -148,9 +152,24 @@ pub(crate) fn map_err(err: tokio_postgres::Error) -> StoreError {
         return StoreError::Backend(format!("{}: {}", code.code(), db.message()));
     }
     if err.is_closed() {
-        return StoreError::Unavailable(err.to_string());
+        return StoreError::Unavailable(with_cause(&err));
     }
-    StoreError::Backend(err.to_string())
+    StoreError::Backend(with_cause(&err))
+}
+
+/// A tokio-postgres error with its cause: its own text is often only "db error" or "error
+/// connecting to server", and the reason (refused, unknown database, authentication) is the source.
+pub(crate) fn with_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// Escapes `%`, `_` and `\` for an `ILIKE` pattern.
