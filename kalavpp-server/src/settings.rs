@@ -537,6 +537,47 @@ mod tests {
     }
 
     #[test]
+    fn backup_schedule_settings() {
+        let dev = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("JWT_SECRET", "a".repeat(40)),
+                ("JWT_REFRESH_SECRET", "b".repeat(40)),
+                ("KALAVPP_DATA_DIR", "/srv/kv".into()),
+            ];
+            pairs.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+            load(&pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(), false)
+        };
+        assert_eq!(dev(&[]).unwrap().backups, None);
+        let schedule = dev(&[("BACKUP_INTERVAL", "6h")]).unwrap().backups.unwrap();
+        assert_eq!(
+            schedule,
+            BackupSchedule {
+                interval: Duration::from_secs(6 * 3600),
+                keep: DEFAULT_BACKUP_KEEP,
+                dir: PathBuf::from("/srv/kv/backups")
+            }
+        );
+        let custom = dev(&[("BACKUP_INTERVAL", "1d"), ("BACKUP_KEEP", "3"), ("BACKUP_DIR", "/var/backups/kv")]).unwrap();
+        assert_eq!(
+            custom.backups.as_ref().map(|b| (b.keep, b.dir.clone())),
+            Some((3, PathBuf::from("/var/backups/kv")))
+        );
+        for (extra, name) in [
+            (&[("BACKUP_INTERVAL", "often")][..], "BACKUP_INTERVAL"),
+            (&[("BACKUP_INTERVAL", "1d"), ("BACKUP_KEEP", "0")][..], "BACKUP_KEEP"),
+            (&[("BACKUP_KEEP", "3")][..], "BACKUP_KEEP"),
+            (&[("BACKUP_DIR", "/tmp/b")][..], "BACKUP_DIR"),
+            (
+                &[("BACKUP_INTERVAL", "1h"), ("DATABASE_URL", "sqlite::memory:")][..],
+                "BACKUP_INTERVAL",
+            ),
+        ] {
+            let problems = dev(extra).unwrap_err();
+            assert!(problems.iter().any(|p| p.starts_with(name)), "{extra:?}: {problems:?}");
+        }
+    }
+
+    #[test]
     fn production_lists_every_problem() {
         let problems = load(
             &vars(&[

@@ -174,8 +174,9 @@ pub trait AuditStore: Send + Sync {
 #[async_trait]
 pub trait JobLeaseStore: Send + Sync {
     /// Takes job `name`'s lease for `holder` until `until` when nobody holds it or the lease ran
-    /// out by `now` (or `holder` already holds it). Returns whether `holder` now holds it; the
-    /// database decides, so of several instances asking at once exactly one gets it.
+    /// out by `now` — even the holder cannot take it again before it runs out, so each lease is one
+    /// run. Returns whether `holder` got it; the database decides, so of several instances asking
+    /// at once exactly one gets it.
     async fn acquire_lease(&self, name: &str, holder: &str, now: Timestamp, until: Timestamp) -> StoreResult<bool>;
     /// Ends `holder`'s lease of job `name` at `until` (e.g. `now`, to let the job run again at
     /// once after a failed run). Nothing happens when someone else holds it.

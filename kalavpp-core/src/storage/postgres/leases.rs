@@ -12,7 +12,7 @@ impl JobLeaseStore for PostgresStore {
             .execute(
                 "INSERT INTO job_leases (name, holder, until, updated_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until, updated_at = excluded.updated_at
-                 WHERE job_leases.until <= $4 OR job_leases.holder = excluded.holder",
+                 WHERE job_leases.until <= $4",
                 &[&name, &holder, &until, &now],
             )
             .await
