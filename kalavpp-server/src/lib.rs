@@ -8,6 +8,7 @@ pub mod backup;
 pub mod backup_schedule;
 pub mod cli;
 pub mod demo;
+pub mod demo_shop;
 pub mod extract;
 pub mod http_error;
 pub mod metrics;

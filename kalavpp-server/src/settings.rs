@@ -142,15 +142,20 @@ fn file_storage_settings(problems: &mut Vec<String>, get: &impl Fn(&str) -> Opti
     })
 }
 
+/// Whether `KALAVPP_ENV` or `NODE_ENV` in `vars` says `production`.
+pub fn is_production(vars: &HashMap<String, String>) -> bool {
+    ["KALAVPP_ENV", "NODE_ENV"]
+        .iter()
+        .filter_map(|name| vars.get(*name))
+        .any(|v| v.trim().eq_ignore_ascii_case("production"))
+}
+
 /// Reads settings from `vars`; in development, missing secrets are generated once into the data
 /// directory. Returns every problem found, one line each, naming the variable.
 pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Settings, Vec<String>> {
     let mut problems = Vec::new();
     let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let production = [get("KALAVPP_ENV"), get("NODE_ENV")]
-        .iter()
-        .flatten()
-        .any(|v| v.eq_ignore_ascii_case("production"));
+    let production = is_production(vars);
     let mode = if production { Mode::Production } else { Mode::Development };
 
     let data_dir = PathBuf::from(get("KALAVPP_DATA_DIR").unwrap_or_else(|| "./data".into()));
