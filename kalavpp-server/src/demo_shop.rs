@@ -143,6 +143,9 @@ const MORE_ARTISTS: &[Artist] = &[
     ),
 ];
 
+/// Works of the textile artist that are jewellery.
+const JEWELLERY: &[&str] = &["Silver leaf ring", "Hammered cuff", "Seed pearl studs"];
+
 /// Artists whose applications wait for the admin: (email, name, shop, bio).
 const PENDING_ARTISTS: &[(&str, &str, &str, &str)] = &[
     (
@@ -188,7 +191,9 @@ pub async fn fill(market: &Marketplace, max_asset: u64) -> Result<usize, Error> 
         .accounts()
         .create_admin(&Actor::System, DEMO_ADMIN, DEMO_PASSWORD, "Demo Admin")
         .await?;
-    for (email, name, shop, bio, category, (low, high), digital_every, titles) in MORE_ARTISTS {
+    let mut artists = Vec::new();
+    for artist in MORE_ARTISTS {
+        let (email, name, shop, bio, ..) = artist;
         let Some(applicant) = register(market, email, name).await? else {
             continue;
         };
@@ -199,21 +204,29 @@ pub async fn fill(market: &Marketplace, max_asset: u64) -> Result<usize, Error> 
         };
         let vendor = market.vendors().apply(&applicant, application).await?;
         market.vendors().approve(&Actor::System, vendor.id).await?;
-        let artist = sign_in(market, email).await?;
-        for (n, title) in titles.iter().enumerate() {
+        artists.push((artist, sign_in(market, email).await?));
+    }
+    // One work of each artist in turn, so "new works" shows every shop.
+    let longest = MORE_ARTISTS.iter().map(|a| a.7.len()).max().unwrap_or(0);
+    for n in 0..longest {
+        for ((_, name, shop, bio, category, (low, high), digital_every, titles), artist) in &artists {
+            let Some(title) = titles.get(n) else {
+                continue;
+            };
             let digital = (n + 1) % digital_every == 0;
             // Prices spread over the artist's range, rounded to whole units.
             let span = (high - low) / titles.len().max(1) as i64;
             let whole = ((low + span * ((n * 7) % titles.len()) as i64) / 100).max(1);
             // Downloads cost a tenth, ending in .99.
             let price = if digital { (whole / 10).max(5) * 100 - 1 } else { whole * 100 };
+            let category = if JEWELLERY.contains(title) { "jewellery" } else { category };
             let draft = ProductDraft {
                 title: (*title).into(),
                 description: format!("{title} by {name}. {bio}"),
                 kind: if digital { "digital" } else { "physical" }.into(),
                 price_cents: price,
                 stock: (!digital).then_some(1 + (n as i64 % 3)),
-                category_id: if digital { "digital-art" } else { category }.to_string(),
+                category_id: category.to_string(),
                 tags: title
                     .split(|c: char| !c.is_alphanumeric())
                     .filter(|w| w.len() > 3)
@@ -222,13 +235,13 @@ pub async fn fill(market: &Marketplace, max_asset: u64) -> Result<usize, Error> 
                     .collect(),
                 status: Some("published".into()),
             };
-            let product = market.catalog().create_product(&artist, draft).await?;
-            market.media().add_image(&artist, product.id, artwork(title)).await?;
+            let product = market.catalog().create_product(artist, draft).await?;
+            market.media().add_image(artist, product.id, artwork(title)).await?;
             if digital {
                 let file = Bytes::from(format!("{title}\nA demo download from {shop}.\n"));
                 let body = futures_util::stream::iter([Ok::<_, std::io::Error>(file)]);
                 let filename = format!("{}.txt", product.slug);
-                market.media().upload_asset(&artist, product.id, &filename, body, max_asset).await?;
+                market.media().upload_asset(artist, product.id, &filename, body, max_asset).await?;
             }
             works += 1;
         }
