@@ -21,5 +21,5 @@ pub mod studio;
 pub mod upload_limits;
 pub mod web;
 
-pub use app::{AppState, Application};
+pub use app::{AppState, Application, BackgroundJobs, Mountable};
 pub use settings::Settings;
