@@ -13,6 +13,7 @@ mod reviews;
 mod sessions;
 mod snapshot;
 mod stats;
+mod tls;
 mod users;
 mod vendors;
 
@@ -20,7 +21,6 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 pub use snapshot::dump_in_snapshot;
@@ -50,12 +50,12 @@ impl std::fmt::Debug for PostgresStore {
 impl PostgresStore {
     /// Connects to `url` (`postgres://...`), runs the embedded migrations and builds the pool.
     pub async fn connect(url: &str, max_connections: usize) -> StoreResult<Self> {
-        let config = parse_url(url)?;
-        migrate(&config).await?;
+        let (config, tls) = parse_url(url)?;
+        migrate(&config, &tls).await?;
         let config_for_feed = config.clone();
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -67,13 +67,14 @@ impl PostgresStore {
             .create_timeout(Some(std::time::Duration::from_secs(10)))
             .build()
             .map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
-        let feed = std::sync::Arc::new(change_feed::PgChangeFeed::new(config_for_feed, pool.clone()).await?);
+        let feed = std::sync::Arc::new(change_feed::PgChangeFeed::new(config_for_feed, tls, pool.clone()).await?);
         Ok(Self { pool, feed })
     }
 
     /// Runs the migrations on `url` and returns the versions applied.
     pub async fn migrate_only(url: &str) -> StoreResult<Vec<i32>> {
-        migrate(&parse_url(url)?).await
+        let (config, tls) = parse_url(url)?;
+        migrate(&config, &tls).await
     }
 
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
@@ -81,13 +82,19 @@ impl PostgresStore {
     }
 }
 
-fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
+/// The connection settings of `url` and the TLS connector its `sslmode` asks for.
+fn parse_url(url: &str) -> StoreResult<(tokio_postgres::Config, tls::RustlsConnector)> {
+    let (url, verify) = tls::split_verify_mode(url);
     // `postgresql://` is the libpq spelling; tokio-postgres accepts both.
-    tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Unavailable(format!("invalid DATABASE_URL: {e}")))
+    let config = tokio_postgres::Config::from_str(&url).map_err(|e| StoreError::Unavailable(format!("invalid DATABASE_URL: {e}")))?;
+    Ok((config, tls::connector(verify)?))
 }
 
-async fn migrate(config: &tokio_postgres::Config) -> StoreResult<Vec<i32>> {
-    let (mut client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
+async fn migrate(config: &tokio_postgres::Config, tls: &tls::RustlsConnector) -> StoreResult<Vec<i32>> {
+    let (mut client, connection) = config
+        .connect(tls.clone())
+        .await
+        .map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
     let connection = tokio::spawn(connection);
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])

@@ -3,8 +3,6 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use tokio_postgres::NoTls;
-
 use super::{map_err, parse_url, with_cause};
 use crate::storage::{StoreError, StoreResult};
 
@@ -17,8 +15,8 @@ where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = T>,
 {
-    let config = parse_url(url)?;
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
+    let (config, tls) = parse_url(url)?;
+    let (client, connection) = config.connect(tls).await.map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
     let connection = tokio::spawn(connection);
     client
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
