@@ -14,12 +14,12 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api;
-use crate::http_error::{not_found, problem_for_bare_errors, refuse_nul_in_uri};
+use crate::http_error::not_found;
 use crate::rate_limit::IpRateLimit;
 use crate::settings::Settings;
 
@@ -288,6 +288,30 @@ impl Drop for BackgroundJobs {
     }
 }
 
+/// Request ids `<process prefix>-<counter>`: unique across instances (a random 48-bit prefix per
+/// router) without the random-number call and UUID formatting of a v4 id per request.
+#[derive(Clone)]
+struct SequentialRequestIds {
+    prefix: Arc<str>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialRequestIds {
+    fn new() -> Self {
+        Self {
+            prefix: Arc::from(kalavpp_core::auth::random_token(6)),
+            next: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        }
+    }
+}
+
+impl MakeRequestId for SequentialRequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix)).ok().map(RequestId::new)
+    }
+}
+
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -366,9 +390,7 @@ fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit)
             storefront.then(|| from_fn(crate::storefront::html_for_bare_errors)),
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(from_fn(refuse_nul_in_uri))
-        .layer(from_fn(problem_for_bare_errors))
-        .layer(from_fn(crate::upload_limits::request_timeout))
+        .layer(from_fn(crate::upload_limits::edge))
         .layer(security_headers)
         .layer(CompressionLayer::new())
         .layer(cors)
@@ -377,5 +399,5 @@ fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit)
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, SequentialRequestIds::new()))
 }

@@ -124,10 +124,9 @@ impl IntoResponse for ApiError {
 /// Result alias of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// Gives bodiless error responses (405 from the router, 408 from the timeout layer, ...) a
-/// problem+json body so that every error a client sees has the same shape.
-pub async fn problem_for_bare_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let response = next.run(request).await;
+/// Gives a bodiless error response (405 from the router, 408 from the request timeout, ...) a
+/// problem+json body so that every error a client sees has the same shape; other responses pass.
+pub fn problem_for_bare(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE) {
         return response;
@@ -155,26 +154,23 @@ pub async fn not_found() -> Response {
     problem(StatusCode::NOT_FOUND, "not_found", "no such route", vec![])
 }
 
-/// Middleware: no route takes text with a NUL character (PostgreSQL cannot even store one), so an
-/// encoded NUL (`%00`) is refused before any handler runs: in the path it names nothing (`404`), in
-/// the query string it is a `422` on that parameter.
-pub async fn refuse_nul_in_uri(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// No route takes text with a NUL character (PostgreSQL cannot even store one), so an encoded NUL
+/// (`%00`) is refused before any handler runs: in the path it names nothing (`404`), in the query
+/// string it is a `422` on that parameter. `None` for a URI without one.
+pub fn nul_refusal(uri: &axum::http::Uri) -> Option<Response> {
     let has_nul = |text: &str| text.as_bytes().windows(3).any(|w| w == b"%00");
-    let uri = request.uri();
     if has_nul(uri.path()) {
-        return ApiError::from(Error::not_found("not_found", "no such resource")).into_response();
+        return Some(ApiError::from(Error::not_found("not_found", "no such resource")).into_response());
     }
-    if let Some(query) = uri.query().filter(|q| has_nul(q)) {
-        let fields = query
-            .split('&')
-            .filter(|pair| has_nul(pair))
-            .map(|pair| {
-                let name = pair.split('=').next().unwrap_or_default();
-                let name = if has_nul(name) || name.is_empty() { "query" } else { name };
-                kalavpp_core::FieldError::new(name, "must not contain NUL characters")
-            })
-            .collect();
-        return ApiError::from(Error::Validation(fields)).into_response();
-    }
-    next.run(request).await
+    let query = uri.query().filter(|q| has_nul(q))?;
+    let fields = query
+        .split('&')
+        .filter(|pair| has_nul(pair))
+        .map(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            let name = if has_nul(name) || name.is_empty() { "query" } else { name };
+            kalavpp_core::FieldError::new(name, "must not contain NUL characters")
+        })
+        .collect();
+    Some(ApiError::from(Error::Validation(fields)).into_response())
 }
