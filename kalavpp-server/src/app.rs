@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::from_fn;
+use axum::middleware::from_fn_with_state;
 use kalavpp_core::mail::{Mailer, OutboxWorker, mailer_for};
 use kalavpp_core::{Marketplace, Mode};
 use tokio::net::TcpListener;
@@ -386,11 +386,8 @@ fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit)
                 not_found().await
             }
         })
-        .layer(tower::util::option_layer(
-            storefront.then(|| from_fn(crate::storefront::html_for_bare_errors)),
-        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(from_fn(crate::upload_limits::edge))
+        .layer(from_fn_with_state(storefront, crate::upload_limits::edge))
         .layer(security_headers)
         .layer(CompressionLayer::new())
         .layer(cors)

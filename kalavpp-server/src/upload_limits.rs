@@ -32,8 +32,10 @@ pub fn is_asset_upload(method: &Method, path: &str) -> bool {
 /// Middleware at the edge of every request, in one layer (each `from_fn` layer costs an
 /// allocation and a boxed future per request): refuses an encoded NUL in the URI, bounds the
 /// request (other than an asset upload) by [`REQUEST_TIMEOUT`] with a `408`, and gives bodiless
-/// error responses a problem+json body.
-pub async fn edge(request: Request, next: Next) -> Response {
+/// error responses a body: the storefront's HTML error page on storefront paths (when the
+/// storefront is served, the state), problem+json everywhere else.
+pub async fn edge(State(storefront): State<bool>, request: Request, next: Next) -> Response {
+    let html_errors = storefront && !crate::storefront::outside_storefront(request.uri().path());
     if let Some(refused) = crate::http_error::nul_refusal(request.uri()) {
         return refused;
     }
@@ -45,7 +47,11 @@ pub async fn edge(request: Request, next: Next) -> Response {
             Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
         }
     };
-    crate::http_error::problem_for_bare(response)
+    if html_errors {
+        crate::storefront::html_for_bare(response)
+    } else {
+        crate::http_error::problem_for_bare(response)
+    }
 }
 
 /// How many image uploads are read and processed at once (each body is up to 10 MiB in memory);

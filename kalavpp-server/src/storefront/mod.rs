@@ -106,14 +106,11 @@ pub fn outside_storefront(path: &str) -> bool {
         .any(|p| path.starts_with(p))
 }
 
-/// Middleware: a bodiless error on a storefront path (`405` from the router, `408` from the
-/// timeout, ...) becomes the storefront's HTML error page rather than problem+json.
-pub async fn html_for_bare_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let storefront_path = !outside_storefront(request.uri().path());
-    let response = next.run(request).await;
+/// A bodiless error on a storefront path (`405` from the router, `408` from the timeout, ...) as
+/// the storefront's HTML error page rather than problem+json; other responses pass.
+pub fn html_for_bare(response: Response) -> Response {
     let status = response.status();
-    if !storefront_path || !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE)
-    {
+    if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE) {
         return response;
     }
     let message = match status {
