@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::extract::AuthUser;
+use crate::rate_limit::IpRateLimit;
 
 /// Whether `path` (with or without the `/api/v1` prefix) is an admin API route.
 fn is_admin_path(path: &str) -> bool {
@@ -16,21 +17,33 @@ fn is_admin_path(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
 }
 
-/// Middleware: `401`/`403` problem for non-admins on admin paths; the authenticated actor is kept
-/// in the request so the handler's extractor does not look it up again.
-pub async fn admin_gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The gate of `/api/v1`, in one layer: the general rate limit, then `401`/`403` problems for
+/// non-admins on admin paths (the authenticated actor is kept in the request so the handler's
+/// extractor does not look it up again).
+pub async fn v1_gate(State((state, limit)): State<(AppState, IpRateLimit)>, request: Request, next: Next) -> Response {
+    if let Err(seconds) = limit.check(&request) {
+        return crate::http_error::ApiError::RateLimited(seconds.max(1)).into_response();
+    }
+    match admit(&state, request).await {
+        Ok(request) => next.run(request).await,
+        Err(refused) => refused,
+    }
+}
+
+/// Lets a request through unless it is for an admin path and not from an admin.
+async fn admit(state: &AppState, request: Request) -> Result<Request, Response> {
     if !is_admin_path(request.uri().path()) {
-        return next.run(request).await;
+        return Ok(request);
     }
     let (mut parts, body) = request.into_parts();
-    let actor = match AuthUser::from_request_parts(&mut parts, &state).await {
+    let actor = match AuthUser::from_request_parts(&mut parts, state).await {
         Ok(AuthUser(actor)) => actor,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => return Err(rejection.into_response()),
     };
     if let Err(err) = actor.require_admin() {
-        return crate::http_error::ApiError::from(err).into_response();
+        return Err(crate::http_error::ApiError::from(err).into_response());
     }
-    next.run(Request::from_parts(parts, body)).await
+    Ok(Request::from_parts(parts, body))
 }
 
 #[cfg(test)]

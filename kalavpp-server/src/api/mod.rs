@@ -24,7 +24,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::admin_gate::admin_gate;
+use crate::admin_gate::v1_gate;
 use crate::app::AppState;
 use crate::rate_limit::{IpRateLimit, enforce, enforce_on_writes};
 
@@ -81,8 +81,7 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         .merge(catalog::upload_routes(max_asset_bytes, image_slots))
         .merge(orders::routes())
         .merge(reviews::routes())
-        .layer(from_fn_with_state(state.clone(), admin_gate))
-        .layer(from_fn_with_state(general, enforce))
+        .layer(from_fn_with_state((state.clone(), general), v1_gate))
         .merge(orders::webhook_routes());
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
