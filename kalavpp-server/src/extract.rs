@@ -153,7 +153,8 @@ where
     }
 }
 
-/// `page` and `per_page` from the query string, clamped (per_page ≤ 100); `422` when not numbers.
+/// `page` and `per_page` from the query string: `422` when not whole numbers or below 1; larger
+/// values are clamped (per_page ≤ 100, page ≤ 1000000).
 pub struct Pagination(pub PageRequest);
 
 impl<S: Send + Sync> FromRequestParts<S> for Pagination {
@@ -170,6 +171,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
                 _ => continue,
             };
             match value.trim().parse::<i64>() {
+                Ok(n) if n < 1 => errors.push(FieldError::new(key.as_ref(), "must be at least 1")),
                 Ok(n) => *target = n,
                 Err(_) if value.trim().chars().all(|c| c.is_ascii_digit()) && !value.trim().is_empty() => *target = i64::MAX,
                 Err(_) => errors.push(FieldError::new(key.as_ref(), "must be a whole number")),

@@ -52,6 +52,7 @@ pub fn upload_routes(max_asset_bytes: u64, image_slots: std::sync::Arc<tokio::sy
 
 /// Filters of `GET /products`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BrowseQuery {
     /// Full-text search over title, description and tags.
     pub q: Option<String>,
@@ -60,16 +61,22 @@ pub struct BrowseQuery {
     /// Vendor id or slug.
     pub vendor: Option<String>,
     /// `physical` or `digital`.
+    #[param(value_type = Option<super::enums::ProductKind>)]
     pub kind: Option<String>,
     /// Lowest price in cents.
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub min_price: Option<String>,
     /// Highest price in cents.
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub max_price: Option<String>,
     /// `newest` (default), `price_asc`, `price_desc`, `rating` or `popular`.
+    #[param(value_type = Option<super::enums::ProductSort>)]
     pub sort: Option<String>,
     /// 1-based page.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
     /// Page size, at most 100.
+    #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
 }
 
@@ -82,6 +89,7 @@ pub struct CreateProductRequest {
     /// 1 to 20000 characters.
     pub description: String,
     /// `physical` or `digital`.
+    #[schema(value_type = super::enums::ProductKind)]
     pub kind: String,
     /// Price in cents, 1 to 100000000.
     pub price_cents: i64,
@@ -93,6 +101,7 @@ pub struct CreateProductRequest {
     #[serde(default)]
     pub tags: Vec<String>,
     /// `draft` (default) or `published`.
+    #[schema(value_type = Option<super::enums::NewProductStatus>)]
     pub status: Option<String>,
 }
 
@@ -105,6 +114,7 @@ pub struct UpdateProductRequest {
     /// New description.
     pub description: Option<String>,
     /// New kind.
+    #[schema(value_type = Option<super::enums::ProductKind>)]
     pub kind: Option<String>,
     /// New price in cents.
     pub price_cents: Option<i64>,
@@ -115,6 +125,7 @@ pub struct UpdateProductRequest {
     /// New tags.
     pub tags: Option<Vec<String>>,
     /// `draft`, `published` or `archived`.
+    #[schema(value_type = Option<super::enums::ProductStatus>)]
     pub status: Option<String>,
 }
 
@@ -189,7 +200,7 @@ async fn browse(
 
 // The path parameter is named `id` like on the other `/products/{id}` routes: the router refuses two
 // names for the same segment (and OpenAPI treats such paths as one). It takes an id or a slug.
-#[utoipa::path(get, path = "/products/{id}", tag = "catalog", params(("id" = String, Path, description = "product id or slug")),
+#[utoipa::path(get, path = "/products/{id}", tag = "catalog", security((), ("bearer" = [])), params(("id" = String, Path, description = "product id or slug")),
     responses((status = 200, body = ProductBody), (status = 404, body = Problem)))]
 async fn product_detail(
     State(state): State<AppState>,

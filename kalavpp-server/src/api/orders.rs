@@ -88,8 +88,10 @@ pub struct FulfilRequest {
 
 /// Filters of order lists.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
     /// Order status.
+    #[param(value_type = Option<super::enums::OrderStatus>)]
     pub status: Option<String>,
     /// Vendor id (admin only).
     pub vendor: Option<String>,
@@ -98,8 +100,10 @@ pub struct OrderListQuery {
     /// Created up to (inclusive).
     pub to: Option<String>,
     /// 1-based page.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
     /// Page size, at most 100.
+    #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
 }
 
@@ -123,7 +127,8 @@ pub struct EarningsBody {
 pub struct WebhookBody {
     /// Always true for a verified event.
     pub received: bool,
-    /// `applied`, `duplicate` or `ignored`.
+    /// `applied`, `duplicate`, `ignored` or `auto_refund`.
+    #[schema(value_type = super::enums::WebhookOutcome)]
     pub outcome: &'static str,
 }
 

@@ -40,6 +40,7 @@ pub struct PayoutBody {
     /// Installation currency.
     pub currency: String,
     /// `requested`, `approved`, `paid` or `rejected`.
+    #[schema(value_type = super::enums::PayoutStatus)]
     pub status: String,
     /// Why it was rejected.
     pub rejection_reason: Option<String>,
@@ -102,14 +103,18 @@ pub struct MarkPaidRequest {
 
 /// Filters of payout lists.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PayoutListQuery {
     /// `requested`, `approved`, `paid` or `rejected`.
+    #[param(value_type = Option<super::enums::PayoutStatus>)]
     pub status: Option<String>,
     /// Only this vendor's requests (admin list only).
     pub vendor: Option<String>,
     /// 1-based page.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
     /// Page size, at most 100.
+    #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
 }
 

@@ -111,7 +111,7 @@ fn review_id(text: &str) -> Result<ReviewId, Error> {
 
 // The path parameter is named `id` like on the other `/products/{id}` routes (the router refuses two
 // names for one segment). It takes an id or a slug.
-#[utoipa::path(get, path = "/products/{id}/reviews", tag = "reviews",
+#[utoipa::path(get, path = "/products/{id}/reviews", tag = "reviews", security((), ("bearer" = [])),
     params(("id" = String, Path, description = "product id or slug"), ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
     responses((status = 200, body = ReviewPage, description = "visible reviews, newest first"), (status = 404, body = Problem)))]
 async fn list_reviews(

@@ -243,12 +243,14 @@ impl AdminStatsBody {
 
 /// Query of `GET /admin/analytics`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AnalyticsQuery {
     /// Start (RFC 3339 or `YYYY-MM-DD`); default 29 days before `to`.
     pub from: Option<String>,
     /// End, inclusive (RFC 3339 or `YYYY-MM-DD` = the whole day); default now.
     pub to: Option<String>,
     /// `day` (default), `week` or `month`.
+    #[param(value_type = Option<super::enums::Interval>)]
     pub interval: Option<String>,
 }
 
@@ -333,6 +335,7 @@ pub struct AnalyticsBody {
     /// Window start.
     pub from: DateTime<Utc>,
     /// Window end (inclusive).
+    #[schema(value_type = super::enums::Interval)]
     pub to: DateTime<Utc>,
     /// `day`, `week` or `month`.
     pub interval: String,

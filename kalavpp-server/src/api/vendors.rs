@@ -83,12 +83,16 @@ pub struct RejectRequest {
 
 /// Filters of `GET /admin/vendors`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VendorListQuery {
     /// `pending`, `approved`, `rejected` or `suspended`.
+    #[param(value_type = Option<super::enums::VendorStatus>)]
     pub status: Option<String>,
     /// 1-based page.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
     /// Page size, at most 100.
+    #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
 }
 
