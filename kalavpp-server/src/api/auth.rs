@@ -38,7 +38,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// Email address (case-insensitive, unique).
+    /// Email address (case-insensitive, unique; at most 254 characters).
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 8 to 128 characters.
     pub password: String,

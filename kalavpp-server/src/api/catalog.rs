@@ -64,10 +64,10 @@ pub struct BrowseQuery {
     #[param(value_type = Option<super::enums::ProductKind>)]
     pub kind: Option<String>,
     /// Lowest price in cents.
-    #[param(value_type = Option<i64>, minimum = 0)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9_223_372_036_854_775_807i64)]
     pub min_price: Option<String>,
     /// Highest price in cents.
-    #[param(value_type = Option<i64>, minimum = 0)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9_223_372_036_854_775_807i64)]
     pub max_price: Option<String>,
     /// `newest` (default), `price_asc`, `price_desc`, `rating` or `popular`.
     #[param(value_type = Option<super::enums::ProductSort>)]
@@ -92,8 +92,12 @@ pub struct CreateProductRequest {
     #[schema(value_type = super::enums::ProductKind)]
     pub kind: String,
     /// Price in cents, 1 to 100000000.
+    #[serde(deserialize_with = "crate::extract::whole_number")]
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub price_cents: i64,
     /// Required for physical products; absent for digital (unlimited).
+    #[serde(default, deserialize_with = "crate::extract::optional_whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub stock: Option<i64>,
     /// Category id or slug.
     pub category_id: String,
@@ -117,8 +121,12 @@ pub struct UpdateProductRequest {
     #[schema(value_type = Option<super::enums::ProductKind>)]
     pub kind: Option<String>,
     /// New price in cents.
+    #[serde(default, deserialize_with = "crate::extract::optional_whole_number")]
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub price_cents: Option<i64>,
     /// New stock (physical products).
+    #[serde(default, deserialize_with = "crate::extract::optional_whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub stock: Option<i64>,
     /// New category id or slug.
     pub category_id: Option<String>,

@@ -34,6 +34,13 @@ use crate::rate_limit::{IpRateLimit, enforce, enforce_on_writes};
 #[openapi(
     info(title = "KALAVPP API", description = "Multi-vendor marketplace REST API (v1)."),
     modifiers(&BearerAuth),
+    components(schemas(
+        enums::Role, enums::AssignableRole, enums::UserStatus, enums::VendorStatus, enums::ProductKind,
+        enums::ProductStatus, enums::NewProductStatus, enums::ProductSort, enums::OrderStatus,
+        enums::FulfilmentStatus, enums::PayoutStatus, enums::LedgerKind, enums::LedgerBucket,
+        enums::EmailStatus, enums::Interval, enums::PaymentActionKind, enums::PaymentActionStatus,
+        enums::WebhookOutcome,
+    )),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "vendors", description = "Vendor applications and shops"),

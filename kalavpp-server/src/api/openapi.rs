@@ -17,10 +17,88 @@ const NOT_RATE_LIMITED: &[&str] = &["/api/v1/openapi.json", "/api/v1/payments/we
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];
 
+/// How the core checks a text field, after trimming Unicode white space from both ends.
+#[derive(Clone, Copy)]
+enum Text {
+    /// `min` to `max` characters, no control characters.
+    Line(usize, usize),
+    /// `min` to `max` characters; tabs and line breaks allowed, no other control characters.
+    Multiline(usize, usize),
+    /// `min` to `max` characters of anything but NUL.
+    Any(usize, usize),
+    /// Exactly as sent (no trimming): `min` to `max` characters of anything but NUL.
+    Raw(usize, usize),
+}
+
+/// The text rules of the request bodies (schema, property, rule), as the core services check them
+/// (`kalavpp-core/src/services`, `domain`). Each becomes a `pattern` that matches exactly the
+/// accepted strings, so the schema's own `minLength`/`maxLength` (which would count the white space
+/// the server trims) are not used for them.
+const TEXT_RULES: &[(&str, &str, Text)] = &[
+    ("RegisterRequest", "name", Text::Line(1, 100)),
+    ("RegisterRequest", "password", Text::Raw(8, 128)),
+    ("UpdateMeRequest", "name", Text::Line(1, 100)),
+    ("UpdateMeRequest", "new_password", Text::Raw(8, 128)),
+    ("ResetPasswordRequest", "new_password", Text::Raw(8, 128)),
+    ("ResetPasswordRequest", "token", Text::Any(1, 1_000)),
+    ("ApplyRequest", "shop_name", Text::Line(2, 80)),
+    ("ApplyRequest", "bio", Text::Any(0, 5_000)),
+    ("UpdateVendorRequest", "shop_name", Text::Line(2, 80)),
+    ("UpdateVendorRequest", "bio", Text::Any(0, 5_000)),
+    ("RejectRequest", "reason", Text::Any(1, 1_000)),
+    ("CreateProductRequest", "title", Text::Line(1, 200)),
+    ("CreateProductRequest", "description", Text::Any(1, 20_000)),
+    ("UpdateProductRequest", "title", Text::Line(1, 200)),
+    ("UpdateProductRequest", "description", Text::Any(1, 20_000)),
+    ("CreateProductRequest", "tags[]", Text::Line(1, 40)),
+    ("UpdateProductRequest", "tags[]", Text::Line(1, 40)),
+    ("CategoryRequest", "name", Text::Line(1, 80)),
+    ("CreateReviewRequest", "title", Text::Line(0, 200)),
+    ("CreateReviewRequest", "body", Text::Multiline(1, 5_000)),
+    ("UpdateReviewRequest", "title", Text::Line(0, 200)),
+    ("UpdateReviewRequest", "body", Text::Multiline(1, 5_000)),
+    ("FulfilRequest", "tracking_number", Text::Line(0, 100)),
+    ("FulfilRequest", "carrier", Text::Line(0, 100)),
+    ("RejectPayoutRequest", "reason", Text::Any(1, 1_000)),
+    ("MarkPaidRequest", "reference", Text::Any(1, 200)),
+];
+
+/// What Rust's `str::trim` removes (the Unicode `White_Space` property).
+const WHITE_SPACE: &str = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+/// Unicode `Cc`: what `char::is_control` refuses.
+const CONTROL: &str = r"\x00-\x1f\x7f-\x9f";
+const CONTROL_BUT_BREAKS: &str = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f";
+
+/// A regular expression matching the strings `rule` accepts: white space either side, then
+/// `min..=max` allowed characters that begin and end with a non-space.
+fn text_pattern(rule: Text) -> String {
+    let (forbidden, min, max) = match rule {
+        Text::Line(min, max) => (CONTROL, min, max),
+        Text::Multiline(min, max) => (CONTROL_BUT_BREAKS, min, max),
+        Text::Any(min, max) => (r"\x00", min, max),
+        Text::Raw(min, max) => return format!(r"^[^\x00]{{{min},{max}}}$"),
+    };
+    let inner = format!("[^{forbidden}]");
+    let edge = format!("[^{WHITE_SPACE}{forbidden}]");
+    let space = format!("[{WHITE_SPACE}]*");
+    let core = match (min, max) {
+        (_, 0) => String::new(),
+        (0 | 1, 1) => edge.clone(),
+        (0 | 1, max) => format!("{edge}(?:{inner}{{0,{}}}{edge})?", max - 2),
+        (min, max) => format!("{edge}{inner}{{{},{}}}{edge}", min - 2, max - 2),
+    };
+    if min == 0 {
+        format!("^{space}(?:{core})?{space}$")
+    } else {
+        format!("^{space}{core}{space}$")
+    }
+}
+
 /// The served document: `openapi` with the rules above applied.
 pub fn finish(openapi: &utoipa::openapi::OpenApi) -> Value {
     let mut doc = serde_json::to_value(openapi).unwrap_or_else(|_| json!({}));
     add_documentation_routes(&mut doc);
+    apply_text_rules(&mut doc);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else { continue };
@@ -139,6 +217,23 @@ fn bound_pagination(param: &mut Value) {
     if param.get("in").and_then(Value::as_str) != Some("query") {
         return;
     }
+    if let Some(name @ ("from" | "to")) = param.get("name").and_then(Value::as_str) {
+        // `admin::parse_time`: an RFC 3339 time, or a date (its first or, for `to`, last instant).
+        let day = if name == "from" { "its start" } else { "the whole day" };
+        param["schema"] = json!({ "anyOf": [
+            { "type": "string", "format": "date-time" },
+            { "type": "string", "format": "date", "description": day },
+        ] });
+        return;
+    }
+    if let Some(schema) = param.get_mut("schema").and_then(Value::as_object_mut)
+        && schema.get("type").and_then(Value::as_str) == Some("string")
+        && !schema.contains_key("pattern")
+        && !schema.contains_key("format")
+    {
+        // A `%00` anywhere in the query string is a `422` (`http_error::refuse_nul_in_uri`).
+        schema.insert("pattern".into(), Value::String(r"^[^\x00]*$".to_owned()));
+    }
     let (schema, description) = match param.get("name").and_then(Value::as_str) {
         Some("page") => (
             json!({ "type": "integer", "minimum": 1, "default": 1 }),
@@ -196,4 +291,59 @@ fn add_documentation_routes(doc: &mut Value) {
             }
         }
     });
+}
+
+fn apply_text_rules(doc: &mut Value) {
+    let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else {
+        return;
+    };
+    // Payout details are free-form: a JSON object or a string (at most 4 KiB as JSON), or null.
+    for schema in ["ApplyRequest", "UpdateVendorRequest", "VendorBody"] {
+        if let Some(property) = schemas.get_mut(schema).and_then(|s| s.pointer_mut("/properties/payout_details")) {
+            let description = property.get("description").cloned().unwrap_or(Value::Null);
+            *property = json!({ "type": ["object", "string", "null"], "description": description });
+        }
+    }
+    for (schema, property, rule) in TEXT_RULES {
+        let (name, items) = match property.strip_suffix("[]") {
+            Some(name) => (name, true),
+            None => (*property, false),
+        };
+        let Some(target) = schemas
+            .get_mut(*schema)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(name))
+        else {
+            panic!("OpenAPI text rule for {schema}.{property}: no such property");
+        };
+        let target = if items { &mut target["items"] } else { target };
+        target["pattern"] = Value::String(text_pattern(*rule));
+    }
+    // Every other string of a request body: no text the API stores may hold a NUL (`\u0000`).
+    for (name, schema) in schemas.iter_mut() {
+        if name.ends_with("Request") {
+            forbid_nul(schema);
+        }
+    }
+}
+
+/// Adds "no NUL" to every string schema under `schema` that has no pattern, enum or format yet.
+fn forbid_nul(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let is_string = match map.get("type") {
+                Some(Value::String(t)) => t == "string",
+                Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            if is_string && !map.contains_key("pattern") && !map.contains_key("enum") && !map.contains_key("format") {
+                map.insert("pattern".into(), Value::String(r"^[^\x00]*$".to_owned()));
+            }
+            for value in map.values_mut() {
+                forbid_nul(value);
+            }
+        }
+        Value::Array(values) => values.iter_mut().for_each(forbid_nul),
+        _ => {}
+    }
 }

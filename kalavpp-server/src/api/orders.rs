@@ -56,6 +56,8 @@ pub struct AddToCartRequest {
     /// The product id.
     pub product_id: String,
     /// Units to add (1 to 1000).
+    #[serde(deserialize_with = "crate::extract::whole_number")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub quantity: i64,
 }
 
@@ -64,6 +66,8 @@ pub struct AddToCartRequest {
 #[serde(deny_unknown_fields)]
 pub struct QuantityRequest {
     /// 0 removes the line.
+    #[serde(deserialize_with = "crate::extract::whole_number")]
+    #[schema(minimum = 0, maximum = 1000)]
     pub quantity: i64,
 }
 
@@ -331,6 +335,7 @@ async fn download(State(state): State<AppState>, Path(token): Path<String>, requ
 }
 
 #[utoipa::path(post, path = "/payments/webhook", tag = "orders",
+    params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the body (`t=…,v1=…`)")),
     request_body(content = String, description = "the raw event, signed in the `Stripe-Signature` header"),
     responses((status = 200, body = WebhookBody), (status = 400, body = Problem, description = "bad, missing or stale signature")))]
 async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<WebhookBody>> {

@@ -82,6 +82,8 @@ impl From<&Payout> for PayoutBody {
 #[serde(deny_unknown_fields)]
 pub struct PayoutRequest {
     /// Amount in cents, > 0 and at most the available balance.
+    #[serde(deserialize_with = "crate::extract::whole_number")]
+    #[schema(minimum = 1, maximum = 100_000_000_000i64)]
     pub amount_cents: i64,
 }
 

@@ -76,6 +76,8 @@ impl From<Review> for ReviewBody {
 #[serde(deny_unknown_fields)]
 pub struct CreateReviewRequest {
     /// 1 to 5.
+    #[serde(deserialize_with = "crate::extract::whole_number")]
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: i64,
     /// Optional headline, up to 200 characters.
     pub title: Option<String>,
@@ -88,6 +90,8 @@ pub struct CreateReviewRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateReviewRequest {
     /// New rating, 1 to 5.
+    #[serde(default, deserialize_with = "crate::extract::optional_whole_number")]
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: Option<i64>,
     /// New headline; `null` removes it.
     #[serde(default, deserialize_with = "double_option")]

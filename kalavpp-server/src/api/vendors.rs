@@ -68,8 +68,8 @@ pub struct UpdateVendorRequest {
 #[serde(deny_unknown_fields)]
 pub struct AdminVendorRequest {
     /// Commission override in basis points (0..=10000); `null` returns to the default rate.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "crate::extract::double_option_whole_number")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10_000)]
     pub commission_bps: Option<Option<i64>>,
 }
 
