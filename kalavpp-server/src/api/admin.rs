@@ -174,7 +174,10 @@ async fn list_emails(
     let filter = EmailFilter {
         recipient: blank_to_none(query.recipient).map(|r| r.to_lowercase()),
         template: blank_to_none(query.template),
-        status: blank_to_none(query.status),
+        status: parse_filter("status", query.status, |s| match s {
+            "queued" | "sent" | "failed" => Ok(s.to_owned()),
+            _ => Err("must be queued, sent or failed".to_owned()),
+        })?,
     };
     let emails = state.market.admin().list_emails(&actor, filter, page).await?;
     let redact = state.market.config().mode == Mode::Production;

@@ -2,7 +2,7 @@
 //! `/admin/categories`.
 
 use axum::Json;
-use axum::extract::multipart::MultipartError;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -78,6 +78,15 @@ pub struct BrowseQuery {
     /// Page size, at most 100.
     #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
+}
+
+/// A `multipart/form-data` upload: one file in the field `file` (other fields are not read).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file's bytes.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
 
 /// A new product.
@@ -294,12 +303,16 @@ fn multipart_error(err: MultipartError) -> ApiError {
     }
 }
 
+fn multipart_rejection(rejection: MultipartRejection) -> ApiError {
+    ApiError::bad_request("malformed_multipart", rejection.body_text())
+}
+
 fn missing_file() -> ApiError {
     Error::invalid("file", "send the file as the multipart field `file`").into()
 }
 
 #[utoipa::path(post, path = "/products/{id}/images", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
-    request_body(content_type = "multipart/form-data", description = "field `file`: a JPEG, PNG or WebP image, at most 10 MiB and 40 megapixels"),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "field `file`: a JPEG, PNG or WebP image, at most 10 MiB and 40 megapixels"),
     responses((status = 201, body = ImageBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "10 images already"), (status = 413, body = Problem), (status = 415, body = Problem),
               (status = 422, body = Problem)))]
@@ -307,9 +320,10 @@ async fn upload_image(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
     Path(id): Path<String>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<ImageBody>)> {
     let id = product_id(&id)?;
+    let mut multipart = multipart.map_err(multipart_rejection)?;
     // Refuse before reading up to 10 MiB of someone else's upload into memory.
     state.market.media().may_upload(&actor, id).await?;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -336,16 +350,17 @@ async fn delete_image(
 }
 
 #[utoipa::path(post, path = "/products/{id}/asset", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
-    request_body(content_type = "multipart/form-data", description = "field `file`: the download of a digital product (at most MAX_ASSET_BYTES)"),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "field `file`: the download of a digital product (at most MAX_ASSET_BYTES)"),
     responses((status = 201, body = AssetBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 413, body = Problem), (status = 422, body = Problem)))]
 async fn upload_asset(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
     Path(id): Path<String>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<AssetBody>)> {
     let id = product_id(&id)?;
+    let mut multipart = multipart.map_err(multipart_rejection)?;
     state.market.media().may_upload(&actor, id).await?;
     let max = state.market.config().max_asset_bytes;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {

@@ -140,7 +140,7 @@ fn finish_operation(path: &str, operation: &mut Map<String, Value>) {
 
     if let Some(params) = operation.get_mut("parameters").and_then(Value::as_array_mut) {
         for param in params.iter_mut() {
-            bound_pagination(param);
+            finish_query_param(param);
         }
     }
 
@@ -212,8 +212,8 @@ fn finish_operation(path: &str, operation: &mut Map<String, Value>) {
     }
 }
 
-/// `page` ≥ 1; `per_page` ≥ 1, values above 100 are served as 100 (the response's `per_page` says so).
-fn bound_pagination(param: &mut Value) {
+/// Query parameters: time bounds, blank filters, no NUL; `page` ≥ 1, `per_page` ≥ 1 (above 100 served as 100).
+fn finish_query_param(param: &mut Value) {
     if param.get("in").and_then(Value::as_str) != Some("query") {
         return;
     }
@@ -224,15 +224,25 @@ fn bound_pagination(param: &mut Value) {
             { "type": "string", "format": "date-time" },
             { "type": "string", "format": "date", "description": day },
         ] });
-        return;
     }
+    let name = param.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
     if let Some(schema) = param.get_mut("schema").and_then(Value::as_object_mut)
-        && schema.get("type").and_then(Value::as_str) == Some("string")
-        && !schema.contains_key("pattern")
-        && !schema.contains_key("format")
+        && !matches!(name.as_str(), "page" | "per_page")
     {
-        // A `%00` anywhere in the query string is a `422` (`http_error::refuse_nul_in_uri`).
-        schema.insert("pattern".into(), Value::String(r"^[^\x00]*$".to_owned()));
+        let plain = schema.get("type").and_then(Value::as_str) == Some("string")
+            && !schema.contains_key("pattern")
+            && !schema.contains_key("format");
+        if plain {
+            // A `%00` anywhere in the query string is a `422` (`http_error::refuse_nul_in_uri`).
+            schema.insert("pattern".into(), Value::String(r"^[^\x00]*$".to_owned()));
+        } else {
+            // Every filter treats a blank value as absent (`?status=` is no status filter).
+            let typed = Value::Object(std::mem::take(schema));
+            schema.insert(
+                "anyOf".into(),
+                json!([typed, { "type": "string", "pattern": format!("^[{WHITE_SPACE}]*$"), "description": "blank: no filter" }]),
+            );
+        }
     }
     let (schema, description) = match param.get("name").and_then(Value::as_str) {
         Some("page") => (
@@ -318,6 +328,25 @@ fn apply_text_rules(doc: &mut Value) {
         };
         let target = if items { &mut target["items"] } else { target };
         target["pattern"] = Value::String(text_pattern(*rule));
+    }
+    // An upload is one field, `file`.
+    if let Some(form) = schemas.get_mut("UploadForm") {
+        form["additionalProperties"] = Value::Bool(false);
+    }
+    // An admin's change to a user names at least one of `status` and `role`.
+    if let Some(request) = schemas.get_mut("UpdateUserRequest") {
+        request["anyOf"] = json!([
+            { "required": ["status"], "properties": { "status": { "type": "string" } } },
+            { "required": ["role"], "properties": { "role": { "type": "string" } } },
+        ]);
+    }
+    // `commission_bps` is the only field: `null` returns to the default rate, absent is a 422.
+    if let Some(required) = schemas.get_mut("AdminVendorRequest").map(|r| &mut r["required"]) {
+        *required = json!(["commission_bps"]);
+    }
+    // A slug keeps the letters and digits it has (`domain::slug::slugify`): it needs one.
+    if let Some(slug) = schemas.get_mut("CategoryRequest").and_then(|r| r.pointer_mut("/properties/slug")) {
+        slug["pattern"] = Value::String(r"^[^\x00]*[A-Za-z0-9À-ÅÇ-ÏÑ-ÖØ-Ýß-åç-ïñ-öø-ýÿĀ-āĒ-ēĪ-īŌ-ōŪ-ūŸİK\u1e9e][^\x00]*$".to_owned());
     }
     // Every other string of a request body: no text the API stores may hold a NUL (`\u0000`).
     for (name, schema) in schemas.iter_mut() {

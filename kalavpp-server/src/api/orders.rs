@@ -98,6 +98,7 @@ pub struct OrderListQuery {
     #[param(value_type = Option<super::enums::OrderStatus>)]
     pub status: Option<String>,
     /// Vendor id (admin only).
+    #[param(format = Uuid)]
     pub vendor: Option<String>,
     /// Created from (RFC 3339 or YYYY-MM-DD).
     pub from: Option<String>,
@@ -350,7 +351,25 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     Ok(Json(WebhookBody { received: true, outcome }))
 }
 
-#[utoipa::path(get, path = "/vendor/orders", tag = "vendors", security(("bearer" = [])), params(OrderListQuery),
+/// Filters of `GET /vendor/orders` (the document's view of [`OrderListQuery`]: no `vendor`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct VendorOrderListQuery {
+    /// Order status.
+    #[param(value_type = Option<super::enums::OrderStatus>)]
+    status: Option<String>,
+    /// Created from (RFC 3339 or YYYY-MM-DD).
+    from: Option<String>,
+    /// Created up to (inclusive).
+    to: Option<String>,
+    /// 1-based page.
+    page: Option<i64>,
+    /// Page size, at most 100.
+    per_page: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/vendor/orders", tag = "vendors", security(("bearer" = [])), params(VendorOrderListQuery),
     responses((status = 200, body = OrderPage, description = "orders with only this vendor's lines"), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn vendor_orders(
     State(state): State<AppState>,

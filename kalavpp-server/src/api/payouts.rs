@@ -111,6 +111,7 @@ pub struct PayoutListQuery {
     #[param(value_type = Option<super::enums::PayoutStatus>)]
     pub status: Option<String>,
     /// Only this vendor's requests (admin list only).
+    #[param(format = Uuid)]
     pub vendor: Option<String>,
     /// 1-based page.
     #[param(value_type = Option<i64>)]
@@ -134,7 +135,21 @@ fn payout_id(text: &str) -> Result<PayoutId, Error> {
     PayoutId::parse(text).ok_or_else(|| Error::not_found("payout_not_found", "payout not found"))
 }
 
-#[utoipa::path(get, path = "/vendor/payouts", tag = "vendors", security(("bearer" = [])), params(PayoutListQuery),
+/// Filters of `GET /vendor/payouts` (the document's view of [`PayoutListQuery`]: no `vendor`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct VendorPayoutListQuery {
+    /// `requested`, `approved`, `paid` or `rejected`.
+    #[param(value_type = Option<super::enums::PayoutStatus>)]
+    status: Option<String>,
+    /// 1-based page.
+    page: Option<i64>,
+    /// Page size, at most 100.
+    per_page: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/vendor/payouts", tag = "vendors", security(("bearer" = [])), params(VendorPayoutListQuery),
     responses((status = 200, body = PayoutPage, description = "own payout requests, newest first"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn my_payouts(

@@ -335,9 +335,9 @@ pub struct AnalyticsBody {
     /// Window start.
     pub from: DateTime<Utc>,
     /// Window end (inclusive).
-    #[schema(value_type = super::enums::Interval)]
     pub to: DateTime<Utc>,
     /// `day`, `week` or `month`.
+    #[schema(value_type = super::enums::Interval)]
     pub interval: String,
     /// Every period of the window, oldest first, empty ones included.
     pub series: Vec<PeriodBody>,
