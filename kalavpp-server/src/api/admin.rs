@@ -66,7 +66,7 @@ pub struct EmailListQuery {
     pub recipient: Option<String>,
     /// Only this template.
     pub template: Option<String>,
-    /// `queued`, `sent` or `failed`.
+    /// `queued`, `sending`, `sent` or `failed`.
     #[param(value_type = Option<super::enums::EmailStatus>)]
     pub status: Option<String>,
     /// 1-based page.
@@ -175,8 +175,8 @@ async fn list_emails(
         recipient: blank_to_none(query.recipient).map(|r| r.to_lowercase()),
         template: blank_to_none(query.template),
         status: parse_filter("status", query.status, |s| match s {
-            "queued" | "sent" | "failed" => Ok(s.to_owned()),
-            _ => Err("must be queued, sent or failed".to_owned()),
+            "queued" | "sending" | "sent" | "failed" => Ok(s.to_owned()),
+            _ => Err("must be queued, sending, sent or failed".to_owned()),
         })?,
     };
     let emails = state.market.admin().list_emails(&actor, filter, page).await?;

@@ -116,7 +116,7 @@ pub struct EmailBody {
     pub template: String,
     /// Subject line.
     pub subject: String,
-    /// `queued`, `sent` or `failed`.
+    /// `queued`, `sending` (claimed by a worker), `sent` or `failed`.
     #[schema(value_type = super::enums::EmailStatus)]
     pub status: String,
     /// Delivery attempts so far.

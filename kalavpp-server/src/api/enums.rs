@@ -68,7 +68,7 @@ doc_enum!(
 );
 doc_enum!(
     /// An outbox email's status.
-    EmailStatus { Queued, Sent, Failed }
+    EmailStatus { Queued, Sending, Sent, Failed }
 );
 doc_enum!(
     /// Analytics bucket size.
