@@ -175,7 +175,7 @@ async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Vec<Ca
 }
 
 #[utoipa::path(get, path = "/products", tag = "catalog", params(BrowseQuery),
-    responses((status = 200, body = ProductPage, description = "published products of approved vendors"), (status = 422, body = Problem)))]
+    responses((status = 200, body = ProductPage, description = "published products of approved vendors"), (status = 422, body = Problem, description = "an invalid filter, or `min_price` greater than `max_price`")))]
 async fn browse(
     State(state): State<AppState>,
     Pagination(page): Pagination,
@@ -241,7 +241,7 @@ async fn product_detail(
 
 #[utoipa::path(post, path = "/products", tag = "catalog", security(("bearer" = [])), request_body = CreateProductRequest,
     responses((status = 201, body = ProductBody), (status = 401, body = Problem), (status = 403, body = Problem, description = "not an approved vendor"),
-              (status = 422, body = Problem)))]
+              (status = 422, body = Problem, description = "invalid fields, an unknown category, `stock` missing for a physical or given for a digital work")))]
 async fn create_product(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -267,7 +267,7 @@ async fn create_product(
 #[utoipa::path(patch, path = "/products/{id}", tag = "catalog", security(("bearer" = [])), request_body = UpdateProductRequest,
     params(("id" = String, Path)),
     responses((status = 200, body = ProductBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 422, body = Problem, description = "invalid fields, an unknown category, `stock` missing for a physical or given for a digital work")))]
 async fn update_product(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -314,8 +314,8 @@ fn missing_file() -> ApiError {
 #[utoipa::path(post, path = "/products/{id}/images", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
     request_body(content = UploadForm, content_type = "multipart/form-data", description = "field `file`: a JPEG, PNG or WebP image, at most 10 MiB and 40 megapixels"),
     responses((status = 201, body = ImageBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem, description = "10 images already"), (status = 413, body = Problem), (status = 415, body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 409, body = Problem, description = "10 images already"), (status = 413, body = Problem), (status = 415, body = Problem, description = "not a JPEG, PNG or WebP image"),
+              (status = 422, body = Problem, description = "not a readable image, more than 40 megapixels, or no `file` field")))]
 async fn upload_image(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -352,7 +352,7 @@ async fn delete_image(
 #[utoipa::path(post, path = "/products/{id}/asset", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
     request_body(content = UploadForm, content_type = "multipart/form-data", description = "field `file`: the download of a digital product (at most MAX_ASSET_BYTES)"),
     responses((status = 201, body = AssetBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 413, body = Problem), (status = 422, body = Problem)))]
+              (status = 413, body = Problem), (status = 422, body = Problem, description = "not a digital product, or no `file` field")))]
 async fn upload_asset(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -375,7 +375,7 @@ async fn upload_asset(
 
 #[utoipa::path(post, path = "/admin/categories", tag = "admin", security(("bearer" = [])), request_body = CategoryRequest,
     responses((status = 201, body = CategoryBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 422, body = Problem, description = "invalid fields, an unknown `parent_id`, or no letter or digit to make a slug of")))]
 async fn create_category(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -393,7 +393,7 @@ async fn create_category(
 #[utoipa::path(patch, path = "/admin/categories/{id}", tag = "admin", security(("bearer" = [])), request_body = CategoryRequest,
     params(("id" = String, Path)),
     responses((status = 200, body = CategoryBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem), (status = 422, body = Problem)))]
+              (status = 409, body = Problem), (status = 422, body = Problem, description = "invalid fields, an unknown `parent_id`, or a parent inside this category")))]
 async fn update_category(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,

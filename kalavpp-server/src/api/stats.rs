@@ -405,7 +405,7 @@ fn time_param(field: &str, value: Option<String>, end_of_day: bool) -> Result<Op
 }
 
 #[utoipa::path(get, path = "/admin/analytics", tag = "admin", security(("bearer" = [])), params(AnalyticsQuery),
-    responses((status = 200, body = AnalyticsBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = AnalyticsBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem, description = "invalid parameters, or a window of more than 400 periods of `interval`")))]
 async fn admin_analytics(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
