@@ -41,16 +41,7 @@ where
                 "send the body as application/json",
             ));
         }
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| match rejection {
-                BytesRejection::FailedToBufferBody(err) if is_length_limit(&err) => ApiError::Http(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is larger than 1 MiB".into(),
-                ),
-                other => ApiError::bad_request("unreadable_body", other.body_text()),
-            })?;
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(body_rejection)?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -76,6 +67,18 @@ where
             return Ok(Self(T::default()));
         }
         ApiJson::<T>::from_request(request, state).await.map(|ApiJson(value)| Self(value))
+    }
+}
+
+/// A body that could not be read: `413` past the limit, else `400`.
+pub fn body_rejection(rejection: BytesRejection) -> ApiError {
+    match rejection {
+        BytesRejection::FailedToBufferBody(err) if is_length_limit(&err) => ApiError::Http(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than 1 MiB".into(),
+        ),
+        other => ApiError::bad_request("unreadable_body", other.body_text()),
     }
 }
 

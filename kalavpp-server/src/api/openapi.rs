@@ -6,7 +6,10 @@
 //! - the statuses every route of a kind can return are listed where the annotation left them out:
 //!   `400`/`413`/`422` for JSON bodies, `401` for bearer-protected routes, `403` for `/admin`,
 //!   `404` for routes with path parameters, `422` for query strings, `429` under the rate limit;
-//! - `page` and `per_page` carry their bounds;
+//! - query parameters: `page` ≥ 1 and `per_page` ≥ 1 (with what happens beyond), `from`/`to` as
+//!   times or dates, a blank filter documented as "no filter", no NUL characters;
+//! - request bodies: text fields get a `pattern` matching exactly what the core accepts
+//!   ([`TEXT_RULES`]), every other string refuses NUL, and a few rules the annotations cannot state;
 //! - every response has a description (OpenAPI requires one);
 //! - the documentation routes themselves (`/api/v1/openapi.json`, `/api/docs`).
 

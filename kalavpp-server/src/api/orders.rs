@@ -338,8 +338,14 @@ async fn download(State(state): State<AppState>, Path(token): Path<String>, requ
 #[utoipa::path(post, path = "/payments/webhook", tag = "orders",
     params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the body (`t=…,v1=…`)")),
     request_body(content = String, description = "the raw event, signed in the `Stripe-Signature` header"),
-    responses((status = 200, body = WebhookBody), (status = 400, body = Problem, description = "bad, missing or stale signature")))]
-async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<WebhookBody>> {
+    responses((status = 200, body = WebhookBody), (status = 400, body = Problem, description = "bad, missing or stale signature"),
+              (status = 413, body = Problem, description = "the body is larger than 1 MiB")))]
+async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<WebhookBody>> {
+    let body = body.map_err(crate::extract::body_rejection)?;
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     let outcome = state.market.orders().handle_webhook(&body, signature).await?;
     let outcome = match outcome {
