@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::files::{FileStore, LocalFileStore};
 use crate::payments::PaymentProvider;
 use crate::payments::dev::DevPaymentProvider;
-use crate::services::{Accounts, Administration, Cart, Catalog, Downloads, Media, Orders, Payouts, Reviews, Stats, Vendors};
+use crate::services::{Accounts, Administration, Cart, Catalog, Downloads, Jobs, Media, Orders, Payouts, Reviews, Stats, Vendors};
 use crate::storage::sqlite::{SqliteLocation, SqliteStore};
 use crate::storage::{Store, postgres::PostgresStore};
 
@@ -239,6 +239,11 @@ impl Marketplace {
     /// Download links of paid digital works.
     pub fn downloads(&self) -> Downloads<'_> {
         Downloads::new(&self.inner)
+    }
+
+    /// Scheduled jobs that the instances sharing this database take turns at.
+    pub fn jobs(&self) -> Jobs<'_> {
+        Jobs::new(&self.inner)
     }
 
     /// Product reviews: write, edit, delete, moderate, list.

@@ -3,8 +3,11 @@
 //! p50 / p99 latency for the list page, the product detail and uncached full-text search.
 //!
 //! Run: `cargo bench -p kalavpp-server --bench catalog` (add `-- --quick` for a short run, and
-//! `--search-only` to skip the runs before the search section;
+//! `--search-only` to skip the runs before the search section, `--no-search` to stop before it;
 //! `KALAVPP_BENCH_DATABASE_URL=postgres://...` to run it on PostgreSQL).
+
+#[path = "support/ceilings.rs"]
+mod ceilings;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -300,6 +303,49 @@ fn report(name: &str, outcome: &Outcome, target: &str) {
     );
 }
 
+/// Prints `outcome` beside the `ceiling` measured in the same run, and their ratio.
+fn report_ratio(name: &str, outcome: &Outcome, ceiling_name: &str, ceiling: &Outcome, target: &str) {
+    let rate = |o: &Outcome| o.requests as f64 / o.elapsed.as_secs_f64();
+    println!(
+        "{name:<34} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} errors)   ceiling {ceiling_name}: {:>9.0} req/s, p99 {:>6.2} ms   ratio {:.2}   target: {target}",
+        rate(outcome),
+        outcome.p50.as_secs_f64() * 1000.0,
+        outcome.p99.as_secs_f64() * 1000.0,
+        outcome.errors,
+        rate(ceiling),
+        ceiling.p99.as_secs_f64() * 1000.0,
+        rate(outcome) / rate(ceiling).max(f64::MIN_POSITIVE),
+    );
+}
+
+/// The request path against its ceilings: `/healthz` against a bare `ok`, and the cached list and
+/// detail against a bare axum handler serving a copy of the very same bytes.
+fn request_path(
+    load_runtime: &tokio::runtime::Runtime,
+    port: u16,
+    bare: (u16, &ceilings::Mirror),
+    duration: Duration,
+    slugs: &Arc<Vec<String>>,
+) {
+    let (bare_port, mirror) = bare;
+    println!("request path, {CONNECTIONS} connections, each beside its ceiling from this run:");
+    let health = load_runtime.block_on(run(port, CONNECTIONS, duration, Arc::new(|_| "/healthz".to_owned())));
+    let ok = load_runtime.block_on(run(bare_port, CONNECTIONS, duration, Arc::new(|_| "/ok".to_owned())));
+    report_ratio("  GET /healthz", &health, "bare ok", &ok, ">= 0.8");
+    let detail_path = format!("/api/v1/products/{}", slugs[0]);
+    for (name, path) in [
+        ("  GET /products (cached)", "/api/v1/products?per_page=20".to_owned()),
+        ("  GET /products/{slug} (cached)", detail_path),
+    ] {
+        let (content_type, body) = load_runtime.block_on(ceilings::fetch(port, &path));
+        mirror.set(content_type, body.clone());
+        let ours = load_runtime.block_on(run(port, CONNECTIONS, duration, Arc::new(move |_| path.clone())));
+        let same_bytes = load_runtime.block_on(run(bare_port, CONNECTIONS, duration, Arc::new(|_| "/bytes".to_owned())));
+        let label = format!("bare axum, same {} bytes", body.len());
+        report_ratio(name, &ours, &label, &same_bytes, ">= 0.7, p99 <= 5 ms");
+    }
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let duration = Duration::from_secs(if quick { 3 } else { 10 });
@@ -314,6 +360,7 @@ fn main() {
         ("JWT_REFRESH_SECRET", "bench-refresh-secret-0123456789-abcdefghijklmn"),
         ("RATE_LIMIT_MAX_REQUESTS", "0"),
         ("AUTH_RATE_LIMIT_MAX_REQUESTS", "0"),
+        ("MAX_UNPAID_ORDERS", "0"),
         ("RUST_LOG", "warn"),
     ]
     .iter()
@@ -347,11 +394,23 @@ fn main() {
         market.store().backend_name()
     );
 
+    // The bare server gets a runtime of the same shape as the real one.
+    let bare_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (bare_port, mirror) = ceilings::start_bare_server(&bare_runtime);
+
     let search_only = std::env::args().any(|a| a == "--search-only");
     if !search_only {
-        before_search(&market, &load_runtime, &server_runtime, port, duration, &slugs);
+        request_path(&load_runtime, port, (bare_port, &mirror), duration, &slugs);
+        before_search(&market, &load_runtime, &server_runtime, port, duration, &slugs, dir.path());
     }
 
+    if std::env::args().any(|a| a == "--no-search") {
+        return;
+    }
     let more = Instant::now();
     let extra = server_runtime.block_on(async {
         let mut rng = Lcg(4242);
@@ -375,6 +434,7 @@ fn before_search(
     port: u16,
     duration: Duration,
     slugs: &Arc<Vec<String>>,
+    scratch: &std::path::Path,
 ) {
     let list = load_runtime.block_on(run(
         port,
@@ -436,6 +496,15 @@ fn before_search(
     });
     let orders = load_runtime.block_on(checkout_run(port, duration, Arc::new(tokens), Arc::new(digital)));
     report("add to cart + POST /checkout", &orders, ">= 1000 orders/s, p99 <= 50 ms (SQLite)");
+    // The raw checkout-shaped transaction on one rusqlite connection, in this run.
+    let full = ceilings::raw_checkout_rate(scratch, "FULL", duration);
+    let normal = ceilings::raw_checkout_rate(scratch, "NORMAL", duration);
+    let ours = orders.requests as f64 / orders.elapsed.as_secs_f64();
+    println!(
+        "  ceiling: raw rusqlite checkout transaction {full:.0}/s with synchronous=FULL, {normal:.0}/s with NORMAL; ours / FULL = {:.2} (target >= 2.0 through group commit), ours / NORMAL = {:.2}",
+        ours / full.max(f64::MIN_POSITIVE),
+        ours / normal.max(f64::MIN_POSITIVE)
+    );
 }
 
 /// Searches for random pairs and single random words of `WORDS` over the 100,000 products.

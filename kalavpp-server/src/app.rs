@@ -69,11 +69,20 @@ impl FromRef<AppState> for Marketplace {
 /// A built server, bound to its port, not yet serving.
 pub struct Application {
     listener: TcpListener,
+    parts: Mountable,
+}
+
+/// The server's routes and background work over one marketplace, without a listener: what
+/// [`Application`] serves, for mounting in another axum application (`examples/mount.rs`).
+/// Serve the router with `into_make_service_with_connect_info::<SocketAddr>()` (the rate limits
+/// read the client address) and keep [`Mountable::start_jobs`]'s jobs running beside it.
+pub struct Mountable {
     router: Router,
     limits: [IpRateLimit; 2],
     market: Marketplace,
     mailer: Arc<dyn Mailer>,
     metrics: crate::metrics::Metrics,
+    settings: Arc<Settings>,
 }
 
 impl Application {
@@ -91,16 +100,48 @@ impl Application {
             }
         }
         let market = Marketplace::open(settings.core.clone()).await?;
-        Self::assemble(settings, market, listener)
+        let parts = Mountable::new(settings, market)?;
+        Ok(Self { listener, parts })
     }
 
     /// Like [`Application::build`] over an already opened marketplace.
     pub async fn with_marketplace(settings: Settings, market: Marketplace) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(SocketAddr::new(settings.host, settings.port)).await?;
-        Self::assemble(settings, market, listener)
+        let parts = Mountable::new(settings, market)?;
+        Ok(Self { listener, parts })
     }
 
-    fn assemble(settings: Settings, market: Marketplace, listener: TcpListener) -> anyhow::Result<Self> {
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// The marketplace this server wraps.
+    pub fn marketplace(&self) -> &Marketplace {
+        &self.parts.market
+    }
+
+    /// The mailer the outbox worker sends through.
+    pub fn mailer(&self) -> &Arc<dyn Mailer> {
+        &self.parts.mailer
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests. Beside the server run
+    /// the background jobs ([`Mountable::start_jobs`]); the outbox worker finishes the batch it is
+    /// sending before stopping.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let jobs = self.parts.start_jobs();
+        let service = self.parts.router.into_make_service_with_connect_info::<SocketAddr>();
+        let outcome = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
+        jobs.stop().await;
+        tracing::info!("server stopped");
+        outcome
+    }
+}
+
+impl Mountable {
+    /// Builds the routes and the mailer over `market` (already opened with `settings.core`).
+    pub fn new(settings: Settings, market: Marketplace) -> anyhow::Result<Self> {
         // Built from the marketplace's own configuration, which is what the worker delivers for.
         let mail = &market.config().mail;
         let mailer = mailer_for(mail).map_err(|e| anyhow::anyhow!("email delivery: {e}"))?;
@@ -122,48 +163,44 @@ impl Application {
             pages: crate::storefront::PageCache::new(settings.core.cache_max_bytes / 4),
             settings: Arc::new(settings),
         }));
+        let settings = state.settings.clone();
         let router = build_router(state, general.clone(), credentials.clone());
         Ok(Self {
-            listener,
             router,
             limits: [general, credentials],
             market,
             mailer,
             metrics,
+            settings,
         })
     }
 
-    /// The bound port.
-    pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    /// The routes (cheap to clone): nest them with `Router::nest` or serve them as they are.
+    pub fn router(&self) -> Router {
+        self.router.clone()
     }
 
-    /// The marketplace this server wraps.
+    /// The marketplace the routes serve.
     pub fn marketplace(&self) -> &Marketplace {
         &self.market
     }
 
-    /// The mailer the outbox worker sends through.
-    pub fn mailer(&self) -> &Arc<dyn Mailer> {
-        &self.mailer
-    }
-
-    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests. Beside the server run the
-    /// sweeper (idle rate-limit entries, stale unpaid orders) and the outbox worker (email
-    /// delivery), which finishes the batch it is sending before stopping.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let limits = self.limits.clone();
-        let market = self.market.clone();
+    /// Starts the background jobs: metrics upkeep, the sweeper (idle rate-limit entries, stale
+    /// unpaid orders, matured sales), the payment reconciler, scheduled backups (when
+    /// `BACKUP_INTERVAL` is set) and the outbox worker (email delivery).
+    pub fn start_jobs(&self) -> BackgroundJobs {
+        let mut tasks = Vec::new();
         let metrics = self.metrics.clone();
-        let upkeep = tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             // Request durations wait in memory until folded into their histogram buckets.
             let mut tick = tokio::time::interval(Duration::from_secs(5));
             loop {
                 tick.tick().await;
                 metrics.run_upkeep();
             }
-        });
-        let sweeper = tokio::spawn(async move {
+        }));
+        let (limits, market) = (self.limits.clone(), self.market.clone());
+        tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tick.tick().await;
@@ -177,9 +214,9 @@ impl Application {
                     tracing::warn!(error = %err, "releasing matured sales failed");
                 }
             }
-        });
+        }));
         let market = self.market.clone();
-        let reconciler = tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             // Refunds, automatic refunds of late payments and session expiries whose first
             // attempt failed or was cut short are retried until the provider confirms.
             let mut tick = tokio::time::interval(Duration::from_secs(10));
@@ -189,7 +226,16 @@ impl Application {
                     tracing::warn!(error = %err, "reconciling payment actions failed");
                 }
             }
-        });
+        }));
+        if let Some(schedule) = self.settings.backups.clone() {
+            let instance = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+            tasks.push(tokio::spawn(crate::backup_schedule::run(
+                self.settings.clone(),
+                self.market.clone(),
+                schedule,
+                instance,
+            )));
+        }
         let worker = OutboxWorker::for_marketplace(&self.market, self.mailer.clone());
         let (stop_mail, mail_stopped) = tokio::sync::oneshot::channel::<()>();
         let mail = tokio::spawn(async move {
@@ -199,26 +245,49 @@ impl Application {
                 })
                 .await;
         });
-        let mail_abort = mail.abort_handle();
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let stop = shutdown_signal();
-        let outcome = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
-        sweeper.abort();
-        reconciler.abort();
-        upkeep.abort();
-        let _ = stop_mail.send(());
-        if tokio::time::timeout(MAIL_SHUTDOWN_GRACE, mail).await.is_err() {
-            // Messages still `sending` are claimed again once their lease runs out.
-            tracing::warn!("the outbox worker did not finish its batch in time; stopping it");
-            mail_abort.abort();
+        BackgroundJobs {
+            tasks,
+            stop_mail: Some(stop_mail),
+            mail: Some(mail),
         }
-        tracing::info!("server stopped");
-        outcome
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called (before serving
-/// starts), so a signal that arrives right after start-up is never missed.
+/// The running background jobs of a [`Mountable`]; dropping them aborts them at once,
+/// [`BackgroundJobs::stop`] lets the outbox worker finish its batch first.
+pub struct BackgroundJobs {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop_mail: Option<tokio::sync::oneshot::Sender<()>>,
+    mail: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl BackgroundJobs {
+    /// Stops the jobs; the outbox worker gets a grace period to finish the batch it is sending.
+    pub async fn stop(mut self) {
+        self.tasks.iter().for_each(tokio::task::JoinHandle::abort);
+        if let Some(stop) = self.stop_mail.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mail) = self.mail.take() {
+            let abort = mail.abort_handle();
+            if tokio::time::timeout(MAIL_SHUTDOWN_GRACE, mail).await.is_err() {
+                // Messages still `sending` are claimed again once their lease runs out.
+                tracing::warn!("the outbox worker did not finish its batch in time; stopping it");
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for BackgroundJobs {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(tokio::task::JoinHandle::abort);
+        if let Some(mail) = &self.mail {
+            mail.abort();
+        }
+    }
+}
+
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

@@ -5,7 +5,9 @@
 //!   `pg_restore --clean --if-exists -d <database> DIR/kalavpp.dump`).
 //! - Files: the local file store (`<data dir>/files`: public images and private downloads) is copied
 //!   to `DIR/files`.
-//! - `DIR/backup.json` says what was written and when.
+//! - `DIR/backup.json` says what was written and when, with the row count of every table (counted in
+//!   the snapshot the copy was made from); it is written last, so a directory without it is an
+//!   interrupted backup.
 //!
 //! `kalavpp restore DIR` puts a SQLite backup back into an empty data directory (it refuses a
 //! database or files already there), after checking the manifest and `PRAGMA integrity_check`.
@@ -14,16 +16,20 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kalavpp_core::storage::sqlite::{SqliteLocation, backup_file, integrity_check};
+use kalavpp_core::config::FileStorage;
+use kalavpp_core::storage::postgres;
+use kalavpp_core::storage::sqlite::{SqliteLocation, backup_file, integrity_check, table_row_counts};
 use serde_json::json;
 
 use crate::settings::Settings;
 
 /// What a backup wrote.
 #[derive(Debug)]
-struct Written {
-    database: PathBuf,
-    files: u64,
+pub struct Written {
+    /// The database copy (`kalavpp.db` or `kalavpp.dump`).
+    pub database: PathBuf,
+    /// How many uploaded files were copied.
+    pub files: u64,
 }
 
 /// Runs the backup; prints what it wrote, or one line per problem.
@@ -45,31 +51,22 @@ pub async fn run(settings: &Settings, output: &Path) -> ExitCode {
     }
 }
 
-async fn backup(settings: &Settings, output: &Path) -> Result<Written, String> {
+/// Writes a backup of the marketplace described by `settings` into `output` (new or empty): the
+/// database (with the row count of every table, taken from the same snapshot), the local files and
+/// `backup.json`. Safe while servers run on the same database.
+pub async fn backup(settings: &Settings, output: &Path) -> Result<Written, String> {
     if output.exists() && std::fs::read_dir(output).map_err(|e| e.to_string())?.next().is_some() {
         return Err(format!("{} is not empty; choose a new directory", output.display()));
     }
     std::fs::create_dir_all(output).map_err(|e| format!("{}: {e}", output.display()))?;
     let url = settings.core.database_url.expose();
-    let (backend, database) = if url.starts_with("postgres") {
+    let (backend, database, rows) = if url.starts_with("postgres") {
         let target = output.join("kalavpp.dump");
-        // The password goes through the environment, never the command line.
-        let (url_without_password, password) = settings.core.database_url.split_password();
-        let mut pg_dump = std::process::Command::new("pg_dump");
-        pg_dump
-            .args(["--format=custom", "--no-owner", "--file"])
-            .arg(&target)
-            .arg(&url_without_password);
-        if let Some(password) = password {
-            pg_dump.env("PGPASSWORD", password);
-        }
-        let status = pg_dump
-            .status()
-            .map_err(|e| format!("cannot run pg_dump (install the PostgreSQL client tools): {e}"))?;
-        if !status.success() {
-            return Err(format!("pg_dump exited with {status}"));
-        }
-        ("postgres", target)
+        let (rows, dumped) = postgres::dump_in_snapshot(url, |snapshot| pg_dump(settings, target.clone(), snapshot))
+            .await
+            .map_err(|e| e.to_string())?;
+        dumped?;
+        ("postgres", target, rows)
     } else {
         let source = match SqliteLocation::parse(url) {
             Some(SqliteLocation::File(path)) => path,
@@ -78,23 +75,63 @@ async fn backup(settings: &Settings, output: &Path) -> Result<Written, String> {
         };
         let target = output.join("kalavpp.db");
         backup_file(&source, &target).await.map_err(|e| e.to_string())?;
-        ("sqlite", target)
+        let rows = table_row_counts(&target).await.map_err(|e| e.to_string())?;
+        ("sqlite", target, rows)
     };
     let files_source = settings.core.data_dir.join("files");
-    let files = if files_source.is_dir() {
-        copy_tree(&files_source, &output.join("files")).map_err(|e| format!("copying files: {e}"))?
+    let files_target = output.join("files");
+    let files = if matches!(settings.core.file_storage, FileStorage::Local) && files_source.is_dir() {
+        tokio::task::spawn_blocking(move || copy_tree(&files_source, &files_target))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("copying files: {e}"))?
     } else {
         0
+    };
+    let file_storage = match &settings.core.file_storage {
+        FileStorage::Local => "local".to_owned(),
+        FileStorage::S3(s3) => format!("s3://{} (not copied: keep the bucket versioned or replicated)", s3.bucket),
     };
     let manifest = json!({
         "created_at": chrono::Utc::now(),
         "version": env!("CARGO_PKG_VERSION"),
         "backend": backend,
         "database": database.file_name().and_then(|n| n.to_str()),
+        "rows": rows,
         "files": files,
+        "file_storage": file_storage,
     });
-    std::fs::write(output.join("backup.json"), format!("{manifest:#}\n")).map_err(|e| e.to_string())?;
+    // The manifest is written last: a directory without one is an interrupted backup.
+    let partial = output.join("backup.json.partial");
+    std::fs::write(&partial, format!("{manifest:#}\n")).map_err(|e| e.to_string())?;
+    std::fs::rename(&partial, output.join("backup.json")).map_err(|e| e.to_string())?;
     Ok(Written { database, files })
+}
+
+/// Runs `pg_dump` of the configured database into `target`, reading `snapshot`.
+async fn pg_dump(settings: &Settings, target: PathBuf, snapshot: String) -> Result<(), String> {
+    // The password goes through the environment, never the command line.
+    let (url_without_password, password) = settings.core.database_url.split_password();
+    tokio::task::spawn_blocking(move || {
+        let mut pg_dump = std::process::Command::new("pg_dump");
+        pg_dump
+            .args(["--format=custom", "--no-owner", "--snapshot", &snapshot, "--file"])
+            .arg(&target)
+            .arg(&url_without_password);
+        if let Some(password) = password {
+            pg_dump.env("PGPASSWORD", password);
+        }
+        let status = pg_dump
+            .status()
+            .map_err(|e| format!("cannot run pg_dump (install the PostgreSQL client tools): {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("pg_dump exited with {status}"))
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }
 
 /// Copies the regular files under `from` to `to` (same layout); returns how many.
@@ -176,6 +213,15 @@ async fn restore(settings: &Settings, from: &Path) -> Result<(PathBuf, u64), Str
         ));
     }
     integrity_check(&source).await.map_err(|e| format!("{}: {e}", source.display()))?;
+    if let Some(expected) = manifest.get("rows") {
+        let counted = table_row_counts(&source).await.map_err(|e| format!("{}: {e}", source.display()))?;
+        if serde_json::to_value(&counted).ok().as_ref() != Some(expected) {
+            return Err(format!(
+                "{} does not hold the rows the manifest lists (the backup is damaged or was altered)",
+                source.display()
+            ));
+        }
+    }
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
     }

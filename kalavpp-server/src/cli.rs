@@ -26,7 +26,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (the default).
-    Serve,
+    Serve {
+        /// Fill an empty database with the demo marketplace first (the default in development;
+        /// refused in production).
+        #[arg(long, conflicts_with = "no_demo")]
+        demo: bool,
+        /// Start on an empty database as it is (no demo marketplace).
+        #[arg(long)]
+        no_demo: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create an administrator account; the password is read from standard input.
@@ -60,8 +68,12 @@ pub enum Command {
 
 /// Runs the parsed command with the given environment.
 pub async fn run(cli: Cli, vars: HashMap<String, String>) -> ExitCode {
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(&vars).await,
+    let default = Command::Serve {
+        demo: false,
+        no_demo: false,
+    };
+    match cli.command.unwrap_or(default) {
+        Command::Serve { demo, no_demo } => serve(&vars, demo, no_demo).await,
         Command::Migrate => migrate(&vars).await,
         Command::CreateAdmin {
             email,
@@ -94,12 +106,20 @@ fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Settin
     })
 }
 
-async fn serve(vars: &HashMap<String, String>) -> ExitCode {
+async fn serve(vars: &HashMap<String, String>, demo: bool, no_demo: bool) -> ExitCode {
+    if demo && settings::is_production(vars) {
+        eprintln!("kalavpp: --demo only runs in development (the demo accounts share a published password)");
+        return ExitCode::FAILURE;
+    }
     let settings = match load(vars, true) {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    let banner = banner_lines(&settings);
+    let production = settings.core.mode == Mode::Production;
+    let want_demo = !production && !no_demo;
+    let max_asset = settings.core.max_asset_bytes;
+    let mut banner = banner_lines(&settings);
+    let base = format!("http://{}:{{port}}", settings.host);
     for note in &settings.notes {
         eprintln!("kalavpp: note: {note}");
     }
@@ -110,6 +130,20 @@ async fn serve(vars: &HashMap<String, String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if want_demo {
+        match fill_demo(app.marketplace(), max_asset, &base).await {
+            Ok(Some(lines)) => {
+                // Before the secrets line, which stays last.
+                let at = banner.iter().position(|l| l.starts_with("  Secrets:")).unwrap_or(banner.len());
+                banner.splice(at..at, lines);
+            }
+            Ok(None) => {}
+            Err(err) => {
+                eprintln!("kalavpp: cannot fill the demo marketplace: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let port = app.port();
     for line in banner {
         println!("{}", line.replace("{port}", &port.to_string()));
@@ -121,6 +155,24 @@ async fn serve(vars: &HashMap<String, String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Fills an empty database with the demo marketplace; the banner lines that say how to sign in,
+/// or `None` when the database was not empty.
+async fn fill_demo(market: &Marketplace, max_asset: u64, base: &str) -> Result<Option<Vec<String>>, Error> {
+    use crate::demo::{DEMO_CUSTOMER, DEMO_PASSWORD};
+    use crate::demo_shop::{DEMO_ADMIN, DEMO_ARTIST};
+    if !crate::demo_shop::is_empty(market).await? {
+        return Ok(None);
+    }
+    eprintln!("kalavpp: an empty database: filling in the demo marketplace (--no-demo to skip)");
+    let works = crate::demo_shop::fill(market, max_asset).await?;
+    Ok(Some(vec![
+        format!("  Demo:      {works} works by 8 artists; every demo account's password is {DEMO_PASSWORD}"),
+        format!("             admin    {DEMO_ADMIN}  ({base}/admin)"),
+        format!("             artist   {DEMO_ARTIST}  ({base}/studio)"),
+        format!("             customer {DEMO_CUSTOMER}"),
+    ]))
 }
 
 fn banner_lines(settings: &Settings) -> Vec<String> {
@@ -142,6 +194,14 @@ fn banner_lines(settings: &Settings) -> Vec<String> {
             None => "  Email:     logged only (set SMTP_URL or SENDGRID_API_KEY to deliver)".to_owned(),
         },
     ];
+    if let Some(backups) = &settings.backups {
+        lines.push(format!(
+            "  Backups:   every {}s into {}, newest {} kept",
+            backups.interval.as_secs(),
+            backups.dir.display(),
+            backups.keep
+        ));
+    }
     if settings.generated_secrets {
         lines.push(format!(
             "  Secrets:   generated for development in {}",

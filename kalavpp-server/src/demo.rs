@@ -99,7 +99,7 @@ pub async fn run(settings: Settings) -> ExitCode {
     }
 }
 
-async fn register(market: &Marketplace, email: &str, name: &str) -> Result<Option<Actor>, Error> {
+pub(crate) async fn register(market: &Marketplace, email: &str, name: &str) -> Result<Option<Actor>, Error> {
     let registration = Registration {
         email: email.into(),
         password: DEMO_PASSWORD.into(),

@@ -5,8 +5,10 @@ pub mod admin_gate;
 pub mod api;
 pub mod app;
 pub mod backup;
+pub mod backup_schedule;
 pub mod cli;
 pub mod demo;
+pub mod demo_shop;
 pub mod extract;
 pub mod http_error;
 pub mod metrics;
@@ -19,5 +21,5 @@ pub mod studio;
 pub mod upload_limits;
 pub mod web;
 
-pub use app::{AppState, Application};
+pub use app::{AppState, Application, BackgroundJobs, Mountable};
 pub use settings::Settings;

@@ -46,6 +46,59 @@ pub struct Settings {
     /// storefront is on and `FRONTEND_URL` is not set): the core's `frontend_url` is then
     /// `BACKEND_URL` and follows it when the port is picked at start-up.
     pub frontend_is_storefront: bool,
+    /// Scheduled backups (`BACKUP_INTERVAL`, `BACKUP_KEEP`, `BACKUP_DIR`); `None` when
+    /// `BACKUP_INTERVAL` is unset.
+    pub backups: Option<BackupSchedule>,
+}
+
+/// When and where the server takes its scheduled backups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
+    /// How often (`BACKUP_INTERVAL`, e.g. `6h` or `1d`).
+    pub interval: Duration,
+    /// How many backups to keep (`BACKUP_KEEP`, default [`DEFAULT_BACKUP_KEEP`]).
+    pub keep: usize,
+    /// Where they go (`BACKUP_DIR`, default `<data dir>/backups`), one directory each.
+    pub dir: PathBuf,
+}
+
+/// Scheduled backups kept when `BACKUP_KEEP` is unset.
+pub const DEFAULT_BACKUP_KEEP: usize = 7;
+
+/// `BACKUP_INTERVAL`, `BACKUP_KEEP` and `BACKUP_DIR`.
+fn backup_settings(
+    problems: &mut Vec<String>,
+    get: &impl Fn(&str) -> Option<String>,
+    data_dir: &Path,
+    database_url: &str,
+) -> Option<BackupSchedule> {
+    let keep = number(problems, "BACKUP_KEEP", get("BACKUP_KEEP"), DEFAULT_BACKUP_KEEP);
+    if !(1..=1000).contains(&keep) {
+        problems.push("BACKUP_KEEP: must be between 1 and 1000".into());
+    }
+    let dir = get("BACKUP_DIR").map_or_else(|| data_dir.join("backups"), PathBuf::from);
+    let Some(text) = get("BACKUP_INTERVAL") else {
+        for name in ["BACKUP_KEEP", "BACKUP_DIR"] {
+            if get(name).is_some() {
+                problems.push(format!(
+                    "{name}: is set but BACKUP_INTERVAL is not (no scheduled backups would be taken)"
+                ));
+            }
+        }
+        return None;
+    };
+    let Some(interval) = parse_duration(&text).filter(|d| *d >= Duration::from_secs(1)) else {
+        problems.push(format!("BACKUP_INTERVAL: `{text}` is not a duration such as 6h or 1d"));
+        return None;
+    };
+    if database_url.starts_with("sqlite::memory:") || database_url == "sqlite://:memory:" {
+        problems.push("BACKUP_INTERVAL: an in-memory database cannot be backed up".into());
+    }
+    Some(BackupSchedule {
+        interval,
+        keep: keep.clamp(1, 1000),
+        dir,
+    })
 }
 
 /// `AWS_S3_BUCKET` and its companions: S3 storage for uploads when the bucket is set.
@@ -89,15 +142,20 @@ fn file_storage_settings(problems: &mut Vec<String>, get: &impl Fn(&str) -> Opti
     })
 }
 
+/// Whether `KALAVPP_ENV` or `NODE_ENV` in `vars` says `production`.
+pub fn is_production(vars: &HashMap<String, String>) -> bool {
+    ["KALAVPP_ENV", "NODE_ENV"]
+        .iter()
+        .filter_map(|name| vars.get(*name))
+        .any(|v| v.trim().eq_ignore_ascii_case("production"))
+}
+
 /// Reads settings from `vars`; in development, missing secrets are generated once into the data
 /// directory. Returns every problem found, one line each, naming the variable.
 pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Settings, Vec<String>> {
     let mut problems = Vec::new();
     let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let production = [get("KALAVPP_ENV"), get("NODE_ENV")]
-        .iter()
-        .flatten()
-        .any(|v| v.eq_ignore_ascii_case("production"));
+    let production = is_production(vars);
     let mode = if production { Mode::Production } else { Mode::Development };
 
     let data_dir = PathBuf::from(get("KALAVPP_DATA_DIR").unwrap_or_else(|| "./data".into()));
@@ -250,6 +308,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
 
     let mail = mail_settings(&mut problems, &get);
     let file_storage = file_storage_settings(&mut problems, &get);
+    let backups = backup_settings(&mut problems, &get, &data_dir, &database_url);
 
     let currency = get("KALAVPP_CURRENCY").unwrap_or_else(|| "usd".into()).to_ascii_lowercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -328,6 +387,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         notes,
         storefront,
         frontend_is_storefront,
+        backups,
     })
 }
 
@@ -479,6 +539,47 @@ mod tests {
         assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("0"), None);
         assert_eq!(parse_duration("ten"), None);
+    }
+
+    #[test]
+    fn backup_schedule_settings() {
+        let dev = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("JWT_SECRET", "a".repeat(40)),
+                ("JWT_REFRESH_SECRET", "b".repeat(40)),
+                ("KALAVPP_DATA_DIR", "/srv/kv".into()),
+            ];
+            pairs.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+            load(&pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(), false)
+        };
+        assert_eq!(dev(&[]).unwrap().backups, None);
+        let schedule = dev(&[("BACKUP_INTERVAL", "6h")]).unwrap().backups.unwrap();
+        assert_eq!(
+            schedule,
+            BackupSchedule {
+                interval: Duration::from_secs(6 * 3600),
+                keep: DEFAULT_BACKUP_KEEP,
+                dir: PathBuf::from("/srv/kv/backups")
+            }
+        );
+        let custom = dev(&[("BACKUP_INTERVAL", "1d"), ("BACKUP_KEEP", "3"), ("BACKUP_DIR", "/var/backups/kv")]).unwrap();
+        assert_eq!(
+            custom.backups.as_ref().map(|b| (b.keep, b.dir.clone())),
+            Some((3, PathBuf::from("/var/backups/kv")))
+        );
+        for (extra, name) in [
+            (&[("BACKUP_INTERVAL", "often")][..], "BACKUP_INTERVAL"),
+            (&[("BACKUP_INTERVAL", "1d"), ("BACKUP_KEEP", "0")][..], "BACKUP_KEEP"),
+            (&[("BACKUP_KEEP", "3")][..], "BACKUP_KEEP"),
+            (&[("BACKUP_DIR", "/tmp/b")][..], "BACKUP_DIR"),
+            (
+                &[("BACKUP_INTERVAL", "1h"), ("DATABASE_URL", "sqlite::memory:")][..],
+                "BACKUP_INTERVAL",
+            ),
+        ] {
+            let problems = dev(extra).unwrap_err();
+            assert!(problems.iter().any(|p| p.starts_with(name)), "{extra:?}: {problems:?}");
+        }
     }
 
     #[test]

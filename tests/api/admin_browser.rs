@@ -315,9 +315,27 @@ async fn admin_flow_in_chromium(app: TestApp, sink: SmtpSink) {
     assert!(browser.text().await.contains("Gross merchandise value per week"));
     browser.check("analytics-weekly").await;
 
-    // ---- approve and mark a payout paid ----
+    // ---- approve and mark a payout paid: the panel shows where to send the money ----
+    app.patch(
+        "/vendor/me",
+        Some(&ana.user.access),
+        json!({"payout_details": {"iban": "PT50 0002 0123 1234 5678 9015 4"}}),
+    )
+    .await
+    .expect(200);
     browser.click_link("Payouts").await;
-    assert!(browser.text().await.contains("300.00 USD"));
+    let payouts = browser.text().await;
+    assert!(payouts.contains("300.00 USD") && payouts.contains("Ana Oils"), "{payouts}");
+    let details = browser
+        .client
+        .find(Locator::Css("pre.pay-to"))
+        .await
+        .expect("payout details")
+        .prop("textContent")
+        .await
+        .expect("text")
+        .unwrap_or_default();
+    assert!(details.contains("PT50 0002 0123 1234 5678 9015 4"), "{details}");
     browser.check("payouts").await;
     browser
         .submit(&format!("form[action='/admin/payouts/{payout_id}/approve'] button"))

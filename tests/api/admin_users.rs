@@ -7,7 +7,8 @@ use crate::helpers::{TestApp, on_both_backends};
 on_both_backends!(
     only_admins_reach_admin_routes,
     admin_lists_and_filters_users,
-    admin_changes_are_audited
+    admin_changes_are_audited,
+    suspending_an_artists_account_closes_the_shop
 );
 
 async fn only_admins_reach_admin_routes(app: TestApp) {
@@ -153,4 +154,39 @@ async fn admin_changes_are_audited(app: TestApp) {
     .expect_problem(409, "cannot_demote_self");
     let log = app.get("/admin/audit-log", Some(&admin.access)).await.expect(200);
     assert_eq!(log.body["total"], 2);
+}
+
+async fn suspending_an_artists_account_closes_the_shop(app: TestApp) {
+    let admin = app.admin().await;
+    let shop = crate::catalog_support::approved_shop(&app, &admin, "ivy@example.com", "Ivy Inks").await;
+    let work = crate::payment_support::physical(&app, &shop.user.access, "Ink heron", 12_000, 2).await;
+    let slug = work["slug"].as_str().unwrap().to_owned();
+    app.get(&format!("/products/{slug}"), None).await.expect(200);
+    assert_eq!(app.get("/products?q=heron", None).await.expect(200).body["total"], 1);
+
+    app.patch(
+        &format!("/admin/users/{}", shop.user.id),
+        Some(&admin.access),
+        json!({"status": "suspended"}),
+    )
+    .await
+    .expect(200);
+    // The works leave the catalogue and the shop's page closes.
+    app.get(&format!("/products/{slug}"), None).await.expect(404);
+    assert_eq!(app.get("/products?q=heron", None).await.expect(200).body["total"], 0);
+    let vendor = app
+        .get(&format!("/admin/vendors?status=suspended"), Some(&admin.access))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(vendor["total"], 1, "{vendor}");
+    // Reactivating the account does not reopen the shop by itself.
+    app.patch(
+        &format!("/admin/users/{}", shop.user.id),
+        Some(&admin.access),
+        json!({"status": "active"}),
+    )
+    .await
+    .expect(200);
+    app.get(&format!("/products/{slug}"), None).await.expect(404);
 }

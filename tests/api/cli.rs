@@ -82,6 +82,7 @@ fn serves_on_an_empty_data_dir_and_stops_on_sigterm() {
     let data = dir.path().join("fresh");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = kalavpp(&data)
+        .args(["serve", "--no-demo"])
         .env("PORT", port.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -104,6 +105,132 @@ fn serves_on_an_empty_data_dir_and_stops_on_sigterm() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    assert_eq!(
+        published_works(&format!("sqlite://{}", data.join("kalavpp.db").display())),
+        0,
+        "--no-demo starts empty"
+    );
+}
+
+/// Starts `kalavpp` with `args` on `data`, waits for `/healthz` and returns the child, the base
+/// URL and the banner (stdout up to the first blank read).
+fn serve_and_read_banner(data: &std::path::Path, args: &[&str]) -> (std::process::Child, String, String) {
+    use std::io::BufRead as _;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = kalavpp(data)
+        .args(args)
+        .env("PORT", port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    // The banner is printed once the server is ready (after the demo is filled in); in
+    // development its last line names the generated secrets.
+    while stdout.read_line(&mut banner).unwrap_or(0) > 0 && !banner.contains("Secrets:") {}
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (child, base, banner)
+}
+
+fn stop(mut child: std::process::Child) {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn the_first_development_run_is_a_demo_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh");
+    let (child, base, banner) = serve_and_read_banner(&data, &[]);
+    for expected in [
+        "Demo:",
+        "admin@demo.kalavpp.test",
+        "aria@demo.kalavpp.test",
+        "customer@demo.kalavpp.test",
+        "demo-password-123",
+    ] {
+        assert!(banner.contains(expected), "{expected} not in the banner:\n{banner}");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (stats, categories, reviewed) = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let login = |email: &'static str| {
+            let client = client.clone();
+            let url = format!("{base}/api/v1/auth/login");
+            async move {
+                let body: serde_json::Value = client
+                    .post(url)
+                    .json(&serde_json::json!({"email": email, "password": "demo-password-123"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                body["access_token"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{email}: {body}"))
+                    .to_owned()
+            }
+        };
+        let admin = login("admin@demo.kalavpp.test").await;
+        let get = |path: String, token: Option<String>| {
+            let client = client.clone();
+            let url = format!("{base}/api/v1{path}");
+            async move {
+                let mut request = client.get(url);
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                request.send().await.unwrap().json::<serde_json::Value>().await.unwrap()
+            }
+        };
+        let stats = get("/admin/stats".into(), Some(admin)).await;
+        let categories = get("/categories".into(), None).await;
+        let products = get("/products?per_page=100".into(), None).await;
+        let mut reviewed = 0;
+        for product in products["items"].as_array().unwrap() {
+            let reviews = get(format!("/products/{}/reviews", product["id"].as_str().unwrap()), None).await;
+            reviewed += usize::from(reviews["total"].as_i64().unwrap_or(0) > 0);
+        }
+        (stats, categories, reviewed)
+    });
+    stop(child);
+    assert!(stats["products"]["published"].as_i64().unwrap() >= 50, "{stats}");
+    assert!(stats["vendors"]["approved"].as_i64().unwrap() >= 5, "{stats}");
+    assert!(stats["vendors"]["pending"].as_i64().unwrap() >= 2, "{stats}");
+    assert!(stats["users"]["customers"].as_i64().unwrap() >= 3, "{stats}");
+    assert!(stats["orders"]["paid"].as_i64().unwrap() >= 5, "{stats}");
+    assert!(stats["payouts"]["requested_cents"].as_i64().unwrap() > 0, "{stats}");
+    let used = categories
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["product_count"].as_i64().unwrap_or(0) > 0)
+        .count();
+    assert!(used >= 8, "works across the categories: {categories}");
+    assert!(reviewed >= 5, "reviews on {reviewed} works");
+
+    // A second start leaves the shop as it is.
+    let (child, _, banner) = serve_and_read_banner(&data, &["serve", "--demo"]);
+    stop(child);
+    assert!(!banner.contains("Demo:"), "{banner}");
+    assert!(published_works(&format!("sqlite://{}", data.join("kalavpp.db").display())) >= 50);
+
+    // Production never fills in the demo, and refuses to be asked to.
+    let refused = kalavpp(&dir.path().join("prod"))
+        .args(["serve", "--demo"])
+        .env("KALAVPP_ENV", "production")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--demo"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }
 
 fn run_ok(command: &mut Command) -> String {

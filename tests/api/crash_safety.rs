@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 const CYCLES: usize = 10;
 const DEMO_PASSWORD: &str = "demo-password-123";
 
-fn kalavpp(data_dir: &std::path::Path) -> Command {
+pub(crate) fn kalavpp(data_dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kalavpp"));
     command
         .env_clear()
@@ -32,7 +32,7 @@ async fn start(data: &std::path::Path, client: &reqwest::Client) -> (Child, Stri
     start_with(data, client, &[]).await
 }
 
-async fn start_with(data: &std::path::Path, client: &reqwest::Client, env: &[(&str, &str)]) -> (Child, String) {
+pub(crate) async fn start_with(data: &std::path::Path, client: &reqwest::Client, env: &[(&str, &str)]) -> (Child, String) {
     let port = free_port();
     let child = kalavpp(data)
         .envs(env.iter().copied())
@@ -58,9 +58,9 @@ async fn start_with(data: &std::path::Path, client: &reqwest::Client, env: &[(&s
 }
 
 /// What the server acknowledged: order id → whether its payment was acknowledged.
-type Acknowledged = Arc<Mutex<HashMap<String, bool>>>;
+pub(crate) type Acknowledged = Arc<Mutex<HashMap<String, bool>>>;
 
-async fn shop_until_killed(client: reqwest::Client, base: String, token: String, products: Vec<String>, acked: Acknowledged) {
+pub(crate) async fn shop_until_killed(client: reqwest::Client, base: String, token: String, products: Vec<String>, acked: Acknowledged) {
     let api = format!("{base}/api/v1");
     for n in 0.. {
         let product = &products[n % products.len()];
@@ -186,12 +186,12 @@ async fn kill_9_under_checkout_and_payment_loses_nothing_acknowledged() {
 }
 
 /// A `GET` answered with JSON.
-async fn get_json(client: &reqwest::Client, url: String) -> Value {
+pub(crate) async fn get_json(client: &reqwest::Client, url: String) -> Value {
     client.get(url).send().await.unwrap().json::<Value>().await.unwrap()
 }
 
 /// Signs in through the API and returns the access token.
-async fn sign_in(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+pub(crate) async fn sign_in(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
     let login = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"email": email, "password": password}))

@@ -8,6 +8,7 @@ mod admin_flow;
 mod admin_users;
 mod auth_attacks;
 mod auth_flows;
+mod backup_restore;
 mod browser;
 mod browser_support;
 mod catalog_attacks;

@@ -56,3 +56,45 @@ fn search_path_is_added_to_any_url_form() {
         assert_eq!(config.get_options(), Some("-c search_path=t_1"), "{url}");
     }
 }
+
+/// `sslmode` decides TLS as libpq does: `require` encrypts (the server's own certificate is not
+/// checked), `disable` does not, `verify-full` refuses a certificate no trusted root vouches for.
+#[tokio::test]
+async fn sslmode_decides_tls_postgres() {
+    let Some(db) = PostgresSchema::from_env().await else {
+        return;
+    };
+    let base = std::env::var(POSTGRES_URL_VAR).unwrap();
+    let (observer, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("observer");
+    tokio::spawn(connection);
+    let server_ssl: String = observer.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+    for (mode, encrypted) in [("require", true), ("disable", false)] {
+        let application = format!("kv_tls_{}", uuid::Uuid::new_v4().simple());
+        let url = format!("{}&sslmode={mode}&application_name={application}", db.url);
+        let connected = kalavpp_core::storage::postgres::PostgresStore::connect(&url, 2).await;
+        if mode == "require" && server_ssl != "on" {
+            let err = connected.err().expect("require against a server without TLS fails");
+            assert!(err.to_string().to_lowercase().contains("tls"), "{err}");
+            continue;
+        }
+        let store = connected.unwrap_or_else(|e| panic!("sslmode={mode}: {e}"));
+        kalavpp_core::storage::HealthStore::ping(&store).await.expect("ping");
+        let rows = observer
+            .query(
+                "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = $1",
+                &[&application],
+            )
+            .await
+            .unwrap();
+        assert!(!rows.is_empty(), "the store's connections are visible");
+        assert!(rows.iter().all(|r| r.get::<_, bool>(0) == encrypted), "sslmode={mode}");
+    }
+    if server_ssl == "on" {
+        let refused = kalavpp_core::storage::postgres::PostgresStore::connect(&format!("{}&sslmode=verify-full", db.url), 2)
+            .await
+            .err()
+            .expect("a self-signed server certificate is refused under verify-full");
+        assert!(refused.to_string().to_lowercase().contains("certificate"), "{refused}");
+    }
+    db.drop_schema().await;
+}

@@ -16,6 +16,7 @@ mod change_feed;
 mod downloads;
 mod health;
 mod intents;
+mod leases;
 mod ledger;
 mod orders;
 mod outbox;

@@ -5,7 +5,7 @@ use tracing::instrument;
 
 use crate::auth::Actor;
 use crate::domain::{AuditId, Page, PageRequest, Role, User, UserId, UserStatus, now};
-use crate::domain::{EmailId, ProductStatus, VendorId};
+use crate::domain::{EmailId, ProductStatus, VendorId, VendorStatus};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
 use crate::storage::{AdminProductFilter, Product, StoreError};
@@ -100,10 +100,20 @@ impl<'a> Administration<'a> {
                 details: serde_json::Value::Object(details),
             },
         };
-        self.inner.store.admin_update_user(change).await.map_err(|e| match e {
+        let user = self.inner.store.admin_update_user(change).await.map_err(|e| match e {
             crate::storage::StoreError::NotFound => Error::not_found("user_not_found", "user not found"),
             other => other.into(),
-        })
+        })?;
+        // A suspended account's shop closes with it: its works leave the catalogue and nothing
+        // more can be bought from it. Reactivating the account leaves the shop suspended until an
+        // admin reinstates it (it may have been suspended for its own reasons).
+        if status == Some(UserStatus::Suspended)
+            && let Some(vendor) = self.inner.store.vendor_by_user(user_id).await?
+            && vendor.status == VendorStatus::Approved
+        {
+            super::Vendors::new(self.inner).suspend(actor, vendor.id).await?;
+        }
+        Ok(user)
     }
 
     /// The email outbox, newest first.

@@ -232,6 +232,13 @@ impl<'a> Vendors<'a> {
         Ok(self.inner.store.list_vendors(&filter, page).await?)
     }
 
+    /// Any vendor with its private payout details, for admins (who pay it out).
+    #[instrument(skip_all)]
+    pub async fn for_admin(&self, actor: &Actor, id: VendorId) -> Result<Vendor> {
+        actor.require_admin()?;
+        self.existing(id).await
+    }
+
     /// Approves a pending (or previously rejected) application; the user becomes a vendor.
     #[instrument(skip_all)]
     pub async fn approve(&self, actor: &Actor, id: VendorId) -> Result<Vendor> {

@@ -170,6 +170,21 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit(&self, filter: &AuditFilter, page: PageRequest) -> StoreResult<Page<AuditEntry>>;
 }
 
+/// Leases of scheduled jobs, so that instances sharing one database run each period of a job once.
+#[async_trait]
+pub trait JobLeaseStore: Send + Sync {
+    /// Takes job `name`'s lease for `holder` until `until` when nobody holds it or the lease ran
+    /// out by `now` — even the holder cannot take it again before it runs out, so each lease is one
+    /// run. Returns whether `holder` got it; the database decides, so of several instances asking
+    /// at once exactly one gets it.
+    async fn acquire_lease(&self, name: &str, holder: &str, now: Timestamp, until: Timestamp) -> StoreResult<bool>;
+    /// Ends `holder`'s lease of job `name` at `until` (e.g. `now`, to let the job run again at
+    /// once after a failed run). Nothing happens when someone else holds it.
+    async fn release_lease(&self, name: &str, holder: &str, until: Timestamp) -> StoreResult<()>;
+    /// When job `name`'s current lease runs out, and who holds it.
+    async fn lease(&self, name: &str) -> StoreResult<Option<(String, Timestamp)>>;
+}
+
 /// Liveness of the database.
 #[async_trait]
 pub trait HealthStore: Send + Sync {
@@ -461,6 +476,7 @@ pub trait Store:
     + PayoutStore
     + StatsStore
     + ReviewStore
+    + JobLeaseStore
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

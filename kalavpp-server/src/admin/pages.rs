@@ -196,6 +196,9 @@ pub async fn vendors(State(state): State<AppState>, admin: PanelAdmin, RawQuery(
 struct PayoutRow {
     id: String,
     vendor_id: String,
+    /// The shop's name and where to send the money (its private payout details).
+    shop: String,
+    pay_to: String,
     amount: String,
     status: &'static str,
     requested: String,
@@ -225,12 +228,27 @@ pub async fn payouts(State(state): State<AppState>, admin: PanelAdmin, RawQuery(
     let status = status.map(|s| s.as_str()).unwrap_or_default().to_owned();
     let vendor = vendor.map(|v| v.to_string()).unwrap_or_default();
     let pager = Pager::new("/admin/payouts", &[("status", &status), ("vendor", &vendor)], &page);
+    // The shops on this page (at most one page of them), with their payout details.
+    let mut shops: HashMap<kalavpp_core::domain::VendorId, (String, String)> = HashMap::new();
+    for payout in &page.items {
+        if let std::collections::hash_map::Entry::Vacant(slot) = shops.entry(payout.vendor_id) {
+            let vendor = state.market.vendors().for_admin(&admin.actor, payout.vendor_id).await?;
+            let pay_to = match &vendor.payout_details {
+                Some(serde_json::Value::String(text)) => text.clone(),
+                Some(details) => serde_json::to_string_pretty(details).unwrap_or_default(),
+                None => String::new(),
+            };
+            slot.insert((vendor.shop_name, pay_to));
+        }
+    }
     let rows = page
         .items
         .into_iter()
         .map(|p| PayoutRow {
             id: p.id.to_string(),
             vendor_id: p.vendor_id.to_string(),
+            shop: shops.get(&p.vendor_id).map(|s| s.0.clone()).unwrap_or_default(),
+            pay_to: shops.get(&p.vendor_id).map(|s| s.1.clone()).unwrap_or_default(),
             amount: money(p.amount.cents(), &p.currency),
             status: p.status.as_str(),
             requested: when(&p.requested_at),

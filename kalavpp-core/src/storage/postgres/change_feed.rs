@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use futures_util::StreamExt;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 use uuid::Uuid;
 
 use super::map_err;
@@ -13,14 +13,15 @@ use crate::storage::{ChangeFeed, StoreError, StoreResult};
 /// The PostgreSQL [`ChangeFeed`].
 pub(crate) struct PgChangeFeed {
     config: tokio_postgres::Config,
+    tls: super::tls::RustlsConnector,
     pool: Pool,
     channel: String,
 }
 
 impl PgChangeFeed {
     /// The feed of the schema the pool's connections use.
-    pub(crate) async fn new(config: tokio_postgres::Config, pool: Pool) -> StoreResult<Self> {
-        let client = pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    pub(crate) async fn new(config: tokio_postgres::Config, tls: super::tls::RustlsConnector, pool: Pool) -> StoreResult<Self> {
+        let client = pool.get().await.map_err(|e| StoreError::Unavailable(super::with_cause(&e)))?;
         let schema: String = client
             .query_one("SELECT coalesce(current_schema(), 'public')", &[])
             .await
@@ -28,6 +29,7 @@ impl PgChangeFeed {
             .get(0);
         Ok(Self {
             config,
+            tls,
             pool,
             channel: channel_for(&schema),
         })
@@ -47,7 +49,7 @@ fn channel_for(schema: &str) -> String {
 impl ChangeFeed for PgChangeFeed {
     #[tracing::instrument(skip_all)]
     async fn announce(&self, origin: Uuid) -> StoreResult<()> {
-        let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(super::with_cause(&e)))?;
         client
             .execute("SELECT pg_notify($1, $2)", &[&self.channel, &origin.to_string()])
             .await
@@ -58,7 +60,7 @@ impl ChangeFeed for PgChangeFeed {
     #[tracing::instrument(skip_all, fields(channel = %self.channel))]
     async fn listen(&self, origin: Uuid, on_change: &(dyn Fn() + Send + Sync)) -> StoreResult<()> {
         // A dedicated connection (not from the pool): it stays in LISTEN for as long as it lives.
-        let (client, mut connection) = self.config.connect(NoTls).await.map_err(map_err)?;
+        let (client, mut connection) = self.config.connect(self.tls.clone()).await.map_err(map_err)?;
         let (sender, mut notifications) = tokio::sync::mpsc::unbounded_channel();
         let driver = tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

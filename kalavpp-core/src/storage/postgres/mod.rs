@@ -5,12 +5,15 @@ mod cart;
 mod catalog;
 mod change_feed;
 mod intents;
+mod leases;
 mod orders;
 mod outbox;
 mod payouts;
 mod reviews;
 mod sessions;
+mod snapshot;
 mod stats;
+mod tls;
 mod users;
 mod vendors;
 
@@ -18,8 +21,9 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+
+pub use snapshot::dump_in_snapshot;
 
 use super::{HealthStore, Store, StoreError, StoreResult};
 
@@ -46,12 +50,12 @@ impl std::fmt::Debug for PostgresStore {
 impl PostgresStore {
     /// Connects to `url` (`postgres://...`), runs the embedded migrations and builds the pool.
     pub async fn connect(url: &str, max_connections: usize) -> StoreResult<Self> {
-        let config = parse_url(url)?;
-        migrate(&config).await?;
+        let (config, tls) = parse_url(url)?;
+        migrate(&config, &tls).await?;
         let config_for_feed = config.clone();
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -62,28 +66,35 @@ impl PostgresStore {
             .wait_timeout(Some(std::time::Duration::from_secs(10)))
             .create_timeout(Some(std::time::Duration::from_secs(10)))
             .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let feed = std::sync::Arc::new(change_feed::PgChangeFeed::new(config_for_feed, pool.clone()).await?);
+            .map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
+        let feed = std::sync::Arc::new(change_feed::PgChangeFeed::new(config_for_feed, tls, pool.clone()).await?);
         Ok(Self { pool, feed })
     }
 
     /// Runs the migrations on `url` and returns the versions applied.
     pub async fn migrate_only(url: &str) -> StoreResult<Vec<i32>> {
-        migrate(&parse_url(url)?).await
+        let (config, tls) = parse_url(url)?;
+        migrate(&config, &tls).await
     }
 
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(with_cause(&e)))
     }
 }
 
-fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
+/// The connection settings of `url` and the TLS connector its `sslmode` asks for.
+fn parse_url(url: &str) -> StoreResult<(tokio_postgres::Config, tls::RustlsConnector)> {
+    let (url, verify) = tls::split_verify_mode(url);
     // `postgresql://` is the libpq spelling; tokio-postgres accepts both.
-    tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Unavailable(format!("invalid DATABASE_URL: {e}")))
+    let config = tokio_postgres::Config::from_str(&url).map_err(|e| StoreError::Unavailable(format!("invalid DATABASE_URL: {e}")))?;
+    Ok((config, tls::connector(verify)?))
 }
 
-async fn migrate(config: &tokio_postgres::Config) -> StoreResult<Vec<i32>> {
-    let (mut client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+async fn migrate(config: &tokio_postgres::Config, tls: &tls::RustlsConnector) -> StoreResult<Vec<i32>> {
+    let (mut client, connection) = config
+        .connect(tls.clone())
+        .await
+        .map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
     let connection = tokio::spawn(connection);
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
@@ -148,9 +159,24 @@ pub(crate) fn map_err(err: tokio_postgres::Error) -> StoreError {
         return StoreError::Backend(format!("{}: {}", code.code(), db.message()));
     }
     if err.is_closed() {
-        return StoreError::Unavailable(err.to_string());
+        return StoreError::Unavailable(with_cause(&err));
     }
-    StoreError::Backend(err.to_string())
+    StoreError::Backend(with_cause(&err))
+}
+
+/// A tokio-postgres error with its cause: its own text is often only "db error" or "error
+/// connecting to server", and the reason (refused, unknown database, authentication) is the source.
+pub(crate) fn with_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// Escapes `%`, `_` and `\` for an `ILIKE` pattern.

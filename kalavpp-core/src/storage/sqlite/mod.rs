@@ -5,6 +5,7 @@ mod audit;
 mod cart;
 mod catalog;
 mod intents;
+mod leases;
 mod orders;
 mod outbox;
 mod payouts;
@@ -144,6 +145,33 @@ pub async fn integrity_check(path: &Path) -> StoreResult<()> {
         } else {
             Err(StoreError::Backend(format!("integrity_check: {verdict}")))
         }
+    })
+    .await
+    .map_err(|e| StoreError::Backend(e.to_string()))?
+}
+
+/// The number of rows of every table of the SQLite database at `path` (the migration history
+/// left out), by table name.
+pub async fn table_row_counts(path: &Path) -> StoreResult<std::collections::BTreeMap<String, i64>> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let conn = open_file(&path, true)?;
+        let tables: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+                 AND name <> 'refinery_schema_history' ORDER BY name",
+            )
+            .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+            .map_err(map_err)?;
+        let mut counts = std::collections::BTreeMap::new();
+        for table in tables {
+            let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+            let count: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {quoted}"), [], |r| r.get(0))
+                .map_err(map_err)?;
+            counts.insert(table, count);
+        }
+        Ok(counts)
     })
     .await
     .map_err(|e| StoreError::Backend(e.to_string()))?
