@@ -41,16 +41,7 @@ where
                 "send the body as application/json",
             ));
         }
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| match rejection {
-                BytesRejection::FailedToBufferBody(err) if is_length_limit(&err) => ApiError::Http(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is larger than 1 MiB".into(),
-                ),
-                other => ApiError::bad_request("unreadable_body", other.body_text()),
-            })?;
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(body_rejection)?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -79,6 +70,18 @@ where
     }
 }
 
+/// A body that could not be read: `413` past the limit, else `400`.
+pub fn body_rejection(rejection: BytesRejection) -> ApiError {
+    match rejection {
+        BytesRejection::FailedToBufferBody(err) if is_length_limit(&err) => ApiError::Http(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than 1 MiB".into(),
+        ),
+        other => ApiError::bad_request("unreadable_body", other.body_text()),
+    }
+}
+
 fn is_length_limit(err: &axum::extract::rejection::FailedToBufferBody) -> bool {
     matches!(err, axum::extract::rejection::FailedToBufferBody::LengthLimitError(_))
 }
@@ -88,6 +91,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // No text we store may hold a NUL character (PostgreSQL refuses it): refuse it for every route.
     if bytes.windows(6).any(|w| w == b"\\u0000") {
         return Err(Error::Validation(vec![FieldError::new("body", "must not contain NUL characters (\\u0000)")]).into());
+    }
+    // Every body is a JSON object; serde would read a struct from an array (`[null, null]`) too.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => Error::Validation(vec![FieldError::new("body", "must be a JSON object")]).into(),
+            Err(_) => ApiError::bad_request("malformed_json", "the request body is not valid JSON"),
+        });
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
@@ -153,7 +163,8 @@ where
     }
 }
 
-/// `page` and `per_page` from the query string, clamped (per_page ≤ 100); `422` when not numbers.
+/// `page` and `per_page` from the query string: `422` when not whole numbers or below 1; larger
+/// values are clamped (per_page ≤ 100, page ≤ 1000000).
 pub struct Pagination(pub PageRequest);
 
 impl<S: Send + Sync> FromRequestParts<S> for Pagination {
@@ -170,6 +181,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
                 _ => continue,
             };
             match value.trim().parse::<i64>() {
+                Ok(n) if n < 1 => errors.push(FieldError::new(key.as_ref(), "must be at least 1")),
                 Ok(n) => *target = n,
                 Err(_) if value.trim().chars().all(|c| c.is_ascii_digit()) && !value.trim().is_empty() => *target = i64::MAX,
                 Err(_) => errors.push(FieldError::new(key.as_ref(), "must be a whole number")),
@@ -244,4 +256,44 @@ where
     D: serde::Deserializer<'de>,
 {
     <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+/// A JSON number that is a whole number: `5` and `5.0` are both 5 (JSON Schema's `integer`
+/// counts `5.0` as one); `5.5` is refused. Use with `#[serde(deserialize_with = "whole_number")]`.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom("number out of range"))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            // Beyond ±2^63 a float is no longer an i64; the fraction test refuses 5.5, NaN and infinities.
+            if v.fract() == 0.0 && v >= -9.223_372_036_854_776e18 && v < 9.223_372_036_854_776e18 {
+                #[allow(clippy::cast_possible_truncation)]
+                Ok(v as i64)
+            } else {
+                Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+    deserializer.deserialize_any(Whole)
+}
+
+/// [`whole_number`] for an optional field (`null` or absent is `None`).
+pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "whole_number")] i64);
+    <Option<Wrapped> as serde::Deserialize>::deserialize(deserializer).map(|w| w.map(|Wrapped(n)| n))
+}
+
+/// [`whole_number`] for a field where absent (`None`), `null` (`Some(None)`) and a number differ.
+pub fn double_option_whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<i64>>, D::Error> {
+    optional_whole_number(deserializer).map(Some)
 }

@@ -23,6 +23,7 @@ mod http_surface;
 mod instances;
 mod late_payments;
 mod mail;
+mod openapi;
 mod panel;
 mod panel_admin;
 mod panel_pages;

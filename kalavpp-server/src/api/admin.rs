@@ -28,16 +28,21 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Filters of `GET /admin/users`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserListQuery {
     /// Substring of email or name.
     pub q: Option<String>,
     /// `customer`, `vendor` or `admin`.
+    #[param(value_type = Option<super::enums::Role>)]
     pub role: Option<String>,
     /// `active` or `suspended`.
+    #[param(value_type = Option<super::enums::UserStatus>)]
     pub status: Option<String>,
     /// 1-based page.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
     /// Page size, at most 100.
+    #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
 }
 
@@ -46,30 +51,38 @@ pub struct UserListQuery {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     /// `active` or `suspended` (suspending signs the user out everywhere).
+    #[schema(value_type = Option<super::enums::UserStatus>)]
     pub status: Option<String>,
     /// `customer` or `admin`.
+    #[schema(value_type = Option<super::enums::AssignableRole>)]
     pub role: Option<String>,
 }
 
 /// Filters of `GET /admin/emails`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EmailListQuery {
     /// Only messages to this address.
     pub recipient: Option<String>,
     /// Only this template.
     pub template: Option<String>,
-    /// `queued`, `sent` or `failed`.
+    /// `queued`, `sending`, `sent` or `failed`.
+    #[param(value_type = Option<super::enums::EmailStatus>)]
     pub status: Option<String>,
     /// 1-based page.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
     /// Page size, at most 100.
+    #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
 }
 
 /// Filters of `GET /admin/audit-log`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditListQuery {
     /// Actor user id.
+    #[param(format = Uuid)]
     pub actor: Option<String>,
     /// Action, e.g. `user.update`.
     pub action: Option<String>,
@@ -78,8 +91,10 @@ pub struct AuditListQuery {
     /// Up to this time or date (inclusive).
     pub to: Option<String>,
     /// 1-based page.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
     /// Page size, at most 100.
+    #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
 }
 
@@ -159,7 +174,10 @@ async fn list_emails(
     let filter = EmailFilter {
         recipient: blank_to_none(query.recipient).map(|r| r.to_lowercase()),
         template: blank_to_none(query.template),
-        status: blank_to_none(query.status),
+        status: parse_filter("status", query.status, |s| match s {
+            "queued" | "sending" | "sent" | "failed" => Ok(s.to_owned()),
+            _ => Err("must be queued, sending, sent or failed".to_owned()),
+        })?,
     };
     let emails = state.market.admin().list_emails(&actor, filter, page).await?;
     let redact = state.market.config().mode == Mode::Production;

@@ -38,7 +38,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// Email address (case-insensitive, unique).
+    /// Email address (case-insensitive, unique; at most 254 characters).
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 8 to 128 characters.
     pub password: String,
@@ -145,7 +146,7 @@ async fn me(State(state): State<AppState>, AuthUser(actor): AuthUser) -> ApiResu
 }
 
 #[utoipa::path(patch, path = "/auth/me", tag = "auth", security(("bearer" = [])), request_body = UpdateMeRequest,
-    responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 422, body = Problem, description = "invalid fields, `new_password` without `current_password`, or a wrong `current_password`")))]
 async fn update_me(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -171,7 +172,7 @@ async fn forgot_password(
 }
 
 #[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetPasswordRequest,
-    responses((status = 204, description = "password changed; every session signed out"), (status = 422, body = Problem)))]
+    responses((status = 204, description = "password changed; every session signed out"), (status = 422, body = Problem, description = "invalid fields, or an unknown, expired or used `token`")))]
 async fn reset_password(State(state): State<AppState>, ApiJson(body): ApiJson<ResetPasswordRequest>) -> ApiResult<StatusCode> {
     state.market.accounts().reset_password(&body.token, &body.new_password).await?;
     Ok(StatusCode::NO_CONTENT)

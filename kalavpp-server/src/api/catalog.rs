@@ -2,7 +2,7 @@
 //! `/admin/categories`.
 
 use axum::Json;
-use axum::extract::multipart::MultipartError;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -52,6 +52,7 @@ pub fn upload_routes(max_asset_bytes: u64, image_slots: std::sync::Arc<tokio::sy
 
 /// Filters of `GET /products`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BrowseQuery {
     /// Full-text search over title, description and tags.
     pub q: Option<String>,
@@ -60,17 +61,32 @@ pub struct BrowseQuery {
     /// Vendor id or slug.
     pub vendor: Option<String>,
     /// `physical` or `digital`.
+    #[param(value_type = Option<super::enums::ProductKind>)]
     pub kind: Option<String>,
     /// Lowest price in cents.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9_223_372_036_854_775_807i64)]
     pub min_price: Option<String>,
     /// Highest price in cents.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9_223_372_036_854_775_807i64)]
     pub max_price: Option<String>,
     /// `newest` (default), `price_asc`, `price_desc`, `rating` or `popular`.
+    #[param(value_type = Option<super::enums::ProductSort>)]
     pub sort: Option<String>,
     /// 1-based page.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
     /// Page size, at most 100.
+    #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
+}
+
+/// A `multipart/form-data` upload: one file in the field `file` (other fields are not read).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file's bytes.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
 
 /// A new product.
@@ -82,10 +98,15 @@ pub struct CreateProductRequest {
     /// 1 to 20000 characters.
     pub description: String,
     /// `physical` or `digital`.
+    #[schema(value_type = super::enums::ProductKind)]
     pub kind: String,
     /// Price in cents, 1 to 100000000.
+    #[serde(deserialize_with = "crate::extract::whole_number")]
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub price_cents: i64,
     /// Required for physical products; absent for digital (unlimited).
+    #[serde(default, deserialize_with = "crate::extract::optional_whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub stock: Option<i64>,
     /// Category id or slug.
     pub category_id: String,
@@ -93,6 +114,7 @@ pub struct CreateProductRequest {
     #[serde(default)]
     pub tags: Vec<String>,
     /// `draft` (default) or `published`.
+    #[schema(value_type = Option<super::enums::NewProductStatus>)]
     pub status: Option<String>,
 }
 
@@ -105,16 +127,22 @@ pub struct UpdateProductRequest {
     /// New description.
     pub description: Option<String>,
     /// New kind.
+    #[schema(value_type = Option<super::enums::ProductKind>)]
     pub kind: Option<String>,
     /// New price in cents.
+    #[serde(default, deserialize_with = "crate::extract::optional_whole_number")]
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub price_cents: Option<i64>,
     /// New stock (physical products).
+    #[serde(default, deserialize_with = "crate::extract::optional_whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub stock: Option<i64>,
     /// New category id or slug.
     pub category_id: Option<String>,
     /// New tags.
     pub tags: Option<Vec<String>>,
     /// `draft`, `published` or `archived`.
+    #[schema(value_type = Option<super::enums::ProductStatus>)]
     pub status: Option<String>,
 }
 
@@ -147,7 +175,7 @@ async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Vec<Ca
 }
 
 #[utoipa::path(get, path = "/products", tag = "catalog", params(BrowseQuery),
-    responses((status = 200, body = ProductPage, description = "published products of approved vendors"), (status = 422, body = Problem)))]
+    responses((status = 200, body = ProductPage, description = "published products of approved vendors"), (status = 422, body = Problem, description = "an invalid filter, or `min_price` greater than `max_price`")))]
 async fn browse(
     State(state): State<AppState>,
     Pagination(page): Pagination,
@@ -189,7 +217,7 @@ async fn browse(
 
 // The path parameter is named `id` like on the other `/products/{id}` routes: the router refuses two
 // names for the same segment (and OpenAPI treats such paths as one). It takes an id or a slug.
-#[utoipa::path(get, path = "/products/{id}", tag = "catalog", params(("id" = String, Path, description = "product id or slug")),
+#[utoipa::path(get, path = "/products/{id}", tag = "catalog", security((), ("bearer" = [])), params(("id" = String, Path, description = "product id or slug")),
     responses((status = 200, body = ProductBody), (status = 404, body = Problem)))]
 async fn product_detail(
     State(state): State<AppState>,
@@ -213,7 +241,7 @@ async fn product_detail(
 
 #[utoipa::path(post, path = "/products", tag = "catalog", security(("bearer" = [])), request_body = CreateProductRequest,
     responses((status = 201, body = ProductBody), (status = 401, body = Problem), (status = 403, body = Problem, description = "not an approved vendor"),
-              (status = 422, body = Problem)))]
+              (status = 422, body = Problem, description = "invalid fields, an unknown category, `stock` missing for a physical or given for a digital work")))]
 async fn create_product(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -239,7 +267,7 @@ async fn create_product(
 #[utoipa::path(patch, path = "/products/{id}", tag = "catalog", security(("bearer" = [])), request_body = UpdateProductRequest,
     params(("id" = String, Path)),
     responses((status = 200, body = ProductBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 422, body = Problem, description = "invalid fields, an unknown category, `stock` missing for a physical or given for a digital work")))]
 async fn update_product(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -275,22 +303,27 @@ fn multipart_error(err: MultipartError) -> ApiError {
     }
 }
 
+fn multipart_rejection(rejection: MultipartRejection) -> ApiError {
+    ApiError::bad_request("malformed_multipart", rejection.body_text())
+}
+
 fn missing_file() -> ApiError {
     Error::invalid("file", "send the file as the multipart field `file`").into()
 }
 
 #[utoipa::path(post, path = "/products/{id}/images", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
-    request_body(content_type = "multipart/form-data", description = "field `file`: a JPEG, PNG or WebP image, at most 10 MiB and 40 megapixels"),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "field `file`: a JPEG, PNG or WebP image, at most 10 MiB and 40 megapixels"),
     responses((status = 201, body = ImageBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem, description = "10 images already"), (status = 413, body = Problem), (status = 415, body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 409, body = Problem, description = "10 images already"), (status = 413, body = Problem), (status = 415, body = Problem, description = "not a JPEG, PNG or WebP image"),
+              (status = 422, body = Problem, description = "not a readable image, more than 40 megapixels, or no `file` field")))]
 async fn upload_image(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
     Path(id): Path<String>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<ImageBody>)> {
     let id = product_id(&id)?;
+    let mut multipart = multipart.map_err(multipart_rejection)?;
     // Refuse before reading up to 10 MiB of someone else's upload into memory.
     state.market.media().may_upload(&actor, id).await?;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -317,16 +350,17 @@ async fn delete_image(
 }
 
 #[utoipa::path(post, path = "/products/{id}/asset", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
-    request_body(content_type = "multipart/form-data", description = "field `file`: the download of a digital product (at most MAX_ASSET_BYTES)"),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "field `file`: the download of a digital product (at most MAX_ASSET_BYTES)"),
     responses((status = 201, body = AssetBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 413, body = Problem), (status = 422, body = Problem)))]
+              (status = 413, body = Problem), (status = 422, body = Problem, description = "not a digital product, or no `file` field")))]
 async fn upload_asset(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
     Path(id): Path<String>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<AssetBody>)> {
     let id = product_id(&id)?;
+    let mut multipart = multipart.map_err(multipart_rejection)?;
     state.market.media().may_upload(&actor, id).await?;
     let max = state.market.config().max_asset_bytes;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -341,7 +375,7 @@ async fn upload_asset(
 
 #[utoipa::path(post, path = "/admin/categories", tag = "admin", security(("bearer" = [])), request_body = CategoryRequest,
     responses((status = 201, body = CategoryBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 422, body = Problem, description = "invalid fields, an unknown `parent_id`, or no letter or digit to make a slug of")))]
 async fn create_category(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -359,7 +393,7 @@ async fn create_category(
 #[utoipa::path(patch, path = "/admin/categories/{id}", tag = "admin", security(("bearer" = [])), request_body = CategoryRequest,
     params(("id" = String, Path)),
     responses((status = 200, body = CategoryBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem), (status = 422, body = Problem)))]
+              (status = 409, body = Problem), (status = 422, body = Problem, description = "invalid fields, an unknown `parent_id`, or a parent inside this category")))]
 async fn update_category(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,

@@ -59,6 +59,7 @@ pub struct VendorBody {
     #[schema(value_type = Option<Object>)]
     pub payout_details: Option<serde_json::Value>,
     /// `pending`, `approved`, `rejected` or `suspended`.
+    #[schema(value_type = super::enums::VendorStatus)]
     pub status: String,
     /// Why the application was rejected.
     pub rejection_reason: Option<String>,
@@ -254,6 +255,7 @@ pub struct ProductBody {
     /// Description (plain text; escape it when rendering).
     pub description: String,
     /// `physical` or `digital`.
+    #[schema(value_type = super::enums::ProductKind)]
     pub kind: &'static str,
     /// Price in cents.
     pub price_cents: i64,
@@ -274,6 +276,7 @@ pub struct ProductBody {
     /// Number of reviews.
     pub rating_count: i64,
     /// `draft`, `published` or `archived`.
+    #[schema(value_type = super::enums::ProductStatus)]
     pub status: &'static str,
     /// Whether a digital download was uploaded.
     pub has_asset: bool,

@@ -17,8 +17,10 @@ pub struct UserBody {
     /// Display name.
     pub name: String,
     /// `customer`, `vendor` or `admin`.
+    #[schema(value_type = super::enums::Role)]
     pub role: String,
     /// `active` or `suspended`.
+    #[schema(value_type = super::enums::UserStatus)]
     pub status: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
@@ -39,6 +41,7 @@ pub struct UserVendorBody {
     /// Shop name.
     pub shop_name: String,
     /// `pending`, `approved`, `rejected` or `suspended`.
+    #[schema(value_type = super::enums::VendorStatus)]
     pub status: String,
 }
 
@@ -113,7 +116,8 @@ pub struct EmailBody {
     pub template: String,
     /// Subject line.
     pub subject: String,
-    /// `queued`, `sent` or `failed`.
+    /// `queued`, `sending` (claimed by a worker), `sent` or `failed`.
+    #[schema(value_type = super::enums::EmailStatus)]
     pub status: String,
     /// Delivery attempts so far.
     pub attempts: i32,

@@ -56,6 +56,8 @@ pub struct AddToCartRequest {
     /// The product id.
     pub product_id: String,
     /// Units to add (1 to 1000).
+    #[serde(deserialize_with = "crate::extract::whole_number")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub quantity: i64,
 }
 
@@ -64,6 +66,8 @@ pub struct AddToCartRequest {
 #[serde(deny_unknown_fields)]
 pub struct QuantityRequest {
     /// 0 removes the line.
+    #[serde(deserialize_with = "crate::extract::whole_number")]
+    #[schema(minimum = 0, maximum = 1000)]
     pub quantity: i64,
 }
 
@@ -88,18 +92,23 @@ pub struct FulfilRequest {
 
 /// Filters of order lists.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
     /// Order status.
+    #[param(value_type = Option<super::enums::OrderStatus>)]
     pub status: Option<String>,
     /// Vendor id (admin only).
+    #[param(format = Uuid)]
     pub vendor: Option<String>,
     /// Created from (RFC 3339 or YYYY-MM-DD).
     pub from: Option<String>,
     /// Created up to (inclusive).
     pub to: Option<String>,
     /// 1-based page.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
     /// Page size, at most 100.
+    #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
 }
 
@@ -123,7 +132,8 @@ pub struct EarningsBody {
 pub struct WebhookBody {
     /// Always true for a verified event.
     pub received: bool,
-    /// `applied`, `duplicate` or `ignored`.
+    /// `applied`, `duplicate`, `ignored` or `auto_refund`.
+    #[schema(value_type = super::enums::WebhookOutcome)]
     pub outcome: &'static str,
 }
 
@@ -326,9 +336,16 @@ async fn download(State(state): State<AppState>, Path(token): Path<String>, requ
 }
 
 #[utoipa::path(post, path = "/payments/webhook", tag = "orders",
+    params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the body (`t=…,v1=…`)")),
     request_body(content = String, description = "the raw event, signed in the `Stripe-Signature` header"),
-    responses((status = 200, body = WebhookBody), (status = 400, body = Problem, description = "bad, missing or stale signature")))]
-async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<WebhookBody>> {
+    responses((status = 200, body = WebhookBody), (status = 400, body = Problem, description = "bad, missing or stale signature"),
+              (status = 413, body = Problem, description = "the body is larger than 1 MiB")))]
+async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<WebhookBody>> {
+    let body = body.map_err(crate::extract::body_rejection)?;
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     let outcome = state.market.orders().handle_webhook(&body, signature).await?;
     let outcome = match outcome {
@@ -340,7 +357,25 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     Ok(Json(WebhookBody { received: true, outcome }))
 }
 
-#[utoipa::path(get, path = "/vendor/orders", tag = "vendors", security(("bearer" = [])), params(OrderListQuery),
+/// Filters of `GET /vendor/orders` (the document's view of [`OrderListQuery`]: no `vendor`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct VendorOrderListQuery {
+    /// Order status.
+    #[param(value_type = Option<super::enums::OrderStatus>)]
+    status: Option<String>,
+    /// Created from (RFC 3339 or YYYY-MM-DD).
+    from: Option<String>,
+    /// Created up to (inclusive).
+    to: Option<String>,
+    /// 1-based page.
+    page: Option<i64>,
+    /// Page size, at most 100.
+    per_page: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/vendor/orders", tag = "vendors", security(("bearer" = [])), params(VendorOrderListQuery),
     responses((status = 200, body = OrderPage, description = "orders with only this vendor's lines"), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn vendor_orders(
     State(state): State<AppState>,

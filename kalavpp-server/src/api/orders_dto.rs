@@ -22,6 +22,7 @@ pub struct CartItemBody {
     /// The vendor.
     pub vendor_id: String,
     /// `physical` or `digital`.
+    #[schema(value_type = super::enums::ProductKind)]
     pub kind: &'static str,
     /// Whether it can be bought now (for sale and in stock).
     pub available: bool,
@@ -73,6 +74,7 @@ pub struct OrderItemBody {
     /// Title at checkout.
     pub title: String,
     /// `physical` or `digital`.
+    #[schema(value_type = super::enums::ProductKind)]
     pub kind: &'static str,
     /// Quantity.
     pub quantity: i64,
@@ -87,6 +89,7 @@ pub struct OrderItemBody {
     /// The vendor's share: `line_total_cents − commission_cents`.
     pub vendor_net_cents: i64,
     /// `unfulfilled`, `shipped` or `delivered`.
+    #[schema(value_type = super::enums::FulfilmentStatus)]
     pub fulfilment_status: &'static str,
     /// Carrier tracking number.
     pub tracking_number: Option<String>,
@@ -126,6 +129,7 @@ pub struct OrderBody {
     /// Human order number.
     pub number: String,
     /// `pending_payment`, `paid`, `completed`, `payment_failed`, `cancelled`, `expired` or `refunded`.
+    #[schema(value_type = super::enums::OrderStatus)]
     pub status: &'static str,
     /// The buyer.
     pub user_id: String,
@@ -187,10 +191,10 @@ pub struct PaymentActionBody {
     /// Action id.
     pub id: String,
     /// `refund`, `auto_refund` (a payment the order could not take, given back) or `expire_session`.
-    #[schema(value_type = String)]
+    #[schema(value_type = super::enums::PaymentActionKind)]
     pub kind: &'static str,
     /// `pending` (being carried out or retried), `done` or `failed` (refused for good).
-    #[schema(value_type = String)]
+    #[schema(value_type = super::enums::PaymentActionStatus)]
     pub status: &'static str,
     /// Amount in cents (refunds).
     pub amount_cents: i64,

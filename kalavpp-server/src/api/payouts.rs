@@ -40,6 +40,7 @@ pub struct PayoutBody {
     /// Installation currency.
     pub currency: String,
     /// `requested`, `approved`, `paid` or `rejected`.
+    #[schema(value_type = super::enums::PayoutStatus)]
     pub status: String,
     /// Why it was rejected.
     pub rejection_reason: Option<String>,
@@ -81,6 +82,8 @@ impl From<&Payout> for PayoutBody {
 #[serde(deny_unknown_fields)]
 pub struct PayoutRequest {
     /// Amount in cents, > 0 and at most the available balance.
+    #[serde(deserialize_with = "crate::extract::whole_number")]
+    #[schema(minimum = 1, maximum = 100_000_000_000i64)]
     pub amount_cents: i64,
 }
 
@@ -102,14 +105,19 @@ pub struct MarkPaidRequest {
 
 /// Filters of payout lists.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PayoutListQuery {
     /// `requested`, `approved`, `paid` or `rejected`.
+    #[param(value_type = Option<super::enums::PayoutStatus>)]
     pub status: Option<String>,
     /// Only this vendor's requests (admin list only).
+    #[param(format = Uuid)]
     pub vendor: Option<String>,
     /// 1-based page.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
     /// Page size, at most 100.
+    #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
 }
 
@@ -127,7 +135,21 @@ fn payout_id(text: &str) -> Result<PayoutId, Error> {
     PayoutId::parse(text).ok_or_else(|| Error::not_found("payout_not_found", "payout not found"))
 }
 
-#[utoipa::path(get, path = "/vendor/payouts", tag = "vendors", security(("bearer" = [])), params(PayoutListQuery),
+/// Filters of `GET /vendor/payouts` (the document's view of [`PayoutListQuery`]: no `vendor`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct VendorPayoutListQuery {
+    /// `requested`, `approved`, `paid` or `rejected`.
+    #[param(value_type = Option<super::enums::PayoutStatus>)]
+    status: Option<String>,
+    /// 1-based page.
+    page: Option<i64>,
+    /// Page size, at most 100.
+    per_page: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/vendor/payouts", tag = "vendors", security(("bearer" = [])), params(VendorPayoutListQuery),
     responses((status = 200, body = PayoutPage, description = "own payout requests, newest first"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn my_payouts(

@@ -76,6 +76,8 @@ impl From<Review> for ReviewBody {
 #[serde(deny_unknown_fields)]
 pub struct CreateReviewRequest {
     /// 1 to 5.
+    #[serde(deserialize_with = "crate::extract::whole_number")]
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: i64,
     /// Optional headline, up to 200 characters.
     pub title: Option<String>,
@@ -88,6 +90,8 @@ pub struct CreateReviewRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateReviewRequest {
     /// New rating, 1 to 5.
+    #[serde(default, deserialize_with = "crate::extract::optional_whole_number")]
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: Option<i64>,
     /// New headline; `null` removes it.
     #[serde(default, deserialize_with = "double_option")]
@@ -111,7 +115,7 @@ fn review_id(text: &str) -> Result<ReviewId, Error> {
 
 // The path parameter is named `id` like on the other `/products/{id}` routes (the router refuses two
 // names for one segment). It takes an id or a slug.
-#[utoipa::path(get, path = "/products/{id}/reviews", tag = "reviews",
+#[utoipa::path(get, path = "/products/{id}/reviews", tag = "reviews", security((), ("bearer" = [])),
     params(("id" = String, Path, description = "product id or slug"), ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
     responses((status = 200, body = ReviewPage, description = "visible reviews, newest first"), (status = 404, body = Problem)))]
 async fn list_reviews(

@@ -243,12 +243,14 @@ impl AdminStatsBody {
 
 /// Query of `GET /admin/analytics`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AnalyticsQuery {
     /// Start (RFC 3339 or `YYYY-MM-DD`); default 29 days before `to`.
     pub from: Option<String>,
     /// End, inclusive (RFC 3339 or `YYYY-MM-DD` = the whole day); default now.
     pub to: Option<String>,
     /// `day` (default), `week` or `month`.
+    #[param(value_type = Option<super::enums::Interval>)]
     pub interval: Option<String>,
 }
 
@@ -335,6 +337,7 @@ pub struct AnalyticsBody {
     /// Window end (inclusive).
     pub to: DateTime<Utc>,
     /// `day`, `week` or `month`.
+    #[schema(value_type = super::enums::Interval)]
     pub interval: String,
     /// Every period of the window, oldest first, empty ones included.
     pub series: Vec<PeriodBody>,
@@ -402,7 +405,7 @@ fn time_param(field: &str, value: Option<String>, end_of_day: bool) -> Result<Op
 }
 
 #[utoipa::path(get, path = "/admin/analytics", tag = "admin", security(("bearer" = [])), params(AnalyticsQuery),
-    responses((status = 200, body = AnalyticsBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = AnalyticsBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem, description = "invalid parameters, or a window of more than 400 periods of `interval`")))]
 async fn admin_analytics(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,

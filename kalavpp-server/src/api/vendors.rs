@@ -68,8 +68,8 @@ pub struct UpdateVendorRequest {
 #[serde(deny_unknown_fields)]
 pub struct AdminVendorRequest {
     /// Commission override in basis points (0..=10000); `null` returns to the default rate.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "crate::extract::double_option_whole_number")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10_000)]
     pub commission_bps: Option<Option<i64>>,
 }
 
@@ -83,12 +83,16 @@ pub struct RejectRequest {
 
 /// Filters of `GET /admin/vendors`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VendorListQuery {
     /// `pending`, `approved`, `rejected` or `suspended`.
+    #[param(value_type = Option<super::enums::VendorStatus>)]
     pub status: Option<String>,
     /// 1-based page.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
     /// Page size, at most 100.
+    #[param(value_type = Option<i64>)]
     pub per_page: Option<String>,
 }
 
