@@ -130,9 +130,16 @@ impl Application {
     /// the background jobs ([`Mountable::start_jobs`]); the outbox worker finishes the batch it is
     /// sending before stopping.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Like [`Application::run_until_stopped`], stopping when `stop` completes (e.g. a
+    /// [`shutdown_signal`] made before the start-up banner, so a SIGTERM right after the banner is
+    /// already a graceful stop).
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let jobs = self.parts.start_jobs();
         let service = self.parts.router.into_make_service_with_connect_info::<SocketAddr>();
-        let outcome = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
+        let outcome = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
         jobs.stop().await;
         tracing::info!("server stopped");
         outcome
@@ -312,7 +319,9 @@ impl MakeRequestId for SequentialRequestIds {
     }
 }
 
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+/// Completes on SIGTERM or Ctrl-C; the handlers are installed when this is called, not when it is
+/// first polled.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let ctrl_c = tokio::signal::ctrl_c();

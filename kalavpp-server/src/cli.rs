@@ -145,10 +145,12 @@ async fn serve(vars: &HashMap<String, String>, demo: bool, no_demo: bool) -> Exi
         }
     }
     let port = app.port();
+    // Installed before the banner: whoever acts on the banner may stop the server at once.
+    let stop = crate::app::shutdown_signal();
     for line in banner {
         println!("{}", line.replace("{port}", &port.to_string()));
     }
-    match app.run_until_stopped().await {
+    match app.run_until(stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("kalavpp: server error: {err}");
