@@ -169,16 +169,22 @@ async fn fill_demo(market: &Marketplace, max_asset: u64, base: &str) -> Result<O
     }
     eprintln!("kalavpp: an empty database: filling in the demo marketplace (--no-demo to skip)");
     let works = crate::demo_shop::fill(market, max_asset).await?;
+    let artists = crate::demo_shop::approved_artist_emails().count();
     Ok(Some(vec![
-        format!("  Demo:      {works} works by 8 artists; every demo account's password is {DEMO_PASSWORD}"),
+        format!("  Demo:      {works} works by {artists} artists; every demo account's password is {DEMO_PASSWORD}"),
         format!("             admin    {DEMO_ADMIN}  ({base}/admin)"),
         format!("             artist   {DEMO_ARTIST}  ({base}/studio)"),
         format!("             customer {DEMO_CUSTOMER}"),
     ]))
 }
 
+/// The server's address in the banner; `{port}` is filled in once the port is bound.
+fn banner_base(settings: &Settings) -> String {
+    format!("http://{}:{{port}}", settings.host)
+}
+
 fn banner_lines(settings: &Settings) -> Vec<String> {
-    let base = format!("http://{}:{{port}}", settings.host);
+    let base = banner_base(settings);
     let mode = match settings.core.mode {
         Mode::Development => "development",
         Mode::Production => "production",

@@ -68,6 +68,11 @@ const ARTISTS: &[Artist] = &[
     ),
 ];
 
+/// The emails of the `seed-demo` artists.
+pub(crate) fn artist_emails() -> impl Iterator<Item = &'static str> {
+    ARTISTS.iter().map(|artist| artist.0)
+}
+
 /// Seeds the demo data into the configured database.
 pub async fn run(settings: Settings) -> ExitCode {
     if settings.core.mode == Mode::Production {

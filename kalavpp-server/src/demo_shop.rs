@@ -178,6 +178,11 @@ const REVIEWS: &[(i64, &str, &str)] = &[
     (4, "Very happy", "Smaller than I imagined, but the detail is superb."),
 ];
 
+/// Every approved demo artist: the `seed-demo` ones and the ones added here.
+pub fn approved_artist_emails() -> impl Iterator<Item = &'static str> {
+    crate::demo::artist_emails().chain(MORE_ARTISTS.iter().map(|artist| artist.0))
+}
+
 /// Whether the database has no accounts at all (a first run).
 pub async fn is_empty(market: &Marketplace) -> Result<bool, Error> {
     let users = market.store().list_users(&UserFilter::default(), PageRequest::new(1, 1)).await?;
@@ -270,9 +275,6 @@ async fn sign_in(market: &Marketplace, email: &str) -> Result<Actor, Error> {
     market.accounts().authenticate(&session.tokens.access_token).await
 }
 
-/// The `seed-demo` artists.
-const ARTIST_EMAILS: &[&str] = &["aria@demo.kalavpp.test", "bruno@demo.kalavpp.test", "chen@demo.kalavpp.test"];
-
 /// Paid orders, shipped lines, reviews and a payout request, through the services.
 async fn sell(market: &Marketplace) -> Result<(), Error> {
     let listed = market
@@ -348,7 +350,7 @@ async fn sell(market: &Marketplace) -> Result<(), Error> {
     market.store().release_matured_credits(at, at, at).await?;
     // The artist with the most to draw asks for half of it.
     let mut richest: Option<(i64, Actor)> = None;
-    for email in ARTIST_EMAILS.iter().copied().chain(MORE_ARTISTS.iter().map(|a| a.0)) {
+    for email in approved_artist_emails() {
         let artist = sign_in(market, email).await?;
         let available = market
             .orders()
