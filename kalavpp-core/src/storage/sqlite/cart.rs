@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use rusqlite::{Row, TransactionBehavior, params};
+use rusqlite::{Row, params};
 
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{
@@ -201,7 +201,7 @@ impl DownloadStore for SqliteStore {
         self.pool
             .write(move |conn| {
                 use rusqlite::OptionalExtension;
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let item = link.order_item_id.to_string();
                 let user = link.user_id.to_string();
                 let remaining: Option<i32> = tx
@@ -280,11 +280,8 @@ fn open_download_link(
     let count = matches!(how, Opening::Count);
     use rusqlite::OptionalExtension;
     let id = id.to_string();
-    let tx = if count {
-        conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?
-    } else {
-        conn.transaction().map_err(map_err)?
-    };
+    // A savepoint: inside the writer's group when counting, its own read transaction otherwise.
+    let tx = conn.savepoint().map_err(map_err)?;
     let link: Option<(String, i32, Option<String>, Option<String>, Option<i64>, Option<String>)> = tx
         .query_row(
             "SELECT l.expires_at, l.downloads_left, a.key, a.filename, a.size_bytes, l.last_counted_at FROM download_links l

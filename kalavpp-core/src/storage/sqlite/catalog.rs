@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::audit::insert_audit;
 use super::like_pattern;
@@ -264,7 +264,7 @@ impl CatalogStore for SqliteStore {
     async fn insert_category(&self, category: NewCategory) -> StoreResult<Category> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 tx.execute(
                     "INSERT INTO categories (id, slug, name, parent_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
@@ -288,7 +288,7 @@ impl CatalogStore for SqliteStore {
     async fn update_category(&self, change: CategoryChange) -> StoreResult<Category> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let changed = tx
                     .execute(
                         "UPDATE categories SET name = coalesce(?1, name), slug = coalesce(?2, slug),
@@ -318,7 +318,7 @@ impl CatalogStore for SqliteStore {
     async fn delete_category(&self, id: CategoryId, audit: NewAudit) -> StoreResult<()> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let id = id.to_string();
                 let in_use: bool = tx
                     .query_row(
@@ -384,7 +384,7 @@ impl CatalogStore for SqliteStore {
     async fn update_product(&self, update: ProductUpdate) -> StoreResult<Product> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let changed = tx
                     .execute(
                         "UPDATE products SET title = ?1, description = ?2, kind = ?3, price_cents = ?4, stock = ?5,
@@ -572,7 +572,7 @@ impl CatalogStore for SqliteStore {
     async fn add_product_image(&self, image: ProductImage, max_images: i64) -> StoreResult<ProductImage> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let product = image.product_id.to_string();
                 let exists: bool = tx
                     .query_row("SELECT EXISTS (SELECT 1 FROM products WHERE id = ?1)", [&product], |r| r.get(0))
@@ -624,7 +624,7 @@ impl CatalogStore for SqliteStore {
     ) -> StoreResult<Option<ProductImage>> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let removed = tx
                     .query_row(
                         &format!("DELETE FROM product_images WHERE id = ?1 AND product_id = ?2 RETURNING {IMAGE_COLUMNS}"),
@@ -652,7 +652,7 @@ impl CatalogStore for SqliteStore {
     ) -> StoreResult<bool> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let mut ids: Vec<String> = {
                     let mut statement = tx
                         .prepare("SELECT id FROM product_images WHERE product_id = ?1 ORDER BY position, created_at, id")
@@ -689,7 +689,7 @@ impl CatalogStore for SqliteStore {
     async fn set_product_asset(&self, asset: ProductAsset) -> StoreResult<Option<ProductAsset>> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let product = asset.product_id.to_string();
                 let exists: bool = tx
                     .query_row("SELECT EXISTS (SELECT 1 FROM products WHERE id = ?1)", [&product], |r| r.get(0))

@@ -1,7 +1,7 @@
 //! Payment intents on SQLite (the single writer serialises claims).
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
@@ -103,7 +103,7 @@ impl PaymentIntentStore for SqliteStore {
     async fn request_refund(&self, intent: NewPaymentIntent) -> StoreResult<PaymentIntent> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let order_id = intent.order_id.to_string();
                 let status: Option<String> = tx
                     .query_row("SELECT status FROM orders WHERE id = ?1", [&order_id], |r| r.get(0))
@@ -162,7 +162,7 @@ impl PaymentIntentStore for SqliteStore {
     ) -> StoreResult<Vec<PaymentIntent>> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let ids: Vec<String> = tx
                     .prepare_cached(
                         "SELECT id FROM payment_intents WHERE status = 'pending' AND next_attempt_at <= ?1

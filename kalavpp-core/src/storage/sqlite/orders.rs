@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::audit::insert_audit;
 use super::intents::{expire_sessions_of, finish_intent, insert_intent};
@@ -117,7 +117,7 @@ fn load_order(conn: &Connection, id: &str) -> StoreResult<Option<Order>> {
 }
 
 /// Puts the stock of the order's physical lines back.
-fn release_stock(tx: &Transaction<'_>, order_id: &str) -> StoreResult<()> {
+fn release_stock(tx: &Connection, order_id: &str) -> StoreResult<()> {
     tx.execute(
         "UPDATE products SET stock = stock + (
              SELECT sum(i.quantity) FROM order_items i WHERE i.order_id = ?1 AND i.product_id = products.id AND i.kind = 'physical')
@@ -131,7 +131,7 @@ fn release_stock(tx: &Transaction<'_>, order_id: &str) -> StoreResult<()> {
 /// Appends a ledger entry (nothing for a zero amount).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn insert_ledger(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     vendor: &str,
     order: &str,
     item: &str,
@@ -183,7 +183,7 @@ pub(super) fn any_matured(conn: &mut Connection, paid_before: Timestamp, shipped
 }
 
 pub(super) fn release_matured(conn: &mut Connection, paid_before: Timestamp, shipped_before: Timestamp, at: Timestamp) -> StoreResult<u64> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+    let tx = conn.savepoint().map_err(map_err)?;
     let matured: Vec<(String, String, String, i64)> = tx
         .prepare_cached(MATURED_LINES)
         .and_then(|mut stmt| {
@@ -214,7 +214,7 @@ pub(super) fn release_matured(conn: &mut Connection, paid_before: Timestamp, shi
 /// Holds (or releases) a disputed order's line shares (see
 /// [`crate::storage::LedgerStore::hold_for_dispute`]).
 pub(super) fn dispute_hold(conn: &mut Connection, order_id: OrderId, hold: bool, at: Timestamp) -> StoreResult<u64> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+    let tx = conn.savepoint().map_err(map_err)?;
     let order = order_id.to_string();
     let Some(status) = order_status(&tx, &order)? else {
         return Err(StoreError::NotFound);
@@ -257,7 +257,7 @@ pub(super) fn dispute_hold(conn: &mut Connection, order_id: OrderId, hold: bool,
 type LineMoney = (String, String, String, i64, i64, String);
 
 /// The lines of an order, in line order.
-fn item_money(tx: &Transaction<'_>, order_id: &str) -> StoreResult<Vec<LineMoney>> {
+fn item_money(tx: &Connection, order_id: &str) -> StoreResult<Vec<LineMoney>> {
     let mut stmt = tx
         .prepare_cached(
             "SELECT id, vendor_id, kind, commission_cents, vendor_net_cents, fulfilment_status FROM order_items
@@ -271,7 +271,7 @@ fn item_money(tx: &Transaction<'_>, order_id: &str) -> StoreResult<Vec<LineMoney
     .map_err(map_err)
 }
 
-fn order_status(tx: &Transaction<'_>, order_id: &str) -> StoreResult<Option<OrderStatus>> {
+fn order_status(tx: &Connection, order_id: &str) -> StoreResult<Option<OrderStatus>> {
     let status: Option<String> = tx
         .query_row("SELECT status FROM orders WHERE id = ?1", [order_id], |r| r.get(0))
         .optional()
@@ -279,7 +279,7 @@ fn order_status(tx: &Transaction<'_>, order_id: &str) -> StoreResult<Option<Orde
     status.map(|s| OrderStatus::parse(&s).map_err(StoreError::Backend)).transpose()
 }
 
-fn pay_order(tx: &Transaction<'_>, order_id: &str, event: &PaymentEventRecord, at: &str) -> StoreResult<()> {
+fn pay_order(tx: &Connection, order_id: &str, event: &PaymentEventRecord, at: &str) -> StoreResult<()> {
     tx.execute(
         "UPDATE orders SET status = 'paid', paid_at = ?1, updated_at = ?1,
              payment_intent_id = coalesce(?2, payment_intent_id)
@@ -336,7 +336,7 @@ impl OrderStore for SqliteStore {
     async fn place_order(&self, order: NewOrder) -> StoreResult<Order> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let id = order.id.to_string();
                 let at = ts(order.at);
                 if let Some(limit) = order.max_unpaid {
@@ -529,7 +529,7 @@ impl OrderStore for SqliteStore {
     async fn cancel_order(&self, order_id: OrderId, user_id: UserId, at: Timestamp) -> StoreResult<Order> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let id = order_id.to_string();
                 let owner: Option<String> =
                     tx.query_row("SELECT user_id FROM orders WHERE id = ?1", [&id], |r| r.get(0)).optional().map_err(map_err)?;
@@ -558,7 +558,7 @@ impl OrderStore for SqliteStore {
     async fn expire_orders(&self, created_before: Timestamp, at: Timestamp) -> StoreResult<Vec<OrderId>> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let ids: Vec<String> = tx
                     .prepare(
                         "UPDATE orders SET status = 'expired', updated_at = ?1, closed_at = ?1
@@ -580,7 +580,7 @@ impl OrderStore for SqliteStore {
     async fn apply_payment_event(&self, event: PaymentEventRecord) -> StoreResult<EventOutcome> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let at = ts(event.at);
                 let order_id = event.order_id.to_string();
                 let kind = match event.kind {
@@ -678,7 +678,7 @@ impl OrderStore for SqliteStore {
     async fn fulfil_item(&self, fulfilment: Fulfilment) -> StoreResult<OrderItem> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let order_id = fulfilment.order_id.to_string();
                 let item_id = fulfilment.item_id.to_string();
                 let line: Option<(String, String, String, i64)> = tx
@@ -729,7 +729,7 @@ impl OrderStore for SqliteStore {
     async fn refund_order(&self, refund: Refund) -> StoreResult<Order> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let order_id = refund.order_id.to_string();
                 let at = ts(refund.at);
                 let status = order_status(&tx, &order_id)?.ok_or(StoreError::NotFound)?;

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::audit::insert_audit;
 use super::{SqliteStore, map_err, parse_ts, parse_uuid, ts};
@@ -119,7 +119,7 @@ impl OutboxStore for SqliteStore {
     async fn retry_email(&self, id: EmailId, audit: NewAudit, at: Timestamp) -> StoreResult<bool> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let status: Option<String> = tx
                     .query_row("SELECT status FROM outbox WHERE id = ?1", [id.to_string()], |r| r.get(0))
                     .optional()

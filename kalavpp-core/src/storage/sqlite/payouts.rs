@@ -1,7 +1,7 @@
 //! Payout requests: holds, decisions and their ledger entries.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::audit::insert_audit;
 use super::outbox::insert_email;
@@ -72,7 +72,7 @@ impl PayoutStore for SqliteStore {
         self.pool
             .write(move |conn| {
                 // The single writer and an immediate transaction serialise every request.
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let vendor = payout.vendor_id.to_string();
                 let available: i64 = tx
                     .query_row(
@@ -142,7 +142,7 @@ impl PayoutStore for SqliteStore {
     async fn decide_payout(&self, decision: PayoutDecision) -> StoreResult<Payout> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let id = decision.payout_id.to_string();
                 let current = load_payout(&tx, &id)?.ok_or(StoreError::NotFound)?;
                 if !decision.action.allowed_from().contains(&current.status) {

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::audit::insert_audit;
 use super::{SqliteStore, map_err, parse_ts, parse_uuid, ts};
@@ -81,7 +81,7 @@ impl ReviewStore for SqliteStore {
     async fn insert_review(&self, review: NewReview) -> StoreResult<Review> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let id = review.id.to_string();
                 let product_id = review.product_id.to_string();
                 let vendor_id: String = tx
@@ -196,7 +196,7 @@ impl ReviewStore for SqliteStore {
     async fn update_review(&self, edit: ReviewEdit) -> StoreResult<Review> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let id = edit.id.to_string();
                 let (product_id, vendor_id) = review_owner(&tx, &id, Some(edit.author_id.to_string()))?;
                 tx.execute(
@@ -228,7 +228,7 @@ impl ReviewStore for SqliteStore {
     async fn set_review_hidden(&self, id: ReviewId, hidden: bool, audit: NewAudit) -> StoreResult<Review> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let id = id.to_string();
                 let (product_id, vendor_id) = review_owner(&tx, &id, None)?;
                 tx.execute(
@@ -249,7 +249,7 @@ impl ReviewStore for SqliteStore {
     async fn delete_review(&self, id: ReviewId, audit: Option<NewAudit>) -> StoreResult<()> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let id = id.to_string();
                 let (product_id, vendor_id) = review_owner(&tx, &id, None)?;
                 tx.execute("DELETE FROM reviews WHERE id = ?1", [&id]).map_err(map_err)?;

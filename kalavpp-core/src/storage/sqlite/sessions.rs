@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::users::revoke_sessions;
 use super::{SqliteStore, map_err, parse_ts, parse_uuid, ts};
@@ -15,7 +15,7 @@ impl SessionStore for SqliteStore {
     async fn insert_refresh_token(&self, token: NewRefreshToken) -> StoreResult<()> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 tx.execute(
                     "INSERT INTO sessions (id, user_id, created_at, expires_at, idle_expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
@@ -47,7 +47,7 @@ impl SessionStore for SqliteStore {
         let presented = presented_hash.to_owned();
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let found = tx
                     .query_row(
                         "SELECT t.id, t.used_at IS NOT NULL, s.id, s.user_id, s.expires_at, s.revoked_at IS NOT NULL,
@@ -201,7 +201,7 @@ impl PasswordResetStore for SqliteStore {
     async fn create_password_reset(&self, reset: NewPasswordReset, email: NewEmail) -> StoreResult<()> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 tx.execute(
                     "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                     params![
@@ -224,7 +224,7 @@ impl PasswordResetStore for SqliteStore {
         let new_hash = new_password_hash.to_owned();
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let user: Option<String> = tx
                     .query_row(
                         "UPDATE password_resets SET used_at = ?1

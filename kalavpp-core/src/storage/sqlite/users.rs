@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::audit::insert_audit;
 use super::{SqliteStore, bad_value, like_pattern, map_err, parse_ts, parse_uuid, ts};
@@ -58,7 +58,7 @@ impl UserStore for SqliteStore {
     async fn insert_user(&self, user: NewUser) -> StoreResult<User> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 tx.execute(
                     "INSERT INTO users (id, email, name, password_hash, role, status, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?6)",
@@ -121,7 +121,7 @@ impl UserStore for SqliteStore {
     async fn change_password(&self, change: PasswordChange) -> StoreResult<()> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let changed = tx
                     .execute(
                         "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
@@ -176,7 +176,7 @@ impl UserStore for SqliteStore {
     async fn admin_update_user(&self, change: AdminUserChange) -> StoreResult<User> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let at = change.audit.at;
                 let changed = tx
                     .execute(

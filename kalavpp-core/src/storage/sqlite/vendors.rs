@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::audit::insert_audit;
 use super::outbox::insert_email;
@@ -174,7 +174,7 @@ impl VendorStore for SqliteStore {
     async fn decide_vendor(&self, decision: VendorDecision) -> StoreResult<Vendor> {
         self.pool
             .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                let tx = conn.savepoint().map_err(map_err)?;
                 let id = decision.vendor_id.to_string();
                 let current: Option<(String, String)> = tx
                     .query_row("SELECT status, user_id FROM vendors WHERE id = ?1", [&id], |r| {
