@@ -11,11 +11,9 @@ use axum::middleware::from_fn_with_state;
 use kalavpp_core::mail::{Mailer, OutboxWorker, mailer_for};
 use kalavpp_core::{Marketplace, Mode};
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api;
@@ -367,23 +365,6 @@ fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit)
         ])
         .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
         .max_age(Duration::from_secs(3600));
-    let hsts = production.then(|| {
-        SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        )
-    });
-    let security_headers = ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-            ),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(tower::util::option_layer(hsts));
     let request_id = HeaderName::from_static("x-request-id");
     let storefront = settings.storefront;
     api::router(state, general, credentials)
@@ -396,8 +377,13 @@ fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit)
             }
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(from_fn_with_state(storefront, crate::upload_limits::edge))
-        .layer(security_headers)
+        .layer(from_fn_with_state(
+            crate::edge::Edge {
+                storefront,
+                hsts: production,
+            },
+            crate::edge::edge,
+        ))
         .layer(CompressionLayer::new())
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -9,6 +9,7 @@ pub mod backup_schedule;
 pub mod cli;
 pub mod demo;
 pub mod demo_shop;
+pub mod edge;
 pub mod extract;
 pub mod http_error;
 pub mod metrics;

@@ -29,31 +29,6 @@ pub fn is_asset_upload(method: &Method, path: &str) -> bool {
                 .is_some_and(one_segment))
 }
 
-/// Middleware at the edge of every request, in one layer (each `from_fn` layer costs an
-/// allocation and a boxed future per request): refuses an encoded NUL in the URI, bounds the
-/// request (other than an asset upload) by [`REQUEST_TIMEOUT`] with a `408`, and gives bodiless
-/// error responses a body: the storefront's HTML error page on storefront paths (when the
-/// storefront is served, the state), problem+json everywhere else.
-pub async fn edge(State(storefront): State<bool>, request: Request, next: Next) -> Response {
-    let html_errors = storefront && !crate::storefront::outside_storefront(request.uri().path());
-    if let Some(refused) = crate::http_error::nul_refusal(request.uri()) {
-        return refused;
-    }
-    let response = if is_asset_upload(request.method(), request.uri().path()) {
-        next.run(request).await
-    } else {
-        match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-            Ok(response) => response,
-            Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
-        }
-    };
-    if html_errors {
-        crate::storefront::html_for_bare(response)
-    } else {
-        crate::http_error::problem_for_bare(response)
-    }
-}
-
 /// How many image uploads are read and processed at once (each body is up to 10 MiB in memory);
 /// more wait for a turn, their bodies still unread.
 pub fn image_upload_slots() -> Arc<Semaphore> {
