@@ -14,6 +14,7 @@ use kalavpp_core::domain::{
     Role, SessionFamilyId, User, UserId, UserName, UserStatus, VendorId, VendorStatus,
 };
 use kalavpp_core::payments::PaymentEventKind;
+use kalavpp_core::storage::Conflict;
 pub use kalavpp_core::storage::Timestamp;
 use kalavpp_core::storage::postgres::PostgresStore;
 use kalavpp_core::storage::sqlite::{SqliteLocation, SqliteStore};
@@ -557,10 +558,10 @@ pub fn asset(product_id: ProductId, filename: &str) -> ProductAsset {
 
 /// Asserts that `result` is `Conflict(what)`.
 #[track_caller]
-pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, what: &str) {
+pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, what: Conflict) {
     match result {
         Err(StoreError::Conflict(clash)) => assert_eq!(clash, what),
-        other => panic!("expected Conflict({what}), got {other:?}"),
+        other => panic!("expected Conflict({what:?}), got {other:?}"),
     }
 }
 
