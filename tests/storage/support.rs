@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
+use kalavpp_core::DatabaseUrl;
 use kalavpp_core::domain::{
     self, AuditId, CategoryId, Email, EmailId, ImageId, Money, OrderId, OrderItemId, PageRequest, ProductId, ProductKind, ProductStatus,
     Role, SessionFamilyId, User, UserId, UserName, UserStatus, VendorId, VendorStatus,
@@ -119,8 +120,9 @@ impl SqliteFile {
 
 /// A private in-memory SQLite database, opened through its URL spelling.
 pub async fn sqlite_memory() -> Db {
-    let location = SqliteLocation::parse("sqlite::memory:").expect("sqlite::memory: is a valid location");
-    assert_eq!(location, SqliteLocation::Memory);
+    let url: DatabaseUrl = "sqlite::memory:".parse().expect("sqlite::memory: is a valid location");
+    assert_eq!(url, DatabaseUrl::Sqlite(SqliteLocation::Memory));
+    let DatabaseUrl::Sqlite(location) = url else { unreachable!() };
     Arc::new(SqliteStore::open(location, 2).await.expect("open an in-memory SQLite database"))
 }
 

@@ -83,6 +83,13 @@ impl PostgresStore {
     }
 }
 
+/// Checks that the driver can read `url` (as [`PostgresStore::connect`] will); the error names
+/// the offending option, never its value.
+pub(crate) fn validate_url(url: &str) -> Result<(), String> {
+    let (url, _) = tls::split_verify_mode(url);
+    tokio_postgres::Config::from_str(&url).map(|_| ()).map_err(|e| report(&e))
+}
+
 /// The connection settings of `url` and the TLS connector its `sslmode` asks for.
 fn parse_url(url: &str) -> StoreResult<(tokio_postgres::Config, tls::RustlsConnector)> {
     let (url, verify) = tls::split_verify_mode(url);

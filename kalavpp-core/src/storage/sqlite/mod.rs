@@ -42,25 +42,13 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// Where a SQLite database lives.
+/// Where a SQLite database lives (parsed from a URL by [`crate::config::DatabaseUrl`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SqliteLocation {
     /// A private in-memory database (one connection serves reads and writes).
     Memory,
     /// A database file.
     File(PathBuf),
-}
-
-impl SqliteLocation {
-    /// Parses `sqlite::memory:`, `sqlite://path` or `sqlite:path`.
-    pub fn parse(url: &str) -> Option<Self> {
-        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
-            return Some(Self::Memory);
-        }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-        let path = path.split('?').next().unwrap_or(path);
-        (!path.is_empty()).then(|| Self::File(PathBuf::from(path)))
-    }
 }
 
 impl SqliteStore {
