@@ -52,8 +52,9 @@ pub enum StoreError {
     /// PostgreSQL). Reported to the caller as a bad request, never as a server error.
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// Any other database failure. `source` keeps the underlying error for logs
-    /// ([`crate::error::report`] prints the whole chain); it is never shown to clients.
+    /// Any other database failure. `message` says what failed (in the driver's words where there
+    /// is a driver error); `source` keeps that error with its own causes for logs
+    /// ([`crate::error::report`] prints the whole chain). Neither is ever shown to clients.
     #[error("database error: {message}")]
     Backend {
         /// What failed, in words.

@@ -64,7 +64,7 @@ fn product_from_row(row: &Row) -> StoreResult<Product> {
         price: Money(row.try_get(5).map_err(map_err)?),
         stock: row.try_get(6).map_err(map_err)?,
         status: ProductStatus::parse(row.try_get(7).map_err(map_err)?).map_err(StoreError::backend)?,
-        tags: serde_json::from_str(&tags).map_err(|e| StoreError::backend_caused("products.tags", e))?,
+        tags: serde_json::from_str(&tags).map_err(|e| StoreError::backend_caused(format!("products.tags: {e}"), e))?,
         category: CategoryRef {
             id: CategoryId(row.try_get(9).map_err(map_err)?),
             slug: row.try_get(10).map_err(map_err)?,
@@ -157,7 +157,7 @@ async fn load_product(client: &impl GenericClient, id: ProductId) -> StoreResult
 }
 
 fn tags_json(tags: &[String]) -> StoreResult<String> {
-    serde_json::to_string(tags).map_err(|e| StoreError::backend_caused("products.tags", e))
+    serde_json::to_string(tags).map_err(|e| StoreError::backend_caused(format!("products.tags: {e}"), e))
 }
 
 /// `ORDER BY` of a public product list.

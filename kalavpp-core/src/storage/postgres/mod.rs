@@ -109,7 +109,7 @@ async fn migrate(config: &tokio_postgres::Config, tls: &tls::RustlsConnector) ->
         .run_async(&mut client)
         .await
         .map(|report| report.applied_migrations().iter().map(refinery::Migration::version).collect())
-        .map_err(|e| StoreError::backend_caused("migration failed", e));
+        .map_err(|e| StoreError::backend_caused(format!("migration failed: {e}"), e));
     let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
     drop(client);
     let _ = connection.await;
@@ -173,7 +173,7 @@ pub(crate) fn map_err(err: tokio_postgres::Error) -> StoreError {
     if err.is_closed() {
         return StoreError::Unavailable(report(&err));
     }
-    StoreError::backend_caused("PostgreSQL failed", err)
+    StoreError::backend_caused(report(&err), err)
 }
 
 /// Escapes `%`, `_` and `\` for an `ILIKE` pattern.

@@ -77,7 +77,7 @@ impl SqliteStore {
             }
         })
         .await
-        .map_err(|e| StoreError::backend_caused("a blocking task failed", e))??;
+        .map_err(|e| StoreError::backend_caused(format!("a blocking task failed: {e}"), e))??;
         Ok(Self { pool })
     }
 
@@ -97,7 +97,7 @@ impl SqliteStore {
             migrate(&mut conn)
         })
         .await
-        .map_err(|e| StoreError::backend_caused("a blocking task failed", e))?
+        .map_err(|e| StoreError::backend_caused(format!("a blocking task failed: {e}"), e))?
     }
 }
 
@@ -118,7 +118,7 @@ pub async fn backup_file(source: &Path, destination: &Path) -> StoreResult<()> {
         Ok(())
     })
     .await
-    .map_err(|e| StoreError::backend_caused("a blocking task failed", e))?
+    .map_err(|e| StoreError::backend_caused(format!("a blocking task failed: {e}"), e))?
 }
 
 /// Runs `PRAGMA integrity_check` on the database file at `path` (read only); `Ok(())` when SQLite
@@ -135,7 +135,7 @@ pub async fn integrity_check(path: &Path) -> StoreResult<()> {
         }
     })
     .await
-    .map_err(|e| StoreError::backend_caused("a blocking task failed", e))?
+    .map_err(|e| StoreError::backend_caused(format!("a blocking task failed: {e}"), e))?
 }
 
 /// The number of rows of every table of the SQLite database at `path` (the migration history
@@ -162,7 +162,7 @@ pub async fn table_row_counts(path: &Path) -> StoreResult<std::collections::BTre
         Ok(counts)
     })
     .await
-    .map_err(|e| StoreError::backend_caused("a blocking task failed", e))?
+    .map_err(|e| StoreError::backend_caused(format!("a blocking task failed: {e}"), e))?
 }
 
 fn open_file(path: &Path, read_only: bool) -> StoreResult<Connection> {
@@ -200,7 +200,7 @@ fn configure(conn: &Connection) -> StoreResult<()> {
 fn migrate(conn: &mut Connection) -> StoreResult<Vec<i32>> {
     let report = embedded::migrations::runner()
         .run(conn)
-        .map_err(|e| StoreError::backend_caused("migration failed", e))?;
+        .map_err(|e| StoreError::backend_caused(format!("migration failed: {e}"), e))?;
     Ok(report.applied_migrations().iter().map(refinery::Migration::version).collect())
 }
 
@@ -237,7 +237,7 @@ pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
             StoreError::Unavailable(err.to_string())
         }
         rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
-        _ => StoreError::backend_caused("SQLite failed", err),
+        _ => StoreError::backend_caused(err.to_string(), err),
     }
 }
 
@@ -405,7 +405,11 @@ mod conflict_tests {
         let broken = conn.execute("INSERT INTO nosuch VALUES (1)", []).unwrap_err();
         match map_err(broken) {
             err @ StoreError::Backend { source: Some(_), .. } => {
-                assert!(crate::error::report(&err).contains("nosuch"), "{}", crate::error::report(&err));
+                // The message keeps the driver's words (logs and CLI output show them), the source
+                // keeps the error itself, and the report does not repeat them.
+                assert!(err.to_string().contains("nosuch"), "{err}");
+                let report = crate::error::report(&err);
+                assert_eq!(report.matches("nosuch").count(), 1, "{report}");
             }
             other => panic!("expected a backend error with its source, got {other:?}"),
         }
