@@ -4,13 +4,13 @@
 
 use kalavpp_core::auth::Actor;
 use kalavpp_core::services::Registration;
-use kalavpp_core::{Config, Marketplace};
+use kalavpp_core::{Config, DatabaseUrl, Marketplace};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // An in-memory SQLite database with generated secrets; use `sqlite://path` or `postgres://...`
-    // for real data.
-    let market = Marketplace::open(Config::for_development("sqlite::memory:")).await?;
+    // An in-memory SQLite database with generated secrets; use `"sqlite://path".parse()?` or
+    // `"postgres://...".parse()?` for real data.
+    let market = Marketplace::open(Config::for_development(DatabaseUrl::memory())).await?;
 
     let signed_up = market
         .accounts()

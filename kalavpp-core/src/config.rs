@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::storage::sqlite::SqliteLocation;
+
 /// A secret string whose `Debug` and `Display` never print the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -25,25 +27,151 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// A database URL (`sqlite://path`, `sqlite::memory:` or `postgres://user:password@host/db`)
-/// whose `Debug` and `Display` never show the password: `postgres://user:***@host/db`.
+/// The database of an installation (`DATABASE_URL`), parsed once: a SQLite location or a
+/// PostgreSQL URL. `Debug` and `Display` never show a PostgreSQL password
+/// (`postgres://user:***@host:port/db?…`).
+///
+/// Accepted forms: `sqlite::memory:` (or `sqlite://:memory:`), `sqlite://path`, `sqlite:path`
+/// (a `?…` suffix of a SQLite URL is ignored), `postgres://…` and `postgresql://…` with the
+/// parameters libpq and tokio-postgres know (`sslmode=`, `user=`, `password=`, …). Anything else
+/// is refused by [`DatabaseUrl::parse`] with a [`DatabaseUrlError`] that never repeats the URL.
 #[derive(Clone, PartialEq, Eq)]
-pub struct DatabaseUrl(String);
+pub enum DatabaseUrl {
+    /// A SQLite database: a file or a private in-memory database.
+    Sqlite(SqliteLocation),
+    /// A PostgreSQL database.
+    Postgres(PostgresUrl),
+}
+
+/// Why a text is not a [`DatabaseUrl`]. The messages name the problem, never the URL (which may
+/// hold a password).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatabaseUrlError {
+    /// The text is empty.
+    #[error("is empty; {USE}")]
+    Empty,
+    /// The text does not start with a `scheme:`.
+    #[error("has no scheme; {USE}")]
+    NoScheme,
+    /// A scheme other than `sqlite:`, `postgres:` or `postgresql:` (holds the scheme only).
+    #[error("`{0}:` is not a supported scheme; {USE}")]
+    UnknownScheme(String),
+    /// A `sqlite:` URL without a path.
+    #[error("names no SQLite file; use sqlite://<path> or sqlite::memory:")]
+    EmptySqlitePath,
+    /// A `postgres://` URL the driver cannot read (holds the driver's reason, which names the
+    /// offending option, not its value).
+    #[error("is not a valid PostgreSQL URL: {0}")]
+    InvalidPostgres(String),
+}
+
+const USE: &str = "use sqlite://<path>, sqlite::memory: or postgres://user@host/database";
 
 impl DatabaseUrl {
-    /// Wraps a URL as given.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self(url.into())
+    /// Parses a database URL (the accepted forms are listed on [`DatabaseUrl`]).
+    pub fn parse(text: &str) -> Result<Self, DatabaseUrlError> {
+        if text.trim().is_empty() {
+            return Err(DatabaseUrlError::Empty);
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            crate::storage::postgres::validate_url(text).map_err(DatabaseUrlError::InvalidPostgres)?;
+            return Ok(Self::Postgres(PostgresUrl(text.to_owned())));
+        }
+        if let Some(rest) = text.strip_prefix("sqlite:") {
+            if rest == ":memory:" || rest == "//:memory:" {
+                return Ok(Self::Sqlite(SqliteLocation::Memory));
+            }
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            let path = path.split('?').next().unwrap_or(path);
+            return match path {
+                "" => Err(DatabaseUrlError::EmptySqlitePath),
+                ":memory:" => Ok(Self::Sqlite(SqliteLocation::Memory)),
+                path => Ok(Self::Sqlite(SqliteLocation::File(PathBuf::from(path)))),
+            };
+        }
+        match text.split_once(':') {
+            Some((scheme, _))
+                if !scheme.is_empty()
+                    && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+            {
+                Err(DatabaseUrlError::UnknownScheme(scheme.to_owned()))
+            }
+            _ => Err(DatabaseUrlError::NoScheme),
+        }
     }
+
+    /// A private in-memory SQLite database (`sqlite::memory:`).
+    pub fn memory() -> Self {
+        Self::Sqlite(SqliteLocation::Memory)
+    }
+
+    /// A SQLite database file (`sqlite://path`).
+    pub fn sqlite_file(path: impl Into<PathBuf>) -> Self {
+        Self::Sqlite(SqliteLocation::File(path.into()))
+    }
+
+    /// Whether this names a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// The URL with any password replaced by `***` (the same text as `Display`).
+    pub fn redacted(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = DatabaseUrlError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
+
+impl From<SqliteLocation> for DatabaseUrl {
+    fn from(location: SqliteLocation) -> Self {
+        Self::Sqlite(location)
+    }
+}
+
+impl From<PostgresUrl> for DatabaseUrl {
+    fn from(url: PostgresUrl) -> Self {
+        Self::Postgres(url)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(SqliteLocation::Memory) => f.write_str("sqlite::memory:"),
+            Self::Sqlite(SqliteLocation::File(path)) => write!(f, "sqlite://{}", path.display()),
+            Self::Postgres(url) => fmt::Display::fmt(url, f),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// A `postgres://` (or `postgresql://`) URL whose `Debug` and `Display` never show the password
+/// (of the authority or of a `password=` parameter): `postgres://user:***@host:port/db?…`.
+/// Made by [`DatabaseUrl::parse`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl(String);
+
+impl PostgresUrl {
     /// The full URL, password included; call only where the connection is made.
     pub fn expose(&self) -> &str {
         &self.0
     }
-    /// Whether this names a PostgreSQL database.
-    pub fn is_postgres(&self) -> bool {
-        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
-    }
-    /// The URL with any password (in the authority or a `password=` parameter) replaced by `***`.
+
+    /// The URL with any password replaced by `***`.
     pub fn redacted(&self) -> String {
         redact_url_password(&self.0)
     }
@@ -66,8 +194,20 @@ impl DatabaseUrl {
             return (url.clone(), None);
         };
         let password = percent_decode(&userinfo[colon + 1..]);
-        let without = format!("{}{}{}", &url[..start + colon], "", &url[start + at..]);
+        let without = format!("{}{}", &url[..start + colon], &url[start + at..]);
         (without, Some(password))
+    }
+}
+
+impl fmt::Display for PostgresUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PostgresUrl({})", self.redacted())
     }
 }
 
@@ -114,30 +254,6 @@ pub fn redact_url_password(url: &str) -> String {
         out.replace_range(value_start..value_end, "***");
     }
     out
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DatabaseUrl({})", self.redacted())
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
-
-impl From<String> for DatabaseUrl {
-    fn from(url: String) -> Self {
-        Self(url)
-    }
-}
-
-impl From<&str> for DatabaseUrl {
-    fn from(url: &str) -> Self {
-        Self(url.to_owned())
-    }
 }
 
 /// Development (forgiving defaults) or production (refuses unsafe settings).
@@ -433,7 +549,7 @@ mod tests {
 
     #[test]
     fn debug_redacts_secrets() {
-        let config = Config::for_development("sqlite::memory:");
+        let config = Config::for_development(DatabaseUrl::memory());
         let printed = format!("{config:?}");
         assert!(!printed.contains(config.tokens.access_secret.expose()));
         assert!(printed.contains("Secret([redacted])"));
@@ -441,7 +557,7 @@ mod tests {
 
     #[test]
     fn debug_redacts_the_smtp_url() {
-        let mut config = Config::for_development("sqlite::memory:");
+        let mut config = Config::for_development(DatabaseUrl::memory());
         config.mail.smtp_url = Some(Secret::new("smtps://apikey:SG.very-secret@smtp.sendgrid.net:465"));
         let printed = format!("{config:?}");
         assert!(!printed.contains("very-secret"), "{printed}");
@@ -450,7 +566,7 @@ mod tests {
 
     #[test]
     fn production_wants_a_real_sender_when_mail_is_delivered() {
-        let mut config = Config::for_development("sqlite::memory:");
+        let mut config = Config::for_development(DatabaseUrl::memory());
         config.mode = Mode::Production;
         assert!(
             !config.production_problems().iter().any(|p| p.starts_with("EMAIL_FROM")),
@@ -464,7 +580,7 @@ mod tests {
 
     #[test]
     fn production_refuses_weak_secrets() {
-        let mut config = Config::for_development("sqlite::memory:");
+        let mut config = Config::for_development(DatabaseUrl::memory());
         config.mode = Mode::Production;
         config.tokens.access_secret = Secret::new("CHANGE-TO-STRONG-RANDOM-STRING-64-CHARS");
         config.tokens.refresh_secret = Secret::new("short");
@@ -487,21 +603,120 @@ mod tests {
 
 #[cfg(test)]
 mod database_url_tests {
-    use super::DatabaseUrl;
+    use std::path::PathBuf;
+
+    use super::{DatabaseUrl, DatabaseUrlError};
+    use crate::storage::sqlite::SqliteLocation;
+
+    fn parse(text: &str) -> Result<DatabaseUrl, DatabaseUrlError> {
+        text.parse()
+    }
+
+    fn file(path: &str) -> DatabaseUrl {
+        DatabaseUrl::Sqlite(SqliteLocation::File(PathBuf::from(path)))
+    }
+
+    #[test]
+    fn sqlite_forms_are_accepted() {
+        assert_eq!(parse("sqlite::memory:"), Ok(DatabaseUrl::memory()));
+        assert_eq!(parse("sqlite://:memory:"), Ok(DatabaseUrl::memory()));
+        assert_eq!(parse("sqlite://data/kalavpp.db"), Ok(file("data/kalavpp.db")));
+        assert_eq!(
+            parse("sqlite:///var/lib/kalavpp/kalavpp.db"),
+            Ok(file("/var/lib/kalavpp/kalavpp.db"))
+        );
+        assert_eq!(parse("sqlite:data/kalavpp.db"), Ok(file("data/kalavpp.db")));
+        assert_eq!(parse("sqlite://data/kalavpp.db?mode=rwc"), Ok(file("data/kalavpp.db")));
+        assert_eq!(DatabaseUrl::sqlite_file("a.db"), file("a.db"));
+        assert!(!parse("sqlite://a.db").unwrap().is_postgres());
+    }
+
+    #[test]
+    fn postgres_forms_are_accepted() {
+        for text in [
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgresql://postgres@127.0.0.1:5432/test",
+            "postgres://shop:s3cr%40t@db.example:5432/kalavpp?sslmode=require",
+            "postgres://shop:pw@db.example/kalavpp?sslmode=verify-full",
+            "postgres://db/kalavpp?user=shop&password=hunter2&application_name=kalavpp",
+            "postgres:///kalavpp?host=/var/run/postgresql",
+        ] {
+            match parse(text) {
+                Ok(DatabaseUrl::Postgres(url)) => assert_eq!(url.expose(), text),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn other_forms_are_refused_with_a_clear_reason() {
+        assert_eq!(parse(""), Err(DatabaseUrlError::Empty));
+        assert_eq!(parse("  "), Err(DatabaseUrlError::Empty));
+        assert_eq!(parse("sqlite:"), Err(DatabaseUrlError::EmptySqlitePath));
+        assert_eq!(parse("sqlite://"), Err(DatabaseUrlError::EmptySqlitePath));
+        assert_eq!(parse("sqlite://?mode=rwc"), Err(DatabaseUrlError::EmptySqlitePath));
+        assert_eq!(
+            parse("mysql://root:pw@db/shop"),
+            Err(DatabaseUrlError::UnknownScheme("mysql".into()))
+        );
+        assert_eq!(parse("redis://cache"), Err(DatabaseUrlError::UnknownScheme("redis".into())));
+        assert_eq!(parse("kalavpp.db"), Err(DatabaseUrlError::NoScheme));
+        assert_eq!(parse("/var/lib/kalavpp.db"), Err(DatabaseUrlError::NoScheme));
+        assert!(matches!(
+            parse("postgres://shop:hunter2@db/kalavpp?port=notaport"),
+            Err(DatabaseUrlError::InvalidPostgres(_))
+        ));
+        assert!(matches!(
+            parse("postgres://shop:hunter2@db/kalavpp?no_such_option=1"),
+            Err(DatabaseUrlError::InvalidPostgres(_))
+        ));
+        // The reasons name the problem, never the URL or its password.
+        for text in [
+            "mysql://root:hunter2@db/shop",
+            "postgres://shop:hunter2@db/kalavpp?port=hunter2x",
+            "postgres://shop:hunter2@db/kalavpp?hunter2=1",
+            "root:hunter2@db",
+        ] {
+            let shown = parse(text).unwrap_err().to_string();
+            assert!(!shown.contains("hunter2x") && !shown.contains(":hunter2@"), "{text}: {shown}");
+            assert!(!shown.is_empty());
+        }
+        assert!(parse("ftp://x").unwrap_err().to_string().contains("sqlite://<path>"));
+    }
 
     #[test]
     fn passwords_never_show() {
-        let url = DatabaseUrl::new("postgres://shop:s3cr%40t@db.example:5432/kalavpp?sslmode=require");
+        let url = parse("postgres://shop:s3cr%40t@db.example:5432/kalavpp?sslmode=require").unwrap();
         for shown in [format!("{url:?}"), url.to_string(), url.redacted()] {
             assert!(!shown.contains("s3cr"), "{shown}");
-            assert!(shown.contains("postgres://shop:***@db.example:5432/kalavpp"), "{shown}");
+            assert!(
+                shown.contains("postgres://shop:***@db.example:5432/kalavpp?sslmode=require"),
+                "{shown}"
+            );
         }
-        let kv = DatabaseUrl::new("postgres://db/kalavpp?user=shop&password=hunter2&x=1");
-        assert!(!format!("{kv:?}").contains("hunter2"));
-        assert_eq!(DatabaseUrl::new("sqlite://data/kalavpp.db").to_string(), "sqlite://data/kalavpp.db");
+        let DatabaseUrl::Postgres(inner) = &url else { panic!("{url:?}") };
+        for shown in [format!("{inner:?}"), inner.to_string()] {
+            assert!(!shown.contains("s3cr"), "{shown}");
+        }
         assert_eq!(
-            DatabaseUrl::new("postgres://postgres@127.0.0.1/test").to_string(),
+            inner.split_password(),
+            (
+                "postgres://shop@db.example:5432/kalavpp?sslmode=require".to_owned(),
+                Some("s3cr@t".to_owned())
+            )
+        );
+        let kv = parse("postgres://db/kalavpp?user=shop&password=hunter2&application_name=x").unwrap();
+        assert!(!format!("{kv:?}").contains("hunter2"));
+        assert!(!kv.to_string().contains("hunter2"));
+        assert_eq!(parse("sqlite://data/kalavpp.db").unwrap().to_string(), "sqlite://data/kalavpp.db");
+        assert_eq!(parse("sqlite:data/kalavpp.db").unwrap().to_string(), "sqlite://data/kalavpp.db");
+        assert_eq!(parse("sqlite::memory:").unwrap().to_string(), "sqlite::memory:");
+        assert_eq!(
+            parse("postgres://postgres@127.0.0.1/test").unwrap().to_string(),
             "postgres://postgres@127.0.0.1/test"
         );
+        // A whole Config in Debug keeps it hidden too.
+        let config = super::Config::for_development(url);
+        assert!(!format!("{config:?}").contains("s3cr"));
     }
 }

@@ -165,14 +165,33 @@ impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => Self::not_found("not_found", "not found"),
-            StoreError::Conflict(what) => Self::conflict("conflict", format!("conflicts with an existing {what}")),
+            // The static key only (`users.email`): never a value from a row, a path or the database.
+            StoreError::Conflict(what) => Self::conflict("conflict", format!("conflicts with an existing {}", what.key())),
             StoreError::InvalidInput(_) => Self::BadRequest {
                 code: "invalid_text",
                 message: "the request holds text the database cannot store (e.g. a NUL character)".into(),
             },
-            other => Self::Internal(other.to_string()),
+            // Logged by the server with its whole cause chain; clients see a generic message.
+            other => Self::Internal(report(&other)),
         }
     }
+}
+
+/// An error with its chain of causes, for logs: `outer: cause: root cause` (a cause whose text the
+/// outer one already holds is skipped). Driver errors often say only "db error" or "error
+/// connecting to server" and keep the reason (refused, unknown database, authentication) in a
+/// source.
+pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// Collects field errors while validating a request, then fails once with all of them.

@@ -6,8 +6,8 @@
 //!
 //! ```no_run
 //! # async fn demo() -> kalavpp_core::Result<()> {
-//! use kalavpp_core::{Config, Marketplace, services::Registration};
-//! let market = Marketplace::open(Config::for_development("sqlite::memory:")).await?;
+//! use kalavpp_core::{Config, DatabaseUrl, Marketplace, services::Registration};
+//! let market = Marketplace::open(Config::for_development(DatabaseUrl::memory())).await?;
 //! let session = market
 //!     .accounts()
 //!     .register(Registration { email: "ann@example.com".into(), password: "correct horse".into(), name: "Ann".into() })
@@ -32,6 +32,6 @@ mod marketplace;
 
 pub use marketplace::{open_files, open_store};
 
-pub use config::{Config, DatabaseUrl, HashCost, MailConfig, Mode, Secret, StripeConfig, TokenConfig};
+pub use config::{Config, DatabaseUrl, DatabaseUrlError, HashCost, MailConfig, Mode, PostgresUrl, Secret, StripeConfig, TokenConfig};
 pub use error::{Error, FieldError, Result};
 pub use marketplace::{Marketplace, MarketplaceBuilder};

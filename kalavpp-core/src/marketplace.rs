@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use crate::auth::{PasswordHasher, TokenIssuer};
 use crate::cache::CatalogCache;
+use crate::config::DatabaseUrl;
 use crate::config::{Config, FileStorage};
 use crate::error::{Error, Result};
 use crate::files::{FileStore, LocalFileStore};
 use crate::payments::PaymentProvider;
 use crate::payments::dev::DevPaymentProvider;
 use crate::services::{Accounts, Administration, Cart, Catalog, Downloads, Jobs, Media, Orders, Payouts, Reviews, Stats, Vendors};
-use crate::storage::sqlite::{SqliteLocation, SqliteStore};
+use crate::storage::sqlite::SqliteStore;
 use crate::storage::{Store, postgres::PostgresStore};
 
 /// A running marketplace: cheap to clone, safe to share between tasks. Several may live in one
@@ -136,19 +137,19 @@ fn default_payments(config: &Config) -> Result<Arc<dyn PaymentProvider>> {
 
 /// Opens the backend named by `config.database_url` and runs its migrations.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
-    let url = config.database_url.expose();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PostgresStore::connect(url, config.postgres_max_connections)
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(Arc::new(store))
-    } else if let Some(location) = SqliteLocation::parse(url) {
-        let store = SqliteStore::open(location, config.sqlite_readers)
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(Arc::new(store))
-    } else {
-        Err(Error::invalid("DATABASE_URL", "must start with sqlite:// or postgres://"))
+    match &config.database_url {
+        DatabaseUrl::Postgres(url) => {
+            let store = PostgresStore::connect(url.expose(), config.postgres_max_connections)
+                .await
+                .map_err(|e| Error::Internal(crate::error::report(&e)))?;
+            Ok(Arc::new(store))
+        }
+        DatabaseUrl::Sqlite(location) => {
+            let store = SqliteStore::open(location.clone(), config.sqlite_readers)
+                .await
+                .map_err(|e| Error::Internal(crate::error::report(&e)))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 

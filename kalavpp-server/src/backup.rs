@@ -16,7 +16,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kalavpp_core::config::FileStorage;
+use kalavpp_core::config::{DatabaseUrl, FileStorage, PostgresUrl};
+use kalavpp_core::error::report;
 use kalavpp_core::storage::postgres;
 use kalavpp_core::storage::sqlite::{SqliteLocation, backup_file, integrity_check, table_row_counts};
 use serde_json::json;
@@ -59,24 +60,22 @@ pub async fn backup(settings: &Settings, output: &Path) -> Result<Written, Strin
         return Err(format!("{} is not empty; choose a new directory", output.display()));
     }
     std::fs::create_dir_all(output).map_err(|e| format!("{}: {e}", output.display()))?;
-    let url = settings.core.database_url.expose();
-    let (backend, database, rows) = if url.starts_with("postgres") {
-        let target = output.join("kalavpp.dump");
-        let (rows, dumped) = postgres::dump_in_snapshot(url, |snapshot| pg_dump(settings, target.clone(), snapshot))
-            .await
-            .map_err(|e| e.to_string())?;
-        dumped?;
-        ("postgres", target, rows)
-    } else {
-        let source = match SqliteLocation::parse(url) {
-            Some(SqliteLocation::File(path)) => path,
-            Some(SqliteLocation::Memory) => return Err("an in-memory database cannot be backed up".into()),
-            None => return Err("DATABASE_URL: must start with sqlite:// or postgres://".into()),
-        };
-        let target = output.join("kalavpp.db");
-        backup_file(&source, &target).await.map_err(|e| e.to_string())?;
-        let rows = table_row_counts(&target).await.map_err(|e| e.to_string())?;
-        ("sqlite", target, rows)
+    let (backend, database, rows) = match &settings.core.database_url {
+        DatabaseUrl::Postgres(url) => {
+            let target = output.join("kalavpp.dump");
+            let (rows, dumped) = postgres::dump_in_snapshot(url.expose(), |snapshot| pg_dump(url, target.clone(), snapshot))
+                .await
+                .map_err(|e| report(&e))?;
+            dumped?;
+            ("postgres", target, rows)
+        }
+        DatabaseUrl::Sqlite(SqliteLocation::Memory) => return Err("an in-memory database cannot be backed up".into()),
+        DatabaseUrl::Sqlite(SqliteLocation::File(source)) => {
+            let target = output.join("kalavpp.db");
+            backup_file(source, &target).await.map_err(|e| report(&e))?;
+            let rows = table_row_counts(&target).await.map_err(|e| report(&e))?;
+            ("sqlite", target, rows)
+        }
     };
     let files_source = settings.core.data_dir.join("files");
     let files_target = output.join("files");
@@ -108,10 +107,10 @@ pub async fn backup(settings: &Settings, output: &Path) -> Result<Written, Strin
     Ok(Written { database, files })
 }
 
-/// Runs `pg_dump` of the configured database into `target`, reading `snapshot`.
-async fn pg_dump(settings: &Settings, target: PathBuf, snapshot: String) -> Result<(), String> {
+/// Runs `pg_dump` of the database at `url` into `target`, reading `snapshot`.
+async fn pg_dump(url: &PostgresUrl, target: PathBuf, snapshot: String) -> Result<(), String> {
     // The password goes through the environment, never the command line.
-    let (url_without_password, password) = settings.core.database_url.split_password();
+    let (url_without_password, password) = url.split_password();
     tokio::task::spawn_blocking(move || {
         let mut pg_dump = std::process::Command::new("pg_dump");
         pg_dump
@@ -171,7 +170,6 @@ async fn restore(settings: &Settings, from: &Path) -> Result<(PathBuf, u64), Str
     let manifest: serde_json::Value = std::fs::read_to_string(&manifest_path)
         .map_err(|e| format!("{}: {e} (is this a backup directory?)", manifest_path.display()))
         .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("{}: not a backup manifest: {e}", manifest_path.display())))?;
-    let url = settings.core.database_url.expose();
     match manifest["backend"].as_str() {
         Some("sqlite") => {}
         Some("postgres") => {
@@ -182,8 +180,8 @@ async fn restore(settings: &Settings, from: &Path) -> Result<(PathBuf, u64), Str
         }
         other => return Err(format!("the manifest names no known backend ({other:?})")),
     }
-    let target = match SqliteLocation::parse(url) {
-        Some(SqliteLocation::File(path)) => path,
+    let target = match &settings.core.database_url {
+        DatabaseUrl::Sqlite(SqliteLocation::File(path)) => path.clone(),
         _ => return Err("restore needs DATABASE_URL to name a SQLite file (sqlite://path)".into()),
     };
     let source = from.join(manifest["database"].as_str().unwrap_or("kalavpp.db"));

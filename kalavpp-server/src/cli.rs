@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kalavpp_core::auth::Actor;
+use kalavpp_core::config::DatabaseUrl;
 use kalavpp_core::storage::postgres::PostgresStore;
-use kalavpp_core::storage::sqlite::{SqliteLocation, SqliteStore};
+use kalavpp_core::storage::sqlite::SqliteStore;
 use kalavpp_core::{Error, Marketplace, Mode};
 
 use crate::app::Application;
@@ -224,14 +225,9 @@ async fn migrate(vars: &HashMap<String, String>) -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    let url = settings.core.database_url.expose();
-    let applied = if url.starts_with("postgres") {
-        PostgresStore::migrate_only(url).await
-    } else if let Some(location) = SqliteLocation::parse(url) {
-        SqliteStore::migrate_only(location).await
-    } else {
-        eprintln!("DATABASE_URL: must start with sqlite:// or postgres://");
-        return ExitCode::FAILURE;
+    let applied = match &settings.core.database_url {
+        DatabaseUrl::Postgres(url) => PostgresStore::migrate_only(url.expose()).await,
+        DatabaseUrl::Sqlite(location) => SqliteStore::migrate_only(location.clone()).await,
     };
     match applied {
         Ok(versions) if versions.is_empty() => {
@@ -243,7 +239,7 @@ async fn migrate(vars: &HashMap<String, String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("kalavpp: migration failed: {err}");
+            eprintln!("kalavpp: migration failed: {}", kalavpp_core::error::report(&err));
             ExitCode::FAILURE
         }
     }

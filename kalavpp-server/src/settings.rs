@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kalavpp_core::config::{
-    Config, DEFAULT_EMAIL_FROM, FileStorage, HashCost, MailConfig, Mode, S3Config, Secret, TokenConfig, is_placeholder,
+    Config, DEFAULT_EMAIL_FROM, DatabaseUrl, FileStorage, HashCost, MailConfig, Mode, S3Config, Secret, TokenConfig, is_placeholder,
 };
 
 /// Everything the server needs: the core config plus HTTP concerns.
@@ -70,7 +70,7 @@ fn backup_settings(
     problems: &mut Vec<String>,
     get: &impl Fn(&str) -> Option<String>,
     data_dir: &Path,
-    database_url: &str,
+    database_url: &DatabaseUrl,
 ) -> Option<BackupSchedule> {
     let keep = number(problems, "BACKUP_KEEP", get("BACKUP_KEEP"), DEFAULT_BACKUP_KEEP);
     if !(1..=1000).contains(&keep) {
@@ -91,7 +91,7 @@ fn backup_settings(
         problems.push(format!("BACKUP_INTERVAL: `{text}` is not a duration such as 6h or 1d"));
         return None;
     };
-    if database_url.starts_with("sqlite::memory:") || database_url == "sqlite://:memory:" {
+    if *database_url == DatabaseUrl::memory() {
         problems.push("BACKUP_INTERVAL: an in-memory database cannot be backed up".into());
     }
     Some(BackupSchedule {
@@ -159,10 +159,14 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
     let mode = if production { Mode::Production } else { Mode::Development };
 
     let data_dir = PathBuf::from(get("KALAVPP_DATA_DIR").unwrap_or_else(|| "./data".into()));
-    let database_url = get("DATABASE_URL").unwrap_or_else(|| format!("sqlite://{}", data_dir.join("kalavpp.db").display()));
-    if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-        problems.push("DATABASE_URL: must start with sqlite:// or postgres://".into());
-    }
+    let database_url = match get("DATABASE_URL") {
+        None => DatabaseUrl::sqlite_file(data_dir.join("kalavpp.db")),
+        Some(text) => DatabaseUrl::parse(&text).unwrap_or_else(|e| {
+            problems.push(format!("DATABASE_URL: {e}"));
+            // Never used: the problem fails the load.
+            DatabaseUrl::memory()
+        }),
+    };
     let host = match get("HOST").unwrap_or_else(|| "127.0.0.1".into()).parse::<IpAddr>() {
         Ok(host) => host,
         Err(_) => {
@@ -332,7 +336,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
     }
     let core = Config {
         mode,
-        database_url: database_url.into(),
+        database_url,
         data_dir,
         tokens: TokenConfig {
             access_secret: Secret::new(access_secret.unwrap_or_default()),
@@ -758,13 +762,45 @@ mod tests {
     }
 
     #[test]
+    fn database_urls_are_parsed_once_with_one_clear_problem() {
+        assert_eq!(
+            dev(&[]).unwrap().core.database_url,
+            DatabaseUrl::sqlite_file(PathBuf::from("./data").join("kalavpp.db"))
+        );
+        assert_eq!(
+            dev(&[("DATABASE_URL", "sqlite:shop.db")]).unwrap().core.database_url,
+            DatabaseUrl::sqlite_file("shop.db")
+        );
+        assert!(
+            dev(&[("DATABASE_URL", "postgresql://shop@db/kalavpp?sslmode=require")])
+                .unwrap()
+                .core
+                .database_url
+                .is_postgres()
+        );
+        for refused in [
+            "mysql://root:hunter2@db/shop",
+            "sqlite://",
+            "shop.db",
+            "postgres://shop:hunter2@db/kalavpp?port=x",
+        ] {
+            let problems = dev(&[("DATABASE_URL", refused)]).unwrap_err();
+            let problem = problems
+                .iter()
+                .find(|p| p.starts_with("DATABASE_URL: "))
+                .unwrap_or_else(|| panic!("{refused}: {problems:?}"));
+            assert!(!problem.contains("hunter2"), "{problem}");
+        }
+    }
+
+    #[test]
     fn the_database_password_never_shows() {
         let settings = dev(&[("DATABASE_URL", "postgres://shop:hunter2@db.internal:5432/kalavpp")]).unwrap();
         assert!(!format!("{settings:?}").contains("hunter2"));
         assert!(!format!("{:?}", settings.core).contains("hunter2"));
-        assert_eq!(
-            settings.core.database_url.expose(),
-            "postgres://shop:hunter2@db.internal:5432/kalavpp"
-        );
+        match &settings.core.database_url {
+            DatabaseUrl::Postgres(url) => assert_eq!(url.expose(), "postgres://shop:hunter2@db.internal:5432/kalavpp"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -249,9 +249,11 @@ fn run_ok(command: &mut Command) -> String {
 fn published_works(database_url: &str) -> i64 {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let market = kalavpp_core::Marketplace::open(kalavpp_core::Config::for_development(database_url))
-            .await
-            .expect("open the marketplace");
+        let market = kalavpp_core::Marketplace::open(kalavpp_core::Config::for_development(
+            database_url.parse::<kalavpp_core::DatabaseUrl>().expect("a database URL"),
+        ))
+        .await
+        .expect("open the marketplace");
         let page = market
             .catalog()
             .browse(

@@ -5,6 +5,7 @@ use kalavpp_core::domain::{CategoryId, ImageId, Money, Page, PageRequest, Produc
 use kalavpp_core::storage::{
     AuditFilter, Category, CategoryChange, NewCategory, NewProduct, Product, ProductQuery, ProductSort, ProductUpdate, StoreError,
 };
+use kalavpp_core::storage::{Conflict, Sluggable, Table};
 
 use crate::support::*;
 
@@ -227,7 +228,7 @@ async fn insert_category_round_trips_with_audit_row(store: Db) {
 
 async fn duplicate_category_slug_is_a_conflict(store: Db) {
     let clash = new_category("paintings", "More paintings", None);
-    assert_conflict(store.insert_category(clash.clone()).await, "categories.slug");
+    assert_conflict(store.insert_category(clash.clone()).await, Conflict::SlugTaken(Sluggable::Category));
     assert_eq!(store.list_categories().await.unwrap().len(), 14, "nothing was written");
     assert!(category(&store, clash.id).await.is_none());
     assert_eq!(audit_count(&store).await, 0, "no audit row for a category that was not made");
@@ -235,13 +236,13 @@ async fn duplicate_category_slug_is_a_conflict(store: Db) {
     let ok = store.insert_category(new_category("zines", "Zines", None)).await.unwrap();
     assert_conflict(
         store.insert_category(new_category("zines", "Zines again", None)).await,
-        "categories.slug",
+        Conflict::SlugTaken(Sluggable::Category),
     );
     let same_id = NewCategory {
         id: ok.id,
         ..new_category("other", "Other", None)
     };
-    assert_conflict(store.insert_category(same_id).await, "categories.id");
+    assert_conflict(store.insert_category(same_id).await, Conflict::DuplicateId(Table::Categories));
     assert_eq!(store.list_categories().await.unwrap().len(), 15);
     assert_eq!(audit_count(&store).await, 1);
 }
@@ -314,7 +315,7 @@ async fn update_category_conflicts_and_unknown(store: Db) {
                 ..category_change(zines.id)
             })
             .await,
-        "categories.slug",
+        Conflict::SlugTaken(Sluggable::Category),
     );
     assert_eq!(category(&store, zines.id).await, Some(zines.clone()), "nothing changed");
     assert_not_found(
@@ -376,7 +377,7 @@ async fn delete_category_in_use_is_a_conflict(store: Db) {
         }
     };
     // A parent of other categories.
-    assert_conflict(delete(seeded::paintings()).await, "categories.products");
+    assert_conflict(delete(seeded::paintings()).await, Conflict::CategoryInUse);
     // A category with products in any status (here a draft and an archived one of a pending vendor).
     let (_, pending) = applicant_at(&store, "ann@example.com", "Ann Atelier", now()).await;
     let draft = add_product(
@@ -384,13 +385,13 @@ async fn delete_category_in_use_is_a_conflict(store: Db) {
         with_status(product(pending.id, seeded::photography(), "Draft"), ProductStatus::Draft),
     )
     .await;
-    assert_conflict(delete(seeded::photography()).await, "categories.products");
+    assert_conflict(delete(seeded::photography()).await, Conflict::CategoryInUse);
     add_product(
         &store,
         with_status(product(pending.id, seeded::prints(), "Gone"), ProductStatus::Archived),
     )
     .await;
-    assert_conflict(delete(seeded::prints()).await, "categories.products");
+    assert_conflict(delete(seeded::prints()).await, Conflict::CategoryInUse);
     assert_eq!(audit_count(&store).await, 0, "refused deletions are not audited");
     assert!(category(&store, seeded::paintings()).await.is_some());
     assert!(category(&store, seeded::photography()).await.is_some());
@@ -534,13 +535,13 @@ async fn duplicate_product_slug_is_a_conflict(store: Db) {
     let first = add_product(&store, product(ann.id, seeded::prints(), "Blue door")).await;
     // Slugs are unique across vendors.
     let clash = product(bob.id, seeded::prints(), "Blue door");
-    assert_conflict(store.insert_product(clash.clone()).await, "products.slug");
+    assert_conflict(store.insert_product(clash.clone()).await, Conflict::SlugTaken(Sluggable::Product));
     assert!(store.product_by_id(clash.id).await.unwrap().is_none(), "nothing was written");
     let same_id = NewProduct {
         id: first.id,
         ..product(bob.id, seeded::prints(), "Other")
     };
-    assert_conflict(store.insert_product(same_id).await, "products.id");
+    assert_conflict(store.insert_product(same_id).await, Conflict::DuplicateId(Table::Products));
     assert_eq!(store.product_by_slug("blue-door").await.unwrap().unwrap(), first);
     assert_eq!(store.list_vendor_products(bob.id, PageRequest::default()).await.unwrap().total, 0);
     assert_eq!(public(&store, ProductQuery::default()).await, ["blue-door"]);
@@ -1401,9 +1402,9 @@ async fn add_product_image_appends_up_to_the_limit(store: Db) {
         added.push(stored);
     }
     let extra = image(p.id, "extra");
-    assert_conflict(store.add_product_image(extra.clone(), 3).await, "product_images.limit");
-    assert_conflict(store.add_product_image(image(p.id, "extra2"), 2).await, "product_images.limit");
-    assert_conflict(store.add_product_image(image(p.id, "none"), 0).await, "product_images.limit");
+    assert_conflict(store.add_product_image(extra.clone(), 3).await, Conflict::TooManyImages);
+    assert_conflict(store.add_product_image(image(p.id, "extra2"), 2).await, Conflict::TooManyImages);
+    assert_conflict(store.add_product_image(image(p.id, "none"), 0).await, Conflict::TooManyImages);
 
     let loaded = store.product_by_id(p.id).await.unwrap().unwrap();
     assert_eq!(loaded.images, added, "images in position order");
@@ -1432,12 +1433,15 @@ async fn add_product_image_appends_up_to_the_limit(store: Db) {
         .map(|i| i.position)
         .collect();
     assert_eq!(positions, [0, 2, 3, 4]);
-    assert_conflict(store.add_product_image(image(p.id, "sixth"), 4).await, "product_images.limit");
+    assert_conflict(store.add_product_image(image(p.id, "sixth"), 4).await, Conflict::TooManyImages);
     let image_id_clash = kalavpp_core::storage::ProductImage {
         id: fifth.id,
         ..image(other.id, "clash")
     };
-    assert_conflict(store.add_product_image(image_id_clash, 10).await, "product_images.id");
+    assert_conflict(
+        store.add_product_image(image_id_clash, 10).await,
+        Conflict::DuplicateId(Table::ProductImages),
+    );
 }
 
 async fn add_product_image_limit_holds_under_concurrency(store: Db) {
@@ -1454,7 +1458,7 @@ async fn add_product_image_limit_holds_under_concurrency(store: Db) {
     for task in tasks {
         match task.await.unwrap() {
             Ok(_) => ok += 1,
-            Err(StoreError::Conflict(what)) => assert_eq!(what, "product_images.limit"),
+            Err(StoreError::Conflict(what)) => assert_eq!(what, Conflict::TooManyImages),
             Err(other) => panic!("unexpected {other:?}"),
         }
     }

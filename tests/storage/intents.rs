@@ -4,6 +4,7 @@
 
 use kalavpp_core::domain::{OrderStatus, UserId};
 use kalavpp_core::payments::PaymentEventKind;
+use kalavpp_core::storage::{Conflict, HasStatus};
 use kalavpp_core::storage::{
     EventOutcome, IntentKind, IntentStatus, LatePayment, NewPaymentIntent, PaymentEventRecord, Refund, StoreError,
 };
@@ -61,7 +62,10 @@ async fn refund_requests_are_one_at_a_time_and_rearm_after_a_refusal(store: Db) 
     let shop = shop(&store).await;
     let order = place(&store, mixed_order(&shop)).await;
     // Unpaid: nothing to refund.
-    assert_conflict(store.request_refund(refund_intent(order.id, None)).await, "orders.status");
+    assert_conflict(
+        store.request_refund(refund_intent(order.id, None)).await,
+        Conflict::StaleStatus(HasStatus::Order),
+    );
     pay(&store, order.id).await;
     let first = store
         .request_refund(refund_intent(order.id, Some(shop.buyer.id)))
@@ -71,7 +75,7 @@ async fn refund_requests_are_one_at_a_time_and_rearm_after_a_refusal(store: Db) 
         (first.kind, first.status, first.attempts),
         (IntentKind::Refund, IntentStatus::Pending, 0)
     );
-    assert_conflict(store.request_refund(refund_intent(order.id, None)).await, "payment_intents.pending");
+    assert_conflict(store.request_refund(refund_intent(order.id, None)).await, Conflict::RefundPending);
     // Refused for good: a new request re-arms the same intent (same key), nothing else.
     store
         .fail_payment_intent(first.id, "insufficient funds", None, now())
@@ -347,13 +351,13 @@ async fn cancel_and_expiry_record_session_expiries(store: Db) {
         max_unpaid: Some(0),
         ..order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])
     };
-    assert_conflict(store.place_order(guarded).await, "unpaid_orders");
+    assert_conflict(store.place_order(guarded).await, Conflict::TooManyUnpaidOrders);
     let one_open = place(&store, order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])).await;
     let limited = |limit| kalavpp_core::storage::NewOrder {
         max_unpaid: Some(limit),
         ..order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])
     };
-    assert_conflict(store.place_order(limited(1)).await, "unpaid_orders");
+    assert_conflict(store.place_order(limited(1)).await, Conflict::TooManyUnpaidOrders);
     place(&store, limited(2)).await;
     let _ = (one_open, StoreError::NotFound);
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use kalavpp_core::domain::{FulfilmentStatus, LedgerBucket, LedgerKind, Money, OrderId, OrderItemId, OrderStatus, PageRequest, VendorId};
 use kalavpp_core::payments::PaymentEventKind;
 use kalavpp_core::storage::{AuditFilter, Balance, EventOutcome, Fulfilment, LedgerEntry, NewOrder, Order, OrderItem, Refund};
+use kalavpp_core::storage::{Conflict, HasStatus};
 
 use crate::support::*;
 
@@ -125,7 +126,7 @@ async fn fulfil_item_refuses_what_it_may_not_ship(store: Db) {
     let unpaid = place(&store, mixed_order(&shop)).await;
     assert_conflict(
         store.fulfil_item(ship(shop.alice.id, unpaid.id, unpaid.items[0].id)).await,
-        "order_items.status",
+        Conflict::StaleStatus(HasStatus::OrderItem),
     );
     let order = paid_order(&store, &shop).await;
     let (print, vase, ebook) = (order.items[0].id, order.items[1].id, order.items[2].id);
@@ -135,18 +136,27 @@ async fn fulfil_item_refuses_what_it_may_not_ship(store: Db) {
     assert_not_found(store.fulfil_item(ship(shop.alice.id, order.id, OrderItemId::new())).await);
     assert_not_found(store.fulfil_item(ship(shop.alice.id, OrderId::new(), print)).await);
     assert_not_found(store.fulfil_item(ship(shop.alice.id, unpaid.id, print)).await);
-    assert_conflict(store.fulfil_item(ship(shop.alice.id, order.id, ebook)).await, "order_items.status");
+    assert_conflict(
+        store.fulfil_item(ship(shop.alice.id, order.id, ebook)).await,
+        Conflict::StaleStatus(HasStatus::OrderItem),
+    );
     assert_eq!(world(&store, &shop).await, before, "nothing changed");
 
     store.fulfil_item(ship(shop.alice.id, order.id, print)).await.unwrap();
     let shipped_once = world(&store, &shop).await;
-    assert_conflict(store.fulfil_item(ship(shop.alice.id, order.id, print)).await, "order_items.status");
+    assert_conflict(
+        store.fulfil_item(ship(shop.alice.id, order.id, print)).await,
+        Conflict::StaleStatus(HasStatus::OrderItem),
+    );
     assert_eq!(world(&store, &shop).await, shipped_once, "shipping twice releases nothing twice");
 
     // Nothing ships from a refunded order.
     store.refund_order(refund(&order)).await.unwrap();
     let refunded = world(&store, &shop).await;
-    assert_conflict(store.fulfil_item(ship(shop.bruno.id, order.id, vase)).await, "order_items.status");
+    assert_conflict(
+        store.fulfil_item(ship(shop.bruno.id, order.id, vase)).await,
+        Conflict::StaleStatus(HasStatus::OrderItem),
+    );
     assert_eq!(world(&store, &shop).await, refunded);
 }
 
@@ -242,7 +252,7 @@ async fn refund_order_reverses_every_ledger_amount(store: Db) {
 
     // A second refund changes nothing.
     let before = world(&store, &shop).await;
-    assert_conflict(store.refund_order(refund(&order)).await, "orders.status");
+    assert_conflict(store.refund_order(refund(&order)).await, Conflict::StaleStatus(HasStatus::Order));
     assert_eq!(world(&store, &shop).await, before);
     // Nor does a late payment event.
     assert_eq!(
@@ -267,7 +277,7 @@ async fn refund_order_refuses_unpaid_and_refunded_orders(store: Db) {
         .unwrap();
     let before = world(&store, &shop).await;
     for order in [&pending, &cancelled, &failed] {
-        assert_conflict(store.refund_order(refund(order)).await, "orders.status");
+        assert_conflict(store.refund_order(refund(order)).await, Conflict::StaleStatus(HasStatus::Order));
     }
     assert_not_found(
         store

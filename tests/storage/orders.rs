@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use kalavpp_core::domain::{FulfilmentStatus, Money, OrderId, OrderStatus, PageRequest, ProductKind, ProductStatus, UserId, VendorStatus};
 use kalavpp_core::payments::PaymentEventKind;
+use kalavpp_core::storage::{Conflict, HasStatus, Table};
 use kalavpp_core::storage::{EventOutcome, NewOrder, NewProduct, Order, OrderFilter, OrderItem, ProductUpdate, StoreError};
 
 use crate::support::*;
@@ -155,7 +156,7 @@ async fn place_order_out_of_stock_changes_nothing(store: Db) {
     // The first line can be reserved, the second cannot: the first is rolled back.
     let order = order_of(shop.buyer.id, vec![line(&shop.print, 2, 1_000), line(&shop.vase, 4, 1_000)]);
     fill_cart(&store, &order).await;
-    assert_conflict(store.place_order(order.clone()).await, "stock");
+    assert_conflict(store.place_order(order.clone()).await, Conflict::OutOfStock);
     assert_eq!(stock_of(&store, shop.print.id).await, Some(5));
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(3));
     assert_eq!(store.cart_lines(shop.buyer.id).await.unwrap().len(), 2, "the cart is kept");
@@ -168,7 +169,7 @@ async fn place_order_out_of_stock_changes_nothing(store: Db) {
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(0));
     assert_conflict(
         store.place_order(order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])).await,
-        "stock",
+        Conflict::OutOfStock,
     );
     assert_eq!(stock_of(&store, shop.print.id).await, Some(0), "never negative");
     assert_eq!(all_orders(&store).await.len(), 1);
@@ -198,7 +199,7 @@ async fn place_order_refuses_products_no_longer_for_sale(store: Db) {
         let order = order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000), line(product, 1, 1_000)]);
         fill_cart(&store, &order).await;
         match store.place_order(order).await {
-            Err(StoreError::Conflict(clash)) => assert_eq!(clash, "stock", "{what}"),
+            Err(StoreError::Conflict(clash)) => assert_eq!(clash, Conflict::OutOfStock, "{what}"),
             other => panic!("{what}: expected Conflict(stock), got {other:?}"),
         }
         assert_eq!(stock_of(&store, shop.print.id).await, Some(5), "{what}");
@@ -207,7 +208,7 @@ async fn place_order_refuses_products_no_longer_for_sale(store: Db) {
     set_vendor_status(&store, shop.alice.id, VendorStatus::Suspended).await;
     for product in [&shop.print, &shop.ebook] {
         let order = order_of(shop.buyer.id, vec![line(&shop.vase, 1, 1_000), line(product, 1, 1_000)]);
-        assert_conflict(store.place_order(order).await, "stock");
+        assert_conflict(store.place_order(order).await, Conflict::OutOfStock);
     }
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(3));
     assert_eq!(stock_of(&store, shop.print.id).await, Some(5));
@@ -231,7 +232,7 @@ async fn place_order_with_a_taken_number_changes_nothing(store: Db) {
         ..order_of(other.id, vec![line(&shop.vase, 2, 1_000), line(&shop.print, 1, 1_000)])
     };
     fill_cart(&store, &clash).await;
-    assert_conflict(store.place_order(clash.clone()).await, "orders.number");
+    assert_conflict(store.place_order(clash.clone()).await, Conflict::OrderNumberTaken);
     assert_eq!(stock_of(&store, shop.print.id).await, Some(4), "only the first order's unit");
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(3));
     assert_eq!(store.cart_lines(other.id).await.unwrap().len(), 2);
@@ -242,7 +243,7 @@ async fn place_order_with_a_taken_number_changes_nothing(store: Db) {
         id: first.id,
         ..order_of(other.id, vec![line(&shop.vase, 1, 1_000)])
     };
-    assert_conflict(store.place_order(same_id).await, "orders.id");
+    assert_conflict(store.place_order(same_id).await, Conflict::DuplicateId(Table::Orders));
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(3));
 }
 
@@ -287,7 +288,7 @@ async fn race(store: &Db, shop: &Shop, scarce: &kalavpp_core::storage::Product, 
                 assert!(store.cart_lines(buyer).await.unwrap().is_empty());
             }
             Err(StoreError::Conflict(clash)) => {
-                assert_eq!(clash, "stock");
+                assert_eq!(clash, Conflict::OutOfStock);
                 assert_eq!(store.cart_lines(buyer).await.unwrap().len(), 2, "a loser keeps the cart");
             }
             Err(other) => panic!("unexpected error in the race: {other:?}"),
@@ -342,7 +343,7 @@ async fn attach_payment_session_and_find_orders_by_payment_ref(store: Db) {
     assert_eq!(found.payment_session_id.as_deref(), Some("cs_1"));
     assert_eq!(found.items.len(), 1, "with its lines");
     // A session belongs to one order.
-    assert_conflict(store.attach_payment_session(second.id, "cs_1").await, "orders.payment_session_id");
+    assert_conflict(store.attach_payment_session(second.id, "cs_1").await, Conflict::PaymentSessionTaken);
     assert_eq!(order_now(&store, second.id).await.payment_session_id, None);
     // A new session replaces the old one.
     store.attach_payment_session(first.id, "cs_2").await.unwrap();
@@ -571,20 +572,29 @@ async fn cancel_order_releases_stock_for_the_owner_only(store: Db) {
     assert_eq!(order_now(&store, order.id).await, cancelled);
     assert_eq!(stock_of(&store, shop.print.id).await, Some(5), "stock released");
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(3));
-    assert_conflict(store.cancel_order(order.id, shop.buyer.id, now()).await, "orders.status");
+    assert_conflict(
+        store.cancel_order(order.id, shop.buyer.id, now()).await,
+        Conflict::StaleStatus(HasStatus::Order),
+    );
     assert_eq!(stock_of(&store, shop.print.id).await, Some(5), "released once");
 
     // A paid order cannot be cancelled.
     let paid = place(&store, order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])).await;
     pay(&store, paid.id).await;
-    assert_conflict(store.cancel_order(paid.id, shop.buyer.id, now()).await, "orders.status");
+    assert_conflict(
+        store.cancel_order(paid.id, shop.buyer.id, now()).await,
+        Conflict::StaleStatus(HasStatus::Order),
+    );
     assert_eq!(order_now(&store, paid.id).await.status, OrderStatus::Paid);
     assert_eq!(stock_of(&store, shop.print.id).await, Some(4));
     // Neither can one whose payment failed (it waits for a retry or expiry).
     let failed = place(&store, order_of(shop.buyer.id, vec![line(&shop.vase, 1, 1_000)])).await;
     let event = payment_event(failed.id, PaymentEventKind::Failed, "evt_failed");
     store.apply_payment_event(event).await.unwrap();
-    assert_conflict(store.cancel_order(failed.id, shop.buyer.id, now()).await, "orders.status");
+    assert_conflict(
+        store.cancel_order(failed.id, shop.buyer.id, now()).await,
+        Conflict::StaleStatus(HasStatus::Order),
+    );
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(2));
 }
 

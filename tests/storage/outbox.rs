@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use kalavpp_core::domain::{EmailId, PageRequest};
 use kalavpp_core::storage::{ClaimedEmail, EmailFilter, NewEmail, OutboxEmail, StoreError};
+use kalavpp_core::storage::{Conflict, Table};
 
 use crate::support::*;
 
@@ -73,7 +74,7 @@ async fn duplicate_email_id_is_a_conflict(store: Db) {
         ..mail("bob@example.com", "welcome")
     };
     match store.enqueue_email(clash).await {
-        Err(StoreError::Conflict(what)) => assert_eq!(what, "outbox.id"),
+        Err(StoreError::Conflict(what)) => assert_eq!(what, Conflict::DuplicateId(Table::Outbox)),
         other => panic!("expected Conflict(outbox.id), got {other:?}"),
     }
     let page = store.list_emails(&EmailFilter::default(), PageRequest::default()).await.unwrap();

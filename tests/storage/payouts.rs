@@ -3,6 +3,7 @@
 
 use kalavpp_core::domain::{LedgerBucket, LedgerKind, Money, PageRequest, PayoutId, PayoutStatus, VendorId};
 use kalavpp_core::storage::{AuditFilter, NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter};
+use kalavpp_core::storage::{Conflict, HasStatus};
 
 use crate::support::*;
 
@@ -94,10 +95,13 @@ async fn request_payout_refuses_more_than_available(store: Db) {
     // Pending money (the unshipped print) cannot be paid out.
     assert_conflict(
         store.request_payout(payout_of(shop.alice.id, ALICE_AVAILABLE + 1)).await,
-        "ledger.available",
+        Conflict::InsufficientBalance,
     );
     // Bruno only has pending money.
-    assert_conflict(store.request_payout(payout_of(shop.bruno.id, 1)).await, "ledger.available");
+    assert_conflict(
+        store.request_payout(payout_of(shop.bruno.id, 1)).await,
+        Conflict::InsufficientBalance,
+    );
     assert_eq!(balance_of(&store, shop.alice.id).await.held, Money(0));
     assert_eq!(email_count(&store).await, emails, "a refused request queues nothing");
     assert_eq!(
@@ -110,7 +114,10 @@ async fn request_payout_refuses_more_than_available(store: Db) {
     );
     // Exactly the available balance is fine; then nothing is left.
     store.request_payout(payout_of(shop.alice.id, ALICE_AVAILABLE)).await.unwrap();
-    assert_conflict(store.request_payout(payout_of(shop.alice.id, 1)).await, "ledger.available");
+    assert_conflict(
+        store.request_payout(payout_of(shop.alice.id, 1)).await,
+        Conflict::InsufficientBalance,
+    );
     let balance = balance_of(&store, shop.alice.id).await;
     assert_eq!((balance.available, balance.held), (Money(0), Money(ALICE_AVAILABLE)));
 }
@@ -129,7 +136,7 @@ async fn concurrent_payout_requests_never_spend_the_same_money(store: Db) {
     for task in tasks {
         match task.await.expect("task") {
             Ok(_) => granted += 1,
-            Err(err) => assert_conflict::<()>(Err(err), "ledger.available"),
+            Err(err) => assert_conflict::<()>(Err(err), Conflict::InsufficientBalance),
         }
     }
     assert_eq!(granted, 2);
@@ -199,7 +206,7 @@ async fn approve_then_mark_paid_moves_the_hold_to_paid_out(store: Db) {
         store
             .decide_payout(decision(&payout, PayoutAction::MarkPaid { reference: "again".into() }))
             .await,
-        "payouts.status",
+        Conflict::StaleStatus(HasStatus::Payout),
     );
     assert_eq!(balance_of(&store, shop.alice.id).await.paid_out, Money(2_500));
     assert_eq!(audit_count(&store).await, audit + 2);
@@ -261,7 +268,7 @@ async fn decide_payout_refuses_transitions_the_status_does_not_allow(store: Db) 
         store
             .decide_payout(decision(&payout, PayoutAction::MarkPaid { reference: "x".into() }))
             .await,
-        "payouts.status",
+        Conflict::StaleStatus(HasStatus::Payout),
     );
     store
         .decide_payout(decision(&payout, PayoutAction::Reject { reason: "no".into() }))
@@ -272,7 +279,10 @@ async fn decide_payout_refuses_transitions_the_status_does_not_allow(store: Db) 
         PayoutAction::Reject { reason: "twice".into() },
         PayoutAction::MarkPaid { reference: "x".into() },
     ] {
-        assert_conflict(store.decide_payout(decision(&payout, action)).await, "payouts.status");
+        assert_conflict(
+            store.decide_payout(decision(&payout, action)).await,
+            Conflict::StaleStatus(HasStatus::Payout),
+        );
     }
     assert_eq!(audit_count(&store).await, audit + 1);
     assert_eq!(email_count(&store).await, emails + 1);

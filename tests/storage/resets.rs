@@ -2,6 +2,7 @@
 
 use chrono::TimeDelta;
 use kalavpp_core::domain::{PageRequest, UserId};
+use kalavpp_core::storage::{Conflict, Table};
 use kalavpp_core::storage::{EmailFilter, NewEmail, NewPasswordReset, OutboxEmail, RefreshOutcome, StoreError};
 
 use crate::support::*;
@@ -227,7 +228,7 @@ async fn duplicate_password_reset_is_a_conflict_and_queues_nothing(store: Db) {
     };
     let message = mail("ann@example.com", "password_reset");
     match store.create_password_reset(clash, message.clone()).await {
-        Err(StoreError::Conflict(what)) => assert_eq!(what, "password_resets.token_hash"),
+        Err(StoreError::Conflict(what)) => assert_eq!(what, Conflict::ResetTokenTaken),
         other => panic!("expected Conflict(password_resets.token_hash), got {other:?}"),
     }
     let outbox = store.list_emails(&EmailFilter::default(), PageRequest::default()).await.unwrap();
@@ -241,7 +242,7 @@ async fn duplicate_password_reset_is_a_conflict_and_queues_nothing(store: Db) {
         ..mail("ann@example.com", "password_reset")
     };
     match store.create_password_reset(reset.clone(), same_id).await {
-        Err(StoreError::Conflict(what)) => assert_eq!(what, "outbox.id"),
+        Err(StoreError::Conflict(what)) => assert_eq!(what, Conflict::DuplicateId(Table::Outbox)),
         other => panic!("expected Conflict(outbox.id), got {other:?}"),
     }
     assert_eq!(

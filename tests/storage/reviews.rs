@@ -4,6 +4,7 @@
 //! change (visible reviews only, rounded half up to two decimals), also under concurrency.
 
 use kalavpp_core::domain::{OrderStatus, PageRequest, ProductId, ReviewId, UserId, VendorId};
+use kalavpp_core::storage::Conflict;
 use kalavpp_core::storage::{AuditFilter, Fulfilment, NewReview, Product, Refund, Review, ReviewEdit};
 use uuid::Uuid;
 
@@ -143,7 +144,7 @@ async fn second_review_of_a_product_by_a_user_is_a_conflict(store: Db) {
     let first = write(&store, review(&shop.print, shop.buyer.id, 5)).await;
     assert_conflict(
         store.insert_review(review(&shop.print, shop.buyer.id, 1)).await,
-        "reviews.product_user",
+        Conflict::AlreadyReviewed,
     );
     assert_eq!(listed(&store, shop.print.id).await, vec![first.id]);
     assert_eq!(product_rating(&store, shop.print.id).await, (5.0, 1), "nothing changed");
@@ -156,7 +157,7 @@ async fn second_review_of_a_product_by_a_user_is_a_conflict(store: Db) {
         .unwrap();
     assert_conflict(
         store.insert_review(review(&shop.print, shop.buyer.id, 3)).await,
-        "reviews.product_user",
+        Conflict::AlreadyReviewed,
     );
 
     // The same user may review another product; another user the same product.

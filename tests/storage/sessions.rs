@@ -1,6 +1,7 @@
 //! `SessionStore`: refresh-token families, rotation, reuse detection and revocation.
 
 use chrono::TimeDelta;
+use kalavpp_core::storage::{Conflict, Table};
 use kalavpp_core::storage::{NewRefreshToken, RefreshOutcome, RotatedToken, SessionOwner, StoreError};
 use uuid::Uuid;
 
@@ -225,7 +226,7 @@ async fn duplicate_refresh_token_is_a_conflict(store: Db) {
         ..refresh_token(ann.id)
     };
     match store.insert_refresh_token(clash.clone()).await {
-        Err(StoreError::Conflict(what)) => assert_eq!(what, "refresh_tokens.token_hash"),
+        Err(StoreError::Conflict(what)) => assert_eq!(what, Conflict::RefreshTokenTaken),
         other => panic!("expected Conflict(refresh_tokens.token_hash), got {other:?}"),
     }
     // All or nothing: the session row of the failed insert was not left behind, so its family id is free.
@@ -254,7 +255,7 @@ async fn duplicate_session_family_is_a_conflict(store: Db) {
         ..refresh_token(ann.id)
     };
     match store.insert_refresh_token(clash.clone()).await {
-        Err(StoreError::Conflict(what)) => assert_eq!(what, "sessions.id"),
+        Err(StoreError::Conflict(what)) => assert_eq!(what, Conflict::DuplicateId(Table::Sessions)),
         other => panic!("expected Conflict(sessions.id), got {other:?}"),
     }
     assert_eq!(
@@ -275,7 +276,7 @@ async fn rotation_to_a_taken_hash_changes_nothing(store: Db) {
         at: now(),
     };
     match store.rotate_refresh_token(&session.token, clash).await {
-        Err(StoreError::Conflict(what)) => assert_eq!(what, "refresh_tokens.token_hash"),
+        Err(StoreError::Conflict(what)) => assert_eq!(what, Conflict::RefreshTokenTaken),
         other => panic!("expected Conflict(refresh_tokens.token_hash), got {other:?}"),
     }
     // The presented token was not marked used: presenting it again rotates (no reuse detected).

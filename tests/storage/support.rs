@@ -9,11 +9,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
+use kalavpp_core::DatabaseUrl;
 use kalavpp_core::domain::{
     self, AuditId, CategoryId, Email, EmailId, ImageId, Money, OrderId, OrderItemId, PageRequest, ProductId, ProductKind, ProductStatus,
     Role, SessionFamilyId, User, UserId, UserName, UserStatus, VendorId, VendorStatus,
 };
 use kalavpp_core::payments::PaymentEventKind;
+use kalavpp_core::storage::Conflict;
 pub use kalavpp_core::storage::Timestamp;
 use kalavpp_core::storage::postgres::PostgresStore;
 use kalavpp_core::storage::sqlite::{SqliteLocation, SqliteStore};
@@ -118,8 +120,9 @@ impl SqliteFile {
 
 /// A private in-memory SQLite database, opened through its URL spelling.
 pub async fn sqlite_memory() -> Db {
-    let location = SqliteLocation::parse("sqlite::memory:").expect("sqlite::memory: is a valid location");
-    assert_eq!(location, SqliteLocation::Memory);
+    let url: DatabaseUrl = "sqlite::memory:".parse().expect("sqlite::memory: is a valid location");
+    assert_eq!(url, DatabaseUrl::Sqlite(SqliteLocation::Memory));
+    let DatabaseUrl::Sqlite(location) = url else { unreachable!() };
     Arc::new(SqliteStore::open(location, 2).await.expect("open an in-memory SQLite database"))
 }
 
@@ -557,10 +560,10 @@ pub fn asset(product_id: ProductId, filename: &str) -> ProductAsset {
 
 /// Asserts that `result` is `Conflict(what)`.
 #[track_caller]
-pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, what: &str) {
+pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, what: Conflict) {
     match result {
         Err(StoreError::Conflict(clash)) => assert_eq!(clash, what),
-        other => panic!("expected Conflict({what}), got {other:?}"),
+        other => panic!("expected Conflict({what:?}), got {other:?}"),
     }
 }
 

@@ -4,6 +4,7 @@ use kalavpp_core::domain::{PageRequest, Role, UserId, UserStatus};
 use kalavpp_core::storage::{
     AuditEntry, AuditFilter, EmailFilter, NewEmail, NewUser, PasswordChange, RefreshOutcome, StoreError, UserFilter,
 };
+use kalavpp_core::storage::{Conflict, Table};
 
 use crate::support::*;
 
@@ -117,7 +118,7 @@ async fn insert_user_queues_its_welcome_email_in_the_same_transaction(store: Db)
         welcome_email: Some(mail("ann@example.com", "welcome")),
         ..user("ann@example.com")
     };
-    assert_conflict(store.insert_user(clash.clone()).await, "users.email");
+    assert_conflict(store.insert_user(clash.clone()).await, Conflict::EmailTaken);
     assert!(store.user_by_id(clash.id).await.unwrap().is_none());
     assert_eq!(email_count(&store).await, 1, "the second welcome email was rolled back");
 
@@ -129,7 +130,7 @@ async fn insert_user_queues_its_welcome_email_in_the_same_transaction(store: Db)
         }),
         ..user("bob@example.com")
     };
-    assert_conflict(store.insert_user(bob.clone()).await, "outbox.id");
+    assert_conflict(store.insert_user(bob.clone()).await, Conflict::DuplicateId(Table::Outbox));
     assert!(store.user_by_id(bob.id).await.unwrap().is_none(), "no account without its email");
     assert_eq!(email_count(&store).await, 1);
 
@@ -146,7 +147,7 @@ async fn duplicate_email_is_a_conflict(store: Db) {
         ..user("ANN@Example.com")
     };
     match store.insert_user(again.clone()).await {
-        Err(StoreError::Conflict(what)) => assert_eq!(what, "users.email"),
+        Err(StoreError::Conflict(what)) => assert_eq!(what, Conflict::EmailTaken),
         other => panic!("expected Conflict(users.email), got {other:?}"),
     }
     assert!(store.user_by_id(again.id).await.unwrap().is_none(), "nothing was written");
@@ -161,7 +162,7 @@ async fn duplicate_user_id_is_a_conflict(store: Db) {
         ..user("bob@example.com")
     };
     match store.insert_user(clash).await {
-        Err(StoreError::Conflict(what)) => assert_eq!(what, "users.id"),
+        Err(StoreError::Conflict(what)) => assert_eq!(what, Conflict::DuplicateId(Table::Users)),
         other => panic!("expected Conflict(users.id), got {other:?}"),
     }
     assert!(store.credentials_by_email(&email("bob@example.com")).await.unwrap().is_none());

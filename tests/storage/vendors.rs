@@ -3,6 +3,7 @@
 
 use kalavpp_core::domain::{PageRequest, Role, UserId, VendorId, VendorStatus};
 use kalavpp_core::storage::{AuditFilter, EmailFilter, NewVendor, VendorFilter, VendorProfileChange};
+use kalavpp_core::storage::{Conflict, HasStatus, Sluggable, Table};
 
 use crate::support::*;
 
@@ -90,7 +91,7 @@ async fn insert_vendor_round_trips(store: Db) {
 async fn second_application_of_a_user_is_a_conflict_on_user_id(store: Db) {
     let (owner, first) = applicant_at(&store, "ann@example.com", "Ann Atelier", now()).await;
     let again = application(owner.id, "Another Shop");
-    assert_conflict(store.insert_vendor(again.clone()).await, "vendors.user_id");
+    assert_conflict(store.insert_vendor(again.clone()).await, Conflict::AlreadyApplied);
     assert!(store.vendor_by_id(again.id).await.unwrap().is_none(), "nothing was written");
     assert!(store.vendor_by_slug("another-shop").await.unwrap().is_none());
     assert_eq!(store.vendor_by_user(owner.id).await.unwrap().unwrap(), first);
@@ -100,7 +101,10 @@ async fn second_application_of_a_user_is_a_conflict_on_user_id(store: Db) {
         .decide_vendor(decision(first.id, &[VendorStatus::Pending], Some(VendorStatus::Rejected), now()))
         .await
         .unwrap();
-    assert_conflict(store.insert_vendor(application(owner.id, "Third Shop")).await, "vendors.user_id");
+    assert_conflict(
+        store.insert_vendor(application(owner.id, "Third Shop")).await,
+        Conflict::AlreadyApplied,
+    );
     assert_eq!(listed(&store, None).await, [first.id]);
 }
 
@@ -110,7 +114,7 @@ async fn taken_slug_is_a_conflict_on_slug(store: Db) {
     // A different shop name that makes the same slug.
     let clash = application(bob.id, "Blue  Door!");
     assert_eq!(clash.slug, first.slug);
-    assert_conflict(store.insert_vendor(clash.clone()).await, "vendors.slug");
+    assert_conflict(store.insert_vendor(clash.clone()).await, Conflict::SlugTaken(Sluggable::Vendor));
     assert!(store.vendor_by_user(bob.id).await.unwrap().is_none(), "nothing was written");
     assert!(store.vendor_by_id(clash.id).await.unwrap().is_none());
 
@@ -127,7 +131,7 @@ async fn duplicate_vendor_id_is_a_conflict(store: Db) {
         id: first.id,
         ..application(bob.id, "Bob Prints")
     };
-    assert_conflict(store.insert_vendor(clash).await, "vendors.id");
+    assert_conflict(store.insert_vendor(clash).await, Conflict::DuplicateId(Table::Vendors));
     assert!(store.vendor_by_user(bob.id).await.unwrap().is_none());
 }
 
@@ -271,7 +275,7 @@ async fn approving_twice_is_a_conflict_and_changes_nothing(store: Db) {
     again.grant_vendor_role = true;
     again.commission_bps = Some(Some(900));
     again.email = Some(mail("ann@example.com", "vendor_approved"));
-    assert_conflict(store.decide_vendor(again).await, "vendors.status");
+    assert_conflict(store.decide_vendor(again).await, Conflict::StaleStatus(HasStatus::Vendor));
 
     assert_eq!(store.vendor_by_id(pending.id).await.unwrap().unwrap(), approved, "nothing changed");
     assert_eq!(store.user_by_id(owner.id).await.unwrap().unwrap(), user);
@@ -281,13 +285,13 @@ async fn approving_twice_is_a_conflict_and_changes_nothing(store: Db) {
     // Rejecting an approved vendor from `pending` is refused the same way.
     let mut rejection = decision(pending.id, &[VendorStatus::Pending], Some(VendorStatus::Rejected), now());
     rejection.rejection_reason = Some("late".into());
-    assert_conflict(store.decide_vendor(rejection).await, "vendors.status");
+    assert_conflict(store.decide_vendor(rejection).await, Conflict::StaleStatus(HasStatus::Vendor));
     // An empty `from` matches no status.
     assert_conflict(
         store
             .decide_vendor(decision(pending.id, &[], Some(VendorStatus::Suspended), now()))
             .await,
-        "vendors.status",
+        Conflict::StaleStatus(HasStatus::Vendor),
     );
     assert_eq!(store.vendor_by_id(pending.id).await.unwrap().unwrap(), approved);
     assert_eq!(audit_count(&store).await, audits);
@@ -450,7 +454,7 @@ async fn concurrent_decisions_on_one_vendor_apply_once(store: Db) {
     for task in tasks {
         match task.await.unwrap() {
             Ok(vendor) => applied.push(vendor.status),
-            Err(kalavpp_core::storage::StoreError::Conflict(what)) => assert_eq!(what, "vendors.status"),
+            Err(kalavpp_core::storage::StoreError::Conflict(what)) => assert_eq!(what, Conflict::StaleStatus(HasStatus::Vendor)),
             Err(other) => panic!("unexpected {other:?}"),
         }
     }

@@ -7,6 +7,7 @@ use crate::auth::{Actor, IssuedTokens, hash_token, random_token};
 use crate::domain::{Email, Password, Role, SessionFamilyId, User, UserId, UserName, UserStatus, now};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
+use crate::storage::Conflict;
 use crate::storage::{NewPasswordReset, NewRefreshToken, NewUser, PasswordChange, RefreshOutcome, RotatedToken, StoreError};
 
 use super::emails;
@@ -132,7 +133,7 @@ impl<'a> Accounts<'a> {
             welcome_email,
         };
         self.inner.store.insert_user(new_user).await.map_err(|err| match err {
-            StoreError::Conflict(_) => Error::conflict("email_taken", "an account with this email already exists"),
+            StoreError::Conflict(Conflict::EmailTaken) => Error::conflict("email_taken", "an account with this email already exists"),
             other => other.into(),
         })
     }

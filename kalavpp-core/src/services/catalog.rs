@@ -15,6 +15,7 @@ use crate::marketplace::Inner;
 use crate::storage::{
     Category, CategoryChange, NewAudit, NewCategory, NewProduct, Product, ProductQuery, ProductSort, ProductUpdate, StoreError,
 };
+use crate::storage::{Conflict, Sluggable};
 
 use super::search::search_terms;
 
@@ -362,7 +363,9 @@ impl<'a> Catalog<'a> {
         let record = audit(admin, "category.delete", "category", id.to_string(), json!({}));
         self.inner.store.delete_category(id, record).await.map_err(|e| match e {
             StoreError::NotFound => category_not_found(),
-            StoreError::Conflict(_) => Error::conflict("category_in_use", "the category still has products or child categories"),
+            StoreError::Conflict(Conflict::CategoryInUse) => {
+                Error::conflict("category_in_use", "the category still has products or child categories")
+            }
             other => other.into(),
         })?;
         self.inner.cache.invalidate();
@@ -439,7 +442,7 @@ impl<'a> Catalog<'a> {
                     self.inner.cache.invalidate();
                     return Ok(created);
                 }
-                Err(StoreError::Conflict(what)) if what == "products.slug" && attempt < 5 => {
+                Err(StoreError::Conflict(Conflict::SlugTaken(Sluggable::Product))) if attempt < 5 => {
                     product.slug = format!("{base}-{}", hex_suffix());
                 }
                 Err(other) => return Err(other.into()),
@@ -727,7 +730,9 @@ fn descendants(categories: &[Category], root: CategoryId) -> Vec<CategoryId> {
 
 fn slug_conflict(err: StoreError) -> Error {
     match err {
-        StoreError::Conflict(_) => Error::conflict("slug_taken", "a category with this slug already exists"),
+        StoreError::Conflict(Conflict::SlugTaken(Sluggable::Category)) => {
+            Error::conflict("slug_taken", "a category with this slug already exists")
+        }
         StoreError::NotFound => category_not_found(),
         other => other.into(),
     }

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::files::images::{ImageError, probe_dimensions, process_image_blocking};
 use crate::files::new_key;
 use crate::marketplace::Inner;
+use crate::storage::Conflict;
 use crate::storage::{Product, ProductAsset, ProductImage, StoreError};
 
 /// Most images a product may have.
@@ -124,7 +125,7 @@ impl<'a> Media<'a> {
                 let _ = files.delete(&key).await;
                 let _ = files.delete(&thumb_key).await;
                 Err(match err {
-                    StoreError::Conflict(_) => too_many_images(),
+                    StoreError::Conflict(Conflict::TooManyImages) => too_many_images(),
                     StoreError::NotFound => Error::not_found("product_not_found", "product not found"),
                     other => other.into(),
                 })

@@ -16,6 +16,7 @@ use crate::storage::{
     Balance, CartLine, EventOutcome, Fulfilment, IntentKind, LatePayment, LedgerEntry, NewOrder, NewOrderItem, NewPaymentIntent, Order,
     OrderFilter, OrderItem, PaymentEventRecord, PaymentIntent, Refund, StoreError,
 };
+use crate::storage::{Conflict, HasStatus};
 
 use super::catalog::audit;
 use super::emails;
@@ -237,8 +238,8 @@ impl<'a> Orders<'a> {
         let order = loop {
             match self.inner.store.place_order(new_order.clone()).await {
                 Ok(order) => break order,
-                Err(StoreError::Conflict(what)) if what == "orders.number" => new_order.number = order_number(),
-                Err(StoreError::Conflict(what)) if what == "unpaid_orders" => {
+                Err(StoreError::Conflict(Conflict::OrderNumberTaken)) => new_order.number = order_number(),
+                Err(StoreError::Conflict(Conflict::TooManyUnpaidOrders)) => {
                     return Err(Error::conflict(
                         "too_many_unpaid_orders",
                         format!(
@@ -247,13 +248,13 @@ impl<'a> Orders<'a> {
                         ),
                     ));
                 }
-                Err(StoreError::Conflict(what)) if what == "cart" => {
+                Err(StoreError::Conflict(Conflict::CartChanged)) => {
                     return Err(Error::conflict(
                         "cart_changed",
                         "your cart changed during checkout (is another checkout in progress?); review it and try again",
                     ));
                 }
-                Err(StoreError::Conflict(_)) => {
+                Err(StoreError::Conflict(Conflict::OutOfStock)) => {
                     return Err(Error::conflict(
                         "out_of_stock",
                         "an item in your cart just sold out; your cart is unchanged",
@@ -417,7 +418,9 @@ impl<'a> Orders<'a> {
         let user = actor.require_user()?;
         let order = self.inner.store.cancel_order(id, user, now()).await.map_err(|e| match e {
             StoreError::NotFound => order_not_found(),
-            StoreError::Conflict(_) => Error::conflict("order_not_cancellable", "only orders waiting for payment can be cancelled"),
+            StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)) => {
+                Error::conflict("order_not_cancellable", "only orders waiting for payment can be cancelled")
+            }
             other => other.into(),
         })?;
         self.inner.cache.invalidate();
@@ -489,7 +492,7 @@ impl<'a> Orders<'a> {
         };
         self.inner.store.fulfil_item(fulfilment).await.map_err(|e| match e {
             StoreError::NotFound => Error::not_found("order_item_not_found", "order line not found"),
-            StoreError::Conflict(_) => Error::conflict(
+            StoreError::Conflict(Conflict::StaleStatus(HasStatus::OrderItem)) => Error::conflict(
                 "not_fulfillable",
                 "only unshipped physical lines of paid orders can be marked shipped",
             ),
@@ -525,10 +528,12 @@ impl<'a> Orders<'a> {
             at,
         };
         let intent = self.inner.store.request_refund(intent).await.map_err(|e| match e {
-            StoreError::Conflict(what) if what == "payment_intents.pending" => {
+            StoreError::Conflict(Conflict::RefundPending) => {
                 Error::conflict("not_refundable", "a refund of this order is already under way")
             }
-            StoreError::Conflict(_) => Error::conflict("not_refundable", "the order was refunded meanwhile"),
+            StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)) => {
+                Error::conflict("not_refundable", "the order was refunded meanwhile")
+            }
             StoreError::NotFound => order_not_found(),
             other => other.into(),
         })?;
@@ -661,7 +666,7 @@ impl<'a> Orders<'a> {
                 self.inner.cache.invalidate();
                 Ok(())
             }
-            Err(StoreError::Conflict(_)) => {
+            Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order))) => {
                 self.inner.store.finish_payment_intent(intent.id, Some(refund_id), now()).await?;
                 Ok(())
             }
@@ -817,7 +822,7 @@ impl<'a> Orders<'a> {
                 self.inner.cache.invalidate();
                 Ok(EventOutcome::Applied)
             }
-            Err(StoreError::Conflict(_)) => Ok(EventOutcome::Ignored),
+            Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order))) => Ok(EventOutcome::Ignored),
             Err(other) => Err(other.into()),
         }
     }

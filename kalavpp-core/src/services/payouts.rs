@@ -12,6 +12,7 @@ use crate::auth::Actor;
 use crate::domain::{AuditId, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId, now};
 use crate::error::{Error, Result};
 use crate::marketplace::Inner;
+use crate::storage::{Conflict, HasStatus};
 use crate::storage::{NewAudit, NewEmail, NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter, StoreError, Vendor};
 
 use super::emails;
@@ -71,7 +72,9 @@ impl<'a> Payouts<'a> {
             at: now(),
         };
         self.inner.store.request_payout(payout).await.map_err(|e| match e {
-            StoreError::Conflict(_) => Error::conflict("insufficient_balance", "the amount exceeds your available balance"),
+            StoreError::Conflict(Conflict::InsufficientBalance) => {
+                Error::conflict("insufficient_balance", "the amount exceeds your available balance")
+            }
             other => other.into(),
         })
     }
@@ -196,7 +199,7 @@ impl<'a> Payouts<'a> {
         };
         self.inner.store.decide_payout(decision).await.map_err(|e| match e {
             StoreError::NotFound => payout_not_found(),
-            StoreError::Conflict(_) => transition_conflict(verb, current.status),
+            StoreError::Conflict(Conflict::StaleStatus(HasStatus::Payout)) => transition_conflict(verb, current.status),
             other => other.into(),
         })
     }

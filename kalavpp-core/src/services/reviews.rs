@@ -10,6 +10,7 @@ use crate::auth::Actor;
 use crate::domain::{Page, PageRequest, ProductId, ReviewId, Role, now};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
+use crate::storage::Conflict;
 use crate::storage::{NewReview, Product, Review, ReviewEdit, StoreError};
 
 /// Longest review text, in characters (after trimming).
@@ -151,7 +152,9 @@ impl<'a> Reviews<'a> {
             at: now(),
         };
         let created = self.inner.store.insert_review(review).await.map_err(|e| match e {
-            StoreError::Conflict(_) => Error::conflict("already_reviewed", "you have already reviewed this work; edit your review instead"),
+            StoreError::Conflict(Conflict::AlreadyReviewed) => {
+                Error::conflict("already_reviewed", "you have already reviewed this work; edit your review instead")
+            }
             StoreError::NotFound => product_not_found(),
             other => other.into(),
         })?;

@@ -7,6 +7,7 @@ use crate::auth::Actor;
 use crate::domain::{AuditId, Page, PageRequest, Role, UserId, VendorId, VendorStatus, now, slugify};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
+use crate::storage::{Conflict, HasStatus, Sluggable};
 use crate::storage::{NewAudit, NewVendor, StoreError, Vendor, VendorDecision, VendorFilter, VendorProfileChange};
 
 use super::emails;
@@ -125,10 +126,10 @@ impl<'a> Vendors<'a> {
         for attempt in 0..6 {
             match self.inner.store.insert_vendor(new_vendor.clone()).await {
                 Ok(vendor) => return Ok(vendor),
-                Err(StoreError::Conflict(what)) if what == "vendors.slug" && attempt < 5 => {
+                Err(StoreError::Conflict(Conflict::SlugTaken(Sluggable::Vendor))) if attempt < 5 => {
                     new_vendor.slug = format!("{base}-{}", &crate::auth::random_token(4).to_lowercase().replace(['-', '_'], "x"));
                 }
-                Err(StoreError::Conflict(what)) if what == "vendors.user_id" => {
+                Err(StoreError::Conflict(Conflict::AlreadyApplied)) => {
                     return Err(Error::conflict("already_applied", "you already have a vendor application"));
                 }
                 Err(other) => return Err(other.into()),
@@ -398,7 +399,7 @@ impl<'a> Vendors<'a> {
         };
         let vendor = self.inner.store.decide_vendor(decision).await.map_err(|e| match e {
             StoreError::NotFound => vendor_not_found(),
-            StoreError::Conflict(_) => Error::conflict(
+            StoreError::Conflict(Conflict::StaleStatus(HasStatus::Vendor)) => Error::conflict(
                 "invalid_vendor_transition",
                 format!("the vendor's current status does not allow `{verb}`"),
             ),

@@ -47,7 +47,7 @@ pub struct NewVendor {
     pub id: VendorId,
     /// The applying user.
     pub user_id: UserId,
-    /// Slug (unique; `Conflict("vendors.slug")` when taken).
+    /// Slug (unique; `Conflict::SlugTaken(Sluggable::Vendor)` when taken).
     pub slug: String,
     /// Shop name.
     pub shop_name: String,
@@ -75,7 +75,7 @@ pub struct VendorProfileChange {
 pub struct VendorDecision {
     /// The vendor.
     pub vendor_id: VendorId,
-    /// Statuses the decision applies to; any other is `Conflict("vendors.status")`.
+    /// Statuses the decision applies to; any other is `Conflict::StaleStatus(HasStatus::Vendor)`.
     pub from: Vec<VendorStatus>,
     /// The new status (None: status unchanged, e.g. a commission change).
     pub to: Option<VendorStatus>,
@@ -255,7 +255,7 @@ pub struct NewProduct {
     pub vendor_id: VendorId,
     /// The category.
     pub category_id: CategoryId,
-    /// Slug (unique; `Conflict("products.slug")` when taken).
+    /// Slug (unique; `Conflict::SlugTaken(Sluggable::Product)` when taken).
     pub slug: String,
     /// Title.
     pub title: String,

@@ -5,6 +5,7 @@
 
 mod catalog_records;
 mod change_feed;
+mod conflict;
 mod intent_records;
 mod order_records;
 mod panel_records;
@@ -26,6 +27,7 @@ use uuid::Uuid;
 
 pub use catalog_records::*;
 pub use change_feed::ChangeFeed;
+pub use conflict::{Conflict, HasStatus, Sluggable, Table};
 pub use intent_records::*;
 pub use order_records::*;
 pub use panel_records::*;
@@ -40,9 +42,9 @@ pub enum StoreError {
     /// The row the method works on does not exist.
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was violated; names what clashed as `table.column` (e.g. `users.email`).
+    /// A uniqueness rule or a conditional write refused the change; says which ([`Conflict`]).
     #[error("conflict on {0}")]
-    Conflict(String),
+    Conflict(Conflict),
     /// The database could not be reached or timed out.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -50,9 +52,41 @@ pub enum StoreError {
     /// PostgreSQL). Reported to the caller as a bad request, never as a server error.
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// Any other database failure.
-    #[error("database error: {0}")]
-    Backend(String),
+    /// Any other database failure. `message` says what failed (in the driver's words where there
+    /// is a driver error); `source` keeps that error with its own causes for logs
+    /// ([`crate::error::report`] prints the whole chain). Neither is ever shown to clients.
+    #[error("database error: {message}")]
+    Backend {
+        /// What failed, in words.
+        message: String,
+        /// The error that caused it, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl StoreError {
+    /// A [`StoreError::Backend`] without an underlying error.
+    pub fn backend(message: impl Into<String>) -> Self {
+        Self::Backend {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A [`StoreError::Backend`] caused by `source`.
+    pub fn backend_caused(message: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Backend {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+impl From<Conflict> for StoreError {
+    fn from(conflict: Conflict) -> Self {
+        Self::Conflict(conflict)
+    }
 }
 
 /// Result alias of store methods.
@@ -62,7 +96,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates an account and queues its `welcome_email` (if any) in the same transaction;
-    /// `Conflict("users.email")` when the email is taken (and then nothing is queued).
+    /// `Conflict::EmailTaken` when the email is taken (and then nothing is queued).
     async fn insert_user(&self, user: NewUser) -> StoreResult<User>;
     /// An account by id.
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
@@ -195,8 +229,8 @@ pub trait HealthStore: Send + Sync {
 /// Vendors and their applications.
 #[async_trait]
 pub trait VendorStore: Send + Sync {
-    /// Stores a new application (`pending`). `Conflict("vendors.user_id")` when the user already
-    /// has one, `Conflict("vendors.slug")` when the slug is taken.
+    /// Stores a new application (`pending`). `Conflict::AlreadyApplied` when the user already
+    /// has one, `Conflict::SlugTaken(Sluggable::Vendor)` when the slug is taken.
     async fn insert_vendor(&self, vendor: NewVendor) -> StoreResult<Vendor>;
     /// Turns a `rejected` application of `vendor.user_id` back into a `pending` one with new
     /// details; `None` when the user has no rejected application.
@@ -212,7 +246,7 @@ pub trait VendorStore: Send + Sync {
     /// Applies a vendor's own profile change.
     async fn update_vendor_profile(&self, id: VendorId, change: VendorProfileChange, at: Timestamp) -> StoreResult<Vendor>;
     /// Applies an admin decision (status, commission, role, audit row, email) in one transaction.
-    /// `NotFound` for an unknown vendor, `Conflict("vendors.status")` when its status is not in `from`.
+    /// `NotFound` for an unknown vendor, `Conflict::StaleStatus(HasStatus::Vendor)` when its status is not in `from`.
     async fn decide_vendor(&self, decision: VendorDecision) -> StoreResult<Vendor>;
 }
 
@@ -221,11 +255,11 @@ pub trait VendorStore: Send + Sync {
 pub trait CatalogStore: Send + Sync {
     /// All categories with their visible product counts, ordered by name.
     async fn list_categories(&self) -> StoreResult<Vec<Category>>;
-    /// Creates a category. `Conflict("categories.slug")` when the slug is taken.
+    /// Creates a category. `Conflict::SlugTaken(Sluggable::Category)` when the slug is taken.
     async fn insert_category(&self, category: NewCategory) -> StoreResult<Category>;
     /// Renames / moves a category.
     async fn update_category(&self, change: CategoryChange) -> StoreResult<Category>;
-    /// Deletes a category. `Conflict("categories.products")` while products (of any status) or
+    /// Deletes a category. `Conflict::CategoryInUse` while products (of any status) or
     /// child categories use it.
     async fn delete_category(&self, id: CategoryId, audit: NewAudit) -> StoreResult<()>;
     /// Creates a product.
@@ -243,7 +277,7 @@ pub trait CatalogStore: Send + Sync {
     async fn list_all_products(&self, filter: &AdminProductFilter, page: PageRequest) -> StoreResult<Page<Product>>;
     /// All products of a vendor in every status, newest first.
     async fn list_vendor_products(&self, vendor_id: VendorId, page: PageRequest) -> StoreResult<Page<Product>>;
-    /// Appends an image unless the product already has `max_images` (`Conflict("product_images.limit")`).
+    /// Appends an image unless the product already has `max_images` (`Conflict::TooManyImages`).
     async fn add_product_image(&self, image: ProductImage, max_images: i64) -> StoreResult<ProductImage>;
     /// Removes an image of a product and returns it (for file clean-up), writing the audit row (an
     /// admin's removal) in the same transaction; `None` (and no audit row) when not found.
@@ -287,8 +321,8 @@ pub trait CartStore: Send + Sync {
 pub trait OrderStore: Send + Sync {
     /// Reserves stock with conditional decrements (no read-then-write), stores the order
     /// (`pending_payment`) and its lines, and empties the buyer's cart — all or nothing.
-    /// `Conflict("stock")` when a line is out of stock or no longer for sale,
-    /// `Conflict("orders.number")` when the number is taken.
+    /// `Conflict::OutOfStock` when a line is out of stock or no longer for sale,
+    /// `Conflict::OrderNumberTaken` when the number is taken.
     async fn place_order(&self, order: NewOrder) -> StoreResult<Order>;
     /// Remembers the provider's checkout session of an order.
     async fn attach_payment_session(&self, order_id: OrderId, session_id: &str) -> StoreResult<()>;
@@ -300,7 +334,7 @@ pub trait OrderStore: Send + Sync {
     /// vendor's lines.
     async fn list_orders(&self, filter: &OrderFilter, page: PageRequest) -> StoreResult<Page<Order>>;
     /// Cancels the buyer's `pending_payment` order and releases its stock. `NotFound` for
-    /// another buyer's or an unknown order, `Conflict("orders.status")` in any other status.
+    /// another buyer's or an unknown order, `Conflict::StaleStatus(HasStatus::Order)` in any other status.
     async fn cancel_order(&self, order_id: OrderId, user_id: UserId, at: Timestamp) -> StoreResult<Order>;
     /// Expires unpaid orders created before `created_before` and releases their stock.
     async fn expire_orders(&self, created_before: Timestamp, at: Timestamp) -> StoreResult<Vec<OrderId>>;
@@ -311,12 +345,12 @@ pub trait OrderStore: Send + Sync {
     async fn apply_payment_event(&self, event: PaymentEventRecord) -> StoreResult<EventOutcome>;
     /// Marks a paid physical line of the vendor shipped and moves its net from pending to
     /// available; the order becomes `completed` when every line is shipped or delivered.
-    /// `NotFound` when the line is not the vendor's, `Conflict("order_items.status")` when the
+    /// `NotFound` when the line is not the vendor's, `Conflict::StaleStatus(HasStatus::OrderItem)` when the
     /// order is not paid or the line is not an unshipped physical one.
     async fn fulfil_item(&self, fulfilment: Fulfilment) -> StoreResult<OrderItem>;
     /// Marks a paid (or completed) order refunded, writes a reversal of every ledger amount of
     /// its lines, restores physical stock, writes the audit row and queues the email.
-    /// `Conflict("orders.status")` in any other status.
+    /// `Conflict::StaleStatus(HasStatus::Order)` in any other status.
     async fn refund_order(&self, refund: Refund) -> StoreResult<Order>;
 }
 
@@ -327,8 +361,8 @@ pub trait OrderStore: Send + Sync {
 pub trait PaymentIntentStore: Send + Sync {
     /// Records an admin's refund of a paid (or completed) order: a `pending` refund intent, or
     /// re-arms a `failed` one under a new key (`<key>-<new intent id>`: the provider would
-    /// replay the refusal for the old one). `Conflict("orders.status")` when the order is not
-    /// paid, `Conflict("payment_intents.pending")` while a refund of it is pending or done.
+    /// replay the refusal for the old one). `Conflict::StaleStatus(HasStatus::Order)` when the order is not
+    /// paid, `Conflict::RefundPending` while a refund of it is pending or done.
     async fn request_refund(&self, intent: NewPaymentIntent) -> StoreResult<PaymentIntent>;
     /// Claims up to `limit` pending intents due at `now` (only `order`'s when given), oldest
     /// first: each gets `attempts + 1` and `next_attempt_at = lease_until`, in one transaction
@@ -379,7 +413,7 @@ pub trait PayoutStore: Send + Sync {
     /// Holds `amount` out of the vendor's available balance (ledger: available −amount, held
     /// +amount) and stores the request (`requested`) with its email, in one transaction that is
     /// serialised per vendor, so two concurrent requests can never both spend the same money.
-    /// `Conflict("ledger.available")` when the available balance is smaller than the amount.
+    /// `Conflict::InsufficientBalance` when the available balance is smaller than the amount.
     async fn request_payout(&self, payout: NewPayout) -> StoreResult<Payout>;
     /// A payout request by id.
     async fn payout_by_id(&self, id: PayoutId) -> StoreResult<Option<Payout>>;
@@ -388,7 +422,7 @@ pub trait PayoutStore: Send + Sync {
     /// Applies an admin decision with a conditional status change: a rejection returns the held
     /// amount to available, marking paid moves it from held to paid out; the audit row and the
     /// email are written in the same transaction. `NotFound` for an unknown id,
-    /// `Conflict("payouts.status")` when the current status does not allow the action.
+    /// `Conflict::StaleStatus(HasStatus::Payout)` when the current status does not allow the action.
     async fn decide_payout(&self, decision: PayoutDecision) -> StoreResult<Payout>;
 }
 
@@ -433,7 +467,7 @@ pub trait DownloadStore: Send + Sync {
 #[async_trait]
 pub trait ReviewStore: Send + Sync {
     /// Stores a review of `review.product_id` (its vendor is read from the product).
-    /// `Conflict("reviews.product_user")` when the user already reviewed the product,
+    /// `Conflict::AlreadyReviewed` when the user already reviewed the product,
     /// `NotFound` when the product does not exist.
     async fn insert_review(&self, review: NewReview) -> StoreResult<Review>;
     /// A review (hidden or not) by id.

@@ -85,12 +85,12 @@ pub struct NewOrder {
     /// `stripe` or `dev`.
     pub payment_provider: String,
     /// Take exactly these lines (product and quantity) out of the buyer's cart, or fail with
-    /// `Conflict("cart")` — so a double-submitted checkout places one order. When false, the
+    /// `Conflict::CartChanged` — so a double-submitted checkout places one order. When false, the
     /// buyer's whole cart is emptied instead.
     pub take_from_cart: bool,
     /// When set, the buyer may hold at most this many unpaid orders (`pending_payment` or
     /// `payment_failed`, which still reserve stock) before this one: one more fails with
-    /// `Conflict("unpaid_orders")`, decided inside the transaction.
+    /// `Conflict::TooManyUnpaidOrders`, decided inside the transaction.
     pub max_unpaid: Option<i64>,
     /// The provider call that opens the order's checkout, recorded with the order.
     pub checkout_intent: Option<super::NewPaymentIntent>,

@@ -11,6 +11,7 @@ use super::like_pattern;
 use super::{PostgresStore, map_err};
 use crate::domain::{CategoryId, ImageId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, VendorId, VendorStatus};
 use crate::storage::AdminProductFilter;
+use crate::storage::Conflict;
 use crate::storage::{
     CatalogStore, Category, CategoryChange, CategoryRef, NewAudit, NewCategory, NewProduct, Product, ProductAsset, ProductImage,
     ProductQuery, ProductSort, ProductUpdate, StoreError, StoreResult, VendorRef,
@@ -59,11 +60,11 @@ fn product_from_row(row: &Row) -> StoreResult<Product> {
         slug: row.try_get(1).map_err(map_err)?,
         title: row.try_get(2).map_err(map_err)?,
         description: row.try_get(3).map_err(map_err)?,
-        kind: ProductKind::parse(row.try_get(4).map_err(map_err)?).map_err(StoreError::Backend)?,
+        kind: ProductKind::parse(row.try_get(4).map_err(map_err)?).map_err(StoreError::backend)?,
         price: Money(row.try_get(5).map_err(map_err)?),
         stock: row.try_get(6).map_err(map_err)?,
-        status: ProductStatus::parse(row.try_get(7).map_err(map_err)?).map_err(StoreError::Backend)?,
-        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Backend(format!("products.tags: {e}")))?,
+        status: ProductStatus::parse(row.try_get(7).map_err(map_err)?).map_err(StoreError::backend)?,
+        tags: serde_json::from_str(&tags).map_err(|e| StoreError::backend_caused(format!("products.tags: {e}"), e))?,
         category: CategoryRef {
             id: CategoryId(row.try_get(9).map_err(map_err)?),
             slug: row.try_get(10).map_err(map_err)?,
@@ -73,7 +74,7 @@ fn product_from_row(row: &Row) -> StoreResult<Product> {
             id: VendorId(row.try_get(12).map_err(map_err)?),
             slug: row.try_get(13).map_err(map_err)?,
             shop_name: row.try_get(14).map_err(map_err)?,
-            status: VendorStatus::parse(row.try_get(15).map_err(map_err)?).map_err(StoreError::Backend)?,
+            status: VendorStatus::parse(row.try_get(15).map_err(map_err)?).map_err(StoreError::backend)?,
         },
         images: Vec::new(),
         has_asset: row.try_get(16).map_err(map_err)?,
@@ -156,7 +157,7 @@ async fn load_product(client: &impl GenericClient, id: ProductId) -> StoreResult
 }
 
 fn tags_json(tags: &[String]) -> StoreResult<String> {
-    serde_json::to_string(tags).map_err(|e| StoreError::Backend(format!("products.tags: {e}")))
+    serde_json::to_string(tags).map_err(|e| StoreError::backend_caused(format!("products.tags: {e}"), e))
 }
 
 /// `ORDER BY` of a public product list.
@@ -257,7 +258,7 @@ impl CatalogStore for PostgresStore {
 
     #[tracing::instrument(skip_all)]
     async fn delete_category(&self, id: CategoryId, audit: NewAudit) -> StoreResult<()> {
-        let in_use = || StoreError::Conflict("categories.products".into());
+        let in_use = || StoreError::Conflict(Conflict::CategoryInUse);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         let deleted = tx
@@ -491,7 +492,7 @@ impl CatalogStore for PostgresStore {
             .map_err(map_err)?;
         let (count, last): (i64, i32) = (row.get(0), row.get(1));
         if count >= max_images {
-            return Err(StoreError::Conflict("product_images.limit".into()));
+            return Err(StoreError::Conflict(Conflict::TooManyImages));
         }
         let row = tx
             .query_one(

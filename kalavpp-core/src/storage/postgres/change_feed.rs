@@ -21,7 +21,7 @@ pub(crate) struct PgChangeFeed {
 impl PgChangeFeed {
     /// The feed of the schema the pool's connections use.
     pub(crate) async fn new(config: tokio_postgres::Config, tls: super::tls::RustlsConnector, pool: Pool) -> StoreResult<Self> {
-        let client = pool.get().await.map_err(|e| StoreError::Unavailable(super::with_cause(&e)))?;
+        let client = pool.get().await.map_err(|e| StoreError::Unavailable(crate::error::report(&e)))?;
         let schema: String = client
             .query_one("SELECT coalesce(current_schema(), 'public')", &[])
             .await
@@ -49,7 +49,11 @@ fn channel_for(schema: &str) -> String {
 impl ChangeFeed for PgChangeFeed {
     #[tracing::instrument(skip_all)]
     async fn announce(&self, origin: Uuid) -> StoreResult<()> {
-        let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(super::with_cause(&e)))?;
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(crate::error::report(&e)))?;
         client
             .execute("SELECT pg_notify($1, $2)", &[&self.channel, &origin.to_string()])
             .await

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{PostgresStore, map_err};
 use crate::domain::{OrderId, OrderStatus, UserId};
+use crate::storage::{Conflict, HasStatus};
 use crate::storage::{IntentKind, IntentStatus, NewPaymentIntent, PaymentIntent, PaymentIntentStore, StoreError, StoreResult, Timestamp};
 
 const INTENT_COLUMNS: &str = "id, order_id, kind, status, idempotency_key, session_id, payment_intent_id, amount_cents, actor_id,
@@ -18,8 +19,8 @@ fn intent_from_row(row: &Row) -> StoreResult<PaymentIntent> {
     Ok(PaymentIntent {
         id: row.try_get(0).map_err(map_err)?,
         order_id: OrderId(row.try_get(1).map_err(map_err)?),
-        kind: IntentKind::parse(&text(2)?).map_err(StoreError::Backend)?,
-        status: IntentStatus::parse(&text(3)?).map_err(StoreError::Backend)?,
+        kind: IntentKind::parse(&text(2)?).map_err(StoreError::backend)?,
+        status: IntentStatus::parse(&text(3)?).map_err(StoreError::backend)?,
         idempotency_key: text(4)?,
         session_id: row.try_get(5).map_err(map_err)?,
         payment_intent_id: row.try_get(6).map_err(map_err)?,
@@ -103,9 +104,9 @@ impl PaymentIntentStore for PostgresStore {
             .await
             .map_err(map_err)?
             .ok_or(StoreError::NotFound)?;
-        let status = OrderStatus::parse(status.get(0)).map_err(StoreError::Backend)?;
+        let status = OrderStatus::parse(status.get(0)).map_err(StoreError::backend)?;
         if !status.is_refundable() {
-            return Err(StoreError::Conflict("orders.status".into()));
+            return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)));
         }
         let existing = tx
             .query_opt(
@@ -137,7 +138,7 @@ impl PaymentIntentStore for PostgresStore {
                 .map_err(map_err)?;
                 id
             }
-            Some(_) => return Err(StoreError::Conflict("payment_intents.pending".into())),
+            Some(_) => return Err(StoreError::Conflict(Conflict::RefundPending)),
         };
         let row = tx
             .query_one(&format!("SELECT {INTENT_COLUMNS} FROM payment_intents WHERE id = $1"), &[&id])

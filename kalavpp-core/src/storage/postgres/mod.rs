@@ -25,7 +25,8 @@ use tokio_postgres::error::SqlState;
 
 pub use snapshot::dump_in_snapshot;
 
-use super::{HealthStore, Store, StoreError, StoreResult};
+use super::{Conflict, HealthStore, Sluggable, Store, StoreError, StoreResult, Table};
+use crate::error::report;
 
 mod embedded {
     refinery::embed_migrations!("../migrations/postgres");
@@ -66,7 +67,7 @@ impl PostgresStore {
             .wait_timeout(Some(std::time::Duration::from_secs(10)))
             .create_timeout(Some(std::time::Duration::from_secs(10)))
             .build()
-            .map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
+            .map_err(|e| StoreError::Unavailable(report(&e)))?;
         let feed = std::sync::Arc::new(change_feed::PgChangeFeed::new(config_for_feed, tls, pool.clone()).await?);
         Ok(Self { pool, feed })
     }
@@ -78,8 +79,15 @@ impl PostgresStore {
     }
 
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable(with_cause(&e)))
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(report(&e)))
     }
+}
+
+/// Checks that the driver can read `url` (as [`PostgresStore::connect`] will); the error names
+/// the offending option, never its value.
+pub(crate) fn validate_url(url: &str) -> Result<(), String> {
+    let (url, _) = tls::split_verify_mode(url);
+    tokio_postgres::Config::from_str(&url).map(|_| ()).map_err(|e| report(&e))
 }
 
 /// The connection settings of `url` and the TLS connector its `sslmode` asks for.
@@ -91,10 +99,7 @@ fn parse_url(url: &str) -> StoreResult<(tokio_postgres::Config, tls::RustlsConne
 }
 
 async fn migrate(config: &tokio_postgres::Config, tls: &tls::RustlsConnector) -> StoreResult<Vec<i32>> {
-    let (mut client, connection) = config
-        .connect(tls.clone())
-        .await
-        .map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
+    let (mut client, connection) = config.connect(tls.clone()).await.map_err(|e| StoreError::Unavailable(report(&e)))?;
     let connection = tokio::spawn(connection);
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
@@ -104,7 +109,7 @@ async fn migrate(config: &tokio_postgres::Config, tls: &tls::RustlsConnector) ->
         .run_async(&mut client)
         .await
         .map(|report| report.applied_migrations().iter().map(refinery::Migration::version).collect())
-        .map_err(|e| StoreError::Backend(format!("migration failed: {e}")));
+        .map_err(|e| StoreError::backend_caused(format!("migration failed: {e}"), e));
     let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
     drop(client);
     let _ = connection.await;
@@ -120,63 +125,55 @@ pub fn embedded_migration_versions() -> Vec<i32> {
         .collect()
 }
 
-/// Unique-index names mapped to the `table.column` form SQLite reports, so both backends say the same.
-fn conflict_name(constraint: &str) -> String {
-    match constraint {
-        "users_email_key" => "users.email".into(),
-        "refresh_tokens_hash_key" => "refresh_tokens.token_hash".into(),
-        // Its primary key is the token hash, not an `id` column.
-        "password_resets_pkey" => "password_resets.token_hash".into(),
-        "vendors_user_id_key" => "vendors.user_id".into(),
-        "vendors_slug_key" => "vendors.slug".into(),
-        "categories_slug_key" => "categories.slug".into(),
-        "products_slug_key" => "products.slug".into(),
+/// The [`Conflict`] of a unique violation PostgreSQL reports by constraint name (the unique index
+/// or `table_pkey`); `None` for one no migration declares. The SQLite backend maps its
+/// `table.column` reports onto the same variants.
+pub(crate) fn conflict_for(constraint: &str) -> Option<Conflict> {
+    Some(match constraint {
+        "users_email_key" => Conflict::EmailTaken,
+        "vendors_slug_key" => Conflict::SlugTaken(Sluggable::Vendor),
+        "categories_slug_key" => Conflict::SlugTaken(Sluggable::Category),
+        "products_slug_key" => Conflict::SlugTaken(Sluggable::Product),
+        "vendors_user_id_key" => Conflict::AlreadyApplied,
+        "refresh_tokens_hash_key" => Conflict::RefreshTokenTaken,
+        // Its primary key is the token hash.
+        "password_resets_pkey" => Conflict::ResetTokenTaken,
         // One asset per product: its primary key is the product id.
-        "product_assets_pkey" => "product_assets.product_id".into(),
-        "orders_number_key" => "orders.number".into(),
-        "orders_payment_session_key" => "orders.payment_session_id".into(),
-        "reviews_product_user_key" => "reviews.product_user".into(),
-        other => match other.strip_suffix("_pkey") {
-            Some(table) => format!("{table}.id"),
-            None => other.to_owned(),
-        },
-    }
+        "product_assets_pkey" => Conflict::AssetExists,
+        "orders_number_key" => Conflict::OrderNumberTaken,
+        "orders_payment_session_key" => Conflict::PaymentSessionTaken,
+        "payment_events_pkey" => Conflict::EventAlreadyRecorded,
+        "payment_intents_key" => Conflict::IdempotencyKeyTaken,
+        "reviews_product_user_key" => Conflict::AlreadyReviewed,
+        other => Conflict::DuplicateId(Table::from_name(other.strip_suffix("_pkey")?)?),
+    })
 }
 
-/// Maps a tokio-postgres error onto [`StoreError`].
+/// Maps a tokio-postgres error onto [`StoreError`]; a backend error keeps the driver's error as
+/// its source.
 pub(crate) fn map_err(err: tokio_postgres::Error) -> StoreError {
     if let Some(db) = err.as_db_error() {
-        if *db.code() == SqlState::UNIQUE_VIOLATION {
-            return StoreError::Conflict(conflict_name(db.constraint().unwrap_or("unique")));
-        }
         let code = db.code();
+        if *code == SqlState::UNIQUE_VIOLATION {
+            let constraint = db.constraint().unwrap_or("unique");
+            return match conflict_for(constraint) {
+                Some(conflict) => StoreError::Conflict(conflict),
+                None => StoreError::backend_caused(format!("unmapped unique constraint {constraint}"), err),
+            };
+        }
         if *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE || *code == SqlState::UNTRANSLATABLE_CHARACTER {
             return StoreError::InvalidInput(db.message().to_owned());
         }
         if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE {
             return StoreError::Unavailable(format!("{}: {}", code.code(), db.message()));
         }
-        return StoreError::Backend(format!("{}: {}", code.code(), db.message()));
+        let message = format!("{}: {}", code.code(), db.message());
+        return StoreError::backend_caused(message, err);
     }
     if err.is_closed() {
-        return StoreError::Unavailable(with_cause(&err));
+        return StoreError::Unavailable(report(&err));
     }
-    StoreError::Backend(with_cause(&err))
-}
-
-/// A tokio-postgres error with its cause: its own text is often only "db error" or "error
-/// connecting to server", and the reason (refused, unknown database, authentication) is the source.
-pub(crate) fn with_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(inner) = cause {
-        let more = inner.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        cause = inner.source();
-    }
-    text
+    StoreError::backend_caused(report(&err), err)
 }
 
 /// Escapes `%`, `_` and `\` for an `ILIKE` pattern.
@@ -199,5 +196,87 @@ impl Store for PostgresStore {
 
     fn change_feed(&self) -> Option<std::sync::Arc<dyn super::ChangeFeed>> {
         Some(self.feed.clone())
+    }
+}
+
+#[cfg(test)]
+mod conflict_tests {
+    use super::*;
+
+    #[test]
+    fn unique_violations_map_to_their_conflict() {
+        let cases = [
+            ("users_email_key", Conflict::EmailTaken),
+            ("vendors_slug_key", Conflict::SlugTaken(Sluggable::Vendor)),
+            ("categories_slug_key", Conflict::SlugTaken(Sluggable::Category)),
+            ("products_slug_key", Conflict::SlugTaken(Sluggable::Product)),
+            ("vendors_user_id_key", Conflict::AlreadyApplied),
+            ("refresh_tokens_hash_key", Conflict::RefreshTokenTaken),
+            ("password_resets_pkey", Conflict::ResetTokenTaken),
+            ("product_assets_pkey", Conflict::AssetExists),
+            ("orders_number_key", Conflict::OrderNumberTaken),
+            ("orders_payment_session_key", Conflict::PaymentSessionTaken),
+            ("payment_events_pkey", Conflict::EventAlreadyRecorded),
+            ("payment_intents_key", Conflict::IdempotencyKeyTaken),
+            ("reviews_product_user_key", Conflict::AlreadyReviewed),
+            ("cart_items_pkey", Conflict::DuplicateId(Table::CartItems)),
+            ("job_leases_pkey", Conflict::DuplicateId(Table::JobLeases)),
+            ("users_pkey", Conflict::DuplicateId(Table::Users)),
+            ("outbox_pkey", Conflict::DuplicateId(Table::Outbox)),
+            ("sessions_pkey", Conflict::DuplicateId(Table::Sessions)),
+            ("products_pkey", Conflict::DuplicateId(Table::Products)),
+            ("order_items_pkey", Conflict::DuplicateId(Table::OrderItems)),
+        ];
+        for (constraint, conflict) in cases {
+            assert_eq!(conflict_for(constraint), Some(conflict), "{constraint}");
+        }
+        for unknown in ["unique", "users_name_key", "nosuch_pkey", "", "_pkey"] {
+            assert_eq!(conflict_for(unknown), None, "{unknown}");
+        }
+    }
+
+    #[test]
+    fn every_unique_index_and_key_of_the_migrations_is_mapped() {
+        let sql: String = embedded::migrations::runner()
+            .get_migrations()
+            .iter()
+            .filter_map(|m| m.sql().map(str::to_owned))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut indexes = 0;
+        for line in sql.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("CREATE UNIQUE INDEX ") {
+                let name = rest.split_whitespace().next().unwrap();
+                assert!(conflict_for(name).is_some(), "unmapped unique index: {name}");
+                indexes += 1;
+            }
+            if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
+                let table = rest.split_whitespace().next().unwrap();
+                assert!(conflict_for(&format!("{table}_pkey")).is_some(), "unmapped primary key of {table}");
+            }
+        }
+        assert!(indexes >= 10, "found {indexes} unique indexes");
+    }
+
+    /// Both backends name the same clash the same way.
+    #[test]
+    fn both_backends_agree() {
+        let pairs = [
+            ("users_email_key", "users.email"),
+            ("reviews_product_user_key", "reviews.product_id, reviews.user_id"),
+            ("password_resets_pkey", "password_resets.token_hash"),
+            ("product_assets_pkey", "product_assets.product_id"),
+            ("payment_events_pkey", "payment_events.event_id"),
+            ("cart_items_pkey", "cart_items.user_id, cart_items.product_id"),
+            ("job_leases_pkey", "job_leases.name"),
+            ("payouts_pkey", "payouts.id"),
+        ];
+        for (constraint, columns) in pairs {
+            assert_eq!(
+                conflict_for(constraint),
+                crate::storage::sqlite::conflict_for(columns),
+                "{constraint}"
+            );
+        }
     }
 }

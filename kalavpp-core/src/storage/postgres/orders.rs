@@ -14,6 +14,7 @@ use crate::domain::{
     ProductKind, UserId, VendorId, refuses_payment,
 };
 use crate::payments::PaymentEventKind;
+use crate::storage::{Conflict, HasStatus};
 use crate::storage::{
     EventOutcome, Fulfilment, NewOrder, Order, OrderFilter, OrderItem, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult,
     Timestamp,
@@ -30,7 +31,7 @@ fn order_from_row(row: &Row) -> StoreResult<Order> {
         id: OrderId(row.try_get(0).map_err(map_err)?),
         number: row.try_get(1).map_err(map_err)?,
         user_id: UserId(row.try_get(2).map_err(map_err)?),
-        status: OrderStatus::parse(row.try_get(3).map_err(map_err)?).map_err(StoreError::Backend)?,
+        status: OrderStatus::parse(row.try_get(3).map_err(map_err)?).map_err(StoreError::backend)?,
         currency: row.try_get(4).map_err(map_err)?,
         subtotal: Money(row.try_get(5).map_err(map_err)?),
         total: Money(row.try_get(6).map_err(map_err)?),
@@ -53,14 +54,14 @@ fn item_from_row(row: &Row) -> StoreResult<(OrderId, OrderItem)> {
         product_id: ProductId(row.try_get(1).map_err(map_err)?),
         vendor_id: VendorId(row.try_get(2).map_err(map_err)?),
         title: row.try_get(3).map_err(map_err)?,
-        kind: ProductKind::parse(row.try_get(4).map_err(map_err)?).map_err(StoreError::Backend)?,
+        kind: ProductKind::parse(row.try_get(4).map_err(map_err)?).map_err(StoreError::backend)?,
         quantity: row.try_get(5).map_err(map_err)?,
         unit_price: Money(row.try_get(6).map_err(map_err)?),
         line_total: Money(row.try_get(7).map_err(map_err)?),
         commission_bps: row.try_get(8).map_err(map_err)?,
         commission: Money(row.try_get(9).map_err(map_err)?),
         vendor_net: Money(row.try_get(10).map_err(map_err)?),
-        fulfilment_status: FulfilmentStatus::parse(row.try_get(11).map_err(map_err)?).map_err(StoreError::Backend)?,
+        fulfilment_status: FulfilmentStatus::parse(row.try_get(11).map_err(map_err)?).map_err(StoreError::backend)?,
         tracking_number: row.try_get(12).map_err(map_err)?,
         carrier: row.try_get(13).map_err(map_err)?,
         shipped_at: row.try_get(14).map_err(map_err)?,
@@ -185,7 +186,7 @@ async fn lock_order(client: &impl GenericClient, order_id: Uuid) -> StoreResult<
         .query_opt("SELECT status FROM orders WHERE id = $1 FOR UPDATE", &[&order_id])
         .await
         .map_err(map_err)?;
-    row.map(|r| OrderStatus::parse(r.get(0)).map_err(StoreError::Backend)).transpose()
+    row.map(|r| OrderStatus::parse(r.get(0)).map_err(StoreError::backend)).transpose()
 }
 
 /// Moves the matured pending credit of every line to available (see
@@ -259,7 +260,7 @@ pub(super) async fn dispute_hold(store: &PostgresStore, order_id: OrderId, hold:
     let mut lines = std::collections::HashSet::new();
     for row in &rows {
         let (item, vendor, bucket, sum): (Uuid, Uuid, &str, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
-        let bucket = LedgerBucket::parse(bucket).map_err(StoreError::Backend)?;
+        let bucket = LedgerBucket::parse(bucket).map_err(StoreError::backend)?;
         insert_ledger(&tx, vendor, order_id.0, item, kind, bucket, -sum, &at).await?;
         insert_ledger(&tx, vendor, order_id.0, item, kind, to, sum, &at).await?;
         lines.insert(item);
@@ -359,7 +360,7 @@ impl OrderStore for PostgresStore {
                 .map_err(map_err)?
                 .get(0);
             if unpaid >= limit {
-                return Err(StoreError::Conflict("unpaid_orders".into()));
+                return Err(StoreError::Conflict(Conflict::TooManyUnpaidOrders));
             }
         }
         if order.take_from_cart {
@@ -374,7 +375,7 @@ impl OrderStore for PostgresStore {
                     .await
                     .map_err(map_err)?;
                 if taken == 0 {
-                    return Err(StoreError::Conflict("cart".into()));
+                    return Err(StoreError::Conflict(Conflict::CartChanged));
                 }
             }
         }
@@ -404,7 +405,7 @@ impl OrderStore for PostgresStore {
                 u64::from(for_sale.is_some())
             };
             if reserved == 0 {
-                return Err(StoreError::Conflict("stock".into()));
+                return Err(StoreError::Conflict(Conflict::OutOfStock));
             }
         }
         tx.execute(
@@ -548,7 +549,7 @@ impl OrderStore for PostgresStore {
             .await
             .map_err(map_err)?;
         if changed == 0 {
-            return Err(StoreError::Conflict("orders.status".into()));
+            return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)));
         }
         release_stock(&tx, &[order_id.0]).await?;
         expire_sessions_of(&tx, &[order_id.0], &at).await?;
@@ -707,7 +708,7 @@ impl OrderStore for PostgresStore {
             return Err(StoreError::NotFound);
         }
         if status != OrderStatus::Paid || kind != "physical" || fulfilment_status != "unfulfilled" {
-            return Err(StoreError::Conflict("order_items.status".into()));
+            return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::OrderItem)));
         }
         let at = &fulfilment.at;
         tx.execute(
@@ -754,7 +755,7 @@ impl OrderStore for PostgresStore {
         let at = &refund.at;
         let status = lock_order(&tx, order_id).await?.ok_or(StoreError::NotFound)?;
         if !matches!(status, OrderStatus::Paid | OrderStatus::Completed) {
-            return Err(StoreError::Conflict("orders.status".into()));
+            return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)));
         }
         tx.execute(
             "UPDATE orders SET status = 'refunded', refund_id = $1, updated_at = $2, closed_at = $2 WHERE id = $3",
@@ -777,7 +778,7 @@ impl OrderStore for PostgresStore {
             .map_err(map_err)?;
         for row in &sums {
             let (item, vendor, bucket, sum): (Uuid, Uuid, &str, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
-            let bucket = LedgerBucket::parse(bucket).map_err(StoreError::Backend)?;
+            let bucket = LedgerBucket::parse(bucket).map_err(StoreError::backend)?;
             let kind = if bucket == LedgerBucket::Platform {
                 LedgerKind::CommissionReversal
             } else {

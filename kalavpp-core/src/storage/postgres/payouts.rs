@@ -9,6 +9,7 @@ use super::audit::insert_audit;
 use super::outbox::insert_email;
 use super::{PostgresStore, map_err};
 use crate::domain::{LedgerBucket, LedgerEntryId, LedgerKind, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId};
+use crate::storage::{Conflict, HasStatus};
 use crate::storage::{NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter, PayoutStore, StoreError, StoreResult, Timestamp};
 
 const PAYOUT_COLUMNS: &str = "id, vendor_id, amount_cents, currency, status, rejection_reason, reference,
@@ -20,7 +21,7 @@ fn payout_from_row(row: &Row) -> StoreResult<Payout> {
         vendor_id: VendorId(row.get(1)),
         amount: Money(row.get(2)),
         currency: row.get(3),
-        status: PayoutStatus::parse(row.get(4)).map_err(StoreError::Backend)?,
+        status: PayoutStatus::parse(row.get(4)).map_err(StoreError::backend)?,
         rejection_reason: row.get(5),
         reference: row.get(6),
         requested_at: row.get(7),
@@ -96,7 +97,7 @@ impl PayoutStore for PostgresStore {
             .map_err(map_err)?
             .get(0);
         if available < payout.amount.cents() {
-            return Err(StoreError::Conflict("ledger.available".into()));
+            return Err(StoreError::Conflict(Conflict::InsufficientBalance));
         }
         tx.execute(
             "INSERT INTO payouts (id, vendor_id, amount_cents, currency, status, requested_at, updated_at)
@@ -150,7 +151,7 @@ impl PayoutStore for PostgresStore {
         let id = decision.payout_id.0;
         let current = load_payout(&tx, id, true).await?.ok_or(StoreError::NotFound)?;
         if !decision.action.allowed_from().contains(&current.status) {
-            return Err(StoreError::Conflict("payouts.status".into()));
+            return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Payout)));
         }
         let at = &decision.at;
         let amount = current.amount.cents();

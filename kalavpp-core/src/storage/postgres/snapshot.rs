@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use super::{map_err, parse_url, with_cause};
+use super::{map_err, parse_url};
+use crate::error::report;
 use crate::storage::{StoreError, StoreResult};
 
 /// Opens a repeatable-read transaction on `url`, counts the rows of every table of the current
@@ -16,7 +17,7 @@ where
     Fut: Future<Output = T>,
 {
     let (config, tls) = parse_url(url)?;
-    let (client, connection) = config.connect(tls).await.map_err(|e| StoreError::Unavailable(with_cause(&e)))?;
+    let (client, connection) = config.connect(tls).await.map_err(|e| StoreError::Unavailable(report(&e)))?;
     let connection = tokio::spawn(connection);
     client
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

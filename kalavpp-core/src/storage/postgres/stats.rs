@@ -17,7 +17,7 @@ use crate::storage::{
 const COUNTED: &str = "('paid', 'completed')";
 
 fn day(text: &str) -> StoreResult<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::Backend(e.to_string()))
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::backend_caused(format!("not a day: {text}: {e}"), e))
 }
 
 fn day_sales(row: &Row) -> StoreResult<DaySales> {

@@ -17,8 +17,8 @@ pub(super) fn user_from_row(row: &Row) -> StoreResult<User> {
         id: UserId(row.try_get(0).map_err(map_err)?),
         email: row.try_get(1).map_err(map_err)?,
         name: row.try_get(2).map_err(map_err)?,
-        role: Role::parse(row.try_get(3).map_err(map_err)?).map_err(StoreError::Backend)?,
-        status: UserStatus::parse(row.try_get(4).map_err(map_err)?).map_err(StoreError::Backend)?,
+        role: Role::parse(row.try_get(3).map_err(map_err)?).map_err(StoreError::backend)?,
+        status: UserStatus::parse(row.try_get(4).map_err(map_err)?).map_err(StoreError::backend)?,
         created_at: row.try_get(5).map_err(map_err)?,
         updated_at: row.try_get(6).map_err(map_err)?,
     })

@@ -6,6 +6,7 @@ use super::audit::insert_audit;
 use super::outbox::insert_email;
 use super::{PostgresStore, map_err};
 use crate::domain::{Page, PageRequest, UserId, VendorId, VendorStatus};
+use crate::storage::{Conflict, HasStatus};
 use crate::storage::{
     NewVendor, StoreError, StoreResult, Timestamp, Vendor, VendorDecision, VendorFilter, VendorProfileChange, VendorStore,
 };
@@ -24,7 +25,7 @@ fn vendor_from_row(row: &Row) -> StoreResult<Vendor> {
         shop_name: row.try_get(3).map_err(map_err)?,
         bio: row.try_get(4).map_err(map_err)?,
         payout_details: row.try_get(5).map_err(map_err)?,
-        status: VendorStatus::parse(row.try_get(6).map_err(map_err)?).map_err(StoreError::Backend)?,
+        status: VendorStatus::parse(row.try_get(6).map_err(map_err)?).map_err(StoreError::backend)?,
         rejection_reason: row.try_get(7).map_err(map_err)?,
         commission_bps: row.try_get(8).map_err(map_err)?,
         rating_avg: row.try_get(9).map_err(map_err)?,
@@ -221,7 +222,7 @@ impl VendorStore for PostgresStore {
                 .map_err(map_err)?
                 .is_some();
             return Err(if exists {
-                StoreError::Conflict("vendors.status".into())
+                StoreError::Conflict(Conflict::StaleStatus(HasStatus::Vendor))
             } else {
                 StoreError::NotFound
             });

@@ -9,6 +9,7 @@ use super::like_pattern;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{CategoryId, ImageId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, VendorId, VendorStatus};
 use crate::storage::AdminProductFilter;
+use crate::storage::Conflict;
 use crate::storage::{
     CatalogStore, Category, CategoryChange, CategoryRef, NewAudit, NewCategory, NewProduct, Product, ProductAsset, ProductImage,
     ProductQuery, ProductSort, ProductUpdate, StoreError, StoreResult, VendorRef,
@@ -329,7 +330,7 @@ impl CatalogStore for SqliteStore {
                     )
                     .map_err(map_err)?;
                 if in_use {
-                    return Err(StoreError::Conflict("categories.products".into()));
+                    return Err(StoreError::Conflict(Conflict::CategoryInUse));
                 }
                 if tx.execute("DELETE FROM categories WHERE id = ?1", [&id]).map_err(map_err)? == 0 {
                     return Err(StoreError::NotFound);
@@ -588,7 +589,7 @@ impl CatalogStore for SqliteStore {
                     )
                     .map_err(map_err)?;
                 if count >= max_images {
-                    return Err(StoreError::Conflict("product_images.limit".into()));
+                    return Err(StoreError::Conflict(Conflict::TooManyImages));
                 }
                 tx.execute(
                     &format!("INSERT INTO product_images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),

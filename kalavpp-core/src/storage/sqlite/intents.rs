@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{OrderId, UserId};
+use crate::storage::{Conflict, HasStatus};
 use crate::storage::{IntentKind, IntentStatus, NewPaymentIntent, PaymentIntent, PaymentIntentStore, StoreError, StoreResult, Timestamp};
 
 const INTENT_COLUMNS: &str = "id, order_id, kind, status, idempotency_key, session_id, payment_intent_id, amount_cents, actor_id,
@@ -112,7 +113,7 @@ impl PaymentIntentStore for SqliteStore {
                 match status.as_deref() {
                     None => return Err(StoreError::NotFound),
                     Some("paid" | "completed") => {}
-                    Some(_) => return Err(StoreError::Conflict("orders.status".into())),
+                    Some(_) => return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order))),
                 }
                 let existing: Option<(String, String)> = tx
                     .query_row(
@@ -143,7 +144,7 @@ impl PaymentIntentStore for SqliteStore {
                         .map_err(map_err)?;
                         id
                     }
-                    Some(_) => return Err(StoreError::Conflict("payment_intents.pending".into())),
+                    Some(_) => return Err(StoreError::Conflict(Conflict::RefundPending)),
                 };
                 let stored = load_intent(&tx, &id)?.ok_or(StoreError::NotFound)?;
                 tx.commit().map_err(map_err)?;

@@ -23,7 +23,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-use super::{HealthStore, Store, StoreError, StoreResult};
+use super::{Conflict, HealthStore, Sluggable, Store, StoreError, StoreResult, Table};
 use pool::ConnectionPool;
 
 mod embedded {
@@ -42,25 +42,13 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// Where a SQLite database lives.
+/// Where a SQLite database lives (parsed from a URL by [`crate::config::DatabaseUrl`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SqliteLocation {
     /// A private in-memory database (one connection serves reads and writes).
     Memory,
     /// A database file.
     File(PathBuf),
-}
-
-impl SqliteLocation {
-    /// Parses `sqlite::memory:`, `sqlite://path` or `sqlite:path`.
-    pub fn parse(url: &str) -> Option<Self> {
-        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
-            return Some(Self::Memory);
-        }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-        let path = path.split('?').next().unwrap_or(path);
-        (!path.is_empty()).then(|| Self::File(PathBuf::from(path)))
-    }
 }
 
 impl SqliteStore {
@@ -89,7 +77,7 @@ impl SqliteStore {
             }
         })
         .await
-        .map_err(|e| StoreError::Backend(e.to_string()))??;
+        .map_err(|e| StoreError::backend_caused(format!("a blocking task failed: {e}"), e))??;
         Ok(Self { pool })
     }
 
@@ -109,7 +97,7 @@ impl SqliteStore {
             migrate(&mut conn)
         })
         .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .map_err(|e| StoreError::backend_caused(format!("a blocking task failed: {e}"), e))?
     }
 }
 
@@ -119,18 +107,18 @@ pub async fn backup_file(source: &Path, destination: &Path) -> StoreResult<()> {
     let (source, destination) = (source.to_owned(), destination.to_owned());
     tokio::task::spawn_blocking(move || {
         if destination.exists() {
-            return Err(StoreError::Conflict(format!("{} already exists", destination.display())));
+            return Err(StoreError::Conflict(Conflict::BackupExists(destination)));
         }
         let conn = open_file(&source, true)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(map_err)?;
         let target = destination
             .to_str()
-            .ok_or_else(|| StoreError::Backend("the backup path is not UTF-8".into()))?;
+            .ok_or_else(|| StoreError::backend("the backup path is not UTF-8"))?;
         conn.execute("VACUUM INTO ?1", [target]).map_err(map_err)?;
         Ok(())
     })
     .await
-    .map_err(|e| StoreError::Backend(e.to_string()))?
+    .map_err(|e| StoreError::backend_caused(format!("a blocking task failed: {e}"), e))?
 }
 
 /// Runs `PRAGMA integrity_check` on the database file at `path` (read only); `Ok(())` when SQLite
@@ -143,11 +131,11 @@ pub async fn integrity_check(path: &Path) -> StoreResult<()> {
         if verdict == "ok" {
             Ok(())
         } else {
-            Err(StoreError::Backend(format!("integrity_check: {verdict}")))
+            Err(StoreError::backend(format!("integrity_check: {verdict}")))
         }
     })
     .await
-    .map_err(|e| StoreError::Backend(e.to_string()))?
+    .map_err(|e| StoreError::backend_caused(format!("a blocking task failed: {e}"), e))?
 }
 
 /// The number of rows of every table of the SQLite database at `path` (the migration history
@@ -174,7 +162,7 @@ pub async fn table_row_counts(path: &Path) -> StoreResult<std::collections::BTre
         Ok(counts)
     })
     .await
-    .map_err(|e| StoreError::Backend(e.to_string()))?
+    .map_err(|e| StoreError::backend_caused(format!("a blocking task failed: {e}"), e))?
 }
 
 fn open_file(path: &Path, read_only: bool) -> StoreResult<Connection> {
@@ -212,7 +200,7 @@ fn configure(conn: &Connection) -> StoreResult<()> {
 fn migrate(conn: &mut Connection) -> StoreResult<Vec<i32>> {
     let report = embedded::migrations::runner()
         .run(conn)
-        .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        .map_err(|e| StoreError::backend_caused(format!("migration failed: {e}"), e))?;
     Ok(report.applied_migrations().iter().map(refinery::Migration::version).collect())
 }
 
@@ -225,14 +213,19 @@ pub fn embedded_migration_versions() -> Vec<i32> {
         .collect()
 }
 
-/// Maps a rusqlite error onto [`StoreError`]: unique violations become `Conflict("table.column")`.
+/// Maps a rusqlite error onto [`StoreError`]: unique violations become the [`Conflict`] of
+/// [`conflict_for`]; any other error keeps its source.
 pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
     match &err {
         rusqlite::Error::SqliteFailure(failure, message) if failure.code == ErrorCode::ConstraintViolation => {
             let message = message.clone().unwrap_or_default();
-            match message.strip_prefix("UNIQUE constraint failed: ") {
-                Some(columns) => StoreError::Conflict(columns.split(", ").next().unwrap_or(columns).to_owned()),
-                None => StoreError::Backend(message),
+            match message
+                .strip_prefix("UNIQUE constraint failed: ")
+                .map(|columns| (columns, conflict_for(columns)))
+            {
+                Some((_, Some(conflict))) => StoreError::Conflict(conflict),
+                Some((columns, None)) => StoreError::backend_caused(format!("unmapped unique constraint on {columns}"), err),
+                None => StoreError::backend_caused(message, err),
             }
         }
         rusqlite::Error::SqliteFailure(failure, _)
@@ -244,8 +237,34 @@ pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
             StoreError::Unavailable(err.to_string())
         }
         rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
-        _ => StoreError::Backend(err.to_string()),
+        _ => StoreError::backend_caused(err.to_string(), err),
     }
+}
+
+/// The [`Conflict`] of a unique violation SQLite reports as `table.column[, table.column]` (the
+/// columns of the unique index or primary key); `None` for one no migration declares. The
+/// PostgreSQL backend maps its constraint names onto the same variants.
+pub(crate) fn conflict_for(columns: &str) -> Option<Conflict> {
+    Some(match columns {
+        "users.email" => Conflict::EmailTaken,
+        "vendors.slug" => Conflict::SlugTaken(Sluggable::Vendor),
+        "categories.slug" => Conflict::SlugTaken(Sluggable::Category),
+        "products.slug" => Conflict::SlugTaken(Sluggable::Product),
+        "vendors.user_id" => Conflict::AlreadyApplied,
+        "refresh_tokens.token_hash" => Conflict::RefreshTokenTaken,
+        // Its primary key is the token hash.
+        "password_resets.token_hash" => Conflict::ResetTokenTaken,
+        // One asset per product: its primary key is the product id.
+        "product_assets.product_id" => Conflict::AssetExists,
+        "orders.number" => Conflict::OrderNumberTaken,
+        "orders.payment_session_id" => Conflict::PaymentSessionTaken,
+        "payment_events.event_id" => Conflict::EventAlreadyRecorded,
+        "payment_intents.idempotency_key" => Conflict::IdempotencyKeyTaken,
+        "reviews.product_id, reviews.user_id" => Conflict::AlreadyReviewed,
+        "cart_items.user_id, cart_items.product_id" => Conflict::DuplicateId(Table::CartItems),
+        "job_leases.name" => Conflict::DuplicateId(Table::JobLeases),
+        other => Conflict::DuplicateId(Table::from_name(other.strip_suffix(".id")?)?),
+    })
 }
 
 /// Timestamps are stored as fixed-width RFC 3339 text so that text order is time order.
@@ -296,5 +315,103 @@ impl HealthStore for SqliteStore {
 impl Store for SqliteStore {
     fn backend_name(&self) -> &'static str {
         "sqlite"
+    }
+}
+
+#[cfg(test)]
+mod conflict_tests {
+    use super::*;
+    use crate::storage::HasStatus;
+
+    #[test]
+    fn unique_violations_map_to_their_conflict() {
+        let cases = [
+            ("users.email", Conflict::EmailTaken),
+            ("vendors.slug", Conflict::SlugTaken(Sluggable::Vendor)),
+            ("categories.slug", Conflict::SlugTaken(Sluggable::Category)),
+            ("products.slug", Conflict::SlugTaken(Sluggable::Product)),
+            ("vendors.user_id", Conflict::AlreadyApplied),
+            ("refresh_tokens.token_hash", Conflict::RefreshTokenTaken),
+            ("password_resets.token_hash", Conflict::ResetTokenTaken),
+            ("product_assets.product_id", Conflict::AssetExists),
+            ("orders.number", Conflict::OrderNumberTaken),
+            ("orders.payment_session_id", Conflict::PaymentSessionTaken),
+            ("payment_events.event_id", Conflict::EventAlreadyRecorded),
+            ("payment_intents.idempotency_key", Conflict::IdempotencyKeyTaken),
+            ("reviews.product_id, reviews.user_id", Conflict::AlreadyReviewed),
+            ("cart_items.user_id, cart_items.product_id", Conflict::DuplicateId(Table::CartItems)),
+            ("job_leases.name", Conflict::DuplicateId(Table::JobLeases)),
+            ("users.id", Conflict::DuplicateId(Table::Users)),
+            ("outbox.id", Conflict::DuplicateId(Table::Outbox)),
+            ("sessions.id", Conflict::DuplicateId(Table::Sessions)),
+            ("products.id", Conflict::DuplicateId(Table::Products)),
+            ("order_items.id", Conflict::DuplicateId(Table::OrderItems)),
+        ];
+        for (columns, conflict) in cases {
+            assert_eq!(conflict_for(columns), Some(conflict), "{columns}");
+        }
+        for unknown in ["t.k", "users.name", "nosuch.id", "reviews.product_id", "", "users"] {
+            assert_eq!(conflict_for(unknown), None, "{unknown}");
+        }
+        // A conditional-write conflict keeps its old `table.column` name in logs and messages.
+        assert_eq!(Conflict::StaleStatus(HasStatus::Order).to_string(), "orders.status");
+        assert_eq!(Conflict::DuplicateId(Table::Users).key(), "users.id");
+    }
+
+    #[test]
+    fn every_unique_index_and_key_of_the_migrations_is_mapped() {
+        let sql: String = embedded::migrations::runner()
+            .get_migrations()
+            .iter()
+            .filter_map(|m| m.sql().map(str::to_owned))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut indexes = 0;
+        for line in sql.lines().map(str::trim) {
+            // CREATE UNIQUE INDEX name ON table (a, b)
+            if let Some(rest) = line.strip_prefix("CREATE UNIQUE INDEX ") {
+                let (_, on) = rest.split_once(" ON ").expect(line);
+                let (table, columns) = on.split_once(" (").expect(line);
+                let columns = columns.trim_end_matches(';').trim_end_matches(')');
+                let reported = columns
+                    .split(',')
+                    .map(|c| format!("{}.{}", table.trim(), c.trim()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                assert!(conflict_for(&reported).is_some(), "unmapped unique index: {reported}");
+                indexes += 1;
+            }
+            if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
+                let table = rest.split_whitespace().next().unwrap();
+                let keyed = Table::from_name(table).is_some() || ["password_resets", "product_assets", "payment_events"].contains(&table);
+                assert!(keyed, "table {table} has no mapped primary-key conflict");
+            }
+        }
+        assert!(indexes >= 10, "found {indexes} unique indexes");
+    }
+
+    #[test]
+    fn a_real_unique_violation_maps_and_other_errors_keep_their_source() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL); CREATE UNIQUE INDEX users_email_key ON users (email);",
+        )
+        .unwrap();
+        conn.execute("INSERT INTO users VALUES ('a', 'x@example.com')", []).unwrap();
+        let clash = conn.execute("INSERT INTO users VALUES ('b', 'x@example.com')", []).unwrap_err();
+        assert!(matches!(map_err(clash), StoreError::Conflict(Conflict::EmailTaken)));
+        let clash = conn.execute("INSERT INTO users VALUES ('a', 'y@example.com')", []).unwrap_err();
+        assert!(matches!(map_err(clash), StoreError::Conflict(Conflict::DuplicateId(Table::Users))));
+        let broken = conn.execute("INSERT INTO nosuch VALUES (1)", []).unwrap_err();
+        match map_err(broken) {
+            err @ StoreError::Backend { source: Some(_), .. } => {
+                // The message keeps the driver's words (logs and CLI output show them), the source
+                // keeps the error itself, and the report does not repeat them.
+                assert!(err.to_string().contains("nosuch"), "{err}");
+                let report = crate::error::report(&err);
+                assert_eq!(report.matches("nosuch").count(), 1, "{report}");
+            }
+            other => panic!("expected a backend error with its source, got {other:?}"),
+        }
     }
 }

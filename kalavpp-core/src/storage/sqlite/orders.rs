@@ -12,6 +12,7 @@ use crate::domain::{
     ProductKind, UserId, VendorId, refuses_payment,
 };
 use crate::payments::PaymentEventKind;
+use crate::storage::{Conflict, HasStatus};
 use crate::storage::{
     EventOutcome, Fulfilment, NewOrder, Order, OrderFilter, OrderItem, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult,
     Timestamp,
@@ -244,7 +245,7 @@ pub(super) fn dispute_hold(conn: &mut Connection, order_id: OrderId, hold: bool,
     };
     let mut lines = std::collections::HashSet::new();
     for (item, vendor, bucket, sum) in &sums {
-        let bucket = LedgerBucket::parse(bucket).map_err(StoreError::Backend)?;
+        let bucket = LedgerBucket::parse(bucket).map_err(StoreError::backend)?;
         insert_ledger(&tx, vendor, &order, item, kind, bucket, -sum, &at)?;
         insert_ledger(&tx, vendor, &order, item, kind, to, *sum, &at)?;
         lines.insert(item.clone());
@@ -276,7 +277,7 @@ fn order_status(tx: &Connection, order_id: &str) -> StoreResult<Option<OrderStat
         .query_row("SELECT status FROM orders WHERE id = ?1", [order_id], |r| r.get(0))
         .optional()
         .map_err(map_err)?;
-    status.map(|s| OrderStatus::parse(&s).map_err(StoreError::Backend)).transpose()
+    status.map(|s| OrderStatus::parse(&s).map_err(StoreError::backend)).transpose()
 }
 
 fn pay_order(tx: &Connection, order_id: &str, event: &PaymentEventRecord, at: &str) -> StoreResult<()> {
@@ -348,7 +349,7 @@ impl OrderStore for SqliteStore {
                         )
                         .map_err(map_err)?;
                     if unpaid >= limit {
-                        return Err(StoreError::Conflict("unpaid_orders".into()));
+                        return Err(StoreError::Conflict(Conflict::TooManyUnpaidOrders));
                     }
                 }
                 if order.take_from_cart {
@@ -360,7 +361,7 @@ impl OrderStore for SqliteStore {
                             )
                             .map_err(map_err)?;
                         if taken == 0 {
-                            return Err(StoreError::Conflict("cart".into()));
+                            return Err(StoreError::Conflict(Conflict::CartChanged));
                         }
                     }
                 }
@@ -385,7 +386,7 @@ impl OrderStore for SqliteStore {
                         .map_err(map_err)?
                     };
                     if reserved == 0 {
-                        return Err(StoreError::Conflict("stock".into()));
+                        return Err(StoreError::Conflict(Conflict::OutOfStock));
                     }
                 }
                 tx.execute(
@@ -543,7 +544,7 @@ impl OrderStore for SqliteStore {
                     )
                     .map_err(map_err)?;
                 if changed == 0 {
-                    return Err(StoreError::Conflict("orders.status".into()));
+                    return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)));
                 }
                 release_stock(&tx, &id)?;
                 expire_sessions_of(&tx, std::slice::from_ref(&id), &ts(at))?;
@@ -697,7 +698,7 @@ impl OrderStore for SqliteStore {
                 }
                 let status = order_status(&tx, &order_id)?.ok_or(StoreError::NotFound)?;
                 if status != OrderStatus::Paid || kind != "physical" || fulfilment_status != "unfulfilled" {
-                    return Err(StoreError::Conflict("order_items.status".into()));
+                    return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::OrderItem)));
                 }
                 let at = ts(fulfilment.at);
                 tx.execute(
@@ -734,7 +735,7 @@ impl OrderStore for SqliteStore {
                 let at = ts(refund.at);
                 let status = order_status(&tx, &order_id)?.ok_or(StoreError::NotFound)?;
                 if !matches!(status, OrderStatus::Paid | OrderStatus::Completed) {
-                    return Err(StoreError::Conflict("orders.status".into()));
+                    return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)));
                 }
                 tx.execute(
                     "UPDATE orders SET status = 'refunded', refund_id = ?1, updated_at = ?2, closed_at = ?2 WHERE id = ?3",
@@ -756,7 +757,7 @@ impl OrderStore for SqliteStore {
                     })
                     .map_err(map_err)?;
                 for (item, vendor, bucket, sum) in sums {
-                    let bucket = LedgerBucket::parse(&bucket).map_err(StoreError::Backend)?;
+                    let bucket = LedgerBucket::parse(&bucket).map_err(StoreError::backend)?;
                     let kind = if bucket == LedgerBucket::Platform {
                         LedgerKind::CommissionReversal
                     } else {

@@ -7,6 +7,7 @@ use super::audit::insert_audit;
 use super::outbox::insert_email;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{LedgerBucket, LedgerEntryId, LedgerKind, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId};
+use crate::storage::{Conflict, HasStatus};
 use crate::storage::{NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter, PayoutStore, StoreError, StoreResult};
 
 const PAYOUT_COLUMNS: &str = "id, vendor_id, amount_cents, currency, status, rejection_reason, reference,
@@ -82,7 +83,7 @@ impl PayoutStore for SqliteStore {
                     )
                     .map_err(map_err)?;
                 if available < payout.amount.cents() {
-                    return Err(StoreError::Conflict("ledger.available".into()));
+                    return Err(StoreError::Conflict(Conflict::InsufficientBalance));
                 }
                 let at = ts(payout.at);
                 let id = payout.id.to_string();
@@ -146,7 +147,7 @@ impl PayoutStore for SqliteStore {
                 let id = decision.payout_id.to_string();
                 let current = load_payout(&tx, &id)?.ok_or(StoreError::NotFound)?;
                 if !decision.action.allowed_from().contains(&current.status) {
-                    return Err(StoreError::Conflict("payouts.status".into()));
+                    return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Payout)));
                 }
                 let at = ts(decision.at);
                 let amount = current.amount.cents();
@@ -167,7 +168,7 @@ impl PayoutStore for SqliteStore {
                 }
                 .map_err(map_err)?;
                 if changed != 1 {
-                    return Err(StoreError::Conflict("payouts.status".into()));
+                    return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Payout)));
                 }
                 match &decision.action {
                     PayoutAction::Approve => {}

@@ -103,11 +103,7 @@ impl ReviewStore for SqliteStore {
                         ts(review.at)
                     ],
                 )
-                .map_err(|e| match map_err(e) {
-                    // SQLite names the first column of the unique index.
-                    StoreError::Conflict(what) if what == "reviews.product_id" => StoreError::Conflict("reviews.product_user".into()),
-                    other => other,
-                })?;
+                .map_err(map_err)?;
                 refresh_ratings(&tx, &product_id, &vendor_id)?;
                 let stored = load_review(&tx, &id)?.ok_or(StoreError::NotFound)?;
                 tx.commit().map_err(map_err)?;

@@ -5,6 +5,7 @@ use super::audit::insert_audit;
 use super::outbox::insert_email;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{Page, PageRequest, UserId, VendorId, VendorStatus};
+use crate::storage::{Conflict, HasStatus};
 use crate::storage::{
     NewVendor, StoreError, StoreResult, Timestamp, Vendor, VendorDecision, VendorFilter, VendorProfileChange, VendorStore,
 };
@@ -185,9 +186,9 @@ impl VendorStore for SqliteStore {
                 let Some((status, user_id)) = current else {
                     return Err(StoreError::NotFound);
                 };
-                let status = VendorStatus::parse(&status).map_err(StoreError::Backend)?;
+                let status = VendorStatus::parse(&status).map_err(StoreError::backend)?;
                 if !decision.from.contains(&status) {
-                    return Err(StoreError::Conflict("vendors.status".into()));
+                    return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Vendor)));
                 }
                 let at = ts(decision.audit.at);
                 let approving = decision.to == Some(VendorStatus::Approved);
