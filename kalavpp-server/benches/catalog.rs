@@ -3,7 +3,8 @@
 //! p50 / p99 latency for the list page, the product detail and uncached full-text search.
 //!
 //! Run: `cargo bench -p kalavpp-server --bench catalog` (add `-- --quick` for a short run, and
-//! `--search-only` to skip the runs before the search section, `--no-search` to stop before it;
+//! `--search-only` to skip the runs before the search section, `--no-search` to stop before it,
+//! `--process-only` for the release binary's own-process runs alone (cold start, RSS, login flood);
 //! `KALAVPP_BENCH_DATABASE_URL=postgres://...` to run it on PostgreSQL).
 
 #[path = "support/ceilings.rs"]
@@ -414,6 +415,10 @@ fn main() {
     let (bare_port, mirror) = ceilings::start_bare_server(&bare_runtime);
 
     let search_only = std::env::args().any(|a| a == "--search-only");
+    if std::env::args().any(|a| a == "--process-only") {
+        own_process(&load_runtime, &database_url, dir.path(), duration, &slugs);
+        return;
+    }
     if !search_only {
         request_path(&load_runtime, port, (bare_port, &mirror), duration, &slugs);
         before_search(&market, &load_runtime, &server_runtime, port, duration, &slugs, dir.path());
@@ -557,8 +562,13 @@ fn own_process(
     );
 
     let emails = load_runtime.block_on(process::register_customers(port, 64));
+    let registered = server.rss();
+    println!(
+        "  RSS after 64 registrations: {:.1} MiB (peak {:.1} MiB)",
+        registered.now_mib, registered.peak_mib
+    );
     let (idle, busy, logins) = load_runtime.block_on(process::login_flood(port, slugs.clone(), emails, duration));
-    report("  catalog alone (8 connections)", &idle, "-");
+    report(&format!("  catalog alone ({} req/s paced)", process::CATALOG_RATE), &idle, "-");
     report("  POST /auth/login flood", &logins, ">= 60 logins/s");
     report("  catalog during the flood", &busy, "p99 <= 2x alone");
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);

@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 
 use super::{Connection, Outcome, summarize};
 
-/// The catalog load beside the flood: few enough connections that its p99 measures latency, not
-/// the queue of a saturated server.
+/// The catalog load beside the flood: a steady [`CATALOG_RATE`] over this many connections, so
+/// its p99 measures latency, not the queue of a saturated server.
 const CATALOG_CONNECTIONS: usize = 8;
+/// Catalog requests per second beside the flood (a busy shop; a few percent of what the server
+/// answers when saturated).
+pub const CATALOG_RATE: u64 = 4_000;
 /// Customers logging in at once during the flood (the server lets `cores` hashes run at a time).
 const LOGIN_CONNECTIONS: usize = 32;
 
@@ -57,6 +60,7 @@ impl Server {
             .env("RATE_LIMIT_MAX_REQUESTS", "0")
             .env("AUTH_RATE_LIMIT_MAX_REQUESTS", "0")
             .env("RUST_LOG", "warn")
+            .envs(std::env::var("MALLOC_ARENA_MAX").ok().map(|v| ("MALLOC_ARENA_MAX", v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -115,7 +119,7 @@ pub async fn register_customers(port: u16, count: usize) -> Vec<String> {
     emails
 }
 
-/// The catalog (list and detail, cached) at [`CATALOG_CONNECTIONS`] until `stop`.
+/// The catalog (list and detail, cached) at [`CATALOG_RATE`] until `stop`.
 async fn catalog_until(port: u16, slugs: Arc<Vec<String>>, stop: Arc<AtomicBool>) -> Outcome {
     let errors = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -126,7 +130,10 @@ async fn catalog_until(port: u16, slugs: Arc<Vec<String>>, stop: Arc<AtomicBool>
             let mut connection = Connection::open(port).await;
             let mut latencies = Vec::new();
             let mut i = c;
+            let mut pace = tokio::time::interval(Duration::from_micros(1_000_000 * CATALOG_CONNECTIONS as u64 / CATALOG_RATE));
+            pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             while !stop.load(Ordering::Relaxed) {
+                pace.tick().await;
                 i += 1;
                 let path = if i % 2 == 0 {
                     "/api/v1/products?per_page=20".to_owned()
