@@ -536,7 +536,8 @@ fn own_process(
     let server = process::Server::start(database_url, &dir.join("child"));
     let port = server.port;
     println!(
-        "the release binary as its own process (10,000 products): cold start to the first /healthz 200 in {:.0} ms, RSS {:.1} MiB",
+        "the release binary as its own process (10,000 products, MALLOC_ARENA_MAX={} as in deploy/kalavpp.service): cold start to the first /healthz 200 in {:.0} ms, RSS {:.1} MiB",
+        std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()),
         server.cold_start.as_secs_f64() * 1000.0,
         server.rss().now_mib
     );

@@ -60,7 +60,8 @@ impl Server {
             .env("RATE_LIMIT_MAX_REQUESTS", "0")
             .env("AUTH_RATE_LIMIT_MAX_REQUESTS", "0")
             .env("RUST_LOG", "warn")
-            .envs(std::env::var("MALLOC_ARENA_MAX").ok().map(|v| ("MALLOC_ARENA_MAX", v)))
+            // As `deploy/kalavpp.service` runs it (override with MALLOC_ARENA_MAX in the environment).
+            .env("MALLOC_ARENA_MAX", std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
