@@ -14,6 +14,7 @@ use std::time::Duration;
 use moka::future::Cache;
 
 use crate::domain::{Page, PageRequest};
+use crate::services::match_sets::{MATCH_BYTES, MatchSet};
 use crate::storage::{Category, Product, ProductQuery};
 
 /// Hit and miss counters of the catalog caches.
@@ -35,6 +36,10 @@ pub struct CatalogCache {
     pub(crate) products: Cache<(u64, String), Arc<Product>>,
     pub(crate) lists: Cache<(u64, ProductQuery, u32, u32), Arc<Page<Product>>>,
     pub(crate) categories: Cache<u64, Arc<Vec<Category>>>,
+    /// Match sets of search terms (see `services::match_sets`).
+    pub(crate) matches: Cache<(u64, Vec<String>), Arc<MatchSet>>,
+    /// The most matches one cached set may hold.
+    match_rows_limit: usize,
 }
 
 impl std::fmt::Debug for CatalogCache {
@@ -75,22 +80,32 @@ fn weight(bytes: u64) -> u32 {
 
 impl CatalogCache {
     /// Caches whose entries live at most `ttl` (a safety net; writes invalidate at once) and
-    /// hold at most `max_bytes` together: half for single products, half for list and search
-    /// pages (a small fixed share of that for the category tree).
+    /// hold at most `max_bytes` together: a quarter for single products, a quarter for list and
+    /// search pages, the rest for search match sets and (a small fixed share) the category tree.
     pub fn new(ttl: Duration, max_bytes: u64) -> Self {
         let max_bytes = max_bytes.max(64 * 1024);
+        let match_bytes = max_bytes / 2 - max_bytes / 16;
         Self {
             generation: AtomicU64::new(0),
             changed: tokio::sync::Notify::new(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             products: Cache::builder()
-                .max_capacity(max_bytes / 2)
+                .max_capacity(max_bytes / 4)
                 .weigher(|key: &(u64, String), product: &Arc<Product>| weight(key.1.len() as u64 + product_bytes(product)))
                 .time_to_live(ttl)
                 .build(),
+            matches: Cache::builder()
+                .max_capacity(match_bytes)
+                .weigher(|key: &(u64, Vec<String>), set: &Arc<MatchSet>| {
+                    weight(key.1.iter().map(|t| t.len() + 24).sum::<usize>() as u64 + set.bytes())
+                })
+                .time_to_live(ttl)
+                .build(),
+            // A quarter of the share each, so a few common words stay cached side by side.
+            match_rows_limit: usize::try_from(match_bytes / 4).unwrap_or(usize::MAX) / MATCH_BYTES,
             lists: Cache::builder()
-                .max_capacity(max_bytes / 2 - max_bytes / 16)
+                .max_capacity(max_bytes / 4)
                 .weigher(|key: &(u64, ProductQuery, u32, u32), page: &Arc<Page<Product>>| {
                     let key_bytes = key.1.terms.iter().map(|t| t.len() + 24).sum::<usize>() + key.1.category_ids.len() * 16 + 128;
                     weight(key_bytes as u64 + page.items.iter().map(product_bytes).sum::<u64>())
@@ -117,7 +132,8 @@ impl CatalogCache {
         self.products.run_pending_tasks().await;
         self.lists.run_pending_tasks().await;
         self.categories.run_pending_tasks().await;
-        self.products.weighted_size() + self.lists.weighted_size() + self.categories.weighted_size()
+        self.matches.run_pending_tasks().await;
+        self.products.weighted_size() + self.lists.weighted_size() + self.categories.weighted_size() + self.matches.weighted_size()
     }
 
     /// The current generation; it changes on every catalog write.
@@ -159,6 +175,11 @@ impl CatalogCache {
             self.misses.fetch_add(1, Ordering::Relaxed);
         }
         tracing::trace!(cache, hit, "catalog cache lookup");
+    }
+
+    /// The most matches a cached match set may hold.
+    pub(crate) fn match_rows_limit(&self) -> usize {
+        self.match_rows_limit
     }
 
     pub(crate) fn list_key(&self, query: &ProductQuery, page: PageRequest) -> (u64, ProductQuery, u32, u32) {

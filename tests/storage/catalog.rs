@@ -32,6 +32,8 @@ conformance!(
     search_follows_updates,
     search_with_a_count_cap_keeps_items_and_order,
     search_count_cap_counts_exactly_below_it,
+    search_matches_are_the_visible_matches_with_their_sort_columns,
+    products_by_ids_keep_the_order_asked,
     list_vendor_products_shows_every_status,
     add_product_image_appends_up_to_the_limit,
     add_product_image_limit_holds_under_concurrency,
@@ -1670,4 +1672,80 @@ async fn move_product_image_reorders_and_renumbers(store: Db) {
     assert_eq!(log.items.iter().filter(|e| e.action == "product.image_move").count(), 1);
     let loaded = store.product_by_id(p.id).await.unwrap().unwrap();
     assert_eq!(order(loaded), vec![(ids[1], 0), (ids[0], 1), (ids[2], 2)]);
+}
+
+async fn search_matches_are_the_visible_matches_with_their_sort_columns(store: Db) {
+    searchable(&store).await;
+    for terms in [
+        vec!["light"],
+        vec!["harbour", "sunset"],
+        vec!["seascape"],
+        vec!["ocean"],
+        vec!["light", "rain"],
+    ] {
+        let terms: Vec<String> = terms.into_iter().map(str::to_owned).collect();
+        let listed = store
+            .list_products(
+                &ProductQuery {
+                    terms: terms.clone(),
+                    ..ProductQuery::default()
+                },
+                PageRequest::new(1, 100),
+            )
+            .await
+            .unwrap();
+        let mut matches = store.search_matches(&terms, 100).await.unwrap().expect("under the limit");
+        matches.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.id)));
+        let ids: Vec<ProductId> = matches.iter().map(|m| m.id).collect();
+        assert_eq!(
+            ids,
+            listed.items.iter().map(|p| p.id).collect::<Vec<_>>(),
+            "{terms:?}: the same products (newest first)"
+        );
+        for (m, p) in matches.iter().zip(&listed.items) {
+            assert_eq!(
+                (
+                    m.category_id,
+                    m.vendor_id,
+                    m.kind,
+                    m.price_cents,
+                    m.created_at,
+                    m.rating_avg,
+                    m.rating_count,
+                    m.sales_count
+                ),
+                (
+                    p.category.id,
+                    p.vendor.id,
+                    p.kind,
+                    p.price.cents(),
+                    p.created_at,
+                    p.rating_avg,
+                    p.rating_count,
+                    p.sales_count
+                ),
+                "{terms:?}: the columns of {}",
+                p.slug
+            );
+        }
+    }
+    // More matches than the limit: no set.
+    assert_eq!(store.search_matches(&["light".to_owned()], 1).await.unwrap(), None);
+    assert_eq!(
+        store.search_matches(&["light".to_owned()], 2).await.unwrap().map(|m| m.len()),
+        Some(2)
+    );
+}
+
+async fn products_by_ids_keep_the_order_asked(store: Db) {
+    searchable(&store).await;
+    let a = store.product_by_slug("harbour-at-dusk").await.unwrap().unwrap();
+    let b = store.product_by_slug("city-lights").await.unwrap().unwrap();
+    let got = store.products_by_ids(&[b.id, ProductId::new(), a.id]).await.unwrap();
+    assert_eq!(
+        got.iter().map(|p| p.slug.as_str()).collect::<Vec<_>>(),
+        ["city-lights", "harbour-at-dusk"]
+    );
+    assert_eq!(got[0], b);
+    assert!(store.products_by_ids(&[]).await.unwrap().is_empty());
 }

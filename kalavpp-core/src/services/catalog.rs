@@ -17,6 +17,7 @@ use crate::storage::{
 };
 use crate::storage::{Conflict, Sluggable};
 
+use super::match_sets::{MatchSet, page_of_matches};
 use super::search::search_terms;
 
 /// Highest price accepted, in cents (one million in the installation currency).
@@ -680,9 +681,43 @@ impl<'a> Catalog<'a> {
             return Ok(hit);
         }
         cache.record(false, "list");
-        let listed = Arc::new(self.inner.store.list_products(&query, page).await?);
+        let listed = match self.from_match_set(&query, page).await? {
+            Some(page) => page,
+            None => self.inner.store.list_products(&query, page).await?,
+        };
+        let listed = Arc::new(listed);
         cache.lists.insert(key, listed.clone()).await;
         Ok(listed)
+    }
+
+    /// A search page from the cached match set of its terms (read once per catalog generation),
+    /// or `None` when the terms match too many products to hold one, or the set could not be read.
+    async fn from_match_set(&self, query: &ProductQuery, page: PageRequest) -> Result<Option<Page<Product>>> {
+        if query.terms.is_empty() {
+            return Ok(None);
+        }
+        let cache = &self.inner.cache;
+        let (store, terms, limit) = (self.inner.store.clone(), query.terms.clone(), cache.match_rows_limit());
+        let set = cache
+            .matches
+            .try_get_with((cache.generation(), query.terms.clone()), async move {
+                let rows = store.search_matches(&terms, limit).await?;
+                Ok::<_, crate::storage::StoreError>(Arc::new(rows.map_or(MatchSet::TooMany, MatchSet::Rows)))
+            })
+            .await;
+        let set = match set {
+            Ok(set) => set,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading a search match set failed; searching in the database instead");
+                return Ok(None);
+            }
+        };
+        let MatchSet::Rows(rows) = &*set else {
+            return Ok(None);
+        };
+        let (ids, total, capped) = page_of_matches(rows, query, page);
+        let items = self.inner.store.products_by_ids(&ids).await?;
+        Ok(Some(Page::capped(items, page, total, capped)))
     }
 
     /// Every product of the actor's shop in every status (approved vendors; a suspended vendor

@@ -7,6 +7,7 @@ mod catalog;
 mod downloads;
 pub mod emails;
 mod jobs;
+pub(crate) mod match_sets;
 mod media;
 mod orders;
 mod payouts;

@@ -339,3 +339,27 @@ pub struct ProductQuery {
     /// `total_capped` is set (the items are the same either way). `None` counts every match.
     pub count_cap: Option<i64>,
 }
+
+/// What a search needs of one matching product to filter, count, sort and page the matches in
+/// memory (one row of a cached match set): every column a public filter or sort reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchMatch {
+    /// The product.
+    pub id: ProductId,
+    /// Its category.
+    pub category_id: CategoryId,
+    /// Its vendor.
+    pub vendor_id: VendorId,
+    /// Original or digital.
+    pub kind: ProductKind,
+    /// Price in cents.
+    pub price_cents: i64,
+    /// Listed at (the `newest` sort).
+    pub created_at: Timestamp,
+    /// Average rating (the `rating` sort).
+    pub rating_avg: f64,
+    /// Number of ratings (the `rating` sort's tie-break).
+    pub rating_count: i64,
+    /// Units sold (the `popular` sort).
+    pub sales_count: i64,
+}

@@ -272,6 +272,25 @@ pub trait CatalogStore: Send + Sync {
     async fn update_product(&self, update: ProductUpdate) -> StoreResult<Product>;
     /// Published products of approved vendors matching `query`.
     async fn list_products(&self, query: &ProductQuery, page: PageRequest) -> StoreResult<Page<Product>>;
+    /// Every published product of an approved vendor matching all of `terms` (normalised search
+    /// terms, at least one), in no particular order; `None` when more than `limit` match. The
+    /// catalog service caches the set and answers searches for these terms from it. The default
+    /// says "too many" always, so a store without it answers every search with
+    /// [`CatalogStore::list_products`].
+    async fn search_matches(&self, terms: &[String], limit: usize) -> StoreResult<Option<Vec<SearchMatch>>> {
+        let _ = (terms, limit);
+        Ok(None)
+    }
+    /// Products (in any status) by id, in the order of `ids`; unknown ids are left out.
+    async fn products_by_ids(&self, ids: &[ProductId]) -> StoreResult<Vec<Product>> {
+        let mut products = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(product) = self.product_by_id(*id).await? {
+                products.push(product);
+            }
+        }
+        Ok(products)
+    }
     /// Every product matching `filter` in any status, of any vendor (the admin's moderation
     /// list), newest first (then by id). Does not use the public full-text index.
     async fn list_all_products(&self, filter: &AdminProductFilter, page: PageRequest) -> StoreResult<Page<Product>>;

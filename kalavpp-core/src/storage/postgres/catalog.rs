@@ -14,7 +14,7 @@ use crate::storage::AdminProductFilter;
 use crate::storage::Conflict;
 use crate::storage::{
     CatalogStore, Category, CategoryChange, CategoryRef, NewAudit, NewCategory, NewProduct, Product, ProductAsset, ProductImage,
-    ProductQuery, ProductSort, ProductUpdate, StoreError, StoreResult, VendorRef,
+    ProductQuery, ProductSort, ProductUpdate, SearchMatch, StoreError, StoreResult, VendorRef,
 };
 
 /// Columns of a category read from `categories c`, with its count of publicly visible products.
@@ -419,6 +419,56 @@ impl CatalogStore for PostgresStore {
         )
         .await?;
         Ok(Page::capped(items, page, total, capped))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn search_matches(&self, terms: &[String], limit: usize) -> StoreResult<Option<Vec<SearchMatch>>> {
+        let terms = ts_query(terms);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX - 1);
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT p.id, p.category_id, p.vendor_id, p.kind, p.price_cents, p.created_at, p.rating_avg, p.rating_count, p.sales_count
+                 FROM products p JOIN vendors v ON v.id = p.vendor_id
+                 WHERE p.status = 'published' AND v.status = 'approved'
+                   AND ($1::text IS NULL OR p.search_vector @@ to_tsquery('english', $1))
+                 LIMIT $2",
+                &[&terms, &limit.saturating_add(1)],
+            )
+            .await
+            .map_err(map_err)?;
+        if i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit {
+            return Ok(None);
+        }
+        rows.iter()
+            .map(|row| {
+                Ok(SearchMatch {
+                    id: ProductId(row.try_get(0).map_err(map_err)?),
+                    category_id: CategoryId(row.try_get(1).map_err(map_err)?),
+                    vendor_id: VendorId(row.try_get(2).map_err(map_err)?),
+                    kind: ProductKind::parse(row.try_get(3).map_err(map_err)?).map_err(StoreError::backend)?,
+                    price_cents: row.try_get(4).map_err(map_err)?,
+                    created_at: row.try_get(5).map_err(map_err)?,
+                    rating_avg: row.try_get(6).map_err(map_err)?,
+                    rating_count: row.try_get(7).map_err(map_err)?,
+                    sales_count: row.try_get(8).map_err(map_err)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()
+            .map(Some)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn products_by_ids(&self, ids: &[ProductId]) -> StoreResult<Vec<Product>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let uuids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        let client = self.client().await?;
+        let mut loaded = query_products(&client, "p.id = ANY($1)", "p.id", &[&uuids]).await?;
+        let position: std::collections::HashMap<ProductId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        loaded.sort_by_key(|p| position.get(&p.id).copied().unwrap_or(usize::MAX));
+        Ok(loaded)
     }
 
     #[tracing::instrument(skip_all)]

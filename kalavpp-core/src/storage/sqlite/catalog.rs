@@ -12,7 +12,7 @@ use crate::storage::AdminProductFilter;
 use crate::storage::Conflict;
 use crate::storage::{
     CatalogStore, Category, CategoryChange, CategoryRef, NewAudit, NewCategory, NewProduct, Product, ProductAsset, ProductImage,
-    ProductQuery, ProductSort, ProductUpdate, StoreError, StoreResult, VendorRef,
+    ProductQuery, ProductSort, ProductUpdate, SearchMatch, StoreError, StoreResult, VendorRef,
 };
 
 macro_rules! product_columns {
@@ -511,6 +511,45 @@ impl CatalogStore for SqliteStore {
                 })
             })
             .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn search_matches(&self, terms: &[String], limit: usize) -> StoreResult<Option<Vec<SearchMatch>>> {
+        let fts = fts_query(terms);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX - 1);
+        self.pool
+            .read(move |conn| {
+                let matches = conn
+                    .prepare_cached(&format!(
+                        "SELECT p.id, p.category_id, p.vendor_id, p.kind, p.price_cents, p.created_at, p.rating_avg, p.rating_count,
+                             p.sales_count {SEARCH_FROM} WHERE {VISIBLE} AND products_fts MATCH ?1 LIMIT ?2"
+                    ))
+                    .and_then(|mut stmt| {
+                        stmt.query_map(params![fts, limit.saturating_add(1)], |row| {
+                            Ok(SearchMatch {
+                                id: ProductId(parse_uuid(&row.get::<_, String>(0)?)?),
+                                category_id: CategoryId(parse_uuid(&row.get::<_, String>(1)?)?),
+                                vendor_id: VendorId(parse_uuid(&row.get::<_, String>(2)?)?),
+                                kind: ProductKind::parse(&row.get::<_, String>(3)?).map_err(bad_value)?,
+                                price_cents: row.get(4)?,
+                                created_at: parse_ts(&row.get::<_, String>(5)?)?,
+                                rating_avg: row.get(6)?,
+                                rating_count: row.get(7)?,
+                                sales_count: row.get(8)?,
+                            })
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(map_err)?;
+                Ok((i64::try_from(matches.len()).unwrap_or(i64::MAX) <= limit).then_some(matches))
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn products_by_ids(&self, ids: &[ProductId]) -> StoreResult<Vec<Product>> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        self.pool.read(move |conn| load_products_in_order(conn, &ids)).await
     }
 
     #[tracing::instrument(skip_all)]
