@@ -225,9 +225,17 @@ impl<'a> Catalog<'a> {
             return Ok(hit);
         }
         cache.record(false, "categories");
-        let categories = Arc::new(self.inner.store.list_categories().await?);
-        cache.categories.insert(generation, categories.clone()).await;
-        Ok(categories)
+        // Read once per generation: visitors arriving while it is read wait for that read (the
+        // counts group every visible product) instead of each starting their own.
+        let store = self.inner.store.clone();
+        cache
+            .categories
+            .try_get_with(generation, async move { store.list_categories().await.map(Arc::new) })
+            .await
+            .map_err(|shared| match Arc::try_unwrap(shared) {
+                Ok(err) => Error::from(err),
+                Err(shared) => Error::Internal(format!("reading the categories failed: {shared}")),
+            })
     }
 
     /// Every category with visible product counts that include descendants, ordered by name.
