@@ -38,6 +38,10 @@ pub struct CatalogCache {
     pub(crate) categories: Cache<u64, Arc<Vec<Category>>>,
     /// Match sets of search terms (see `services::match_sets`).
     pub(crate) matches: Cache<(u64, Vec<String>), Arc<MatchSet>>,
+    /// Terms searched once in this generation: their match set is read on the second search, so
+    /// one-off searches (a stream of distinct words) stay on the database plans and never pay
+    /// for a set nobody reuses.
+    pub(crate) searched_once: Cache<(u64, Vec<String>), ()>,
     /// The most matches one cached set may hold.
     match_rows_limit: usize,
 }
@@ -100,6 +104,11 @@ impl CatalogCache {
                 .weigher(|key: &(u64, Vec<String>), set: &Arc<MatchSet>| {
                     weight(key.1.iter().map(|t| t.len() + 24).sum::<usize>() as u64 + set.bytes())
                 })
+                .time_to_live(ttl)
+                .build(),
+            searched_once: Cache::builder()
+                .max_capacity(max_bytes / 64)
+                .weigher(|key: &(u64, Vec<String>), (): &()| weight(key.1.iter().map(|t| t.len() + 24).sum::<usize>() as u64 + 64))
                 .time_to_live(ttl)
                 .build(),
             // A quarter of the share each, so a few common words stay cached side by side.

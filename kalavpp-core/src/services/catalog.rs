@@ -698,17 +698,24 @@ impl<'a> Catalog<'a> {
         Ok(listed)
     }
 
-    /// A search page from the cached match set of its terms (read once per catalog generation),
-    /// or `None` when the terms match too many products to hold one, or the set could not be read.
+    /// A search page from the cached match set of its terms (read on the second search for them in
+    /// a catalog generation, then reused), or `None` for a first search, when the terms match too
+    /// many products to hold a set, or when the set could not be read.
     async fn from_match_set(&self, query: &ProductQuery, page: PageRequest) -> Result<Option<Page<Product>>> {
         if query.terms.is_empty() {
             return Ok(None);
         }
         let cache = &self.inner.cache;
+        let key = (cache.generation(), query.terms.clone());
+        if !cache.matches.contains_key(&key) && !cache.searched_once.contains_key(&key) {
+            // The first search for these terms in this generation goes to the database.
+            cache.searched_once.insert(key, ()).await;
+            return Ok(None);
+        }
         let (store, terms, limit) = (self.inner.store.clone(), query.terms.clone(), cache.match_rows_limit());
         let set = cache
             .matches
-            .try_get_with((cache.generation(), query.terms.clone()), async move {
+            .try_get_with(key, async move {
                 let rows = store.search_matches(&terms, limit).await?;
                 Ok::<_, crate::storage::StoreError>(Arc::new(rows.map_or(MatchSet::TooMany, MatchSet::Rows)))
             })
