@@ -129,6 +129,44 @@ pub fn refund_postings<L: Clone>(sums: &[BucketSum<L>]) -> Vec<LinePosting<L>> {
     out
 }
 
+/// One entry of a payout (no order, no line): kind, bucket and signed amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayoutPosting {
+    /// Why the entry is written.
+    pub kind: LedgerKind,
+    /// Which balance it moves.
+    pub bucket: LedgerBucket,
+    /// Signed amount.
+    pub amount: Money,
+}
+
+fn payout_move(kind: LedgerKind, from: LedgerBucket, to: LedgerBucket, amount: Money) -> [PayoutPosting; 2] {
+    [
+        PayoutPosting {
+            kind,
+            bucket: from,
+            amount: Money(-amount.0),
+        },
+        PayoutPosting { kind, bucket: to, amount },
+    ]
+}
+
+/// The entries of a payout request of `amount` against the vendor's `available` balance: the
+/// amount moved from available to held, or `None` when it exceeds what is available.
+pub fn payout_hold_postings(available: Money, amount: Money) -> Option<[PayoutPosting; 2]> {
+    (available >= amount).then(|| payout_move(LedgerKind::PayoutHold, LedgerBucket::Available, LedgerBucket::Held, amount))
+}
+
+/// The entries of a rejected payout: its held amount moved back to available.
+pub fn payout_release_postings(amount: Money) -> [PayoutPosting; 2] {
+    payout_move(LedgerKind::PayoutHold, LedgerBucket::Held, LedgerBucket::Available, amount)
+}
+
+/// The entries of a payout marked paid: its held amount moved to paid out.
+pub fn payout_debit_postings(amount: Money) -> [PayoutPosting; 2] {
+    payout_move(LedgerKind::PayoutDebit, LedgerBucket::Held, LedgerBucket::PaidOut, amount)
+}
+
 #[cfg(test)]
 mod tests {
     //! Randomised properties (seeded, so reproducible) over random lines and random sequences of
@@ -366,5 +404,52 @@ mod tests {
             ]
         );
         assert_eq!(dispute_sources(false), [LedgerBucket::Held]);
+    }
+
+    #[test]
+    fn payouts_never_exceed_the_available_balance_and_conserve_money() {
+        let mut rng = StdRng::seed_from_u64(0x5041_594f);
+        for _ in 0..2_000 {
+            let mut available = rng.random_range(0..100_000i64);
+            let (mut held, mut paid_out) = (0i64, 0i64);
+            let start = available;
+            let mut open: Vec<Money> = Vec::new();
+            for _ in 0..rng.random_range(1..10) {
+                let postings: Vec<PayoutPosting> = match rng.random_range(0..3) {
+                    0 => {
+                        let amount = Money(rng.random_range(1..60_000));
+                        match payout_hold_postings(Money(available), amount) {
+                            Some(postings) => {
+                                open.push(amount);
+                                postings.to_vec()
+                            }
+                            None => {
+                                assert!(amount.0 > available);
+                                continue;
+                            }
+                        }
+                    }
+                    1 if !open.is_empty() => payout_release_postings(open.remove(0)).to_vec(),
+                    2 if !open.is_empty() => payout_debit_postings(open.remove(0)).to_vec(),
+                    _ => continue,
+                };
+                assert_eq!(
+                    postings.iter().map(|p| p.amount.0).sum::<i64>(),
+                    0,
+                    "a payout moves money, never makes it"
+                );
+                for p in &postings {
+                    match p.bucket {
+                        LedgerBucket::Available => available += p.amount.0,
+                        LedgerBucket::Held => held += p.amount.0,
+                        LedgerBucket::PaidOut => paid_out += p.amount.0,
+                        other => panic!("a payout touches {other:?}"),
+                    }
+                }
+                assert!(available >= 0 && held >= 0 && paid_out >= 0);
+                assert_eq!(held, open.iter().map(|m| m.0).sum::<i64>());
+                assert_eq!(available + held + paid_out, start);
+            }
+        }
     }
 }

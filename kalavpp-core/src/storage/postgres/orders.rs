@@ -211,16 +211,19 @@ pub(super) async fn release_matured(
     shipped_before: Timestamp,
     at: Timestamp,
 ) -> StoreResult<u64> {
-    const MATURED: &str = "SELECT i.id, i.vendor_id, i.order_id, sum(l.amount_cents)::bigint FROM order_items i
+    let matured = format!(
+        "SELECT i.id, i.vendor_id, i.order_id, sum(l.amount_cents)::bigint FROM order_items i
          JOIN orders o ON o.id = i.order_id
          JOIN ledger_entries l ON l.order_item_id = i.id AND l.bucket = 'pending'
-         WHERE o.status IN ('paid', 'completed') AND ($3::uuid[] IS NULL OR o.id = ANY($3))
+         WHERE o.status IN ({}) AND ($3::uuid[] IS NULL OR o.id = ANY($3))
            AND ((i.kind = 'digital' AND o.paid_at < $1) OR (i.kind = 'physical' AND i.shipped_at IS NOT NULL AND i.shipped_at < $2))
-         GROUP BY i.id, i.vendor_id, i.order_id HAVING sum(l.amount_cents) > 0";
+         GROUP BY i.id, i.vendor_id, i.order_id HAVING sum(l.amount_cents) > 0",
+        status_guard(OrderEvent::Refunded)
+    );
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(map_err)?;
     let candidates = tx
-        .query(MATURED, &[&paid_before, &shipped_before, &None::<Vec<Uuid>>])
+        .query(&matured, &[&paid_before, &shipped_before, &None::<Vec<Uuid>>])
         .await
         .map_err(map_err)?;
     if candidates.is_empty() {
@@ -235,7 +238,7 @@ pub(super) async fn release_matured(
         .await
         .map_err(map_err)?;
     let rows = tx
-        .query(MATURED, &[&paid_before, &shipped_before, &Some(orders)])
+        .query(&matured, &[&paid_before, &shipped_before, &Some(orders)])
         .await
         .map_err(map_err)?;
     for row in &rows {

@@ -163,18 +163,23 @@ fn insert_postings(tx: &Connection, postings: &[LinePosting<LineKey>], at: &str)
 /// Moves the matured pending credit of every line to available (see
 /// [`crate::storage::LedgerStore::release_matured_credits`]).
 /// Lines of paid orders whose pending credit has matured: (item, vendor, order, pending cents).
-const MATURED_LINES: &str = "SELECT i.id, i.vendor_id, i.order_id, sum(l.amount_cents) FROM order_items i
+static MATURED_LINES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT i.id, i.vendor_id, i.order_id, sum(l.amount_cents) FROM order_items i
      JOIN orders o ON o.id = i.order_id
      JOIN ledger_entries l ON l.order_item_id = i.id AND l.bucket = 'pending'
-     WHERE o.status IN ('paid', 'completed')
+     WHERE o.status IN ({})
        AND ((i.kind = 'digital' AND o.paid_at < ?1) OR (i.kind = 'physical' AND i.shipped_at IS NOT NULL AND i.shipped_at < ?2))
-     GROUP BY i.id, i.vendor_id, i.order_id HAVING sum(l.amount_cents) > 0";
+     GROUP BY i.id, i.vendor_id, i.order_id HAVING sum(l.amount_cents) > 0",
+        status_guard(OrderEvent::Refunded)
+    )
+});
 
 /// Whether any line has matured (read on a reader connection, so the minutely job takes the
 /// writer only when it has something to write).
 pub(super) fn any_matured(conn: &mut Connection, paid_before: Timestamp, shipped_before: Timestamp) -> StoreResult<bool> {
     conn.query_row(
-        &format!("SELECT EXISTS ({MATURED_LINES})"),
+        &format!("SELECT EXISTS ({})", *MATURED_LINES),
         params![ts(paid_before), ts(shipped_before)],
         |r| r.get(0),
     )
@@ -184,7 +189,7 @@ pub(super) fn any_matured(conn: &mut Connection, paid_before: Timestamp, shipped
 pub(super) fn release_matured(conn: &mut Connection, paid_before: Timestamp, shipped_before: Timestamp, at: Timestamp) -> StoreResult<u64> {
     let tx = conn.savepoint().map_err(map_err)?;
     let matured: Vec<(String, String, String, i64)> = tx
-        .prepare_cached(MATURED_LINES)
+        .prepare_cached(&MATURED_LINES)
         .and_then(|mut stmt| {
             stmt.query_map(params![ts(paid_before), ts(shipped_before)], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
