@@ -3,7 +3,9 @@
 mod catalog;
 mod email;
 mod ids;
+pub mod ledger;
 mod money;
+pub mod order_flow;
 mod order_rules;
 mod page;
 mod password;
@@ -19,6 +21,7 @@ pub use ids::{
     VendorId,
 };
 pub use money::Money;
+pub use order_flow::{OrderEvent, can_ship};
 pub use order_rules::refuses_payment;
 pub use page::{MAX_PER_PAGE, Page, PageRequest};
 pub use password::Password;

@@ -1,16 +1,17 @@
 //! Pure rules of an order's life that the services and both backends share.
 
 use super::OrderStatus;
+use super::order_flow::OrderEvent;
 
 impl OrderStatus {
     /// Whether a payment for the order may still be taken in this status (stock is reserved).
     pub fn takes_payment(self) -> bool {
-        matches!(self, Self::PendingPayment | Self::PaymentFailed)
+        self.after(OrderEvent::PaymentSucceeded).is_some()
     }
 
     /// Whether an admin (or the provider's dashboard) may refund the order.
     pub fn is_refundable(self) -> bool {
-        matches!(self, Self::Paid | Self::Completed)
+        self.after(OrderEvent::Refunded).is_some()
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use crate::auth::Actor;
-use crate::domain::{OrderId, OrderItemId, OrderStatus, ProductKind, UserId, now};
+use crate::domain::{OrderId, OrderItemId, ProductKind, UserId, now};
 use crate::error::{Error, Result};
 use crate::marketplace::Inner;
 use crate::storage::{DownloadUse, NewDownloadLink};
@@ -104,7 +104,7 @@ impl<'a> Downloads<'a> {
         let user = actor.require_user()?;
         let order = self.inner.store.order_by_id(order_id).await?.filter(|o| o.user_id == user);
         let order = order.ok_or_else(|| Error::not_found("order_not_found", "order not found"))?;
-        if !matches!(order.status, OrderStatus::Paid | OrderStatus::Completed) {
+        if !order.status.is_sale() {
             return Err(Error::conflict(
                 "order_not_paid",
                 format!("downloads open once the order is paid (it is {})", order.status),

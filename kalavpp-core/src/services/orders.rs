@@ -116,7 +116,7 @@ fn vendor_view(order: &mut Order) {
     order.payment_session_id = None;
     order.payment_intent_id = None;
     order.refund_id = None;
-    if !matches!(order.status, OrderStatus::Paid | OrderStatus::Completed) {
+    if !order.status.is_sale() {
         order.shipping_address = None;
     }
 }

@@ -92,6 +92,14 @@ impl From<Conflict> for StoreError {
 /// Result alias of store methods.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The SQL list (`'pending_payment', 'payment_failed'`) of the statuses `event` applies in, for
+/// the guard of a backend's conditional update (`... WHERE status IN (<this>)`). The statuses
+/// are the domain's fixed names, never input.
+pub(crate) fn status_guard(event: crate::domain::OrderEvent) -> String {
+    let quoted: Vec<String> = event.allowed_from().iter().map(|status| format!("'{}'", status.as_str())).collect();
+    quoted.join(", ")
+}
+
 /// Accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync {

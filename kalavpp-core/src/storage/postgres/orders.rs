@@ -9,12 +9,14 @@ use super::audit::insert_audit;
 use super::intents::{expire_sessions_of, finish_intent, insert_intent};
 use super::outbox::insert_email;
 use super::{PostgresStore, map_err};
+use crate::domain::ledger::{self, BucketSum, LinePosting, PaidLine};
+use crate::domain::order_flow::OrderEvent;
 use crate::domain::{
-    FulfilmentStatus, LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductId,
-    ProductKind, UserId, VendorId, refuses_payment,
+    FulfilmentStatus, LedgerBucket, LedgerEntryId, Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductId, ProductKind,
+    UserId, VendorId, can_ship, refuses_payment,
 };
 use crate::payments::PaymentEventKind;
-use crate::storage::{Conflict, HasStatus};
+use crate::storage::{Conflict, HasStatus, status_guard};
 use crate::storage::{
     EventOutcome, Fulfilment, NewOrder, Order, OrderFilter, OrderItem, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult,
     Timestamp,
@@ -145,39 +147,51 @@ async fn release_stock(client: &impl GenericClient, orders: &[Uuid]) -> StoreRes
     Ok(())
 }
 
-/// Appends a ledger entry (nothing for a zero amount).
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn insert_ledger(
-    client: &impl GenericClient,
-    vendor: Uuid,
-    order: Uuid,
-    item: Uuid,
-    kind: LedgerKind,
-    bucket: LedgerBucket,
-    amount: i64,
-    at: &Timestamp,
-) -> StoreResult<()> {
-    if amount == 0 {
-        return Ok(());
-    }
+/// A line's ledger key on this backend: (item id, vendor id, order id).
+pub(super) type LineKey = (Uuid, Uuid, Uuid);
+
+/// Appends one posting computed by [`crate::domain::ledger`] (the one ledger insert of order lines).
+pub(super) async fn insert_ledger_entry(client: &impl GenericClient, posting: &LinePosting<LineKey>, at: &Timestamp) -> StoreResult<()> {
+    let (item, vendor, order) = &posting.line;
     client
         .execute(
             "INSERT INTO ledger_entries (id, vendor_id, order_id, order_item_id, kind, bucket, amount_cents, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &LedgerEntryId::new().0,
-                &vendor,
-                &order,
-                &item,
-                &kind.as_str(),
-                &bucket.as_str(),
-                &amount,
+                vendor,
+                order,
+                item,
+                &posting.kind.as_str(),
+                &posting.bucket.as_str(),
+                &posting.amount.0,
                 at,
             ],
         )
         .await
         .map_err(map_err)?;
     Ok(())
+}
+
+/// Appends every posting, in order.
+async fn insert_postings(client: &impl GenericClient, postings: &[LinePosting<LineKey>], at: &Timestamp) -> StoreResult<()> {
+    for posting in postings {
+        insert_ledger_entry(client, posting, at).await?;
+    }
+    Ok(())
+}
+
+/// Reads (item, vendor, bucket, sum) rows of one order into [`BucketSum`]s.
+fn bucket_sums(rows: &[Row], order: Uuid) -> StoreResult<Vec<BucketSum<LineKey>>> {
+    rows.iter()
+        .map(|row| {
+            Ok(BucketSum {
+                line: (row.get(0), row.get(1), order),
+                bucket: LedgerBucket::parse(row.get(2)).map_err(StoreError::backend)?,
+                sum: Money(row.get(3)),
+            })
+        })
+        .collect()
 }
 
 /// Locks the order row (`FOR UPDATE`) and returns its status; `None` when there is no such order.
@@ -197,16 +211,19 @@ pub(super) async fn release_matured(
     shipped_before: Timestamp,
     at: Timestamp,
 ) -> StoreResult<u64> {
-    const MATURED: &str = "SELECT i.id, i.vendor_id, i.order_id, sum(l.amount_cents)::bigint FROM order_items i
+    let matured = format!(
+        "SELECT i.id, i.vendor_id, i.order_id, sum(l.amount_cents)::bigint FROM order_items i
          JOIN orders o ON o.id = i.order_id
          JOIN ledger_entries l ON l.order_item_id = i.id AND l.bucket = 'pending'
-         WHERE o.status IN ('paid', 'completed') AND ($3::uuid[] IS NULL OR o.id = ANY($3))
+         WHERE o.status IN ({}) AND ($3::uuid[] IS NULL OR o.id = ANY($3))
            AND ((i.kind = 'digital' AND o.paid_at < $1) OR (i.kind = 'physical' AND i.shipped_at IS NOT NULL AND i.shipped_at < $2))
-         GROUP BY i.id, i.vendor_id, i.order_id HAVING sum(l.amount_cents) > 0";
+         GROUP BY i.id, i.vendor_id, i.order_id HAVING sum(l.amount_cents) > 0",
+        status_guard(OrderEvent::Refunded)
+    );
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(map_err)?;
     let candidates = tx
-        .query(MATURED, &[&paid_before, &shipped_before, &None::<Vec<Uuid>>])
+        .query(&matured, &[&paid_before, &shipped_before, &None::<Vec<Uuid>>])
         .await
         .map_err(map_err)?;
     if candidates.is_empty() {
@@ -221,13 +238,12 @@ pub(super) async fn release_matured(
         .await
         .map_err(map_err)?;
     let rows = tx
-        .query(MATURED, &[&paid_before, &shipped_before, &Some(orders)])
+        .query(&matured, &[&paid_before, &shipped_before, &Some(orders)])
         .await
         .map_err(map_err)?;
     for row in &rows {
         let (item, vendor, order, pending): (Uuid, Uuid, Uuid, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
-        insert_ledger(&tx, vendor, order, item, LedgerKind::Release, LedgerBucket::Pending, -pending, &at).await?;
-        insert_ledger(&tx, vendor, order, item, LedgerKind::Release, LedgerBucket::Available, pending, &at).await?;
+        insert_postings(&tx, &ledger::release_postings((item, vendor, order), Money(pending)), &at).await?;
     }
     tx.commit().await.map_err(map_err)?;
     Ok(rows.len() as u64)
@@ -242,7 +258,7 @@ pub(super) async fn dispute_hold(store: &PostgresStore, order_id: OrderId, hold:
     if !status.is_refundable() {
         return Ok(0);
     }
-    let from: Vec<&str> = if hold { vec!["pending", "available"] } else { vec!["held"] };
+    let from: Vec<&str> = ledger::dispute_sources(hold).iter().map(|bucket| bucket.as_str()).collect();
     let rows = tx
         .query(
             "SELECT order_item_id, vendor_id, bucket, sum(amount_cents)::bigint FROM ledger_entries
@@ -252,19 +268,9 @@ pub(super) async fn dispute_hold(store: &PostgresStore, order_id: OrderId, hold:
         )
         .await
         .map_err(map_err)?;
-    let (kind, to) = if hold {
-        (LedgerKind::DisputeHold, LedgerBucket::Held)
-    } else {
-        (LedgerKind::DisputeRelease, LedgerBucket::Pending)
-    };
-    let mut lines = std::collections::HashSet::new();
-    for row in &rows {
-        let (item, vendor, bucket, sum): (Uuid, Uuid, &str, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
-        let bucket = LedgerBucket::parse(bucket).map_err(StoreError::backend)?;
-        insert_ledger(&tx, vendor, order_id.0, item, kind, bucket, -sum, &at).await?;
-        insert_ledger(&tx, vendor, order_id.0, item, kind, to, sum, &at).await?;
-        lines.insert(item);
-    }
+    let sums = bucket_sums(&rows, order_id.0)?;
+    let lines: std::collections::HashSet<Uuid> = sums.iter().map(|sum| sum.line.0).collect();
+    insert_postings(&tx, &ledger::dispute_postings(hold, &sums), &at).await?;
     tx.commit().await.map_err(map_err)?;
     Ok(lines.len() as u64)
 }
@@ -294,27 +300,16 @@ async fn pay_order(client: &impl GenericClient, order_id: Uuid, event: &PaymentE
         )
         .await
         .map_err(map_err)?;
-    for line in &lines {
-        let (item, vendor, kind, commission, net): (Uuid, Uuid, &str, i64, i64) =
-            (line.get(0), line.get(1), line.get(2), line.get(3), line.get(4));
-        let bucket = if kind == "digital" && !event.digital_credit_pending {
-            LedgerBucket::Available
-        } else {
-            LedgerBucket::Pending
-        };
-        insert_ledger(client, vendor, order_id, item, LedgerKind::SaleCredit, bucket, net, at).await?;
-        insert_ledger(
-            client,
-            vendor,
-            order_id,
-            item,
-            LedgerKind::Commission,
-            LedgerBucket::Platform,
-            commission,
-            at,
-        )
-        .await?;
-    }
+    let lines: Vec<PaidLine<LineKey>> = lines
+        .iter()
+        .map(|line| PaidLine {
+            line: (line.get(0), line.get(1), order_id),
+            digital: line.get::<_, &str>(2) == "digital",
+            net: Money(line.get(4)),
+            commission: Money(line.get(3)),
+        })
+        .collect();
+    insert_postings(client, &ledger::payment_postings(&lines, event.digital_credit_pending), at).await?;
     lock_products(client, &[order_id]).await?;
     client
         .execute(
@@ -543,7 +538,11 @@ impl OrderStore for PostgresStore {
         }
         let changed = tx
             .execute(
-                "UPDATE orders SET status = 'cancelled', updated_at = $1, closed_at = $1 WHERE id = $2 AND status = 'pending_payment'",
+                &format!(
+                    "UPDATE orders SET status = '{}', updated_at = $1, closed_at = $1 WHERE id = $2 AND status IN ({})",
+                    OrderEvent::Cancelled.target().as_str(),
+                    status_guard(OrderEvent::Cancelled)
+                ),
                 &[&at, &order_id.0],
             )
             .await
@@ -566,8 +565,11 @@ impl OrderStore for PostgresStore {
         // left alone.
         let rows = tx
             .query(
-                "UPDATE orders SET status = 'expired', updated_at = $1, closed_at = $1
-                 WHERE status IN ('pending_payment', 'payment_failed') AND created_at < $2 RETURNING id",
+                &format!(
+    "UPDATE orders SET status = '{}', updated_at = $1, closed_at = $1 WHERE status IN ({}) AND created_at < $2 RETURNING id",
+    OrderEvent::Expired.target().as_str(),
+    status_guard(OrderEvent::Expired)
+),
                 &[&at, &created_before],
             )
             .await
@@ -647,11 +649,11 @@ impl OrderStore for PostgresStore {
                 .map_err(map_err)?
                 .get::<_, bool>(0);
         let applied = match (event.kind, status) {
-            (PaymentEventKind::Succeeded, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) if !given_back => {
+            (PaymentEventKind::Succeeded, status) if status.after(OrderEvent::PaymentSucceeded).is_some() && !given_back => {
                 pay_order(&tx, order_id, &event).await?;
                 true
             }
-            (PaymentEventKind::Failed, OrderStatus::PendingPayment) => {
+            (PaymentEventKind::Failed, status) if status.after(OrderEvent::PaymentFailed).is_some() => {
                 tx.execute(
                     "UPDATE orders SET status = 'payment_failed', updated_at = $1,
                          payment_intent_id = coalesce($2::text, payment_intent_id) WHERE id = $3",
@@ -661,7 +663,7 @@ impl OrderStore for PostgresStore {
                 .map_err(map_err)?;
                 true
             }
-            (PaymentEventKind::Expired, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) => {
+            (PaymentEventKind::Expired, status) if status.after(OrderEvent::Expired).is_some() => {
                 tx.execute(
                     "UPDATE orders SET status = 'expired', updated_at = $1, closed_at = $1 WHERE id = $2",
                     &[&event.at, &order_id],
@@ -707,7 +709,9 @@ impl OrderStore for PostgresStore {
         if vendor != fulfilment.vendor_id.0 {
             return Err(StoreError::NotFound);
         }
-        if status != OrderStatus::Paid || kind != "physical" || fulfilment_status != "unfulfilled" {
+        let kind = ProductKind::parse(&kind).map_err(StoreError::backend)?;
+        let fulfilment_status = FulfilmentStatus::parse(&fulfilment_status).map_err(StoreError::backend)?;
+        if !can_ship(status, kind, fulfilment_status) {
             return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::OrderItem)));
         }
         let at = &fulfilment.at;
@@ -718,18 +722,7 @@ impl OrderStore for PostgresStore {
         .await
         .map_err(map_err)?;
         if fulfilment.release_now {
-            insert_ledger(&tx, vendor, order_id, item_id, LedgerKind::Release, LedgerBucket::Pending, -net, at).await?;
-            insert_ledger(
-                &tx,
-                vendor,
-                order_id,
-                item_id,
-                LedgerKind::Release,
-                LedgerBucket::Available,
-                net,
-                at,
-            )
-            .await?;
+            insert_postings(&tx, &ledger::release_postings((item_id, vendor, order_id), Money(net)), at).await?;
         }
         tx.execute(
             "UPDATE orders SET status = 'completed', updated_at = $1
@@ -754,7 +747,7 @@ impl OrderStore for PostgresStore {
         let order_id = refund.order_id.0;
         let at = &refund.at;
         let status = lock_order(&tx, order_id).await?.ok_or(StoreError::NotFound)?;
-        if !matches!(status, OrderStatus::Paid | OrderStatus::Completed) {
+        if !status.is_refundable() {
             return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)));
         }
         tx.execute(
@@ -776,16 +769,7 @@ impl OrderStore for PostgresStore {
             )
             .await
             .map_err(map_err)?;
-        for row in &sums {
-            let (item, vendor, bucket, sum): (Uuid, Uuid, &str, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
-            let bucket = LedgerBucket::parse(bucket).map_err(StoreError::backend)?;
-            let kind = if bucket == LedgerBucket::Platform {
-                LedgerKind::CommissionReversal
-            } else {
-                LedgerKind::RefundReversal
-            };
-            insert_ledger(&tx, vendor, order_id, item, kind, bucket, -sum, at).await?;
-        }
+        insert_postings(&tx, &ledger::refund_postings(&bucket_sums(&sums, order_id)?), at).await?;
         release_stock(&tx, &[order_id]).await?;
         // A refunded sale no longer counts towards `popular`.
         tx.execute(

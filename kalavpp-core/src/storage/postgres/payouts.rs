@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::audit::insert_audit;
 use super::outbox::insert_email;
 use super::{PostgresStore, map_err};
-use crate::domain::{LedgerBucket, LedgerEntryId, LedgerKind, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId};
+use crate::domain::ledger::{self, PayoutPosting};
+use crate::domain::{LedgerEntryId, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId};
 use crate::storage::{Conflict, HasStatus};
 use crate::storage::{NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter, PayoutStore, StoreError, StoreResult, Timestamp};
 
@@ -43,15 +44,8 @@ async fn load_payout(client: &impl GenericClient, id: Uuid, lock: bool) -> Store
         .transpose()
 }
 
-/// One ledger row of a payout (no order, no line).
-async fn insert_payout_entry(
-    client: &impl GenericClient,
-    payout: &Payout,
-    kind: LedgerKind,
-    bucket: LedgerBucket,
-    amount: i64,
-    at: &Timestamp,
-) -> StoreResult<()> {
+/// One ledger row of a payout (no order, no line), as [`crate::domain::ledger`] computed it.
+async fn insert_payout_entry(client: &impl GenericClient, payout: &Payout, posting: &PayoutPosting, at: &Timestamp) -> StoreResult<()> {
     client
         .execute(
             "INSERT INTO ledger_entries (id, vendor_id, payout_id, kind, bucket, amount_cents, created_at)
@@ -60,9 +54,9 @@ async fn insert_payout_entry(
                 &LedgerEntryId::new().0,
                 &payout.vendor_id.0,
                 &payout.id.0,
-                &kind.as_str(),
-                &bucket.as_str(),
-                &amount,
+                &posting.kind.as_str(),
+                &posting.bucket.as_str(),
+                &posting.amount.0,
                 at,
             ],
         )
@@ -96,9 +90,9 @@ impl PayoutStore for PostgresStore {
             .await
             .map_err(map_err)?
             .get(0);
-        if available < payout.amount.cents() {
+        let Some(hold) = ledger::payout_hold_postings(Money(available), payout.amount) else {
             return Err(StoreError::Conflict(Conflict::InsufficientBalance));
-        }
+        };
         tx.execute(
             "INSERT INTO payouts (id, vendor_id, amount_cents, currency, status, requested_at, updated_at)
              VALUES ($1, $2, $3, $4, 'requested', $5, $5)",
@@ -107,9 +101,9 @@ impl PayoutStore for PostgresStore {
         .await
         .map_err(map_err)?;
         let stored = load_payout(&tx, payout.id.0, false).await?.ok_or(StoreError::NotFound)?;
-        let amount = payout.amount.cents();
-        insert_payout_entry(&tx, &stored, LedgerKind::PayoutHold, LedgerBucket::Available, -amount, &payout.at).await?;
-        insert_payout_entry(&tx, &stored, LedgerKind::PayoutHold, LedgerBucket::Held, amount, &payout.at).await?;
+        for posting in &hold {
+            insert_payout_entry(&tx, &stored, posting, &payout.at).await?;
+        }
         if let Some(email) = &payout.email {
             insert_email(&tx, email).await?;
         }
@@ -154,7 +148,6 @@ impl PayoutStore for PostgresStore {
             return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Payout)));
         }
         let at = &decision.at;
-        let amount = current.amount.cents();
         match &decision.action {
             PayoutAction::Approve => {
                 tx.execute(
@@ -171,8 +164,9 @@ impl PayoutStore for PostgresStore {
                 )
                 .await
                 .map_err(map_err)?;
-                insert_payout_entry(&tx, &current, LedgerKind::PayoutHold, LedgerBucket::Held, -amount, at).await?;
-                insert_payout_entry(&tx, &current, LedgerKind::PayoutHold, LedgerBucket::Available, amount, at).await?;
+                for posting in &ledger::payout_release_postings(current.amount) {
+                    insert_payout_entry(&tx, &current, posting, at).await?;
+                }
             }
             PayoutAction::MarkPaid { reference } => {
                 tx.execute(
@@ -181,8 +175,9 @@ impl PayoutStore for PostgresStore {
                 )
                 .await
                 .map_err(map_err)?;
-                insert_payout_entry(&tx, &current, LedgerKind::PayoutDebit, LedgerBucket::Held, -amount, at).await?;
-                insert_payout_entry(&tx, &current, LedgerKind::PayoutDebit, LedgerBucket::PaidOut, amount, at).await?;
+                for posting in &ledger::payout_debit_postings(current.amount) {
+                    insert_payout_entry(&tx, &current, posting, at).await?;
+                }
             }
         }
         insert_audit(&tx, &decision.audit).await?;

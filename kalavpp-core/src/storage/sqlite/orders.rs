@@ -7,12 +7,14 @@ use super::audit::insert_audit;
 use super::intents::{expire_sessions_of, finish_intent, insert_intent};
 use super::outbox::insert_email;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
+use crate::domain::ledger::{self, BucketSum, LinePosting, PaidLine};
+use crate::domain::order_flow::OrderEvent;
 use crate::domain::{
-    FulfilmentStatus, LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductId,
-    ProductKind, UserId, VendorId, refuses_payment,
+    FulfilmentStatus, LedgerBucket, LedgerEntryId, Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductId, ProductKind,
+    UserId, VendorId, can_ship, refuses_payment,
 };
 use crate::payments::PaymentEventKind;
-use crate::storage::{Conflict, HasStatus};
+use crate::storage::{Conflict, HasStatus, status_guard};
 use crate::storage::{
     EventOutcome, Fulfilment, NewOrder, Order, OrderFilter, OrderItem, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult,
     Timestamp,
@@ -129,21 +131,12 @@ fn release_stock(tx: &Connection, order_id: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Appends a ledger entry (nothing for a zero amount).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn insert_ledger(
-    tx: &Connection,
-    vendor: &str,
-    order: &str,
-    item: &str,
-    kind: LedgerKind,
-    bucket: LedgerBucket,
-    amount: i64,
-    at: &str,
-) -> StoreResult<()> {
-    if amount == 0 {
-        return Ok(());
-    }
+/// A line's ledger key on this backend: (item id, vendor id, order id) as stored text.
+pub(super) type LineKey = (String, String, String);
+
+/// Appends one posting computed by [`crate::domain::ledger`] (the one ledger insert of order lines).
+pub(super) fn insert_ledger_entry(tx: &Connection, posting: &LinePosting<LineKey>, at: &str) -> StoreResult<()> {
+    let (item, vendor, order) = &posting.line;
     tx.execute(
         "INSERT INTO ledger_entries (id, vendor_id, order_id, order_item_id, kind, bucket, amount_cents, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -152,9 +145,9 @@ pub(super) fn insert_ledger(
             vendor,
             order,
             item,
-            kind.as_str(),
-            bucket.as_str(),
-            amount,
+            posting.kind.as_str(),
+            posting.bucket.as_str(),
+            posting.amount.0,
             at
         ],
     )
@@ -162,21 +155,31 @@ pub(super) fn insert_ledger(
     Ok(())
 }
 
+/// Appends every posting, in order.
+fn insert_postings(tx: &Connection, postings: &[LinePosting<LineKey>], at: &str) -> StoreResult<()> {
+    postings.iter().try_for_each(|posting| insert_ledger_entry(tx, posting, at))
+}
+
 /// Moves the matured pending credit of every line to available (see
 /// [`crate::storage::LedgerStore::release_matured_credits`]).
 /// Lines of paid orders whose pending credit has matured: (item, vendor, order, pending cents).
-const MATURED_LINES: &str = "SELECT i.id, i.vendor_id, i.order_id, sum(l.amount_cents) FROM order_items i
+static MATURED_LINES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT i.id, i.vendor_id, i.order_id, sum(l.amount_cents) FROM order_items i
      JOIN orders o ON o.id = i.order_id
      JOIN ledger_entries l ON l.order_item_id = i.id AND l.bucket = 'pending'
-     WHERE o.status IN ('paid', 'completed')
+     WHERE o.status IN ({})
        AND ((i.kind = 'digital' AND o.paid_at < ?1) OR (i.kind = 'physical' AND i.shipped_at IS NOT NULL AND i.shipped_at < ?2))
-     GROUP BY i.id, i.vendor_id, i.order_id HAVING sum(l.amount_cents) > 0";
+     GROUP BY i.id, i.vendor_id, i.order_id HAVING sum(l.amount_cents) > 0",
+        status_guard(OrderEvent::Refunded)
+    )
+});
 
 /// Whether any line has matured (read on a reader connection, so the minutely job takes the
 /// writer only when it has something to write).
 pub(super) fn any_matured(conn: &mut Connection, paid_before: Timestamp, shipped_before: Timestamp) -> StoreResult<bool> {
     conn.query_row(
-        &format!("SELECT EXISTS ({MATURED_LINES})"),
+        &format!("SELECT EXISTS ({})", *MATURED_LINES),
         params![ts(paid_before), ts(shipped_before)],
         |r| r.get(0),
     )
@@ -186,7 +189,7 @@ pub(super) fn any_matured(conn: &mut Connection, paid_before: Timestamp, shipped
 pub(super) fn release_matured(conn: &mut Connection, paid_before: Timestamp, shipped_before: Timestamp, at: Timestamp) -> StoreResult<u64> {
     let tx = conn.savepoint().map_err(map_err)?;
     let matured: Vec<(String, String, String, i64)> = tx
-        .prepare_cached(MATURED_LINES)
+        .prepare_cached(&MATURED_LINES)
         .and_then(|mut stmt| {
             stmt.query_map(params![ts(paid_before), ts(shipped_before)], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
@@ -196,17 +199,8 @@ pub(super) fn release_matured(conn: &mut Connection, paid_before: Timestamp, shi
         .map_err(map_err)?;
     let at = ts(at);
     for (item, vendor, order, pending) in &matured {
-        insert_ledger(&tx, vendor, order, item, LedgerKind::Release, LedgerBucket::Pending, -pending, &at)?;
-        insert_ledger(
-            &tx,
-            vendor,
-            order,
-            item,
-            LedgerKind::Release,
-            LedgerBucket::Available,
-            *pending,
-            &at,
-        )?;
+        let postings = ledger::release_postings((item.clone(), vendor.clone(), order.clone()), Money(*pending));
+        insert_postings(&tx, &postings, &at)?;
     }
     tx.commit().map_err(map_err)?;
     Ok(matured.len() as u64)
@@ -223,7 +217,7 @@ pub(super) fn dispute_hold(conn: &mut Connection, order_id: OrderId, hold: bool,
     if !status.is_refundable() {
         return Ok(0);
     }
-    let from: &[&str] = if hold { &["pending", "available"] } else { &["held"] };
+    let from = ledger::dispute_sources(hold);
     let sums: Vec<(String, String, String, i64)> = tx
         .prepare_cached(
             "SELECT order_item_id, vendor_id, bucket, sum(amount_cents) FROM ledger_entries
@@ -231,27 +225,32 @@ pub(super) fn dispute_hold(conn: &mut Connection, order_id: OrderId, hold: bool,
              GROUP BY order_item_id, vendor_id, bucket HAVING sum(amount_cents) <> 0 ORDER BY order_item_id, bucket",
         )
         .and_then(|mut stmt| {
-            stmt.query_map(params![order, from[0], from[from.len() - 1]], |r| {
+            stmt.query_map(params![order, from[0].as_str(), from[from.len() - 1].as_str()], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?
             .collect()
         })
         .map_err(map_err)?;
     let at = ts(at);
-    let (kind, to) = if hold {
-        (LedgerKind::DisputeHold, LedgerBucket::Held)
-    } else {
-        (LedgerKind::DisputeRelease, LedgerBucket::Pending)
-    };
-    let mut lines = std::collections::HashSet::new();
-    for (item, vendor, bucket, sum) in &sums {
-        let bucket = LedgerBucket::parse(bucket).map_err(StoreError::backend)?;
-        insert_ledger(&tx, vendor, &order, item, kind, bucket, -sum, &at)?;
-        insert_ledger(&tx, vendor, &order, item, kind, to, *sum, &at)?;
-        lines.insert(item.clone());
-    }
+    let sums = bucket_sums(sums, &order)?;
+    let lines: std::collections::HashSet<&str> = sums.iter().map(|sum| sum.line.0.as_str()).collect();
+    let lines = lines.len() as u64;
+    insert_postings(&tx, &ledger::dispute_postings(hold, &sums), &at)?;
     tx.commit().map_err(map_err)?;
-    Ok(lines.len() as u64)
+    Ok(lines)
+}
+
+/// Parses (item, vendor, bucket, sum) rows of one order into [`BucketSum`]s.
+fn bucket_sums(rows: Vec<(String, String, String, i64)>, order: &str) -> StoreResult<Vec<BucketSum<LineKey>>> {
+    rows.into_iter()
+        .map(|(item, vendor, bucket, sum)| {
+            Ok(BucketSum {
+                line: (item, vendor, order.to_owned()),
+                bucket: LedgerBucket::parse(&bucket).map_err(StoreError::backend)?,
+                sum: Money(sum),
+            })
+        })
+        .collect()
 }
 
 /// One line's money: (item id, vendor id, kind, commission, vendor net, fulfilment).
@@ -293,24 +292,16 @@ fn pay_order(tx: &Connection, order_id: &str, event: &PaymentEventRecord, at: &s
         [order_id],
     )
     .map_err(map_err)?;
-    for (item, vendor, kind, commission, net, _) in item_money(tx, order_id)? {
-        let bucket = if kind == "digital" && !event.digital_credit_pending {
-            LedgerBucket::Available
-        } else {
-            LedgerBucket::Pending
-        };
-        insert_ledger(tx, &vendor, order_id, &item, LedgerKind::SaleCredit, bucket, net, at)?;
-        insert_ledger(
-            tx,
-            &vendor,
-            order_id,
-            &item,
-            LedgerKind::Commission,
-            LedgerBucket::Platform,
-            commission,
-            at,
-        )?;
-    }
+    let lines: Vec<PaidLine<LineKey>> = item_money(tx, order_id)?
+        .into_iter()
+        .map(|(item, vendor, kind, commission, net, _)| PaidLine {
+            line: (item, vendor, order_id.to_owned()),
+            digital: kind == "digital",
+            net: Money(net),
+            commission: Money(commission),
+        })
+        .collect();
+    insert_postings(tx, &ledger::payment_postings(&lines, event.digital_credit_pending), at)?;
     tx.execute(
         "UPDATE products SET sales_count = sales_count + (
              SELECT sum(i.quantity) FROM order_items i WHERE i.order_id = ?1 AND i.product_id = products.id)
@@ -532,14 +523,20 @@ impl OrderStore for SqliteStore {
             .write(move |conn| {
                 let tx = conn.savepoint().map_err(map_err)?;
                 let id = order_id.to_string();
-                let owner: Option<String> =
-                    tx.query_row("SELECT user_id FROM orders WHERE id = ?1", [&id], |r| r.get(0)).optional().map_err(map_err)?;
+                let owner: Option<String> = tx
+                    .query_row("SELECT user_id FROM orders WHERE id = ?1", [&id], |r| r.get(0))
+                    .optional()
+                    .map_err(map_err)?;
                 if owner != Some(user_id.to_string()) {
                     return Err(StoreError::NotFound);
                 }
                 let changed = tx
                     .execute(
-                        "UPDATE orders SET status = 'cancelled', updated_at = ?1, closed_at = ?1 WHERE id = ?2 AND status = 'pending_payment'",
+                        &format!(
+                            "UPDATE orders SET status = '{}', updated_at = ?1, closed_at = ?1 WHERE id = ?2 AND status IN ({})",
+                            OrderEvent::Cancelled.target().as_str(),
+                            status_guard(OrderEvent::Cancelled)
+                        ),
                         params![ts(at), id],
                     )
                     .map_err(map_err)?;
@@ -562,8 +559,11 @@ impl OrderStore for SqliteStore {
                 let tx = conn.savepoint().map_err(map_err)?;
                 let ids: Vec<String> = tx
                     .prepare(
-                        "UPDATE orders SET status = 'expired', updated_at = ?1, closed_at = ?1
-                         WHERE status IN ('pending_payment', 'payment_failed') AND created_at < ?2 RETURNING id",
+                        &format!(
+    "UPDATE orders SET status = '{}', updated_at = ?1, closed_at = ?1 WHERE status IN ({}) AND created_at < ?2 RETURNING id",
+    OrderEvent::Expired.target().as_str(),
+    status_guard(OrderEvent::Expired)
+),
                     )
                     .and_then(|mut stmt| stmt.query_map(params![ts(at), ts(created_before)], |r| r.get(0))?.collect())
                     .map_err(map_err)?;
@@ -639,11 +639,11 @@ impl OrderStore for SqliteStore {
                         )
                         .map_err(map_err)?;
                 let applied = match (event.kind, status) {
-                    (PaymentEventKind::Succeeded, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) if !given_back => {
+                    (PaymentEventKind::Succeeded, status) if status.after(OrderEvent::PaymentSucceeded).is_some() && !given_back => {
                         pay_order(&tx, &order_id, &event, &at)?;
                         true
                     }
-                    (PaymentEventKind::Failed, OrderStatus::PendingPayment) => {
+                    (PaymentEventKind::Failed, status) if status.after(OrderEvent::PaymentFailed).is_some() => {
                         tx.execute(
                             "UPDATE orders SET status = 'payment_failed', updated_at = ?1,
                                  payment_intent_id = coalesce(?2, payment_intent_id) WHERE id = ?3",
@@ -652,7 +652,7 @@ impl OrderStore for SqliteStore {
                         .map_err(map_err)?;
                         true
                     }
-                    (PaymentEventKind::Expired, OrderStatus::PendingPayment | OrderStatus::PaymentFailed) => {
+                    (PaymentEventKind::Expired, status) if status.after(OrderEvent::Expired).is_some() => {
                         tx.execute(
                             "UPDATE orders SET status = 'expired', updated_at = ?1, closed_at = ?1 WHERE id = ?2",
                             params![at, order_id],
@@ -697,7 +697,9 @@ impl OrderStore for SqliteStore {
                     return Err(StoreError::NotFound);
                 }
                 let status = order_status(&tx, &order_id)?.ok_or(StoreError::NotFound)?;
-                if status != OrderStatus::Paid || kind != "physical" || fulfilment_status != "unfulfilled" {
+                let kind = ProductKind::parse(&kind).map_err(StoreError::backend)?;
+                    let fulfilment_status = FulfilmentStatus::parse(&fulfilment_status).map_err(StoreError::backend)?;
+                    if !can_ship(status, kind, fulfilment_status) {
                     return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::OrderItem)));
                 }
                 let at = ts(fulfilment.at);
@@ -707,8 +709,8 @@ impl OrderStore for SqliteStore {
                 )
                 .map_err(map_err)?;
                 if fulfilment.release_now {
-                    insert_ledger(&tx, &vendor, &order_id, &item_id, LedgerKind::Release, LedgerBucket::Pending, -net, &at)?;
-                    insert_ledger(&tx, &vendor, &order_id, &item_id, LedgerKind::Release, LedgerBucket::Available, net, &at)?;
+                    let postings = ledger::release_postings((item_id.clone(), vendor, order_id.clone()), Money(net));
+                    insert_postings(&tx, &postings, &at)?;
                 }
                 tx.execute(
                     "UPDATE orders SET status = 'completed', updated_at = ?1
@@ -734,7 +736,7 @@ impl OrderStore for SqliteStore {
                 let order_id = refund.order_id.to_string();
                 let at = ts(refund.at);
                 let status = order_status(&tx, &order_id)?.ok_or(StoreError::NotFound)?;
-                if !matches!(status, OrderStatus::Paid | OrderStatus::Completed) {
+                if !status.is_refundable() {
                     return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)));
                 }
                 tx.execute(
@@ -756,15 +758,8 @@ impl OrderStore for SqliteStore {
                             .collect()
                     })
                     .map_err(map_err)?;
-                for (item, vendor, bucket, sum) in sums {
-                    let bucket = LedgerBucket::parse(&bucket).map_err(StoreError::backend)?;
-                    let kind = if bucket == LedgerBucket::Platform {
-                        LedgerKind::CommissionReversal
-                    } else {
-                        LedgerKind::RefundReversal
-                    };
-                    insert_ledger(&tx, &vendor, &order_id, &item, kind, bucket, -sum, &at)?;
-                }
+                let sums = bucket_sums(sums, &order_id)?;
+                insert_postings(&tx, &ledger::refund_postings(&sums), &at)?;
                 release_stock(&tx, &order_id)?;
                 // A refunded sale no longer counts towards `popular`.
                 tx.execute(

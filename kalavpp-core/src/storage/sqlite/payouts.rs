@@ -6,7 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::audit::insert_audit;
 use super::outbox::insert_email;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
-use crate::domain::{LedgerBucket, LedgerEntryId, LedgerKind, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId};
+use crate::domain::ledger::{self, PayoutPosting};
+use crate::domain::{LedgerEntryId, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId};
 use crate::storage::{Conflict, HasStatus};
 use crate::storage::{NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter, PayoutStore, StoreError, StoreResult};
 
@@ -40,15 +41,8 @@ fn load_payout(conn: &Connection, id: &str) -> StoreResult<Option<Payout>> {
         .map_err(map_err)
 }
 
-/// One ledger row of a payout (no order, no line).
-fn insert_payout_entry(
-    conn: &Connection,
-    payout: &Payout,
-    kind: LedgerKind,
-    bucket: LedgerBucket,
-    amount: i64,
-    at: &str,
-) -> StoreResult<()> {
+/// One ledger row of a payout (no order, no line), as [`crate::domain::ledger`] computed it.
+fn insert_payout_entry(conn: &Connection, payout: &Payout, posting: &PayoutPosting, at: &str) -> StoreResult<()> {
     conn.execute(
         "INSERT INTO ledger_entries (id, vendor_id, payout_id, kind, bucket, amount_cents, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -56,9 +50,9 @@ fn insert_payout_entry(
             LedgerEntryId::new().to_string(),
             payout.vendor_id.to_string(),
             payout.id.to_string(),
-            kind.as_str(),
-            bucket.as_str(),
-            amount,
+            posting.kind.as_str(),
+            posting.bucket.as_str(),
+            posting.amount.0,
             at
         ],
     )
@@ -82,9 +76,9 @@ impl PayoutStore for SqliteStore {
                         |r| r.get(0),
                     )
                     .map_err(map_err)?;
-                if available < payout.amount.cents() {
+                let Some(hold) = ledger::payout_hold_postings(Money(available), payout.amount) else {
                     return Err(StoreError::Conflict(Conflict::InsufficientBalance));
-                }
+                };
                 let at = ts(payout.at);
                 let id = payout.id.to_string();
                 tx.execute(
@@ -94,9 +88,9 @@ impl PayoutStore for SqliteStore {
                 )
                 .map_err(map_err)?;
                 let stored = load_payout(&tx, &id)?.ok_or(StoreError::NotFound)?;
-                let amount = payout.amount.cents();
-                insert_payout_entry(&tx, &stored, LedgerKind::PayoutHold, LedgerBucket::Available, -amount, &at)?;
-                insert_payout_entry(&tx, &stored, LedgerKind::PayoutHold, LedgerBucket::Held, amount, &at)?;
+                for posting in &hold {
+                    insert_payout_entry(&tx, &stored, posting, &at)?;
+                }
                 if let Some(email) = &payout.email {
                     insert_email(&tx, email)?;
                 }
@@ -150,7 +144,6 @@ impl PayoutStore for SqliteStore {
                     return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Payout)));
                 }
                 let at = ts(decision.at);
-                let amount = current.amount.cents();
                 let changed = match &decision.action {
                     PayoutAction::Approve => tx.execute(
                         "UPDATE payouts SET status = 'approved', approved_at = ?1, updated_at = ?1 WHERE id = ?2 AND status = 'requested'",
@@ -173,12 +166,14 @@ impl PayoutStore for SqliteStore {
                 match &decision.action {
                     PayoutAction::Approve => {}
                     PayoutAction::Reject { .. } => {
-                        insert_payout_entry(&tx, &current, LedgerKind::PayoutHold, LedgerBucket::Held, -amount, &at)?;
-                        insert_payout_entry(&tx, &current, LedgerKind::PayoutHold, LedgerBucket::Available, amount, &at)?;
+                        for posting in &ledger::payout_release_postings(current.amount) {
+                            insert_payout_entry(&tx, &current, posting, &at)?;
+                        }
                     }
                     PayoutAction::MarkPaid { .. } => {
-                        insert_payout_entry(&tx, &current, LedgerKind::PayoutDebit, LedgerBucket::Held, -amount, &at)?;
-                        insert_payout_entry(&tx, &current, LedgerKind::PayoutDebit, LedgerBucket::PaidOut, amount, &at)?;
+                        for posting in &ledger::payout_debit_postings(current.amount) {
+                            insert_payout_entry(&tx, &current, posting, &at)?;
+                        }
                     }
                 }
                 insert_audit(&tx, &decision.audit)?;
