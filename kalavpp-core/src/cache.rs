@@ -142,7 +142,12 @@ impl CatalogCache {
         self.lists.run_pending_tasks().await;
         self.categories.run_pending_tasks().await;
         self.matches.run_pending_tasks().await;
-        self.products.weighted_size() + self.lists.weighted_size() + self.categories.weighted_size() + self.matches.weighted_size()
+        self.searched_once.run_pending_tasks().await;
+        self.products.weighted_size()
+            + self.lists.weighted_size()
+            + self.categories.weighted_size()
+            + self.matches.weighted_size()
+            + self.searched_once.weighted_size()
     }
 
     /// The current generation; it changes on every catalog write.
