@@ -1,4 +1,5 @@
-//! Request extractors: JSON bodies, query strings, pagination and the signed-in actor.
+//! Request extractors: JSON bodies, query strings, pagination and the signed-in actor (any user,
+//! optional, or an admin).
 
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
@@ -206,7 +207,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        // Already authenticated by the admin gate for this request.
+        // Already authenticated for this request (by the admin gate or an earlier extractor).
         if let Some(actor) = parts.extensions.get::<Actor>() {
             return Ok(Self(*actor));
         }
@@ -214,6 +215,27 @@ where
         let token = bearer_token(parts)?;
         let actor = state.market.accounts().authenticate(token).await?;
         parts.extensions.insert(actor);
+        Ok(Self(actor))
+    }
+}
+
+/// The signed-in actor when it is an admin: `401` without a valid bearer token,
+/// `403 admin_only` for any other user. The admin API's router runs it as a `route_layer`
+/// (see [`crate::admin_gate`]) before any handler, body or query is looked at, and every admin
+/// handler takes it too, so a handler mounted elsewhere still refuses non-admins. The actor is
+/// the one authenticated for this request (its role read fresh), never cached beyond it.
+pub struct AdminUser(pub Actor);
+
+impl<S> FromRequestParts<S> for AdminUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AuthUser(actor) = AuthUser::from_request_parts(parts, state).await?;
+        actor.require_admin()?;
         Ok(Self(actor))
     }
 }

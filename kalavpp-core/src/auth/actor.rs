@@ -1,7 +1,9 @@
 use crate::domain::{Role, SessionFamilyId, UserId};
 use crate::error::{Error, Result};
 
-/// Who is calling a service. Every service method takes one and checks it (deny by default).
+/// Who is calling a service. Every service method takes one and checks it (deny by default);
+/// admin and vendor rights are obtained from it as capabilities ([`AdminCap`](super::AdminCap)
+/// via [`Actor::require_admin`], [`VendorCap`](super::VendorCap)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     /// No credentials.
@@ -25,16 +27,6 @@ impl Actor {
         match self {
             Self::User { id, .. } => Ok(*id),
             _ => Err(Error::unauthorized("authentication_required", "sign in to do this")),
-        }
-    }
-
-    /// Succeeds for admins and the system; `Unauthorized` for anonymous, `Forbidden` otherwise.
-    pub fn require_admin(&self) -> Result<Option<UserId>> {
-        match self {
-            Self::System => Ok(None),
-            Self::User { id, role: Role::Admin, .. } => Ok(Some(*id)),
-            Self::User { .. } => Err(Error::forbidden("admin_only", "only administrators may do this")),
-            Self::Anonymous => Err(Error::unauthorized("authentication_required", "sign in to do this")),
         }
     }
 

@@ -4,8 +4,8 @@ use serde_json::json;
 use tracing::instrument;
 
 use crate::auth::Actor;
-use crate::domain::{AuditId, Page, PageRequest, Role, User, UserId, UserStatus, now};
 use crate::domain::{EmailId, ProductStatus, VendorId, VendorStatus};
+use crate::domain::{Page, PageRequest, Role, User, UserId, UserStatus, now};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
 use crate::storage::{AdminProductFilter, Product, StoreError};
@@ -66,7 +66,7 @@ impl<'a> Administration<'a> {
             violations.add("status", "nothing to change: give status and/or role");
         }
         violations.finish()?;
-        if admin == Some(user_id) && (status == Some(UserStatus::Suspended) || role.is_some_and(|r| r != Role::Admin)) {
+        if admin.is(user_id) && (status == Some(UserStatus::Suspended) || role.is_some_and(|r| r != Role::Admin)) {
             return Err(Error::conflict(
                 "cannot_demote_self",
                 "administrators cannot suspend or demote themselves",
@@ -90,15 +90,7 @@ impl<'a> Administration<'a> {
             user_id,
             status,
             role,
-            audit: NewAudit {
-                id: AuditId::new(),
-                at,
-                actor_id: admin,
-                action: "user.update".into(),
-                target_type: "user".into(),
-                target_id: user_id.to_string(),
-                details: serde_json::Value::Object(details),
-            },
+            audit: NewAudit::by_admin(&admin, at, "user.update", "user", user_id, serde_json::Value::Object(details)),
         };
         let user = self.inner.store.admin_update_user(change).await.map_err(|e| match e {
             crate::storage::StoreError::NotFound => Error::not_found("user_not_found", "user not found"),
@@ -111,7 +103,7 @@ impl<'a> Administration<'a> {
             && let Some(vendor) = self.inner.store.vendor_by_user(user_id).await?
             && vendor.status == VendorStatus::Approved
         {
-            super::Vendors::new(self.inner).suspend(actor, vendor.id).await?;
+            super::Vendors::new(self.inner).suspend_as(&admin, vendor.id).await?;
         }
         Ok(user)
     }
@@ -131,15 +123,7 @@ impl<'a> Administration<'a> {
     pub async fn retry_email(&self, actor: &Actor, id: EmailId) -> Result<()> {
         let admin = actor.require_admin()?;
         let at = now();
-        let audit = NewAudit {
-            id: AuditId::new(),
-            at,
-            actor_id: admin,
-            action: "email.retry".into(),
-            target_type: "email".into(),
-            target_id: id.to_string(),
-            details: json!({}),
-        };
+        let audit = NewAudit::by_admin(&admin, at, "email.retry", "email", id, json!({}));
         match self.inner.store.retry_email(id, audit, at).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(Error::conflict("email_not_failed", "only a failed email can be retried")),

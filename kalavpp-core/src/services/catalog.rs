@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tracing::instrument;
 
-use crate::auth::Actor;
+use crate::auth::{Actor, AdminCap, VendorCap};
 use crate::domain::{
     AuditId, CategoryId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, Role, VendorId, VendorStatus, now, slugify,
 };
@@ -304,7 +304,7 @@ impl<'a> Catalog<'a> {
             name: name.clone().unwrap_or_default(),
             parent_id: parent,
             audit: audit(
-                admin,
+                &admin,
                 "category.create",
                 "category",
                 id.to_string(),
@@ -358,7 +358,7 @@ impl<'a> Catalog<'a> {
             name,
             slug,
             parent_id: parent,
-            audit: audit(admin, "category.update", "category", id.to_string(), details),
+            audit: audit(&admin, "category.update", "category", id.to_string(), details),
         };
         let updated = self.inner.store.update_category(change).await.map_err(slug_conflict)?;
         self.inner.cache.invalidate();
@@ -369,7 +369,7 @@ impl<'a> Catalog<'a> {
     #[instrument(skip_all)]
     pub async fn delete_category(&self, actor: &Actor, id: CategoryId) -> Result<()> {
         let admin = actor.require_admin()?;
-        let record = audit(admin, "category.delete", "category", id.to_string(), json!({}));
+        let record = audit(&admin, "category.delete", "category", id.to_string(), json!({}));
         self.inner.store.delete_category(id, record).await.map_err(|e| match e {
             StoreError::NotFound => category_not_found(),
             StoreError::Conflict(Conflict::CategoryInUse) => {
@@ -386,7 +386,7 @@ impl<'a> Catalog<'a> {
     /// Creates a product for the actor's approved shop.
     #[instrument(skip_all)]
     pub async fn create_product(&self, actor: &Actor, draft: ProductDraft) -> Result<Product> {
-        let vendor = super::Vendors::new(self.inner).approved(actor).await?;
+        let vendor = super::Vendors::new(self.inner).require_approved(actor).await?;
         let mut violations = Violations::new();
         let title = violations.check("title", parse_title(&draft.title));
         let description = violations.check("description", parse_description(&draft.description));
@@ -433,7 +433,7 @@ impl<'a> Catalog<'a> {
         };
         let mut product = NewProduct {
             id: ProductId::new(),
-            vendor_id: vendor.id,
+            vendor_id: vendor.id(),
             category_id,
             slug: base.clone(),
             title,
@@ -461,32 +461,22 @@ impl<'a> Catalog<'a> {
     }
 
     /// Loads a product the actor may change: its owning approved vendor, or an admin.
-    /// Returns the product and the admin's id when an admin acts on someone else's product.
-    async fn editable(&self, actor: &Actor, id: ProductId) -> Result<(Product, Option<crate::domain::UserId>)> {
+    /// Returns the product and, when an admin user acts (on any product), the [`AdminCap`] its
+    /// audit row is written with; the owning vendor and the system change products unaudited.
+    async fn editable(&self, actor: &Actor, id: ProductId) -> Result<(Product, Option<AdminCap>)> {
         let product = self.inner.store.product_by_id(id).await?.ok_or_else(product_not_found)?;
-        if let Actor::User {
-            role: Role::Admin,
-            id: admin,
-            ..
-        } = actor
-        {
-            return Ok((product, Some(*admin)));
-        }
-        if *actor == Actor::System {
-            return Ok((product, None));
+        if let Ok(admin) = actor.require_admin() {
+            let audited = admin.user_id().is_some().then_some(admin);
+            return Ok((product, audited));
         }
         let user = actor.require_user()?;
         let own_vendor = self.inner.store.vendor_by_user(user).await?;
         match own_vendor {
             Some(vendor) if vendor.id == product.vendor.id => {
-                // The account's current role decides, not the shop record: a vendor demoted to
-                // customer (or whose shop was suspended) no longer changes its works.
-                if !matches!(actor, Actor::User { role: Role::Vendor, .. }) {
-                    return Err(Error::forbidden("vendor_only", "only approved vendors may do this"));
-                }
-                if vendor.status != VendorStatus::Approved {
-                    return Err(Error::forbidden("vendor_not_approved", format!("your shop is {}", vendor.status)));
-                }
+                // The account's current role and the shop's status decide, as for every
+                // vendor-only operation: a vendor demoted to customer (or whose shop was
+                // suspended) no longer changes its works.
+                VendorCap::check(actor, Some(vendor))?;
                 Ok((product, None))
             }
             _ if is_public(&product) => Err(Error::forbidden("not_product_owner", "this product belongs to another vendor")),
@@ -546,7 +536,7 @@ impl<'a> Catalog<'a> {
             status: status.flatten().unwrap_or(current.status),
             tags: tags.flatten().unwrap_or(current.tags.clone()),
             at: now(),
-            audit: admin.map(|admin_id| {
+            audit: admin.map(|admin| {
                 let fields: Vec<&str> = [
                     edit.title.as_ref().map(|_| "title"),
                     edit.description.as_ref().map(|_| "description"),
@@ -560,13 +550,7 @@ impl<'a> Catalog<'a> {
                 .into_iter()
                 .flatten()
                 .collect();
-                audit(
-                    Some(admin_id),
-                    "product.update",
-                    "product",
-                    id.to_string(),
-                    json!({ "fields": fields }),
-                )
+                audit(&admin, "product.update", "product", id.to_string(), json!({ "fields": fields }))
             }),
         };
         let updated = self.inner.store.update_product(update).await?;
@@ -589,7 +573,7 @@ impl<'a> Catalog<'a> {
             status: ProductStatus::Archived,
             tags: current.tags,
             at: now(),
-            audit: admin.map(|a| audit(Some(a), "product.archive", "product", id.to_string(), json!({}))),
+            audit: admin.map(|a| audit(&a, "product.archive", "product", id.to_string(), json!({}))),
         };
         self.inner.store.update_product(update).await?;
         self.inner.cache.invalidate();
@@ -628,7 +612,7 @@ impl<'a> Catalog<'a> {
 
     async fn may_see_hidden(&self, actor: &Actor, vendor: VendorId) -> Result<bool> {
         Ok(match actor {
-            Actor::System | Actor::User { role: Role::Admin, .. } => true,
+            _ if actor.require_admin().is_ok() => true,
             Actor::User {
                 id, role: Role::Vendor, ..
             } => self.inner.store.vendor_by_user(*id).await?.is_some_and(|v| v.id == vendor),
@@ -740,8 +724,8 @@ impl<'a> Catalog<'a> {
     #[instrument(skip_all)]
     pub async fn vendor_products(&self, actor: &Actor, page: PageRequest) -> Result<Page<Product>> {
         let vendors = super::Vendors::new(self.inner);
-        let vendor = match vendors.approved(actor).await {
-            Ok(vendor) => vendor,
+        let vendor = match vendors.require_approved(actor).await {
+            Ok(cap) => cap.into_vendor(),
             Err(refused) => match vendors.mine(actor).await {
                 Ok(vendor) if vendor.status == VendorStatus::Suspended => vendor,
                 _ => return Err(refused),
@@ -750,7 +734,7 @@ impl<'a> Catalog<'a> {
         Ok(self.inner.store.list_vendor_products(vendor.id, page).await?)
     }
 
-    pub(crate) async fn editable_product(&self, actor: &Actor, id: ProductId) -> Result<(Product, Option<crate::domain::UserId>)> {
+    pub(crate) async fn editable_product(&self, actor: &Actor, id: ProductId) -> Result<(Product, Option<AdminCap>)> {
         self.editable(actor, id).await
     }
 }
@@ -792,7 +776,15 @@ fn hex_suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..6].to_owned()
 }
 
-pub(crate) fn audit(
+/// The audit row of an admin's change, written now (see [`NewAudit::by_admin`]).
+pub(crate) fn audit(admin: &AdminCap, action: &str, target_type: &str, target_id: String, details: serde_json::Value) -> NewAudit {
+    NewAudit::by_admin(admin, now(), action, target_type, target_id, details)
+}
+
+/// The audit row of an event no admin is acting in at this moment: a refund the payment
+/// provider reports, or one the reconciler completes for the admin recorded with its intent
+/// (`actor`; `None` for the provider or the system).
+pub(crate) fn event_audit(
     actor: Option<crate::domain::UserId>,
     action: &str,
     target_type: &str,

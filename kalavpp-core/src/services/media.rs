@@ -139,7 +139,7 @@ impl<'a> Media<'a> {
         let (_, admin) = super::Catalog::new(self.inner).editable_product(actor, product_id).await?;
         let audit = admin.map(|admin| {
             super::catalog::audit(
-                Some(admin),
+                &admin,
                 "product.image_delete",
                 "product",
                 product_id.to_string(),
@@ -165,7 +165,7 @@ impl<'a> Media<'a> {
         let (_, admin) = super::Catalog::new(self.inner).editable_product(actor, product_id).await?;
         let audit = admin.map(|admin| {
             super::catalog::audit(
-                Some(admin),
+                &admin,
                 "product.image_move",
                 "product",
                 product_id.to_string(),

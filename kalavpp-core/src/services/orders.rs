@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tracing::instrument;
 
 use crate::auth::Actor;
-use crate::domain::{Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductKind, Role, UserId, VendorId, now};
+use crate::domain::{Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductKind, UserId, VendorId, now};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
 use crate::payments::PaymentError;
@@ -18,7 +18,7 @@ use crate::storage::{
 };
 use crate::storage::{Conflict, HasStatus};
 
-use super::catalog::audit;
+use super::catalog::event_audit;
 use super::emails;
 
 /// What one attempt at a payment intent came to.
@@ -404,7 +404,7 @@ impl<'a> Orders<'a> {
             .require_user()
             .or_else(|e| if *actor == Actor::System { Ok(UserId::default()) } else { Err(e) })?;
         let order = self.inner.store.order_by_id(id).await?.ok_or_else(order_not_found)?;
-        let admin = matches!(actor, Actor::System | Actor::User { role: Role::Admin, .. });
+        let admin = actor.require_admin().is_ok();
         if order.user_id == user || admin {
             Ok(order)
         } else {
@@ -446,8 +446,8 @@ impl<'a> Orders<'a> {
     /// Orders holding the actor's (approved vendor) lines, each with only those lines.
     #[instrument(skip_all)]
     pub async fn for_vendor(&self, actor: &Actor, mut filter: OrderFilter, page: PageRequest) -> Result<Page<Order>> {
-        let vendor = super::Vendors::new(self.inner).approved(actor).await?;
-        filter.vendor_id = Some(vendor.id);
+        let vendor = super::Vendors::new(self.inner).require_approved(actor).await?;
+        filter.vendor_id = Some(vendor.id());
         filter.user_id = None;
         let mut orders = self.inner.store.list_orders(&filter, page).await?;
         for order in &mut orders.items {
@@ -466,7 +466,7 @@ impl<'a> Orders<'a> {
         tracking_number: Option<String>,
         carrier: Option<String>,
     ) -> Result<OrderItem> {
-        let vendor = super::Vendors::new(self.inner).approved(actor).await?;
+        let vendor = super::Vendors::new(self.inner).require_approved(actor).await?;
         let clean = |field: &str, value: Option<String>, violations: &mut Violations| {
             value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).and_then(|v| {
                 if v.chars().count() > 100 || v.chars().any(char::is_control) {
@@ -482,7 +482,7 @@ impl<'a> Orders<'a> {
         let carrier = clean("carrier", carrier, &mut violations);
         violations.finish()?;
         let fulfilment = Fulfilment {
-            vendor_id: vendor.id,
+            vendor_id: vendor.id(),
             order_id,
             item_id,
             tracking_number,
@@ -523,7 +523,7 @@ impl<'a> Orders<'a> {
             session_id: order.payment_session_id.clone(),
             payment_intent_id: order.payment_intent_id.clone(),
             amount_cents: order.total.cents(),
-            actor_id: admin,
+            actor_id: admin.user_id(),
             next_attempt_at: at + self.lease(),
             at,
         };
@@ -651,7 +651,7 @@ impl<'a> Orders<'a> {
             order_id: order.id,
             refund_id: refund_id.to_owned(),
             intent_id: Some(intent.id),
-            audit: audit(
+            audit: event_audit(
                 intent.actor_id,
                 "order.refund",
                 "order",
@@ -807,7 +807,7 @@ impl<'a> Orders<'a> {
             order_id: order.id,
             refund_id: format!("external-{}", event.event_id),
             intent_id: None,
-            audit: audit(
+            audit: event_audit(
                 None,
                 "order.refund",
                 "order",
@@ -873,7 +873,7 @@ impl<'a> Orders<'a> {
                 next_attempt_at: at,
                 at,
             },
-            audit: audit(
+            audit: event_audit(
                 None,
                 "order.auto_refund",
                 "order",
@@ -923,9 +923,9 @@ impl<'a> Orders<'a> {
     /// The actor's (approved vendor) balances and ledger entries.
     #[instrument(skip_all)]
     pub async fn earnings(&self, actor: &Actor, page: PageRequest) -> Result<Earnings> {
-        let vendor = super::Vendors::new(self.inner).approved(actor).await?;
-        let balance = self.inner.store.vendor_balance(vendor.id).await?;
-        let entries = self.inner.store.ledger_entries(vendor.id, page).await?;
+        let vendor = super::Vendors::new(self.inner).require_approved(actor).await?;
+        let balance = self.inner.store.vendor_balance(vendor.id()).await?;
+        let entries = self.inner.store.ledger_entries(vendor.id(), page).await?;
         Ok(Earnings { balance, entries })
     }
 }

@@ -8,8 +8,8 @@
 use serde_json::json;
 use tracing::instrument;
 
-use crate::auth::Actor;
-use crate::domain::{AuditId, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId, now};
+use crate::auth::{Actor, AdminCap};
+use crate::domain::{Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId, now};
 use crate::error::{Error, Result};
 use crate::marketplace::Inner;
 use crate::storage::{Conflict, HasStatus};
@@ -50,7 +50,8 @@ impl<'a> Payouts<'a> {
     /// `422` for an amount ≤ 0 or absurdly large, `409` when it exceeds the available balance.
     #[instrument(skip_all, fields(amount_cents))]
     pub async fn request(&self, actor: &Actor, amount_cents: i64) -> Result<Payout> {
-        let vendor = super::Vendors::new(self.inner).approved(actor).await?;
+        let cap = super::Vendors::new(self.inner).require_approved(actor).await?;
+        let vendor = cap.vendor();
         if amount_cents <= 0 {
             return Err(Error::invalid("amount_cents", "must be > 0"));
         }
@@ -60,12 +61,12 @@ impl<'a> Payouts<'a> {
         let amount = Money(amount_cents);
         let currency = self.inner.config.currency.clone();
         let email = self
-            .vendor_email(&vendor)
+            .vendor_email(vendor)
             .await?
             .map(|to| emails::payout_requested(&to, &vendor.shop_name, amount, &currency));
         let payout = NewPayout {
             id: PayoutId::new(),
-            vendor_id: vendor.id,
+            vendor_id: cap.id(),
             amount,
             currency,
             email,
@@ -82,9 +83,9 @@ impl<'a> Payouts<'a> {
     /// The actor's (approved vendor) payout requests, newest first.
     #[instrument(skip_all)]
     pub async fn mine(&self, actor: &Actor, status: Option<PayoutStatus>, page: PageRequest) -> Result<Page<Payout>> {
-        let vendor = super::Vendors::new(self.inner).approved(actor).await?;
+        let vendor = super::Vendors::new(self.inner).require_approved(actor).await?;
         let filter = PayoutFilter {
-            vendor_id: Some(vendor.id),
+            vendor_id: Some(vendor.id()),
             status,
         };
         Ok(self.inner.store.list_payouts(&filter, page).await?)
@@ -114,28 +115,28 @@ impl<'a> Payouts<'a> {
     /// Approves a `requested` payout (admin).
     #[instrument(skip_all)]
     pub async fn approve(&self, actor: &Actor, id: PayoutId) -> Result<Payout> {
-        self.decide(actor, id, PayoutAction::Approve).await
+        let admin = actor.require_admin()?;
+        self.decide(&admin, id, PayoutAction::Approve).await
     }
 
     /// Rejects a `requested` or `approved` payout (admin) with a reason shown to the vendor; the
     /// held amount is available again.
     #[instrument(skip_all)]
     pub async fn reject(&self, actor: &Actor, id: PayoutId, reason: &str) -> Result<Payout> {
-        actor.require_admin()?;
+        let admin = actor.require_admin()?;
         let reason = required_text("reason", reason, 1000)?;
-        self.decide(actor, id, PayoutAction::Reject { reason }).await
+        self.decide(&admin, id, PayoutAction::Reject { reason }).await
     }
 
     /// Marks an `approved` payout paid (admin) with the transfer reference; a second time is `409`.
     #[instrument(skip_all)]
     pub async fn mark_paid(&self, actor: &Actor, id: PayoutId, reference: &str) -> Result<Payout> {
-        actor.require_admin()?;
+        let admin = actor.require_admin()?;
         let reference = required_text("reference", reference, 200)?;
-        self.decide(actor, id, PayoutAction::MarkPaid { reference }).await
+        self.decide(&admin, id, PayoutAction::MarkPaid { reference }).await
     }
 
-    async fn decide(&self, actor: &Actor, id: PayoutId, action: PayoutAction) -> Result<Payout> {
-        let admin = actor.require_admin()?;
+    async fn decide(&self, admin: &AdminCap, id: PayoutId, action: PayoutAction) -> Result<Payout> {
         let current = self.inner.store.payout_by_id(id).await?.ok_or_else(payout_not_found)?;
         let verb = match action {
             PayoutAction::Approve => "approve",
@@ -146,8 +147,8 @@ impl<'a> Payouts<'a> {
             return Err(transition_conflict(verb, current.status));
         }
         let vendor = self.inner.store.vendor_by_id(current.vendor_id).await?;
-        if let (Some(admin), Some(vendor)) = (admin, &vendor)
-            && vendor.user_id == admin
+        if let Some(vendor) = &vendor
+            && admin.is(vendor.user_id)
         {
             return Err(Error::forbidden(
                 "own_payout",
@@ -185,15 +186,7 @@ impl<'a> Payouts<'a> {
         let decision = PayoutDecision {
             payout_id: id,
             action,
-            audit: NewAudit {
-                id: AuditId::new(),
-                at,
-                actor_id: admin,
-                action: format!("payout.{verb}"),
-                target_type: "payout".into(),
-                target_id: id.to_string(),
-                details,
-            },
+            audit: NewAudit::by_admin(admin, at, format!("payout.{verb}"), "payout", id, details),
             email,
             at,
         };

@@ -7,7 +7,7 @@ use tracing::instrument;
 
 use super::catalog::{audit, is_public};
 use crate::auth::Actor;
-use crate::domain::{Page, PageRequest, ProductId, ReviewId, Role, now};
+use crate::domain::{Page, PageRequest, ProductId, ReviewId, now};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
 use crate::storage::Conflict;
@@ -208,15 +208,10 @@ impl<'a> Reviews<'a> {
             _ => self.existing(id).await?,
         };
         // Admins first: an admin's deletion is an admin mutation (audited), even of their own review.
-        let record = match actor {
-            Actor::User {
-                id: admin,
-                role: Role::Admin,
-                ..
-            } => Some(Some(*admin)),
-            Actor::User { id: user, .. } if *user == current.user_id => None,
-            Actor::System => Some(None),
-            _ => {
+        let record = match actor.require_admin() {
+            Ok(admin) => Some(admin),
+            Err(_) if actor.user_id() == Some(current.user_id) => None,
+            Err(_) => {
                 return Err(Error::forbidden(
                     "not_review_author",
                     "only the author or an admin may delete a review",
@@ -229,7 +224,7 @@ impl<'a> Reviews<'a> {
                 "author_id": current.user_id,
                 "rating": current.rating,
             });
-            audit(admin, "review.delete", "review", id.to_string(), details)
+            audit(&admin, "review.delete", "review", id.to_string(), details)
         });
         self.inner.store.delete_review(id, record).await.map_err(|e| match e {
             StoreError::NotFound => review_not_found(),
@@ -255,7 +250,7 @@ impl<'a> Reviews<'a> {
         let current = self.existing(id).await?;
         let action = if hidden { "review.hide" } else { "review.unhide" };
         let details = json!({ "hidden": hidden, "was_hidden": current.hidden, "product_id": current.product_id });
-        let record = audit(admin, action, "review", id.to_string(), details);
+        let record = audit(&admin, action, "review", id.to_string(), details);
         let review = self.inner.store.set_review_hidden(id, hidden, record).await.map_err(|e| match e {
             StoreError::NotFound => review_not_found(),
             other => other.into(),

@@ -135,7 +135,7 @@ impl<'a> Stats<'a> {
     /// The actor's (approved vendor) dashboard.
     #[instrument(skip_all)]
     pub async fn vendor_dashboard(&self, actor: &Actor) -> Result<VendorDashboard> {
-        let vendor = super::Vendors::new(self.inner).approved(actor).await?;
+        let vendor = super::Vendors::new(self.inner).require_approved(actor).await?;
         let today = now().date_naive();
         let first = today - Days::new(DASHBOARD_DAYS - 1);
         let window = StatsWindow {
@@ -143,8 +143,8 @@ impl<'a> Stats<'a> {
             to: start_of_day(today + Days::new(1)),
             top: TOP_ENTRIES,
         };
-        let mut sales = self.inner.store.vendor_sales(vendor.id, window).await?;
-        let balance = self.inner.store.vendor_balance(vendor.id).await?;
+        let mut sales = self.inner.store.vendor_sales(vendor.id(), window).await?;
+        let balance = self.inner.store.vendor_balance(vendor.id()).await?;
         let known: HashMap<NaiveDate, _> = sales.by_day.iter().map(|d| (d.date, *d)).collect();
         sales.by_day = first
             .iter_days()

@@ -3,8 +3,8 @@
 use serde_json::json;
 use tracing::instrument;
 
-use crate::auth::Actor;
-use crate::domain::{AuditId, Page, PageRequest, Role, UserId, VendorId, VendorStatus, now, slugify};
+use crate::auth::{Actor, AdminCap, VendorCap};
+use crate::domain::{Page, PageRequest, Role, UserId, VendorId, VendorStatus, now, slugify};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
 use crate::storage::{Conflict, HasStatus, Sluggable};
@@ -152,24 +152,14 @@ impl<'a> Vendors<'a> {
             .ok_or_else(|| Error::not_found("vendor_not_found", "you have no vendor application; apply with POST /vendors/apply"))
     }
 
-    /// The actor's vendor profile when it is approved; `Forbidden(vendor_not_approved)` otherwise.
-    pub(crate) async fn approved(&self, actor: &Actor) -> Result<Vendor> {
+    /// The actor's approved shop as a [`VendorCap`], the one check behind every vendor-only
+    /// operation: `Unauthorized` without a signed-in user, `Forbidden(vendor_not_approved)` while
+    /// the shop is pending, rejected or suspended, `Forbidden(vendor_only)` without a shop or
+    /// when the account's current role is no longer `vendor`.
+    pub async fn require_approved(&self, actor: &Actor) -> Result<VendorCap> {
         let user_id = actor.require_user()?;
-        let vendor = self.inner.store.vendor_by_user(user_id).await?;
-        // The role is the account's current one: a vendor demoted (or promoted to admin) no longer
-        // sells or draws payouts, whatever its shop record says.
-        let is_vendor = matches!(actor, Actor::User { role: Role::Vendor, .. });
-        match vendor {
-            Some(vendor) if vendor.status == VendorStatus::Approved && is_vendor => Ok(vendor),
-            Some(vendor) if vendor.status == VendorStatus::Approved => {
-                Err(Error::forbidden("vendor_only", "only approved vendors may do this"))
-            }
-            Some(vendor) => Err(Error::forbidden(
-                "vendor_not_approved",
-                format!("your shop is {}; only approved vendors may do this", vendor.status),
-            )),
-            None => Err(Error::forbidden("vendor_only", "only approved vendors may do this")),
-        }
+        let shop = self.inner.store.vendor_by_user(user_id).await?;
+        VendorCap::check(actor, shop)
     }
 
     /// Edits the actor's own profile (pending, approved or rejected; not while suspended).
@@ -243,13 +233,14 @@ impl<'a> Vendors<'a> {
     /// Approves a pending (or previously rejected) application; the user becomes a vendor.
     #[instrument(skip_all)]
     pub async fn approve(&self, actor: &Actor, id: VendorId) -> Result<Vendor> {
+        let admin = actor.require_admin()?;
         let vendor = self.existing(id).await?;
         let email = self
             .email_of(vendor.user_id)
             .await?
             .map(|to| emails::vendor_approved(&to, &vendor.shop_name, &self.inner.config.frontend_url));
         self.decide(
-            actor,
+            &admin,
             id,
             "approve",
             &[VendorStatus::Pending, VendorStatus::Rejected],
@@ -266,7 +257,7 @@ impl<'a> Vendors<'a> {
     /// Rejects a pending application with a reason (1 to 1000 characters).
     #[instrument(skip_all)]
     pub async fn reject(&self, actor: &Actor, id: VendorId, reason: &str) -> Result<Vendor> {
-        actor.require_admin()?;
+        let admin = actor.require_admin()?;
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 1000 {
             return Err(Error::invalid("reason", "must be 1 to 1000 characters"));
@@ -278,7 +269,7 @@ impl<'a> Vendors<'a> {
             .map(|to| emails::vendor_rejected(&to, &vendor.shop_name, reason));
         let details = json!({ "reason": reason });
         self.decide(
-            actor,
+            &admin,
             id,
             "reject",
             &[VendorStatus::Pending],
@@ -295,13 +286,19 @@ impl<'a> Vendors<'a> {
     /// Suspends an approved vendor: its products vanish from the catalog at once.
     #[instrument(skip_all)]
     pub async fn suspend(&self, actor: &Actor, id: VendorId) -> Result<Vendor> {
+        let admin = actor.require_admin()?;
+        self.suspend_as(&admin, id).await
+    }
+
+    /// [`Vendors::suspend`] for an admin already checked (closing a suspended account's shop).
+    pub(crate) async fn suspend_as(&self, admin: &AdminCap, id: VendorId) -> Result<Vendor> {
         let vendor = self.existing(id).await?;
         let email = self
             .email_of(vendor.user_id)
             .await?
             .map(|to| emails::vendor_suspended(&to, &vendor.shop_name));
         self.decide(
-            actor,
+            admin,
             id,
             "suspend",
             &[VendorStatus::Approved],
@@ -318,8 +315,9 @@ impl<'a> Vendors<'a> {
     /// Reinstates a suspended vendor.
     #[instrument(skip_all)]
     pub async fn reinstate(&self, actor: &Actor, id: VendorId) -> Result<Vendor> {
+        let admin = actor.require_admin()?;
         self.decide(
-            actor,
+            &admin,
             id,
             "reinstate",
             &[VendorStatus::Suspended],
@@ -336,7 +334,7 @@ impl<'a> Vendors<'a> {
     /// Sets (or with `None` clears) a vendor's commission override in basis points (0..=10000).
     #[instrument(skip_all)]
     pub async fn set_commission(&self, actor: &Actor, id: VendorId, commission_bps: Option<i64>) -> Result<Vendor> {
-        actor.require_admin()?;
+        let admin = actor.require_admin()?;
         let bps = match commission_bps {
             Some(bps) if !(0..=10_000).contains(&bps) => return Err(Error::invalid("commission_bps", "must be between 0 and 10000")),
             Some(bps) => Some(i32::try_from(bps).unwrap_or_default()),
@@ -349,7 +347,7 @@ impl<'a> Vendors<'a> {
             VendorStatus::Rejected,
             VendorStatus::Suspended,
         ];
-        self.decide(actor, id, "set_commission", &all, None, None, Some(bps), false, None, details)
+        self.decide(&admin, id, "set_commission", &all, None, None, Some(bps), false, None, details)
             .await
     }
 
@@ -364,7 +362,7 @@ impl<'a> Vendors<'a> {
     #[allow(clippy::too_many_arguments)]
     async fn decide(
         &self,
-        actor: &Actor,
+        admin: &AdminCap,
         id: VendorId,
         verb: &str,
         from: &[VendorStatus],
@@ -375,7 +373,6 @@ impl<'a> Vendors<'a> {
         email: Option<crate::storage::NewEmail>,
         mut details: serde_json::Value,
     ) -> Result<Vendor> {
-        let admin = actor.require_admin()?;
         if let (Some(to), Some(map)) = (to, details.as_object_mut()) {
             map.insert("status".into(), json!(to));
         }
@@ -386,15 +383,7 @@ impl<'a> Vendors<'a> {
             rejection_reason,
             commission_bps,
             grant_vendor_role,
-            audit: NewAudit {
-                id: AuditId::new(),
-                at: now(),
-                actor_id: admin,
-                action: format!("vendor.{verb}"),
-                target_type: "vendor".into(),
-                target_id: id.to_string(),
-                details,
-            },
+            audit: NewAudit::by_admin(admin, now(), format!("vendor.{verb}"), "vendor", id, details),
             email,
         };
         let vendor = self.inner.store.decide_vendor(decision).await.map_err(|e| match e {

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::dto::{AuditBody, AuditPage, EmailBody, EmailPage, UserBody, UserPage};
 use crate::app::AppState;
-use crate::extract::{ApiJson, ApiQuery, AuthUser, Pagination};
+use crate::extract::{AdminUser, ApiJson, ApiQuery, Pagination};
 use crate::http_error::{ApiResult, Problem};
 
 /// The admin routes.
@@ -130,11 +130,10 @@ fn user_id(text: &str) -> Result<UserId, Error> {
     responses((status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn list_users(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Pagination(page): Pagination,
     ApiQuery(query): ApiQuery<UserListQuery>,
 ) -> ApiResult<Json<UserPage>> {
-    actor.require_admin()?;
     let filter = UserFilter {
         q: blank_to_none(query.q),
         role: parse_filter("role", query.role, Role::parse)?,
@@ -150,11 +149,10 @@ async fn list_users(
               (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn update_user(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> ApiResult<Json<UserBody>> {
-    actor.require_admin()?;
     let changes = UserChanges {
         status: body.status,
         role: body.role,
@@ -167,7 +165,7 @@ async fn update_user(
     responses((status = 200, body = EmailPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn list_emails(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Pagination(page): Pagination,
     ApiQuery(query): ApiQuery<EmailListQuery>,
 ) -> ApiResult<Json<EmailPage>> {
@@ -188,11 +186,10 @@ async fn list_emails(
     responses((status = 200, body = AuditPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn list_audit_log(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Pagination(page): Pagination,
     ApiQuery(query): ApiQuery<AuditListQuery>,
 ) -> ApiResult<Json<AuditPage>> {
-    actor.require_admin()?;
     let filter = AuditFilter {
         actor_id: parse_filter("actor", query.actor, |a| {
             UserId::parse(a).ok_or_else(|| "must be a user id".to_owned())

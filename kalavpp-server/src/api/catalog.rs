@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use super::catalog_dto::{AssetBody, CategoryBody, ImageBody, ProductBody};
 use super::dto::ProductPage;
 use crate::app::AppState;
-use crate::extract::{ApiJson, ApiQuery, AuthUser, OptionalUser, Pagination, double_option};
+use crate::extract::{AdminUser, ApiJson, ApiQuery, AuthUser, OptionalUser, Pagination, double_option};
 use crate::http_error::{ApiError, ApiResult, Problem};
 use crate::response_cache::{json_bytes, key_part, search_key_part};
 
@@ -29,6 +29,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(browse, create_product))
         .routes(routes!(product_detail, update_product, archive_product))
         .routes(routes!(delete_image))
+}
+
+/// The admin routes of this resource (`/admin/...`), mounted behind the admin gate.
+pub fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(create_category))
         .routes(routes!(update_category, delete_category))
 }
@@ -378,7 +383,7 @@ async fn upload_asset(
               (status = 422, body = Problem, description = "invalid fields, an unknown `parent_id`, or no letter or digit to make a slug of")))]
 async fn create_category(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     ApiJson(body): ApiJson<CategoryRequest>,
 ) -> ApiResult<(StatusCode, Json<CategoryBody>)> {
     let input = CategoryInput {
@@ -396,11 +401,10 @@ async fn create_category(
               (status = 409, body = Problem), (status = 422, body = Problem, description = "invalid fields, an unknown `parent_id`, or a parent inside this category")))]
 async fn update_category(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CategoryRequest>,
 ) -> ApiResult<Json<CategoryBody>> {
-    actor.require_admin()?;
     let input = CategoryInput {
         name: body.name,
         slug: body.slug,
@@ -419,8 +423,7 @@ async fn update_category(
 #[utoipa::path(delete, path = "/admin/categories/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "still has products or sub-categories")))]
-async fn delete_category(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    actor.require_admin()?;
+async fn delete_category(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
     state.market.catalog().delete_category(&actor, category_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

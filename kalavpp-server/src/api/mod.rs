@@ -26,7 +26,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::admin_gate::v1_gate;
+use crate::admin_gate::{admin_only, v1_gate};
 use crate::app::AppState;
 use crate::rate_limit::{IpRateLimit, enforce, enforce_on_writes};
 
@@ -78,11 +78,20 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
     };
     let credential_routes = auth::credential_routes().layer(from_fn_with_state(credentials.clone(), enforce));
     let me_routes = auth::me_routes().layer(from_fn_with_state(credentials, enforce_on_writes));
+    // Every `/admin/...` route, and only those, behind the admin gate.
+    let admin_routes = OpenApiRouter::new()
+        .merge(admin::routes())
+        .merge(vendors::admin_routes())
+        .merge(payouts::admin_routes())
+        .merge(stats::admin_routes())
+        .merge(catalog::admin_routes())
+        .merge(orders::admin_routes())
+        .merge(reviews::admin_routes());
     let v1 = OpenApiRouter::new()
         .merge(credential_routes)
         .merge(auth::routes())
         .merge(me_routes)
-        .merge(admin::routes())
+        .merge(admin_only(state.clone(), admin_routes))
         .merge(vendors::routes())
         .merge(payouts::routes())
         .merge(stats::routes())
@@ -90,7 +99,7 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         .merge(catalog::upload_routes(max_asset_bytes, image_slots))
         .merge(orders::routes())
         .merge(reviews::routes())
-        .layer(from_fn_with_state((state.clone(), general), v1_gate))
+        .layer(from_fn_with_state(general, v1_gate))
         .merge(orders::webhook_routes());
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

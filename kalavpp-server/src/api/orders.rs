@@ -20,7 +20,7 @@ use super::orders_dto::{
     AdminOrderBody, BalanceBody, CartBody, CheckoutBody, DownloadBody, LedgerEntryBody, OrderBody, OrderItemBody, PaymentActionBody,
 };
 use crate::app::AppState;
-use crate::extract::{ApiJson, ApiQuery, AuthUser, JsonOrEmpty, Pagination};
+use crate::extract::{AdminUser, ApiJson, ApiQuery, AuthUser, JsonOrEmpty, Pagination};
 use crate::http_error::{ApiResult, Problem};
 use crate::stored_file::{Served, serve_stored};
 
@@ -39,6 +39,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(vendor_orders))
         .routes(routes!(fulfil))
         .routes(routes!(earnings))
+}
+
+/// The admin routes of this resource (`/admin/...`), mounted behind the admin gate.
+pub fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(admin_orders))
         .routes(routes!(admin_order))
         .routes(routes!(refund))
@@ -423,19 +428,21 @@ async fn earnings(State(state): State<AppState>, AuthUser(actor): AuthUser, Pagi
     responses((status = 200, body = OrderPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn admin_orders(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Pagination(page): Pagination,
     ApiQuery(query): ApiQuery<OrderListQuery>,
 ) -> ApiResult<Json<OrderPage>> {
-    actor.require_admin()?;
     let orders = state.market.orders().list_all(&actor, order_filter(query, true)?, page).await?;
     Ok(Json(OrderPage::from_page_ref(&orders, |o| OrderBody::from(o))))
 }
 
 #[utoipa::path(get, path = "/admin/orders/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = AdminOrderBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn admin_order(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<Json<AdminOrderBody>> {
-    actor.require_admin()?;
+async fn admin_order(
+    State(state): State<AppState>,
+    AdminUser(actor): AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AdminOrderBody>> {
     let id = order_id(&id)?;
     let orders = state.market.orders();
     let order = orders.get(&actor, id).await?;
@@ -449,7 +456,6 @@ async fn admin_order(State(state): State<AppState>, AuthUser(actor): AuthUser, P
 #[utoipa::path(post, path = "/admin/orders/{id}/refund", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = OrderBody, description = "refunded"), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem, description = "not paid or already refunded"), (status = 502, body = Problem)))]
-async fn refund(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<Json<OrderBody>> {
-    actor.require_admin()?;
+async fn refund(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<OrderBody>> {
     Ok(Json((&state.market.orders().refund(&actor, order_id(&id)?).await?).into()))
 }

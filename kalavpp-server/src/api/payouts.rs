@@ -14,13 +14,17 @@ use utoipa_axum::routes;
 
 use super::dto::PayoutPage;
 use crate::app::AppState;
-use crate::extract::{ApiJson, ApiQuery, AuthUser, Pagination};
+use crate::extract::{AdminUser, ApiJson, ApiQuery, AuthUser, Pagination};
 use crate::http_error::{ApiResult, Problem};
 
 /// The payout routes.
 pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(my_payouts, request_payout))
+}
+
+/// The admin routes of this resource (`/admin/...`), mounted behind the admin gate.
+pub fn admin_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(my_payouts, request_payout))
         .routes(routes!(admin_payouts))
         .routes(routes!(admin_payout))
         .routes(routes!(approve))
@@ -180,11 +184,10 @@ async fn request_payout(
     responses((status = 200, body = PayoutPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn admin_payouts(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Pagination(page): Pagination,
     ApiQuery(query): ApiQuery<PayoutListQuery>,
 ) -> ApiResult<Json<PayoutPage>> {
-    actor.require_admin()?;
     let status = status_filter(&query)?;
     let vendor = query
         .vendor
@@ -199,16 +202,14 @@ async fn admin_payouts(
 
 #[utoipa::path(get, path = "/admin/payouts/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = PayoutBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn admin_payout(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<Json<PayoutBody>> {
-    actor.require_admin()?;
+async fn admin_payout(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<PayoutBody>> {
     Ok(Json((&state.market.payouts().get(&actor, payout_id(&id)?).await?).into()))
 }
 
 #[utoipa::path(post, path = "/admin/payouts/{id}/approve", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = PayoutBody, description = "approved"), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem, description = "not `requested`")))]
-async fn approve(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<Json<PayoutBody>> {
-    actor.require_admin()?;
+async fn approve(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<PayoutBody>> {
     Ok(Json((&state.market.payouts().approve(&actor, payout_id(&id)?).await?).into()))
 }
 
@@ -218,11 +219,10 @@ async fn approve(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn reject(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RejectPayoutRequest>,
 ) -> ApiResult<Json<PayoutBody>> {
-    actor.require_admin()?;
     Ok(Json(
         (&state.market.payouts().reject(&actor, payout_id(&id)?, &body.reason).await?).into(),
     ))
@@ -235,11 +235,10 @@ async fn reject(
               (status = 422, body = Problem)))]
 async fn mark_paid(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<MarkPaidRequest>,
 ) -> ApiResult<Json<PayoutBody>> {
-    actor.require_admin()?;
     Ok(Json(
         (&state.market.payouts().mark_paid(&actor, payout_id(&id)?, &body.reference).await?).into(),
     ))

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::dto::ReviewPage;
 use crate::app::AppState;
-use crate::extract::{ApiJson, AuthUser, OptionalUser, Pagination, double_option};
+use crate::extract::{AdminUser, ApiJson, AuthUser, OptionalUser, Pagination, double_option};
 use crate::http_error::{ApiResult, Problem};
 
 /// The review routes.
@@ -23,7 +23,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_reviews, create_review))
         .routes(routes!(update_review, delete_review))
-        .routes(routes!(moderate_review))
+}
+
+/// The admin routes of this resource (`/admin/...`), mounted behind the admin gate.
+pub fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(moderate_review))
 }
 
 /// A product review.
@@ -181,11 +185,10 @@ async fn delete_review(State(state): State<AppState>, AuthUser(actor): AuthUser,
               (status = 422, body = Problem)))]
 async fn moderate_review(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ModerateReviewRequest>,
 ) -> ApiResult<Json<ReviewBody>> {
-    actor.require_admin()?;
     Ok(Json(
         state
             .market

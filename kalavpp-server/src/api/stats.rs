@@ -14,15 +14,17 @@ use utoipa_axum::routes;
 use super::admin::parse_time;
 use super::orders_dto::BalanceBody;
 use crate::app::AppState;
-use crate::extract::{ApiQuery, AuthUser};
+use crate::extract::{AdminUser, ApiQuery, AuthUser};
 use crate::http_error::{ApiResult, Problem};
 
 /// The dashboard routes.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(vendor_stats))
-        .routes(routes!(admin_stats))
-        .routes(routes!(admin_analytics))
+    OpenApiRouter::new().routes(routes!(vendor_stats))
+}
+
+/// The admin routes of this resource (`/admin/...`), mounted behind the admin gate.
+pub fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(admin_stats)).routes(routes!(admin_analytics))
 }
 
 /// One day of a vendor's sales.
@@ -390,8 +392,7 @@ async fn vendor_stats(State(state): State<AppState>, AuthUser(actor): AuthUser) 
 
 #[utoipa::path(get, path = "/admin/stats", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = AdminStatsBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn admin_stats(State(state): State<AppState>, AuthUser(actor): AuthUser) -> ApiResult<Json<AdminStatsBody>> {
-    actor.require_admin()?;
+async fn admin_stats(State(state): State<AppState>, AdminUser(actor): AdminUser) -> ApiResult<Json<AdminStatsBody>> {
     let totals = state.market.stats().marketplace(&actor).await?;
     Ok(Json(AdminStatsBody::new(totals, &state.market.config().currency)))
 }
@@ -408,10 +409,9 @@ fn time_param(field: &str, value: Option<String>, end_of_day: bool) -> Result<Op
     responses((status = 200, body = AnalyticsBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem, description = "invalid parameters, or a window of more than 400 periods of `interval`")))]
 async fn admin_analytics(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     ApiQuery(query): ApiQuery<AnalyticsQuery>,
 ) -> ApiResult<Json<AnalyticsBody>> {
-    actor.require_admin()?;
     let from = time_param("from", query.from, false);
     let to = time_param("to", query.to, true);
     let interval = query

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::catalog_dto::{VendorBody, VendorPublicBody};
 use super::dto::{ProductPage, VendorPage, VendorPublicPage};
 use crate::app::AppState;
-use crate::extract::{ApiJson, ApiQuery, AuthUser, Pagination, double_option};
+use crate::extract::{AdminUser, ApiJson, ApiQuery, AuthUser, Pagination, double_option};
 use crate::http_error::{ApiResult, Problem};
 
 /// The vendor routes.
@@ -26,6 +26,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(vendor_profile))
         .routes(routes!(my_vendor, update_my_vendor))
         .routes(routes!(my_products))
+}
+
+/// The admin routes of this resource (`/admin/...`), mounted behind the admin gate.
+pub fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(admin_list_vendors))
         .routes(routes!(admin_update_vendor))
         .routes(routes!(approve))
@@ -171,11 +176,10 @@ async fn my_products(
     responses((status = 200, body = VendorPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn admin_list_vendors(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Pagination(page): Pagination,
     ApiQuery(query): ApiQuery<VendorListQuery>,
 ) -> ApiResult<Json<VendorPage>> {
-    actor.require_admin()?;
     let status = query
         .status
         .as_deref()
@@ -192,11 +196,10 @@ async fn admin_list_vendors(
     responses((status = 200, body = VendorBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn admin_update_vendor(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<AdminVendorRequest>,
 ) -> ApiResult<Json<VendorBody>> {
-    actor.require_admin()?;
     let Some(commission) = body.commission_bps else {
         return Err(Error::invalid("commission_bps", "nothing to change").into());
     };
@@ -213,8 +216,7 @@ async fn admin_update_vendor(
 #[utoipa::path(post, path = "/admin/vendors/{id}/approve", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = VendorBody, description = "approved; the user becomes a vendor"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn approve(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<Json<VendorBody>> {
-    actor.require_admin()?;
+async fn approve(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<VendorBody>> {
     Ok(Json(state.market.vendors().approve(&actor, vendor_id(&id)?).await?.into()))
 }
 
@@ -224,11 +226,10 @@ async fn approve(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(
               (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn reject(
     State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    AdminUser(actor): AdminUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RejectRequest>,
 ) -> ApiResult<Json<VendorBody>> {
-    actor.require_admin()?;
     Ok(Json(
         state.market.vendors().reject(&actor, vendor_id(&id)?, &body.reason).await?.into(),
     ))
@@ -237,15 +238,13 @@ async fn reject(
 #[utoipa::path(post, path = "/admin/vendors/{id}/suspend", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = VendorBody, description = "suspended; products hidden"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn suspend(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<Json<VendorBody>> {
-    actor.require_admin()?;
+async fn suspend(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<VendorBody>> {
     Ok(Json(state.market.vendors().suspend(&actor, vendor_id(&id)?).await?.into()))
 }
 
 #[utoipa::path(post, path = "/admin/vendors/{id}/reinstate", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = VendorBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem)))]
-async fn reinstate(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<Json<VendorBody>> {
-    actor.require_admin()?;
+async fn reinstate(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<VendorBody>> {
     Ok(Json(state.market.vendors().reinstate(&actor, vendor_id(&id)?).await?.into()))
 }
