@@ -28,27 +28,34 @@ pub fn sells(actor: &Actor) -> bool {
 }
 
 /// The actor's shop when it is approved and the account is still a vendor; a `403` naming what is
-/// wrong otherwise.
+/// wrong otherwise. The core decides (`Vendors::require_approved`, the check behind every
+/// vendor-only service); the studio only words the refusal for its pages.
 pub async fn approved_shop(state: &AppState, actor: &Actor) -> Result<Vendor, Error> {
-    match state.market.vendors().mine(actor).await {
-        Ok(vendor) if vendor.status == VendorStatus::Approved && sells(actor) => Ok(vendor),
-        Ok(vendor) if vendor.status == VendorStatus::Approved => Err(Error::forbidden(
-            "vendor_only",
-            "this account no longer sells on the marketplace; the studio is for artists",
-        )),
-        Ok(vendor) => Err(Error::forbidden(
-            "vendor_not_approved",
+    let vendors = state.market.vendors();
+    let code = match vendors.require_approved(actor).await {
+        Ok(shop) => return Ok(shop.into_vendor()),
+        Err(Error::Forbidden { code, .. }) => code,
+        Err(other) => return Err(other),
+    };
+    let shop = match vendors.mine(actor).await {
+        Ok(vendor) => Some(vendor),
+        Err(Error::NotFound { .. }) => None,
+        Err(other) => return Err(other),
+    };
+    Err(match (code, shop) {
+        ("vendor_not_approved", Some(vendor)) => Error::forbidden(
+            code,
             format!(
                 "your shop is {}; this part of the studio opens once the marketplace has approved it",
                 vendor.status
             ),
-        )),
-        Err(Error::NotFound { .. }) => Err(Error::forbidden(
-            "vendor_only",
+        ),
+        (code, Some(_)) => Error::forbidden(code, "this account no longer sells on the marketplace; the studio is for artists"),
+        (code, None) => Error::forbidden(
+            code,
             "only approved artists can use this part of the studio; apply to sell on the studio's first page",
-        )),
-        Err(other) => Err(other),
-    }
+        ),
+    })
 }
 
 fn no_such_work() -> Error {
