@@ -5,10 +5,11 @@ use tracing::instrument;
 
 use crate::auth::Actor;
 use crate::domain::{AuditId, Page, PageRequest, Role, UserId, VendorId, VendorStatus, now, slugify};
+use crate::domain::{Vendor, VendorFilter};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
 use crate::storage::{Conflict, HasStatus, Sluggable};
-use crate::storage::{NewAudit, NewVendor, StoreError, Vendor, VendorDecision, VendorFilter, VendorProfileChange};
+use crate::storage::{NewAudit, NewVendor, StoreError, VendorDecision, VendorProfileChange};
 
 use super::emails;
 

@@ -11,16 +11,14 @@ use super::outbox::insert_email;
 use super::{PostgresStore, map_err};
 use crate::domain::ledger::{self, BucketSum, LinePosting, PaidLine};
 use crate::domain::order_flow::OrderEvent;
+use crate::domain::{EventOutcome, Order, OrderFilter, OrderItem, Timestamp};
 use crate::domain::{
     FulfilmentStatus, LedgerBucket, LedgerEntryId, Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductId, ProductKind,
     UserId, VendorId, can_ship, refuses_payment,
 };
 use crate::payments::PaymentEventKind;
 use crate::storage::{Conflict, HasStatus, status_guard};
-use crate::storage::{
-    EventOutcome, Fulfilment, NewOrder, Order, OrderFilter, OrderItem, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult,
-    Timestamp,
-};
+use crate::storage::{Fulfilment, NewOrder, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult};
 
 const ORDER_COLUMNS: &str = "id, number, user_id, status, currency, subtotal_cents, total_cents, commission_cents, shipping_address,
      payment_provider, payment_session_id, payment_intent_id, refund_id, created_at, updated_at, paid_at";

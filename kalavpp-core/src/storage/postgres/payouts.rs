@@ -10,8 +10,9 @@ use super::outbox::insert_email;
 use super::{PostgresStore, map_err};
 use crate::domain::ledger::{self, PayoutPosting};
 use crate::domain::{LedgerEntryId, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId};
+use crate::domain::{Payout, PayoutAction, PayoutFilter, Timestamp};
 use crate::storage::{Conflict, HasStatus};
-use crate::storage::{NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter, PayoutStore, StoreError, StoreResult, Timestamp};
+use crate::storage::{NewPayout, PayoutDecision, PayoutStore, StoreError, StoreResult};
 
 const PAYOUT_COLUMNS: &str = "id, vendor_id, amount_cents, currency, status, rejection_reason, reference,
      requested_at, approved_at, paid_at, rejected_at, updated_at";

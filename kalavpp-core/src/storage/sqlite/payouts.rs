@@ -8,13 +8,14 @@ use super::outbox::insert_email;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::ledger::{self, PayoutPosting};
 use crate::domain::{LedgerEntryId, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId};
+use crate::domain::{Payout, PayoutAction, PayoutFilter};
 use crate::storage::{Conflict, HasStatus};
-use crate::storage::{NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter, PayoutStore, StoreError, StoreResult};
+use crate::storage::{NewPayout, PayoutDecision, PayoutStore, StoreError, StoreResult};
 
 const PAYOUT_COLUMNS: &str = "id, vendor_id, amount_cents, currency, status, rejection_reason, reference,
      requested_at, approved_at, paid_at, rejected_at, updated_at";
 
-fn optional_ts(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<crate::storage::Timestamp>> {
+fn optional_ts(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<crate::domain::Timestamp>> {
     row.get::<_, Option<String>>(index)?.as_deref().map(parse_ts).transpose()
 }
 
