@@ -37,7 +37,7 @@ pub use ids::{
 };
 pub use money::Money;
 pub use order::{CartLine, EventOutcome, Order, OrderFilter, OrderItem};
-pub use order_flow::{OrderEvent, can_ship};
+pub use order_flow::{OrderEvent, all_delivered, can_ship, fulfilment_on_payment};
 pub use order_rules::refuses_payment;
 pub use outbox::{EmailFilter, OutboxEmail};
 pub use page::{MAX_PER_PAGE, Page, PageRequest};

@@ -94,8 +94,22 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// the guard of a backend's conditional update (`... WHERE status IN (<this>)`). The statuses
 /// are the domain's fixed names, never input.
 pub(crate) fn status_guard(event: crate::domain::OrderEvent) -> String {
-    let quoted: Vec<String> = event.allowed_from().iter().map(|status| format!("'{}'", status.as_str())).collect();
-    quoted.join(", ")
+    quoted(event.allowed_from().iter().map(|status| status.as_str()))
+}
+
+/// The SQL list of the payout statuses `action` may start from (see [`status_guard`]).
+pub(crate) fn payout_guard(action: &crate::domain::PayoutAction) -> String {
+    quoted(action.allowed_from().iter().map(|status| status.as_str()))
+}
+
+/// `'a', 'b'` of fixed names (never input).
+fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.map(|name| format!("'{name}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// `UPDATE orders SET status = '<target>'` of `event`, for the backends' guarded updates.
+pub(crate) fn set_status(event: crate::domain::OrderEvent) -> String {
+    format!("UPDATE orders SET status = '{}'", event.target().as_str())
 }
 
 /// Accounts.

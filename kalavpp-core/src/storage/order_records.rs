@@ -2,7 +2,7 @@
 
 use super::{NewAudit, NewEmail};
 use crate::domain::Timestamp;
-use crate::domain::{LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, ProductId, ProductKind, UserId, VendorId};
+use crate::domain::{Money, OrderId, OrderItemId, ProductId, ProductKind, UserId, VendorId};
 use crate::payments::PaymentEventKind;
 
 /// One line of a new order, priced and with its commission computed by the service.
@@ -88,27 +88,6 @@ pub struct PaymentEventRecord {
     /// Credit digital lines to `pending` (released after the refund window) instead of
     /// `available`.
     pub digital_credit_pending: bool,
-    /// When.
-    pub at: Timestamp,
-}
-
-/// A new ledger entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewLedgerEntry {
-    /// Entry id.
-    pub id: LedgerEntryId,
-    /// The vendor.
-    pub vendor_id: VendorId,
-    /// The order.
-    pub order_id: Option<OrderId>,
-    /// The line.
-    pub order_item_id: Option<OrderItemId>,
-    /// Why.
-    pub kind: LedgerKind,
-    /// Which balance.
-    pub bucket: LedgerBucket,
-    /// Signed amount.
-    pub amount: Money,
     /// When.
     pub at: Timestamp,
 }
