@@ -89,11 +89,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let category_count = categories.as_array().map_or(0, Vec::len);
     println!("GET /shop/api/v1/categories -> {category_count} categories");
     // The host sees the account the shop created: one marketplace.
-    let user = market
-        .store()
-        .credentials_by_email(&kalavpp_core::domain::Email::parse("ann@example.com")?)
+    let filter = kalavpp_core::domain::UserFilter {
+        q: Some("ann@example.com".into()),
+        ..Default::default()
+    };
+    let users = market
+        .admin()
+        .list_users(&kalavpp_core::auth::Actor::System, filter, Default::default())
         .await?;
-    println!("host app sees the new account: {}", user.is_some());
+    println!("host app sees the new account: {}", users.total == 1);
     let home = client.get(format!("{base}/")).send().await?.text().await?;
     print!("GET / -> {home}");
     let outside = client.get(format!("{base}/api/v1/categories")).send().await?.status();
@@ -105,7 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         && status.as_u16() == 201
         && me["email"] == "ann@example.com"
         && category_count > 0
-        && user.is_some()
+        && users.total == 1
         && home.contains("0 published works")
         && outside.as_u16() == 404;
     if !ok {

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use moka::future::Cache;
 
+use crate::domain::{Category, Product, ProductQuery};
 use crate::domain::{Page, PageRequest};
 use crate::services::match_sets::{MATCH_BYTES, MatchSet};
-use crate::storage::{Category, Product, ProductQuery};
 
 /// Hit and miss counters of the catalog caches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -272,9 +272,21 @@ impl Marketplace {
         &self.inner.config
     }
 
-    /// The storage backend.
+    /// The storage backend, around every service check: for tests and benchmarks only (the
+    /// `testing` feature), never for application code.
+    #[cfg(feature = "testing")]
     pub fn store(&self) -> &Arc<dyn Store> {
+        self.backend()
+    }
+
+    /// The storage backend, for the library's own workers.
+    pub(crate) fn backend(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The name of the storage backend (`sqlite`, `postgres`, or an embedder's own).
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.store.backend_name()
     }
 
     /// Succeeds when the database answers.

@@ -10,10 +10,10 @@
 
 use bytes::Bytes;
 use kalavpp_core::auth::Actor;
-use kalavpp_core::domain::{PageRequest, ProductKind, now};
+use kalavpp_core::domain::UserFilter;
+use kalavpp_core::domain::{PageRequest, ProductKind};
 use kalavpp_core::payments::{PaymentEvent, PaymentEventKind};
 use kalavpp_core::services::{ProductDraft, ReviewDraft, VendorApplication};
-use kalavpp_core::storage::UserFilter;
 use kalavpp_core::{Error, Marketplace};
 
 use crate::demo::{DEMO_CUSTOMER, DEMO_PASSWORD, artwork, register, seed};
@@ -185,7 +185,10 @@ pub fn approved_artist_emails() -> impl Iterator<Item = &'static str> {
 
 /// Whether the database has no accounts at all (a first run).
 pub async fn is_empty(market: &Marketplace) -> Result<bool, Error> {
-    let users = market.store().list_users(&UserFilter::default(), PageRequest::new(1, 1)).await?;
+    let users = market
+        .admin()
+        .list_users(&Actor::System, UserFilter::default(), PageRequest::new(1, 1))
+        .await?;
     Ok(users.total == 0)
 }
 
@@ -288,7 +291,12 @@ async fn sell(market: &Marketplace) -> Result<(), Error> {
         .collect();
     let address = serde_json::json!({"name": "Demo Customer", "line1": "1 Gallery Road", "city": "Porto", "postal_code": "4000-001", "country": "PT"});
     let mut review = 0;
+    // Every approved artist, signed in, by shop: they ship their own sales.
     let mut sellers: std::collections::HashMap<kalavpp_core::domain::VendorId, Actor> = std::collections::HashMap::new();
+    for email in approved_artist_emails() {
+        let artist = sign_in(market, email).await?;
+        sellers.insert(market.vendors().mine(&artist).await?.id, artist);
+    }
     for (c, email) in customers.iter().enumerate() {
         let buyer = sign_in(market, email).await?;
         // Three orders each, two works per order, spread over the catalogue.
@@ -320,13 +328,9 @@ async fn sell(market: &Marketplace) -> Result<(), Error> {
                 .await?;
             for item in &order.items {
                 if item.kind == ProductKind::Physical && o < 2 {
-                    if !sellers.contains_key(&item.vendor_id) {
-                        let Some(vendor) = market.store().vendor_by_id(item.vendor_id).await? else {
-                            continue;
-                        };
-                        sellers.insert(item.vendor_id, sign_in_user(market, vendor.user_id).await?);
-                    }
-                    let seller = &sellers[&item.vendor_id];
+                    let Some(seller) = sellers.get(&item.vendor_id) else {
+                        continue;
+                    };
                     let tracking = format!("DEMO{:06}", review * 37 + 11);
                     market
                         .orders()
@@ -346,8 +350,7 @@ async fn sell(market: &Marketplace) -> Result<(), Error> {
     }
     // The demo skips the refund window: shipped and digital sales are available at once, so a
     // payout can be requested.
-    let at = now();
-    market.store().release_matured_credits(at, at, at).await?;
+    market.orders().release_all_sales_now(&Actor::System).await?;
     // The artist with the most to draw asks for half of it.
     let mut richest: Option<(i64, Actor)> = None;
     for email in approved_artist_emails() {
@@ -367,14 +370,4 @@ async fn sell(market: &Marketplace) -> Result<(), Error> {
         market.payouts().request(&artist, available / 2).await?;
     }
     Ok(())
-}
-
-/// Signs in the account `user_id` (a demo account, so the shared password works).
-async fn sign_in_user(market: &Marketplace, user_id: kalavpp_core::domain::UserId) -> Result<Actor, Error> {
-    let user = market
-        .store()
-        .user_by_id(user_id)
-        .await?
-        .ok_or_else(|| Error::not_found("user_not_found", "account not found"))?;
-    sign_in(market, user.email.as_str()).await
 }

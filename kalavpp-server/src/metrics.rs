@@ -16,8 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kalavpp_core::Marketplace;
 use kalavpp_core::auth::Actor;
+use kalavpp_core::domain::EmailFilter;
 use kalavpp_core::domain::PageRequest;
-use kalavpp_core::storage::EmailFilter;
 use metrics::{Key, Label, Metadata, Recorder};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 

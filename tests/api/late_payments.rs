@@ -208,7 +208,8 @@ async fn a_refund_survives_a_provider_timeout(app: TestApp, stripe: FakeStripe) 
 }
 
 async fn a_refund_recorded_before_a_crash_is_completed_by_the_reconciler(app: TestApp, stripe: FakeStripe) {
-    use kalavpp_core::storage::{IntentKind, NewPaymentIntent};
+    use kalavpp_core::domain::IntentKind;
+    use kalavpp_core::storage::NewPaymentIntent;
 
     let scene = Scene::new(&app).await;
     let placed = pending(&app, &scene).await;

@@ -1,7 +1,8 @@
 //! `AuditStore`: the audit log, written by admin changes and listed with filters.
 
+use kalavpp_core::domain::{AuditEntry, AuditFilter};
 use kalavpp_core::domain::{AuditId, PageRequest, Role, UserId, UserStatus};
-use kalavpp_core::storage::{AdminUserChange, AuditEntry, AuditFilter};
+use kalavpp_core::storage::AdminUserChange;
 
 use crate::support::*;
 

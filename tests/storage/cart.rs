@@ -1,7 +1,8 @@
 //! `CartStore`: server-side carts (add adds up, set, remove) and each line's current state.
 
+use kalavpp_core::domain::CartLine;
 use kalavpp_core::domain::{Money, ProductKind, ProductStatus, VendorStatus};
-use kalavpp_core::storage::{CartLine, NewProduct, ProductUpdate};
+use kalavpp_core::storage::{NewProduct, ProductUpdate};
 
 use crate::support::*;
 

@@ -1,10 +1,9 @@
 //! `CatalogStore`: categories, products, the public catalog (filters, sorts, full-text search),
 //! vendors' own lists, images and digital assets.
 
+use kalavpp_core::domain::{AuditFilter, Category, Product, ProductQuery, ProductSort};
 use kalavpp_core::domain::{CategoryId, ImageId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, VendorId, VendorStatus};
-use kalavpp_core::storage::{
-    AuditFilter, Category, CategoryChange, NewCategory, NewProduct, Product, ProductQuery, ProductSort, ProductUpdate, StoreError,
-};
+use kalavpp_core::storage::{CategoryChange, NewCategory, NewProduct, ProductUpdate, StoreError};
 use kalavpp_core::storage::{Conflict, Sluggable, Table};
 
 use crate::support::*;
@@ -1395,7 +1394,7 @@ async fn add_product_image_appends_up_to_the_limit(store: Db) {
         let stored = store.add_product_image(record.clone(), 3).await.unwrap();
         assert_eq!(
             stored,
-            kalavpp_core::storage::ProductImage {
+            kalavpp_core::domain::ProductImage {
                 position: added.len() as i32,
                 ..record
             },
@@ -1436,7 +1435,7 @@ async fn add_product_image_appends_up_to_the_limit(store: Db) {
         .collect();
     assert_eq!(positions, [0, 2, 3, 4]);
     assert_conflict(store.add_product_image(image(p.id, "sixth"), 4).await, Conflict::TooManyImages);
-    let image_id_clash = kalavpp_core::storage::ProductImage {
+    let image_id_clash = kalavpp_core::domain::ProductImage {
         id: fifth.id,
         ..image(other.id, "clash")
     };
@@ -1607,7 +1606,7 @@ async fn set_product_asset_sets_and_replaces(store: Db) {
     assert!(store.product_asset(other.id).await.unwrap().is_none(), "per product");
     assert!(!store.product_by_id(other.id).await.unwrap().unwrap().has_asset);
 
-    let second = kalavpp_core::storage::ProductAsset {
+    let second = kalavpp_core::domain::ProductAsset {
         filename: "night-sky-v2 (final).zip".into(),
         size_bytes: 9_876_543_210,
         created_at: now() + secs(1),

@@ -1,8 +1,9 @@
 //! `DownloadStore`: download links of paid digital lines (count limit, expiry, ownership, the
 //! order still paid, the file present), and the count under concurrency.
 
+use kalavpp_core::domain::Order;
 use kalavpp_core::domain::{OrderItemId, ProductKind, UserId};
-use kalavpp_core::storage::{DownloadUse, NewDownloadLink, NewProduct, Order, Refund};
+use kalavpp_core::storage::{DownloadUse, NewDownloadLink, NewProduct, Refund};
 use uuid::Uuid;
 
 use crate::support::*;

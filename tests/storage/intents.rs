@@ -2,12 +2,11 @@
 //! re-armed after a refusal), leases on claims, outcomes, automatic refunds of payments an order
 //! cannot take (decided inside the event's transaction), session expiries on cancel and expiry.
 
+use kalavpp_core::domain::{EventOutcome, IntentKind, IntentStatus};
 use kalavpp_core::domain::{OrderStatus, UserId};
 use kalavpp_core::payments::PaymentEventKind;
 use kalavpp_core::storage::{Conflict, HasStatus};
-use kalavpp_core::storage::{
-    EventOutcome, IntentKind, IntentStatus, LatePayment, NewPaymentIntent, PaymentEventRecord, Refund, StoreError,
-};
+use kalavpp_core::storage::{LatePayment, NewPaymentIntent, PaymentEventRecord, Refund, StoreError};
 use uuid::Uuid;
 
 use crate::support::*;
@@ -35,7 +34,7 @@ fn refund_intent(order_id: kalavpp_core::domain::OrderId, actor: Option<UserId>)
     }
 }
 
-fn late(order: &kalavpp_core::storage::Order, payment: &str, always: bool) -> LatePayment {
+fn late(order: &kalavpp_core::domain::Order, payment: &str, always: bool) -> LatePayment {
     LatePayment {
         intent: NewPaymentIntent {
             kind: IntentKind::AutoRefund,
@@ -50,7 +49,7 @@ fn late(order: &kalavpp_core::storage::Order, payment: &str, always: bool) -> La
     }
 }
 
-fn succeeded(order: &kalavpp_core::storage::Order, event_id: &str, payment: &str, always: bool) -> PaymentEventRecord {
+fn succeeded(order: &kalavpp_core::domain::Order, event_id: &str, payment: &str, always: bool) -> PaymentEventRecord {
     PaymentEventRecord {
         payment_intent_id: Some(payment.into()),
         late_payment: Some(late(order, payment, always)),
@@ -200,7 +199,7 @@ async fn a_confirmed_refund_closes_its_intent_with_the_ledger(store: Db) {
         (stored[0].status, stored[0].result_id.as_deref()),
         (IntentStatus::Done, Some("re_9"))
     );
-    assert_eq!(balance_of(&store, shop.alice.id).await, kalavpp_core::storage::Balance::default());
+    assert_eq!(balance_of(&store, shop.alice.id).await, kalavpp_core::domain::Balance::default());
 }
 
 async fn late_payments_are_given_back_once_and_on_time_ones_are_not(store: Db) {

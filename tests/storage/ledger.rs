@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 
+use kalavpp_core::domain::{AuditFilter, Balance, EventOutcome, LedgerEntry, Order, OrderItem};
 use kalavpp_core::domain::{FulfilmentStatus, LedgerBucket, LedgerKind, Money, OrderId, OrderItemId, OrderStatus, PageRequest, VendorId};
 use kalavpp_core::payments::PaymentEventKind;
-use kalavpp_core::storage::{AuditFilter, Balance, EventOutcome, Fulfilment, LedgerEntry, NewOrder, Order, OrderItem, Refund};
 use kalavpp_core::storage::{Conflict, HasStatus};
+use kalavpp_core::storage::{Fulfilment, NewOrder, Refund};
 
 use crate::support::*;
 
@@ -418,7 +419,7 @@ async fn sales_wait_out_the_refund_window(store: Db) {
         })
         .await
         .unwrap();
-    assert_eq!(outcome, kalavpp_core::storage::EventOutcome::Applied);
+    assert_eq!(outcome, kalavpp_core::domain::EventOutcome::Applied);
     // Alice: 2,221 (print) + 2,697 (ebook) pending, nothing available.
     assert_eq!(
         (

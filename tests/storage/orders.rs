@@ -3,10 +3,11 @@
 
 use std::collections::HashSet;
 
+use kalavpp_core::domain::{EventOutcome, Order, OrderFilter, OrderItem};
 use kalavpp_core::domain::{FulfilmentStatus, Money, OrderId, OrderStatus, PageRequest, ProductKind, ProductStatus, UserId, VendorStatus};
 use kalavpp_core::payments::PaymentEventKind;
 use kalavpp_core::storage::{Conflict, HasStatus, Table};
-use kalavpp_core::storage::{EventOutcome, NewOrder, NewProduct, Order, OrderFilter, OrderItem, ProductUpdate, StoreError};
+use kalavpp_core::storage::{NewOrder, NewProduct, ProductUpdate, StoreError};
 
 use crate::support::*;
 
@@ -249,7 +250,7 @@ async fn place_order_with_a_taken_number_changes_nothing(store: Db) {
 
 /// `buyers` customers race, each with an order of one `scarce` unit plus one `plenty` unit;
 /// returns how many won. Losers must get `Conflict("stock")`.
-async fn race(store: &Db, shop: &Shop, scarce: &kalavpp_core::storage::Product, buyers: usize) -> usize {
+async fn race(store: &Db, shop: &Shop, scarce: &kalavpp_core::domain::Product, buyers: usize) -> usize {
     let plenty = add_product(
         store,
         NewProduct {

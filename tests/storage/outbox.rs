@@ -3,8 +3,9 @@
 
 use std::collections::HashSet;
 
+use kalavpp_core::domain::{EmailFilter, OutboxEmail};
 use kalavpp_core::domain::{EmailId, PageRequest};
-use kalavpp_core::storage::{ClaimedEmail, EmailFilter, NewEmail, OutboxEmail, StoreError};
+use kalavpp_core::storage::{ClaimedEmail, NewEmail, StoreError};
 use kalavpp_core::storage::{Conflict, Table};
 
 use crate::support::*;

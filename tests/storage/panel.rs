@@ -1,8 +1,9 @@
 //! What the admin panel needs from a store: retrying a failed email (`OutboxStore::retry_email`)
 //! and the moderation list of every product (`CatalogStore::list_all_products`).
 
+use kalavpp_core::domain::{AdminProductFilter, AuditFilter, EmailFilter, OutboxEmail, ProductQuery};
 use kalavpp_core::domain::{EmailId, PageRequest, ProductStatus, VendorStatus};
-use kalavpp_core::storage::{AdminProductFilter, AuditFilter, EmailFilter, OutboxEmail, ProductQuery, StoreError};
+use kalavpp_core::storage::StoreError;
 
 use crate::support::*;
 

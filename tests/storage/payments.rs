@@ -3,9 +3,10 @@
 
 use std::collections::HashSet;
 
+use kalavpp_core::domain::{Balance, EmailFilter, EventOutcome};
 use kalavpp_core::domain::{FulfilmentStatus, LedgerBucket, LedgerKind, Money, OrderId, OrderStatus, PageRequest};
 use kalavpp_core::payments::PaymentEventKind;
-use kalavpp_core::storage::{Balance, EmailFilter, EventOutcome, NewOrder, NewProduct, PaymentEventRecord, StoreError};
+use kalavpp_core::storage::{NewOrder, NewProduct, PaymentEventRecord, StoreError};
 
 use crate::support::*;
 
@@ -80,7 +81,7 @@ async fn succeeded_pays_the_order_and_credits_the_ledger(store: Db) {
 
     assert_paid_once(&store, &shop).await;
     let (print, vase, ebook) = (&order.items[0], &order.items[1], &order.items[2]);
-    let entries = |entries: Vec<kalavpp_core::storage::LedgerEntry>| {
+    let entries = |entries: Vec<kalavpp_core::domain::LedgerEntry>| {
         entries
             .into_iter()
             .map(|e| {

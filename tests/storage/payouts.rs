@@ -1,9 +1,10 @@
 //! Vendor payouts: `PayoutStore::request_payout`, `payout_by_id`, `list_payouts` and
 //! `decide_payout`, and what they write to the ledger.
 
+use kalavpp_core::domain::{AuditFilter, Payout, PayoutAction, PayoutFilter};
 use kalavpp_core::domain::{LedgerBucket, LedgerKind, Money, PageRequest, PayoutId, PayoutStatus, VendorId};
-use kalavpp_core::storage::{AuditFilter, NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter};
 use kalavpp_core::storage::{Conflict, HasStatus};
+use kalavpp_core::storage::{NewPayout, PayoutDecision};
 
 use crate::support::*;
 

@@ -1,9 +1,10 @@
 //! `PasswordResetStore`: reset tokens, their queued email, and using them once.
 
 use chrono::TimeDelta;
+use kalavpp_core::domain::{EmailFilter, OutboxEmail};
 use kalavpp_core::domain::{PageRequest, UserId};
 use kalavpp_core::storage::{Conflict, Table};
-use kalavpp_core::storage::{EmailFilter, NewEmail, NewPasswordReset, OutboxEmail, RefreshOutcome, StoreError};
+use kalavpp_core::storage::{NewEmail, NewPasswordReset, RefreshOutcome, StoreError};
 
 use crate::support::*;
 

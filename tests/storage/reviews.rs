@@ -3,9 +3,10 @@
 //! with their audit rows, and the product's and vendor's rating aggregates kept in step with every
 //! change (visible reviews only, rounded half up to two decimals), also under concurrency.
 
+use kalavpp_core::domain::{AuditFilter, Product, Review};
 use kalavpp_core::domain::{OrderStatus, PageRequest, ProductId, ReviewId, UserId, VendorId};
 use kalavpp_core::storage::Conflict;
-use kalavpp_core::storage::{AuditFilter, Fulfilment, NewReview, Product, Refund, Review, ReviewEdit};
+use kalavpp_core::storage::{Fulfilment, NewReview, Refund, ReviewEdit};
 use uuid::Uuid;
 
 use crate::support::*;

@@ -1,8 +1,9 @@
 //! Dashboards and analytics: `StatsStore::vendor_sales`, `marketplace_totals` and `analytics`.
 
 use chrono::{Duration, Utc};
+use kalavpp_core::domain::StatsWindow;
 use kalavpp_core::domain::{LedgerBucket, Money, PayoutId};
-use kalavpp_core::storage::{NewPayout, PaymentEventRecord, Refund, StatsWindow};
+use kalavpp_core::storage::{NewPayout, PaymentEventRecord, Refund};
 
 use crate::support::*;
 

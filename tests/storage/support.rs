@@ -10,19 +10,21 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use kalavpp_core::DatabaseUrl;
+pub use kalavpp_core::domain::Timestamp;
 use kalavpp_core::domain::{
     self, AuditId, CategoryId, Email, EmailId, ImageId, Money, OrderId, OrderItemId, PageRequest, ProductId, ProductKind, ProductStatus,
     Role, SessionFamilyId, User, UserId, UserName, UserStatus, VendorId, VendorStatus,
 };
+use kalavpp_core::domain::{
+    AuditFilter, Balance, EmailFilter, EventOutcome, LedgerEntry, Order, OrderFilter, Product, ProductAsset, ProductImage, Vendor,
+};
 use kalavpp_core::payments::PaymentEventKind;
 use kalavpp_core::storage::Conflict;
-pub use kalavpp_core::storage::Timestamp;
 use kalavpp_core::storage::postgres::PostgresStore;
 use kalavpp_core::storage::sqlite::{SqliteLocation, SqliteStore};
 use kalavpp_core::storage::{
-    AdminUserChange, AuditFilter, Balance, EmailFilter, EventOutcome, LedgerEntry, NewAudit, NewEmail, NewOrder, NewOrderItem, NewProduct,
-    NewRefreshToken, NewUser, NewVendor, Order, OrderFilter, PaymentEventRecord, Product, ProductAsset, ProductImage, RefreshOutcome,
-    RotatedToken, Store, StoreError, Vendor, VendorDecision,
+    AdminUserChange, NewAudit, NewEmail, NewOrder, NewOrderItem, NewProduct, NewRefreshToken, NewUser, NewVendor, PaymentEventRecord,
+    RefreshOutcome, RotatedToken, Store, StoreError, VendorDecision,
 };
 use uuid::Uuid;
 

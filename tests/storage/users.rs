@@ -1,10 +1,9 @@
 //! `UserStore`: accounts, credentials, renames, password changes, the admin list and admin changes.
 
+use kalavpp_core::domain::{AuditEntry, AuditFilter, EmailFilter, UserFilter};
 use kalavpp_core::domain::{PageRequest, Role, UserId, UserStatus};
-use kalavpp_core::storage::{
-    AuditEntry, AuditFilter, EmailFilter, NewEmail, NewUser, PasswordChange, RefreshOutcome, StoreError, UserFilter,
-};
 use kalavpp_core::storage::{Conflict, Table};
+use kalavpp_core::storage::{NewEmail, NewUser, PasswordChange, RefreshOutcome, StoreError};
 
 use crate::support::*;
 

@@ -1,9 +1,10 @@
 //! `VendorStore`: applications, re-applications, lookups, the vendor list, profile changes and
 //! admin decisions (status, commission, role, audit row and email in one transaction).
 
+use kalavpp_core::domain::{AuditFilter, EmailFilter, VendorFilter};
 use kalavpp_core::domain::{PageRequest, Role, UserId, VendorId, VendorStatus};
-use kalavpp_core::storage::{AuditFilter, EmailFilter, NewVendor, VendorFilter, VendorProfileChange};
 use kalavpp_core::storage::{Conflict, HasStatus, Sluggable, Table};
+use kalavpp_core::storage::{NewVendor, VendorProfileChange};
 
 use crate::support::*;
 
@@ -512,7 +513,7 @@ async fn list_vendors_paginates_newest_first(store: Db) {
         let (_, v) = applicant_at(&store, &format!("v{i}@example.com"), &format!("Shop {i}"), t + secs(i)).await;
         vendors.push(v);
     }
-    let ids = |page: &kalavpp_core::domain::Page<kalavpp_core::storage::Vendor>| page.items.iter().map(|v| v.id).collect::<Vec<_>>();
+    let ids = |page: &kalavpp_core::domain::Page<kalavpp_core::domain::Vendor>| page.items.iter().map(|v| v.id).collect::<Vec<_>>();
     let all = VendorFilter::default();
 
     let first = store.list_vendors(&all, PageRequest::new(1, 2)).await.unwrap();
@@ -660,7 +661,7 @@ async fn vendor_product_count_counts_published_products(store: Db) {
     .await;
     add_product(&store, product(other.id, category, "Bob's")).await;
 
-    let count = |v: Option<kalavpp_core::storage::Vendor>| v.expect("vendor").product_count;
+    let count = |v: Option<kalavpp_core::domain::Vendor>| v.expect("vendor").product_count;
     assert_eq!(count(store.vendor_by_id(vendor.id).await.unwrap()), 2, "published products only");
     assert_eq!(count(store.vendor_by_slug("ann-atelier").await.unwrap()), 2);
     assert_eq!(count(store.vendor_by_id(other.id).await.unwrap()), 1);

@@ -11,9 +11,9 @@
 use serde_json::Value;
 
 use super::Actor;
-use crate::domain::{AuditId, Role, UserId, VendorId, VendorStatus};
+use crate::domain::{AuditId, Role, Timestamp, UserId, Vendor, VendorId, VendorStatus};
 use crate::error::{Error, Result};
-use crate::storage::{NewAudit, Timestamp, Vendor};
+use crate::storage::NewAudit;
 
 /// Proof that the acting identity is an administrator (or the system operator).
 ///

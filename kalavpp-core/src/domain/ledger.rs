@@ -5,7 +5,7 @@
 //! A line is identified by a backend-chosen key `L` (its item, vendor and order ids in the
 //! backend's own representation), so the rules stay free of storage types.
 
-use super::{LedgerBucket, LedgerKind, Money};
+use super::{LedgerBucket, LedgerKind, Money, PayoutAction};
 
 /// One entry to append to the ledger for the line identified by `line`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +165,16 @@ pub fn payout_release_postings(amount: Money) -> [PayoutPosting; 2] {
 /// The entries of a payout marked paid: its held amount moved to paid out.
 pub fn payout_debit_postings(amount: Money) -> [PayoutPosting; 2] {
     payout_move(LedgerKind::PayoutDebit, LedgerBucket::Held, LedgerBucket::PaidOut, amount)
+}
+
+/// The entries of an admin's decision on a payout of `amount`: none for an approval, the hold
+/// released for a rejection, the debit for a payout marked paid.
+pub fn payout_decision_postings(action: &PayoutAction, amount: Money) -> Vec<PayoutPosting> {
+    match action {
+        PayoutAction::Approve => Vec::new(),
+        PayoutAction::Reject { .. } => payout_release_postings(amount).to_vec(),
+        PayoutAction::MarkPaid { .. } => payout_debit_postings(amount).to_vec(),
+    }
 }
 
 #[cfg(test)]

@@ -74,6 +74,23 @@ pub fn can_ship(order: OrderStatus, kind: ProductKind, fulfilment: FulfilmentSta
     order == OrderStatus::Paid && kind == ProductKind::Physical && fulfilment == FulfilmentStatus::Unfulfilled
 }
 
+/// The fulfilment of a line once its order is paid: a digital line is delivered with the
+/// payment (its download opens), a physical one waits to be shipped.
+pub fn fulfilment_on_payment(kind: ProductKind) -> FulfilmentStatus {
+    match kind {
+        ProductKind::Digital => FulfilmentStatus::Delivered,
+        ProductKind::Physical => FulfilmentStatus::Unfulfilled,
+    }
+}
+
+/// Whether an order whose lines are in `fulfilments` has every line delivered or shipped, so
+/// [`OrderEvent::AllDelivered`] applies to it.
+pub fn all_delivered(fulfilments: impl IntoIterator<Item = FulfilmentStatus>) -> bool {
+    fulfilments
+        .into_iter()
+        .all(|fulfilment| fulfilment != FulfilmentStatus::Unfulfilled)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +140,18 @@ mod tests {
             assert_eq!(status.is_refundable(), status.is_sale());
             assert_eq!(status.takes_payment(), status.after(OrderEvent::PaymentSucceeded).is_some());
         }
+    }
+
+    #[test]
+    fn digital_lines_deliver_on_payment_and_an_order_completes_when_nothing_waits() {
+        assert_eq!(fulfilment_on_payment(ProductKind::Digital), FulfilmentStatus::Delivered);
+        assert_eq!(fulfilment_on_payment(ProductKind::Physical), FulfilmentStatus::Unfulfilled);
+        assert!(all_delivered([FulfilmentStatus::Delivered, FulfilmentStatus::Shipped]));
+        assert!(!all_delivered([FulfilmentStatus::Delivered, FulfilmentStatus::Unfulfilled]));
+        // An all-digital order completes on payment; one with a physical line waits for shipping.
+        let paid = |kinds: &[ProductKind]| all_delivered(kinds.iter().map(|kind| fulfilment_on_payment(*kind)));
+        assert!(paid(&[ProductKind::Digital, ProductKind::Digital]));
+        assert!(!paid(&[ProductKind::Digital, ProductKind::Physical]));
     }
 
     #[test]

@@ -5,3 +5,6 @@ pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
     now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
 }
+
+/// A point in time, UTC, microsecond precision.
+pub type Timestamp = DateTime<Utc>;

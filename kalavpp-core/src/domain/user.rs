@@ -47,3 +47,14 @@ pub struct User {
     /// Last change to the account.
     pub updated_at: DateTime<Utc>,
 }
+
+/// Filters of the admin user list.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Case-insensitive substring of email or name.
+    pub q: Option<String>,
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only this status.
+    pub status: Option<UserStatus>,
+}

@@ -9,8 +9,9 @@ use tracing::instrument;
 
 use super::{MailError, Mailer, OutgoingEmail};
 use crate::config::MailConfig;
+use crate::domain::Timestamp;
 use crate::domain::now;
-use crate::storage::{ClaimedEmail, OutboxStore, StoreError, Timestamp};
+use crate::storage::{ClaimedEmail, OutboxStore, StoreError};
 
 /// Longest `last_error` kept in the outbox.
 const MAX_ERROR_LEN: usize = 1000;
@@ -126,7 +127,7 @@ impl OutboxWorker {
     /// A worker over the marketplace's store, with the sender and policy of its configuration.
     pub fn for_marketplace(market: &crate::Marketplace, mailer: Arc<dyn Mailer>) -> Self {
         let mail = &market.config().mail;
-        let store: Arc<dyn OutboxStore> = market.store().clone();
+        let store: Arc<dyn OutboxStore> = market.backend().clone();
         Self::new(
             store,
             mailer,
@@ -306,9 +307,10 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
+    use crate::domain::{EmailFilter, OutboxEmail};
     use crate::domain::{EmailId, PageRequest};
+    use crate::storage::NewEmail;
     use crate::storage::sqlite::{SqliteLocation, SqliteStore};
-    use crate::storage::{EmailFilter, NewEmail, OutboxEmail};
 
     /// Records what it is asked to send; fails the first `failures` sends.
     #[derive(Default)]

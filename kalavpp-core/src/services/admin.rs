@@ -4,12 +4,14 @@ use serde_json::json;
 use tracing::instrument;
 
 use crate::auth::Actor;
+use crate::domain::{AdminProductFilter, Product};
+use crate::domain::{AuditEntry, AuditFilter, EmailFilter, OutboxEmail, UserFilter};
 use crate::domain::{EmailId, ProductStatus, VendorId, VendorStatus};
 use crate::domain::{Page, PageRequest, Role, User, UserId, UserStatus, now};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
-use crate::storage::{AdminProductFilter, Product, StoreError};
-use crate::storage::{AdminUserChange, AuditEntry, AuditFilter, EmailFilter, NewAudit, OutboxEmail, UserFilter};
+use crate::storage::StoreError;
+use crate::storage::{AdminUserChange, NewAudit};
 
 /// The admin's product search ([`Administration::list_products`]).
 #[derive(Debug, Clone, Default)]

@@ -4,10 +4,10 @@ use serde::Serialize;
 use tracing::instrument;
 
 use crate::auth::Actor;
+use crate::domain::CartLine;
 use crate::domain::{Money, ProductId, ProductStatus, VendorStatus, now};
 use crate::error::{Error, Result};
 use crate::marketplace::Inner;
-use crate::storage::CartLine;
 
 /// Most units of one product in a cart.
 pub const MAX_CART_QUANTITY: i64 = 1000;

@@ -10,11 +10,10 @@ use crate::auth::{Actor, AdminCap, VendorCap};
 use crate::domain::{
     AuditId, CategoryId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, Role, VendorId, VendorStatus, now, slugify,
 };
+use crate::domain::{Category, Product, ProductQuery, ProductSort};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
-use crate::storage::{
-    Category, CategoryChange, NewAudit, NewCategory, NewProduct, Product, ProductQuery, ProductSort, ProductUpdate, StoreError,
-};
+use crate::storage::{CategoryChange, NewAudit, NewCategory, NewProduct, ProductUpdate, StoreError};
 use crate::storage::{Conflict, Sluggable};
 
 use super::match_sets::{MatchSet, page_of_matches};

@@ -2,9 +2,10 @@
 //! subject and both bodies (plain text and auto-escaped HTML) from the askama templates in
 //! `kalavpp-core/templates/email/` (see `crate::mail`).
 
+use crate::domain::Order;
 use crate::domain::{EmailId, Money, ProductKind, now};
 use crate::mail::templates::{self, Rendered};
-use crate::storage::{NewEmail, Order};
+use crate::storage::NewEmail;
 
 /// Template name of the password-reset email; its body holds a one-time token.
 pub const PASSWORD_RESET: &str = "password_reset";
@@ -218,8 +219,8 @@ pub fn payout_rejected(recipient: &str, shop_name: &str, amount: Money, currency
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::OrderItem;
     use crate::domain::{FulfilmentStatus, OrderId, OrderItemId, OrderStatus, ProductId, UserId, VendorId};
-    use crate::storage::OrderItem;
 
     fn item(title: &str, kind: ProductKind, quantity: i64, unit: i64) -> OrderItem {
         OrderItem {

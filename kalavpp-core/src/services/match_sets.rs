@@ -7,7 +7,8 @@
 use std::cmp::Ordering;
 
 use crate::domain::{PageRequest, ProductId};
-use crate::storage::{ProductQuery, ProductSort, SearchMatch};
+use crate::domain::{ProductQuery, ProductSort};
+use crate::storage::SearchMatch;
 
 /// A cached match set, or the note that the terms match too many products to hold one (those
 /// searches go to the database every time).

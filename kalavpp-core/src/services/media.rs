@@ -8,12 +8,13 @@ use tracing::instrument;
 
 use crate::auth::Actor;
 use crate::domain::{ImageId, ProductId, ProductKind, now};
+use crate::domain::{Product, ProductAsset, ProductImage};
 use crate::error::{Error, Result};
 use crate::files::images::{ImageError, probe_dimensions, process_image_blocking};
 use crate::files::new_key;
 use crate::marketplace::Inner;
 use crate::storage::Conflict;
-use crate::storage::{Product, ProductAsset, ProductImage, StoreError};
+use crate::storage::StoreError;
 
 /// Most images a product may have.
 pub const MAX_IMAGES_PER_PRODUCT: i64 = 10;

@@ -10,10 +10,11 @@ use tracing::instrument;
 
 use crate::auth::{Actor, AdminCap};
 use crate::domain::{Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId, now};
+use crate::domain::{Payout, PayoutAction, PayoutFilter, Vendor};
 use crate::error::{Error, Result};
 use crate::marketplace::Inner;
 use crate::storage::{Conflict, HasStatus};
-use crate::storage::{NewAudit, NewEmail, NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter, StoreError, Vendor};
+use crate::storage::{NewAudit, NewEmail, NewPayout, PayoutDecision, StoreError};
 
 use super::emails;
 

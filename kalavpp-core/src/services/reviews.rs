@@ -8,10 +8,11 @@ use tracing::instrument;
 use super::catalog::{audit, is_public};
 use crate::auth::Actor;
 use crate::domain::{Page, PageRequest, ProductId, ReviewId, now};
+use crate::domain::{Product, Review};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
 use crate::storage::Conflict;
-use crate::storage::{NewReview, Product, Review, ReviewEdit, StoreError};
+use crate::storage::{NewReview, ReviewEdit, StoreError};
 
 /// Longest review text, in characters (after trimming).
 pub const MAX_REVIEW_BODY: usize = 5000;

@@ -10,12 +10,12 @@ use serde::Serialize;
 use tracing::instrument;
 
 use crate::auth::Actor;
+use crate::domain::{
+    AnalyticsData, Balance, CategoryRanking, MarketplaceTotals, ProductSales, StatsWindow, Timestamp, VendorRanking, VendorSales,
+};
 use crate::domain::{Money, now};
 use crate::error::{Error, Result};
 use crate::marketplace::Inner;
-use crate::storage::{
-    AnalyticsData, Balance, CategoryRanking, MarketplaceTotals, ProductSales, StatsWindow, Timestamp, VendorRanking, VendorSales,
-};
 
 /// Days shown in a vendor's `sales_by_day` (today included).
 pub const DASHBOARD_DAYS: u64 = 30;
@@ -150,7 +150,7 @@ impl<'a> Stats<'a> {
             .iter_days()
             .take_while(|d| *d <= today)
             .map(|date| {
-                known.get(&date).copied().unwrap_or(crate::storage::DaySales {
+                known.get(&date).copied().unwrap_or(crate::domain::DaySales {
                     date,
                     orders: 0,
                     gross: Money(0),
@@ -261,19 +261,19 @@ mod tests {
     fn days_fold_into_their_periods() {
         let data = AnalyticsData {
             sales: vec![
-                crate::storage::DaySales {
+                crate::domain::DaySales {
                     date: date("2026-11-02"),
                     orders: 1,
                     gross: Money(100),
                     commission: Money(10),
                 },
-                crate::storage::DaySales {
+                crate::domain::DaySales {
                     date: date("2026-11-08"),
                     orders: 2,
                     gross: Money(300),
                     commission: Money(30),
                 },
-                crate::storage::DaySales {
+                crate::domain::DaySales {
                     date: date("2026-11-09"),
                     orders: 1,
                     gross: Money(50),

@@ -5,10 +5,11 @@ use tracing::instrument;
 
 use crate::auth::{Actor, AdminCap, VendorCap};
 use crate::domain::{Page, PageRequest, Role, UserId, VendorId, VendorStatus, now, slugify};
+use crate::domain::{Vendor, VendorFilter};
 use crate::error::{Error, Result, Violations};
 use crate::marketplace::Inner;
 use crate::storage::{Conflict, HasStatus, Sluggable};
-use crate::storage::{NewAudit, NewVendor, StoreError, Vendor, VendorDecision, VendorFilter, VendorProfileChange};
+use crate::storage::{NewAudit, NewVendor, StoreError, VendorDecision, VendorProfileChange};
 
 use super::emails;
 
@@ -403,8 +404,8 @@ impl<'a> Vendors<'a> {
 mod tests {
     use super::*;
     use crate::config::HashCost;
+    use crate::domain::AuditFilter;
     use crate::services::Registration;
-    use crate::storage::AuditFilter;
     use crate::{Config, DatabaseUrl, Marketplace};
 
     fn code<T: std::fmt::Debug>(result: Result<T>) -> &'static str {

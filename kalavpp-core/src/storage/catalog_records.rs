@@ -1,44 +1,8 @@
 //! Records of vendors, categories and products passed through the store traits.
 
-use serde::Serialize;
-
-use super::{NewAudit, NewEmail, Timestamp};
-use crate::domain::{CategoryId, ImageId, Money, ProductId, ProductKind, ProductStatus, UserId, VendorId, VendorStatus};
-
-/// A vendor (shop) and its application state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Vendor {
-    /// Vendor id.
-    pub id: VendorId,
-    /// The owning user.
-    pub user_id: UserId,
-    /// Unique URL slug made from the shop name at application time.
-    pub slug: String,
-    /// Shop name.
-    pub shop_name: String,
-    /// Public description.
-    pub bio: Option<String>,
-    /// Private payout details (JSON), seen by the vendor and admins only.
-    pub payout_details: Option<serde_json::Value>,
-    /// Application state.
-    pub status: VendorStatus,
-    /// Why the application was rejected.
-    pub rejection_reason: Option<String>,
-    /// Per-vendor commission override in basis points.
-    pub commission_bps: Option<i32>,
-    /// Average visible review rating.
-    pub rating_avg: f64,
-    /// Number of visible reviews.
-    pub rating_count: i64,
-    /// Published products (visible while approved).
-    pub product_count: i64,
-    /// Application time.
-    pub created_at: Timestamp,
-    /// Last change.
-    pub updated_at: Timestamp,
-    /// First approval.
-    pub approved_at: Option<Timestamp>,
-}
+use super::{NewAudit, NewEmail};
+use crate::domain::Timestamp;
+use crate::domain::{CategoryId, Money, ProductId, ProductKind, ProductStatus, UserId, VendorId, VendorStatus};
 
 /// A new vendor application.
 #[derive(Debug, Clone)]
@@ -91,28 +55,6 @@ pub struct VendorDecision {
     pub email: Option<NewEmail>,
 }
 
-/// Filters of vendor lists.
-#[derive(Debug, Clone, Default)]
-pub struct VendorFilter {
-    /// Only this status.
-    pub status: Option<VendorStatus>,
-}
-
-/// A catalog category.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Category {
-    /// Category id.
-    pub id: CategoryId,
-    /// Unique slug.
-    pub slug: String,
-    /// Display name.
-    pub name: String,
-    /// Parent category.
-    pub parent_id: Option<CategoryId>,
-    /// Publicly visible products directly in this category.
-    pub product_count: i64,
-}
-
 /// A new category.
 #[derive(Debug, Clone)]
 pub struct NewCategory {
@@ -141,109 +83,6 @@ pub struct CategoryChange {
     pub parent_id: Option<Option<CategoryId>>,
     /// Audit row.
     pub audit: NewAudit,
-}
-
-/// The vendor shown with a product.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VendorRef {
-    /// Vendor id.
-    pub id: VendorId,
-    /// Vendor slug.
-    pub slug: String,
-    /// Shop name.
-    pub shop_name: String,
-    /// Vendor status (products of non-approved vendors are not public).
-    pub status: VendorStatus,
-}
-
-/// The category shown with a product.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CategoryRef {
-    /// Category id.
-    pub id: CategoryId,
-    /// Slug.
-    pub slug: String,
-    /// Name.
-    pub name: String,
-}
-
-/// A stored product image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProductImage {
-    /// Image id.
-    pub id: ImageId,
-    /// The product.
-    pub product_id: ProductId,
-    /// Order among the product's images (0 first).
-    pub position: i32,
-    /// File-store key of the re-encoded image.
-    pub key: String,
-    /// File-store key of the thumbnail.
-    pub thumb_key: String,
-    /// Width in pixels.
-    pub width: i32,
-    /// Height in pixels.
-    pub height: i32,
-    /// Upload time.
-    pub created_at: Timestamp,
-}
-
-/// A digital product's downloadable file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProductAsset {
-    /// The product.
-    pub product_id: ProductId,
-    /// File name shown to buyers (sanitised).
-    pub filename: String,
-    /// File-store key (private).
-    pub key: String,
-    /// Size in bytes.
-    pub size_bytes: i64,
-    /// Hex SHA-256 of the content.
-    pub sha256: String,
-    /// Upload time.
-    pub created_at: Timestamp,
-}
-
-/// A product with everything shown about it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Product {
-    /// Product id.
-    pub id: ProductId,
-    /// Unique slug.
-    pub slug: String,
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: String,
-    /// Physical or digital.
-    pub kind: ProductKind,
-    /// Price in cents.
-    pub price: Money,
-    /// Units left (physical only; `None` = unlimited).
-    pub stock: Option<i64>,
-    /// Lifecycle state.
-    pub status: ProductStatus,
-    /// Lower-case tags.
-    pub tags: Vec<String>,
-    /// The category.
-    pub category: CategoryRef,
-    /// The vendor.
-    pub vendor: VendorRef,
-    /// Images in order.
-    pub images: Vec<ProductImage>,
-    /// Whether a digital asset was uploaded.
-    pub has_asset: bool,
-    /// Average visible review rating.
-    pub rating_avg: f64,
-    /// Number of visible reviews.
-    pub rating_count: i64,
-    /// Units sold (for `popular`).
-    pub sales_count: i64,
-    /// Creation time.
-    pub created_at: Timestamp,
-    /// Last change.
-    pub updated_at: Timestamp,
 }
 
 /// A new product.
@@ -300,44 +139,6 @@ pub struct ProductUpdate {
     pub at: Timestamp,
     /// Audit row (admin edits).
     pub audit: Option<NewAudit>,
-}
-
-/// How public product lists are ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ProductSort {
-    /// Newest first (default).
-    #[default]
-    Newest,
-    /// Cheapest first.
-    PriceAsc,
-    /// Dearest first.
-    PriceDesc,
-    /// Best rated first.
-    Rating,
-    /// Most sold first.
-    Popular,
-}
-
-/// Filters of the public catalog (only published products of approved vendors are listed).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct ProductQuery {
-    /// Search terms (already normalised: lower-case words, stop words removed); all must match.
-    pub terms: Vec<String>,
-    /// Any of these categories (a category and its descendants).
-    pub category_ids: Vec<CategoryId>,
-    /// Only this vendor.
-    pub vendor_id: Option<VendorId>,
-    /// Only this kind.
-    pub kind: Option<ProductKind>,
-    /// Lowest price in cents.
-    pub min_price: Option<i64>,
-    /// Highest price in cents.
-    pub max_price: Option<i64>,
-    /// Order.
-    pub sort: ProductSort,
-    /// Count at most this many matches: when more match, the page's `total` is this number and
-    /// `total_capped` is set (the items are the same either way). `None` counts every match.
-    pub count_cap: Option<i64>,
 }
 
 /// What a search needs of one matching product to filter, count, sort and page the matches in

@@ -8,19 +8,19 @@ mod change_feed;
 mod conflict;
 mod intent_records;
 mod order_records;
-mod panel_records;
 mod payout_records;
 pub mod postgres;
 mod records;
 mod review_records;
 pub mod sqlite;
-mod stats_records;
 
 use async_trait::async_trait;
 
 use crate::domain::{
-    CategoryId, Email, EmailId, ImageId, OrderId, Page, PageRequest, PayoutId, ProductId, ReviewId, SessionFamilyId, User, UserId,
-    UserName, VendorId,
+    AdminProductFilter, AnalyticsData, AuditEntry, AuditFilter, Balance, CartLine, Category, CategoryId, Email, EmailFilter, EmailId,
+    EventOutcome, ImageId, IntentStatus, LedgerEntry, MarketplaceTotals, Order, OrderFilter, OrderId, OrderItem, OutboxEmail, Page,
+    PageRequest, PaymentIntent, Payout, PayoutFilter, PayoutId, Product, ProductAsset, ProductId, ProductImage, ProductQuery, Review,
+    ReviewId, SessionFamilyId, StatsWindow, Timestamp, User, UserFilter, UserId, UserName, Vendor, VendorFilter, VendorId, VendorSales,
 };
 
 use uuid::Uuid;
@@ -30,11 +30,9 @@ pub use change_feed::ChangeFeed;
 pub use conflict::{Conflict, HasStatus, Sluggable, Table};
 pub use intent_records::*;
 pub use order_records::*;
-pub use panel_records::*;
 pub use payout_records::*;
 pub use records::*;
 pub use review_records::*;
-pub use stats_records::*;
 
 /// What a store method can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -96,8 +94,22 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// the guard of a backend's conditional update (`... WHERE status IN (<this>)`). The statuses
 /// are the domain's fixed names, never input.
 pub(crate) fn status_guard(event: crate::domain::OrderEvent) -> String {
-    let quoted: Vec<String> = event.allowed_from().iter().map(|status| format!("'{}'", status.as_str())).collect();
-    quoted.join(", ")
+    quoted(event.allowed_from().iter().map(|status| status.as_str()))
+}
+
+/// The SQL list of the payout statuses `action` may start from (see [`status_guard`]).
+pub(crate) fn payout_guard(action: &crate::domain::PayoutAction) -> String {
+    quoted(action.allowed_from().iter().map(|status| status.as_str()))
+}
+
+/// `'a', 'b'` of fixed names (never input).
+fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.map(|name| format!("'{name}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// `UPDATE orders SET status = '<target>'` of `event`, for the backends' guarded updates.
+pub(crate) fn set_status(event: crate::domain::OrderEvent) -> String {
+    format!("UPDATE orders SET status = '{}'", event.target().as_str())
 }
 
 /// Accounts.

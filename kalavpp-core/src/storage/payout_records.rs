@@ -1,38 +1,8 @@
 //! Records of vendor payout requests.
 
-use serde::Serialize;
-
-use super::{NewAudit, NewEmail, Timestamp};
-use crate::domain::{Money, PayoutId, PayoutStatus, VendorId};
-
-/// A payout request and where it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Payout {
-    /// Request id.
-    pub id: PayoutId,
-    /// The vendor paid.
-    pub vendor_id: VendorId,
-    /// Amount asked for (> 0).
-    pub amount: Money,
-    /// Installation currency at request time.
-    pub currency: String,
-    /// Where it stands.
-    pub status: PayoutStatus,
-    /// Why an admin turned it down.
-    pub rejection_reason: Option<String>,
-    /// The transfer reference given when it was paid.
-    pub reference: Option<String>,
-    /// When the vendor asked.
-    pub requested_at: Timestamp,
-    /// When an admin approved it.
-    pub approved_at: Option<Timestamp>,
-    /// When it was marked paid.
-    pub paid_at: Option<Timestamp>,
-    /// When it was rejected.
-    pub rejected_at: Option<Timestamp>,
-    /// Last change.
-    pub updated_at: Timestamp,
-}
+use super::{NewAudit, NewEmail};
+use crate::domain::Timestamp;
+use crate::domain::{Money, PayoutAction, PayoutId, VendorId};
 
 /// A vendor asking to be paid `amount` out of its available balance.
 #[derive(Debug, Clone)]
@@ -51,43 +21,6 @@ pub struct NewPayout {
     pub at: Timestamp,
 }
 
-/// What an admin does with a payout request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PayoutAction {
-    /// `requested` → `approved`.
-    Approve,
-    /// `requested` or `approved` → `rejected`; the held amount returns to available.
-    Reject {
-        /// Shown to the vendor.
-        reason: String,
-    },
-    /// `approved` → `paid`; the held amount leaves as a payout debit.
-    MarkPaid {
-        /// Transfer reference.
-        reference: String,
-    },
-}
-
-impl PayoutAction {
-    /// The statuses this action may start from.
-    pub fn allowed_from(&self) -> &'static [PayoutStatus] {
-        match self {
-            Self::Approve => &[PayoutStatus::Requested],
-            Self::Reject { .. } => &[PayoutStatus::Requested, PayoutStatus::Approved],
-            Self::MarkPaid { .. } => &[PayoutStatus::Approved],
-        }
-    }
-
-    /// The status this action leads to.
-    pub fn target(&self) -> PayoutStatus {
-        match self {
-            Self::Approve => PayoutStatus::Approved,
-            Self::Reject { .. } => PayoutStatus::Rejected,
-            Self::MarkPaid { .. } => PayoutStatus::Paid,
-        }
-    }
-}
-
 /// An admin decision on a payout, with its audit row and email.
 #[derive(Debug, Clone)]
 pub struct PayoutDecision {
@@ -101,13 +34,4 @@ pub struct PayoutDecision {
     pub email: Option<NewEmail>,
     /// When.
     pub at: Timestamp,
-}
-
-/// Filters of payout lists.
-#[derive(Debug, Clone, Default)]
-pub struct PayoutFilter {
-    /// Only this vendor's requests.
-    pub vendor_id: Option<VendorId>,
-    /// Only this status.
-    pub status: Option<PayoutStatus>,
 }

@@ -1,13 +1,9 @@
 //! Plain records passed into and out of the store traits.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use crate::domain::Timestamp;
 use uuid::Uuid;
 
 use crate::domain::{AuditId, Email, EmailId, Role, SessionFamilyId, User, UserId, UserName, UserStatus};
-
-/// A point in time, UTC, microsecond precision.
-pub type Timestamp = DateTime<Utc>;
 
 /// A new account.
 #[derive(Debug, Clone)]
@@ -50,17 +46,6 @@ pub struct PasswordChange {
     pub at: Timestamp,
 }
 
-/// Filters of the admin user list.
-#[derive(Debug, Clone, Default)]
-pub struct UserFilter {
-    /// Case-insensitive substring of email or name.
-    pub q: Option<String>,
-    /// Only this role.
-    pub role: Option<Role>,
-    /// Only this status.
-    pub status: Option<UserStatus>,
-}
-
 /// An admin's change to an account, with its audit row.
 #[derive(Debug, Clone)]
 pub struct AdminUserChange {
@@ -91,38 +76,6 @@ pub struct NewAudit {
     pub target_id: String,
     /// A small JSON object of what changed.
     pub details: serde_json::Value,
-}
-
-/// A stored audit-log row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AuditEntry {
-    /// Row id.
-    pub id: AuditId,
-    /// When.
-    pub at: Timestamp,
-    /// Who (None for the system / CLI).
-    pub actor_id: Option<UserId>,
-    /// `<target>.<verb>`.
-    pub action: String,
-    /// Kind of thing changed.
-    pub target_type: String,
-    /// Id of the thing changed.
-    pub target_id: String,
-    /// What changed.
-    pub details: serde_json::Value,
-}
-
-/// Filters of the audit log.
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    /// Only rows by this actor.
-    pub actor_id: Option<UserId>,
-    /// Only this action.
-    pub action: Option<String>,
-    /// Rows at or after.
-    pub from: Option<Timestamp>,
-    /// Rows before or at.
-    pub to: Option<Timestamp>,
 }
 
 /// The first refresh token of a login session.
@@ -215,31 +168,6 @@ pub struct NewEmail {
     pub created_at: Timestamp,
 }
 
-/// A message in the outbox.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OutboxEmail {
-    /// Message id.
-    pub id: EmailId,
-    /// Recipient address.
-    pub recipient: String,
-    /// Template name.
-    pub template: String,
-    /// Subject line.
-    pub subject: String,
-    /// Plain-text body.
-    pub body_text: String,
-    /// `queued`, `sending` (claimed by a worker), `sent` or `failed`.
-    pub status: String,
-    /// Delivery attempts so far.
-    pub attempts: i32,
-    /// The last delivery error (kept after a later attempt succeeds).
-    pub last_error: Option<String>,
-    /// When it was queued.
-    pub created_at: Timestamp,
-    /// When it was delivered.
-    pub sent_at: Option<Timestamp>,
-}
-
 /// A message claimed for delivery by [`super::OutboxStore::claim_emails`]: what a worker needs to
 /// send it. `Debug` leaves the bodies out (they may hold one-time tokens).
 #[derive(Clone, PartialEq)]
@@ -273,15 +201,4 @@ impl std::fmt::Debug for ClaimedEmail {
             .field("created_at", &self.created_at)
             .finish_non_exhaustive()
     }
-}
-
-/// Filters of the outbox list.
-#[derive(Debug, Clone, Default)]
-pub struct EmailFilter {
-    /// Only messages to this address.
-    pub recipient: Option<String>,
-    /// Only this template.
-    pub template: Option<String>,
-    /// Only this status.
-    pub status: Option<String>,
 }

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
+use kalavpp_core::domain::{AuditFilter, EmailFilter, OrderFilter, UserFilter, VendorFilter};
 use kalavpp_core::domain::{OrderId, OrderStatus, PayoutStatus, Role, UserStatus, VendorStatus};
-use kalavpp_core::storage::{AuditFilter, EmailFilter, OrderFilter, UserFilter, VendorFilter};
 use kalavpp_core::{Error, FieldError};
 
 use super::{Chrome, Pager, PanelAdmin, PanelError, PanelResult, field, money, outcome, page_request, query_map, render, when};
@@ -476,10 +476,10 @@ pub async fn order(State(state): State<AppState>, admin: PanelAdmin, Path(id): P
         .iter()
         .map(|a| ActionRow {
             kind: match a.kind {
-                kalavpp_core::storage::IntentKind::CreateSession => "open checkout session",
-                kalavpp_core::storage::IntentKind::ExpireSession => "expire checkout session",
-                kalavpp_core::storage::IntentKind::Refund => "refund",
-                kalavpp_core::storage::IntentKind::AutoRefund => "automatic refund (payment the order could not take)",
+                kalavpp_core::domain::IntentKind::CreateSession => "open checkout session",
+                kalavpp_core::domain::IntentKind::ExpireSession => "expire checkout session",
+                kalavpp_core::domain::IntentKind::Refund => "refund",
+                kalavpp_core::domain::IntentKind::AutoRefund => "automatic refund (payment the order could not take)",
             },
             status: a.status.as_str(),
             amount: if a.amount_cents > 0 {

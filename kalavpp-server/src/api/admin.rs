@@ -3,9 +3,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
+use kalavpp_core::domain::{AuditFilter, EmailFilter, UserFilter};
 use kalavpp_core::domain::{Role, UserId, UserStatus};
 use kalavpp_core::services::UserChanges;
-use kalavpp_core::storage::{AuditFilter, EmailFilter, UserFilter};
 use kalavpp_core::{Error, Mode};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};

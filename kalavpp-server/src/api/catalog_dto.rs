@@ -1,8 +1,8 @@
 //! Response bodies of vendors, categories and products.
 
 use chrono::{DateTime, Utc};
+use kalavpp_core::domain::{Category, Product, ProductAsset, ProductImage, Vendor};
 use kalavpp_core::services::CategoryView;
-use kalavpp_core::storage::{Category, Product, ProductAsset, ProductImage, Vendor};
 use serde::Serialize;
 use utoipa::ToSchema;
 

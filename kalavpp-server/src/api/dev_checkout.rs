@@ -6,9 +6,9 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use kalavpp_core::domain::Order;
 use kalavpp_core::domain::OrderStatus;
 use kalavpp_core::payments::{PaymentEvent, PaymentEventKind};
-use kalavpp_core::storage::Order;
 
 use crate::app::AppState;
 use crate::http_error::{ApiError, ApiResult};

@@ -1,9 +1,9 @@
 //! Response bodies of the API (the core's records are never serialised directly).
 
 use chrono::{DateTime, Utc};
+use kalavpp_core::domain::{AuditEntry, OutboxEmail};
 use kalavpp_core::domain::{Page, User};
 use kalavpp_core::services::AuthSession;
-use kalavpp_core::storage::{AuditEntry, OutboxEmail};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -45,8 +45,8 @@ pub struct UserVendorBody {
     pub status: String,
 }
 
-impl From<&kalavpp_core::storage::Vendor> for UserVendorBody {
-    fn from(v: &kalavpp_core::storage::Vendor) -> Self {
+impl From<&kalavpp_core::domain::Vendor> for UserVendorBody {
+    fn from(v: &kalavpp_core::domain::Vendor) -> Self {
         Self {
             id: v.id.to_string(),
             slug: v.slug.clone(),

@@ -39,7 +39,7 @@ async fn healthz() -> Json<HealthBody> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = HealthBody, description = "the database answers"), (status = 503, body = HealthBody)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthBody>) {
-    let database = Some(state.market.store().backend_name());
+    let database = Some(state.market.backend_name());
     match state.market.ready().await {
         Ok(()) => (StatusCode::OK, Json(HealthBody { status: "ok", database })),
         Err(err) => {

@@ -7,8 +7,8 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use kalavpp_core::Error;
+use kalavpp_core::domain::OrderFilter;
 use kalavpp_core::domain::{OrderId, OrderItemId, OrderStatus, VendorId};
-use kalavpp_core::storage::OrderFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -354,10 +354,10 @@ async fn webhook(
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     let outcome = state.market.orders().handle_webhook(&body, signature).await?;
     let outcome = match outcome {
-        kalavpp_core::storage::EventOutcome::Applied => "applied",
-        kalavpp_core::storage::EventOutcome::Duplicate => "duplicate",
-        kalavpp_core::storage::EventOutcome::Ignored => "ignored",
-        kalavpp_core::storage::EventOutcome::AutoRefund => "auto_refund",
+        kalavpp_core::domain::EventOutcome::Applied => "applied",
+        kalavpp_core::domain::EventOutcome::Duplicate => "duplicate",
+        kalavpp_core::domain::EventOutcome::Ignored => "ignored",
+        kalavpp_core::domain::EventOutcome::AutoRefund => "auto_refund",
     };
     Ok(Json(WebhookBody { received: true, outcome }))
 }

@@ -1,8 +1,8 @@
 //! Response bodies of carts, orders, downloads and earnings.
 
 use chrono::{DateTime, Utc};
+use kalavpp_core::domain::{Balance, LedgerEntry, Order, OrderItem};
 use kalavpp_core::services::{CartView, DownloadLink};
-use kalavpp_core::storage::{Balance, LedgerEntry, Order, OrderItem};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -212,8 +212,8 @@ pub struct PaymentActionBody {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<&kalavpp_core::storage::PaymentIntent> for PaymentActionBody {
-    fn from(i: &kalavpp_core::storage::PaymentIntent) -> Self {
+impl From<&kalavpp_core::domain::PaymentIntent> for PaymentActionBody {
+    fn from(i: &kalavpp_core::domain::PaymentIntent) -> Self {
         Self {
             id: i.id.to_string(),
             kind: i.kind.as_str(),

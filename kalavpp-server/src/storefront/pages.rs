@@ -9,9 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use kalavpp_core::Error;
+use kalavpp_core::domain::Product;
 use kalavpp_core::domain::{Page, PageRequest, ProductKind};
 use kalavpp_core::services::BrowseFilters;
-use kalavpp_core::storage::Product;
 use serde_json::json;
 
 use super::session::Visitor;

@@ -6,9 +6,9 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use kalavpp_core::auth::Actor;
+use kalavpp_core::domain::Vendor;
 use kalavpp_core::domain::{Role, VendorStatus};
 use kalavpp_core::services::VendorApplication;
-use kalavpp_core::storage::Vendor;
 use kalavpp_core::{Error, FieldError};
 
 use super::forms::Frame;

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::http::StatusCode;
-use kalavpp_core::storage::Vendor;
+use kalavpp_core::domain::Vendor;
 
 use super::chrome;
 use super::forms::Frame;
@@ -96,7 +96,7 @@ pub async fn page(state: &AppState, shopper: &Shopper, vendor: &Vendor, note: Op
             hint: "so far",
         },
     ];
-    let days = |value: fn(&kalavpp_core::storage::DaySales) -> i64| -> Vec<(String, i64)> {
+    let days = |value: fn(&kalavpp_core::domain::DaySales) -> i64| -> Vec<(String, i64)> {
         sales
             .by_day
             .iter()

@@ -4,8 +4,8 @@
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use kalavpp_core::domain::{Balance, Vendor};
 use kalavpp_core::domain::{LedgerBucket, LedgerKind, PageRequest, PayoutStatus};
-use kalavpp_core::storage::{Balance, Vendor};
 use kalavpp_core::{Error, FieldError};
 
 use super::forms::{Frame, major, page_number, price_field};

@@ -5,8 +5,8 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use kalavpp_core::domain::OrderFilter;
 use kalavpp_core::domain::{FulfilmentStatus, OrderId, OrderItemId, OrderStatus, PageRequest, ProductKind};
-use kalavpp_core::storage::OrderFilter;
 use kalavpp_core::{Error, FieldError};
 
 use super::forms::{Frame, page_number};

@@ -3,8 +3,8 @@
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use kalavpp_core::domain::Vendor;
 use kalavpp_core::services::VendorProfileEdit;
-use kalavpp_core::storage::Vendor;
 use kalavpp_core::{Error, FieldError};
 
 use super::apply::{payout_text, payout_value};

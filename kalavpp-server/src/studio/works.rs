@@ -8,9 +8,9 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use kalavpp_core::auth::Actor;
-use kalavpp_core::domain::{ImageId, PageRequest, ProductId, ProductKind, ProductStatus, Role, VendorStatus};
+use kalavpp_core::domain::{ImageId, PageRequest, ProductId, ProductKind, ProductStatus, Role};
+use kalavpp_core::domain::{Product, Vendor};
 use kalavpp_core::services::{CategoryView, ProductDraft, ProductEdit};
-use kalavpp_core::storage::{Product, Vendor};
 use kalavpp_core::{Error, FieldError};
 
 use super::forms::{Frame, count_field, major, page_number, price_field, tags};

@@ -3,8 +3,9 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{PostgresStore, map_err};
+use crate::domain::{AuditEntry, AuditFilter};
 use crate::domain::{AuditId, Page, PageRequest, UserId};
-use crate::storage::{AuditEntry, AuditFilter, AuditStore, NewAudit, StoreResult};
+use crate::storage::{AuditStore, NewAudit, StoreResult};
 
 /// Writes an audit row inside the caller's transaction.
 pub(crate) async fn insert_audit(client: &impl GenericClient, audit: &NewAudit) -> StoreResult<()> {

@@ -4,13 +4,12 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{PostgresStore, map_err};
+use crate::domain::{Balance, CartLine, LedgerEntry, Timestamp};
 use crate::domain::{
     LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, Page, PageRequest, PayoutId, ProductId, ProductKind, UserId,
     VendorId,
 };
-use crate::storage::{
-    Balance, CartLine, CartStore, DownloadStore, DownloadUse, LedgerEntry, LedgerStore, NewDownloadLink, StoreError, StoreResult, Timestamp,
-};
+use crate::storage::{CartStore, DownloadStore, DownloadUse, LedgerStore, NewDownloadLink, StoreError, StoreResult};
 
 fn cart_line_from_row(row: &Row) -> StoreResult<CartLine> {
     let stock: Option<i64> = row.try_get(7).map_err(map_err)?;

@@ -9,12 +9,12 @@ use uuid::Uuid;
 use super::audit::insert_audit;
 use super::like_pattern;
 use super::{PostgresStore, map_err};
+use crate::domain::AdminProductFilter;
+use crate::domain::{Category, CategoryRef, Product, ProductAsset, ProductImage, ProductQuery, ProductSort, VendorRef};
 use crate::domain::{CategoryId, ImageId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, VendorId, VendorStatus};
-use crate::storage::AdminProductFilter;
 use crate::storage::Conflict;
 use crate::storage::{
-    CatalogStore, Category, CategoryChange, CategoryRef, NewAudit, NewCategory, NewProduct, Product, ProductAsset, ProductImage,
-    ProductQuery, ProductSort, ProductUpdate, SearchMatch, StoreError, StoreResult, VendorRef,
+    CatalogStore, CategoryChange, NewAudit, NewCategory, NewProduct, ProductUpdate, SearchMatch, StoreError, StoreResult,
 };
 
 /// Columns of a category read from `categories c`, with its count of publicly visible products.

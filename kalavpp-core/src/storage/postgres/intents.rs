@@ -7,9 +7,10 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{PostgresStore, map_err};
+use crate::domain::{IntentKind, IntentStatus, PaymentIntent, Timestamp};
 use crate::domain::{OrderId, OrderStatus, UserId};
 use crate::storage::{Conflict, HasStatus};
-use crate::storage::{IntentKind, IntentStatus, NewPaymentIntent, PaymentIntent, PaymentIntentStore, StoreError, StoreResult, Timestamp};
+use crate::storage::{NewPaymentIntent, PaymentIntentStore, StoreError, StoreResult};
 
 const INTENT_COLUMNS: &str = "id, order_id, kind, status, idempotency_key, session_id, payment_intent_id, amount_cents, actor_id,
      result_id, attempts, next_attempt_at, last_error, created_at, updated_at";

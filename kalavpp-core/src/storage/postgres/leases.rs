@@ -1,7 +1,8 @@
 use async_trait::async_trait;
 
 use super::{PostgresStore, map_err};
-use crate::storage::{JobLeaseStore, StoreResult, Timestamp};
+use crate::domain::Timestamp;
+use crate::storage::{JobLeaseStore, StoreResult};
 
 #[async_trait]
 impl JobLeaseStore for PostgresStore {

@@ -11,16 +11,14 @@ use super::outbox::insert_email;
 use super::{PostgresStore, map_err};
 use crate::domain::ledger::{self, BucketSum, LinePosting, PaidLine};
 use crate::domain::order_flow::OrderEvent;
+use crate::domain::{EventOutcome, Order, OrderFilter, OrderItem, Timestamp};
 use crate::domain::{
     FulfilmentStatus, LedgerBucket, LedgerEntryId, Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductId, ProductKind,
-    UserId, VendorId, can_ship, refuses_payment,
+    UserId, VendorId, all_delivered, can_ship, fulfilment_on_payment, refuses_payment,
 };
 use crate::payments::PaymentEventKind;
-use crate::storage::{Conflict, HasStatus, status_guard};
-use crate::storage::{
-    EventOutcome, Fulfilment, NewOrder, Order, OrderFilter, OrderItem, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult,
-    Timestamp,
-};
+use crate::storage::{Conflict, HasStatus, set_status, status_guard};
+use crate::storage::{Fulfilment, NewOrder, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult};
 
 const ORDER_COLUMNS: &str = "id, number, user_id, status, currency, subtotal_cents, total_cents, commission_cents, shipping_address,
      payment_provider, payment_session_id, payment_intent_id, refund_id, created_at, updated_at, paid_at";
@@ -275,40 +273,112 @@ pub(super) async fn dispute_hold(store: &PostgresStore, order_id: OrderId, hold:
     Ok(lines.len() as u64)
 }
 
+/// The guarded status updates of the order events (`SET status = <target> ... WHERE id = $n AND
+/// status IN (<allowed from>)`), built once from the status machine.
+static PAY_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, paid_at = $1, updated_at = $1, payment_intent_id = coalesce($2::text, payment_intent_id) WHERE id = $3 AND status IN ({})",
+        set_status(OrderEvent::PaymentSucceeded),
+        status_guard(OrderEvent::PaymentSucceeded)
+    )
+});
+static FAIL_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, updated_at = $1, payment_intent_id = coalesce($2::text, payment_intent_id) WHERE id = $3 AND status IN ({})",
+        set_status(OrderEvent::PaymentFailed),
+        status_guard(OrderEvent::PaymentFailed)
+    )
+});
+static EXPIRE_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, updated_at = $1, closed_at = $1 WHERE id = $2 AND status IN ({})",
+        set_status(OrderEvent::Expired),
+        status_guard(OrderEvent::Expired)
+    )
+});
+static COMPLETE_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, updated_at = $1 WHERE id = $2 AND status IN ({})",
+        set_status(OrderEvent::AllDelivered),
+        status_guard(OrderEvent::AllDelivered)
+    )
+});
+static REFUND_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, refund_id = $1, updated_at = $2, closed_at = $2 WHERE id = $3 AND status IN ({})",
+        set_status(OrderEvent::Refunded),
+        status_guard(OrderEvent::Refunded)
+    )
+});
+
+/// Runs a guarded status update of one order; `Conflict::StaleStatus` when the guard refused it.
+async fn transition(client: &impl GenericClient, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> StoreResult<()> {
+    let changed = client.execute(sql, params).await.map_err(map_err)?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)))
+    }
+}
+
+/// The fulfilment of every line of an order.
+async fn line_fulfilments(client: &impl GenericClient, order_id: Uuid) -> StoreResult<Vec<FulfilmentStatus>> {
+    let rows = client
+        .query("SELECT fulfilment_status FROM order_items WHERE order_id = $1", &[&order_id])
+        .await
+        .map_err(map_err)?;
+    rows.iter()
+        .map(|row| FulfilmentStatus::parse(row.get(0)).map_err(StoreError::backend))
+        .collect()
+}
+
+/// Completes a paid order when every line is delivered or shipped (`fulfilments`).
+async fn complete_if_delivered(
+    client: &impl GenericClient,
+    order_id: Uuid,
+    fulfilments: &[FulfilmentStatus],
+    at: &Timestamp,
+) -> StoreResult<()> {
+    if all_delivered(fulfilments.iter().copied()) {
+        transition(client, &COMPLETE_ORDER, &[at, &order_id]).await?;
+    }
+    Ok(())
+}
+
 async fn pay_order(client: &impl GenericClient, order_id: Uuid, event: &PaymentEventRecord) -> StoreResult<()> {
     let at = &event.at;
-    client
-        .execute(
-            "UPDATE orders SET status = 'paid', paid_at = $1, updated_at = $1,
-                 payment_intent_id = coalesce($2::text, payment_intent_id)
-             WHERE id = $3",
-            &[at, &event.payment_intent_id, &order_id],
-        )
-        .await
-        .map_err(map_err)?;
-    client
-        .execute(
-            "UPDATE order_items SET fulfilment_status = 'delivered' WHERE order_id = $1 AND kind = 'digital'",
-            &[&order_id],
-        )
-        .await
-        .map_err(map_err)?;
-    let lines = client
+    transition(client, &PAY_ORDER, &[at, &event.payment_intent_id, &order_id]).await?;
+    let rows = client
         .query(
-            "SELECT id, vendor_id, kind, commission_cents, vendor_net_cents FROM order_items WHERE order_id = $1 ORDER BY position",
+            "SELECT id, vendor_id, kind, commission_cents, vendor_net_cents, fulfilment_status FROM order_items
+             WHERE order_id = $1 ORDER BY position",
             &[&order_id],
         )
         .await
         .map_err(map_err)?;
-    let lines: Vec<PaidLine<LineKey>> = lines
-        .iter()
-        .map(|line| PaidLine {
-            line: (line.get(0), line.get(1), order_id),
-            digital: line.get::<_, &str>(2) == "digital",
-            net: Money(line.get(4)),
-            commission: Money(line.get(3)),
-        })
-        .collect();
+    let mut fulfilments = Vec::with_capacity(rows.len());
+    let mut lines: Vec<PaidLine<LineKey>> = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let item: Uuid = row.get(0);
+        let kind = ProductKind::parse(row.get(2)).map_err(StoreError::backend)?;
+        let next = fulfilment_on_payment(kind);
+        if next.as_str() != row.get::<_, &str>(5) {
+            client
+                .execute(
+                    "UPDATE order_items SET fulfilment_status = $1 WHERE id = $2",
+                    &[&next.as_str(), &item],
+                )
+                .await
+                .map_err(map_err)?;
+        }
+        fulfilments.push(next);
+        lines.push(PaidLine {
+            line: (item, row.get(1), order_id),
+            digital: kind == ProductKind::Digital,
+            net: Money(row.get(4)),
+            commission: Money(row.get(3)),
+        });
+    }
     insert_postings(client, &ledger::payment_postings(&lines, event.digital_credit_pending), at).await?;
     lock_products(client, &[order_id]).await?;
     client
@@ -324,15 +394,7 @@ async fn pay_order(client: &impl GenericClient, order_id: Uuid, event: &PaymentE
         insert_email(client, email).await?;
     }
     // Everything delivered (an all-digital order): complete.
-    client
-        .execute(
-            "UPDATE orders SET status = 'completed'
-             WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM order_items WHERE order_id = $1 AND fulfilment_status = 'unfulfilled')",
-            &[&order_id],
-        )
-        .await
-        .map_err(map_err)?;
-    Ok(())
+    complete_if_delivered(client, order_id, &fulfilments, at).await
 }
 
 #[async_trait]
@@ -654,22 +716,11 @@ impl OrderStore for PostgresStore {
                 true
             }
             (PaymentEventKind::Failed, status) if status.after(OrderEvent::PaymentFailed).is_some() => {
-                tx.execute(
-                    "UPDATE orders SET status = 'payment_failed', updated_at = $1,
-                         payment_intent_id = coalesce($2::text, payment_intent_id) WHERE id = $3",
-                    &[&event.at, &event.payment_intent_id, &order_id],
-                )
-                .await
-                .map_err(map_err)?;
+                transition(&tx, &FAIL_ORDER, &[&event.at, &event.payment_intent_id, &order_id]).await?;
                 true
             }
             (PaymentEventKind::Expired, status) if status.after(OrderEvent::Expired).is_some() => {
-                tx.execute(
-                    "UPDATE orders SET status = 'expired', updated_at = $1, closed_at = $1 WHERE id = $2",
-                    &[&event.at, &order_id],
-                )
-                .await
-                .map_err(map_err)?;
+                transition(&tx, &EXPIRE_ORDER, &[&event.at, &order_id]).await?;
                 release_stock(&tx, &[order_id]).await?;
                 true
             }
@@ -716,21 +767,22 @@ impl OrderStore for PostgresStore {
         }
         let at = &fulfilment.at;
         tx.execute(
-            "UPDATE order_items SET fulfilment_status = 'shipped', tracking_number = $1, carrier = $2, shipped_at = $3 WHERE id = $4",
-            &[&fulfilment.tracking_number, &fulfilment.carrier, at, &item_id],
+            "UPDATE order_items SET fulfilment_status = $1, tracking_number = $2, carrier = $3, shipped_at = $4 WHERE id = $5",
+            &[
+                &FulfilmentStatus::Shipped.as_str(),
+                &fulfilment.tracking_number,
+                &fulfilment.carrier,
+                at,
+                &item_id,
+            ],
         )
         .await
         .map_err(map_err)?;
         if fulfilment.release_now {
             insert_postings(&tx, &ledger::release_postings((item_id, vendor, order_id), Money(net)), at).await?;
         }
-        tx.execute(
-            "UPDATE orders SET status = 'completed', updated_at = $1
-             WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM order_items WHERE order_id = $2 AND fulfilment_status = 'unfulfilled')",
-            &[at, &order_id],
-        )
-        .await
-        .map_err(map_err)?;
+        let fulfilments = line_fulfilments(&tx, order_id).await?;
+        complete_if_delivered(&tx, order_id, &fulfilments, at).await?;
         let row = tx
             .query_one(&format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE id = $1"), &[&item_id])
             .await
@@ -750,12 +802,7 @@ impl OrderStore for PostgresStore {
         if !status.is_refundable() {
             return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)));
         }
-        tx.execute(
-            "UPDATE orders SET status = 'refunded', refund_id = $1, updated_at = $2, closed_at = $2 WHERE id = $3",
-            &[&refund.refund_id, at, &order_id],
-        )
-        .await
-        .map_err(map_err)?;
+        transition(&tx, &REFUND_ORDER, &[&refund.refund_id, at, &order_id]).await?;
         if let Some(intent) = refund.intent_id {
             finish_intent(&tx, intent, Some(&refund.refund_id), at).await?;
         }

@@ -4,8 +4,9 @@ use tokio_postgres::Row;
 
 use super::audit::insert_audit;
 use super::{PostgresStore, map_err};
+use crate::domain::{EmailFilter, OutboxEmail, Timestamp};
 use crate::domain::{EmailId, Page, PageRequest};
-use crate::storage::{ClaimedEmail, EmailFilter, NewAudit, NewEmail, OutboxEmail, OutboxStore, StoreError, StoreResult, Timestamp};
+use crate::storage::{ClaimedEmail, NewAudit, NewEmail, OutboxStore, StoreError, StoreResult};
 
 /// Queues an email inside the caller's transaction.
 pub(crate) async fn insert_email(client: &impl GenericClient, email: &NewEmail) -> StoreResult<()> {

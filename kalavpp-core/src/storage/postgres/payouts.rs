@@ -10,8 +10,9 @@ use super::outbox::insert_email;
 use super::{PostgresStore, map_err};
 use crate::domain::ledger::{self, PayoutPosting};
 use crate::domain::{LedgerEntryId, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId};
-use crate::storage::{Conflict, HasStatus};
-use crate::storage::{NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter, PayoutStore, StoreError, StoreResult, Timestamp};
+use crate::domain::{Payout, PayoutAction, PayoutFilter, Timestamp};
+use crate::storage::{Conflict, HasStatus, payout_guard};
+use crate::storage::{NewPayout, PayoutDecision, PayoutStore, StoreError, StoreResult};
 
 const PAYOUT_COLUMNS: &str = "id, vendor_id, amount_cents, currency, status, rejection_reason, reference,
      requested_at, approved_at, paid_at, rejected_at, updated_at";
@@ -148,37 +149,42 @@ impl PayoutStore for PostgresStore {
             return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Payout)));
         }
         let at = &decision.at;
-        match &decision.action {
+        let action = &decision.action;
+        let (target, guard) = (action.target().as_str(), payout_guard(action));
+        let changed = match action {
             PayoutAction::Approve => {
                 tx.execute(
-                    "UPDATE payouts SET status = 'approved', approved_at = $1, updated_at = $1 WHERE id = $2",
+                    &format!("UPDATE payouts SET status = '{target}', approved_at = $1, updated_at = $1 WHERE id = $2 AND status IN ({guard})"),
                     &[at, &id],
                 )
                 .await
-                .map_err(map_err)?;
             }
             PayoutAction::Reject { reason } => {
                 tx.execute(
-                    "UPDATE payouts SET status = 'rejected', rejection_reason = $1, rejected_at = $2, updated_at = $2 WHERE id = $3",
+                    &format!(
+                        "UPDATE payouts SET status = '{target}', rejection_reason = $1, rejected_at = $2, updated_at = $2
+                         WHERE id = $3 AND status IN ({guard})"
+                    ),
                     &[reason, at, &id],
                 )
                 .await
-                .map_err(map_err)?;
-                for posting in &ledger::payout_release_postings(current.amount) {
-                    insert_payout_entry(&tx, &current, posting, at).await?;
-                }
             }
             PayoutAction::MarkPaid { reference } => {
                 tx.execute(
-                    "UPDATE payouts SET status = 'paid', reference = $1, paid_at = $2, updated_at = $2 WHERE id = $3",
+                    &format!(
+                        "UPDATE payouts SET status = '{target}', reference = $1, paid_at = $2, updated_at = $2 WHERE id = $3 AND status IN ({guard})"
+                    ),
                     &[reference, at, &id],
                 )
                 .await
-                .map_err(map_err)?;
-                for posting in &ledger::payout_debit_postings(current.amount) {
-                    insert_payout_entry(&tx, &current, posting, at).await?;
-                }
             }
+        }
+        .map_err(map_err)?;
+        if changed != 1 {
+            return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Payout)));
+        }
+        for posting in &ledger::payout_decision_postings(action, current.amount) {
+            insert_payout_entry(&tx, &current, posting, at).await?;
         }
         insert_audit(&tx, &decision.audit).await?;
         if let Some(email) = &decision.email {

@@ -5,8 +5,9 @@ use uuid::Uuid;
 
 use super::audit::insert_audit;
 use super::{PostgresStore, map_err};
+use crate::domain::Review;
 use crate::domain::{Page, PageRequest, ProductId, ReviewId, UserId, VendorId};
-use crate::storage::{NewAudit, NewReview, Review, ReviewEdit, ReviewStore, StoreError, StoreResult};
+use crate::storage::{NewAudit, NewReview, ReviewEdit, ReviewStore, StoreError, StoreResult};
 
 /// Columns of a review read from `reviews r JOIN users u ON u.id = r.user_id`.
 const REVIEW_COLUMNS: &str =

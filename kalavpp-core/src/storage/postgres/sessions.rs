@@ -3,10 +3,10 @@ use uuid::Uuid;
 
 use super::users::revoke_sessions;
 use super::{PostgresStore, map_err};
+use crate::domain::Timestamp;
 use crate::domain::{SessionFamilyId, UserId};
 use crate::storage::{
     NewEmail, NewPasswordReset, NewRefreshToken, PasswordResetStore, RefreshOutcome, RotatedToken, SessionOwner, SessionStore, StoreResult,
-    Timestamp,
 };
 
 #[async_trait]

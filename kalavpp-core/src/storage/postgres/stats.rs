@@ -7,11 +7,11 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{PostgresStore, map_err};
-use crate::domain::{CategoryId, Money, ProductId, VendorId};
-use crate::storage::{
-    AnalyticsData, CategoryRanking, DaySales, MarketplaceTotals, ProductSales, StatsStore, StatsWindow, StoreError, StoreResult, Timestamp,
-    VendorRanking, VendorSales,
+use crate::domain::{
+    AnalyticsData, CategoryRanking, DaySales, MarketplaceTotals, ProductSales, StatsWindow, Timestamp, VendorRanking, VendorSales,
 };
+use crate::domain::{CategoryId, Money, ProductId, VendorId};
+use crate::storage::{StatsStore, StoreError, StoreResult};
 
 /// Orders whose money counts: paid, and not refunded since.
 const COUNTED: &str = "('paid', 'completed')";

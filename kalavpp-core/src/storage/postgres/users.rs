@@ -6,9 +6,8 @@ use uuid::Uuid;
 use super::audit::insert_audit;
 use super::{PostgresStore, like_pattern, map_err};
 use crate::domain::{Email, Page, PageRequest, Role, User, UserId, UserName, UserStatus};
-use crate::storage::{
-    AdminUserChange, NewUser, PasswordChange, StoreError, StoreResult, Timestamp, UserCredentials, UserFilter, UserStore,
-};
+use crate::domain::{Timestamp, UserFilter};
+use crate::storage::{AdminUserChange, NewUser, PasswordChange, StoreError, StoreResult, UserCredentials, UserStore};
 
 const USER_COLUMNS: &str = "id, email, name, role, status, created_at, updated_at";
 

@@ -6,10 +6,9 @@ use super::audit::insert_audit;
 use super::outbox::insert_email;
 use super::{PostgresStore, map_err};
 use crate::domain::{Page, PageRequest, UserId, VendorId, VendorStatus};
+use crate::domain::{Timestamp, Vendor, VendorFilter};
 use crate::storage::{Conflict, HasStatus};
-use crate::storage::{
-    NewVendor, StoreError, StoreResult, Timestamp, Vendor, VendorDecision, VendorFilter, VendorProfileChange, VendorStore,
-};
+use crate::storage::{NewVendor, StoreError, StoreResult, VendorDecision, VendorProfileChange, VendorStore};
 
 /// Columns of a vendor read from `vendors v`, with its count of published products.
 const VENDOR_COLUMNS: &str = "v.id, v.user_id, v.slug, v.shop_name, v.bio, v.payout_details, v.status, v.rejection_reason,

@@ -2,8 +2,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 
 use super::{SqliteStore, map_err, parse_ts, parse_uuid, ts};
+use crate::domain::{AuditEntry, AuditFilter};
 use crate::domain::{AuditId, Page, PageRequest, UserId};
-use crate::storage::{AuditEntry, AuditFilter, AuditStore, NewAudit, StoreResult};
+use crate::storage::{AuditStore, NewAudit, StoreResult};
 
 /// Writes an audit row inside the caller's transaction.
 pub(crate) fn insert_audit(conn: &Connection, audit: &NewAudit) -> StoreResult<()> {

@@ -2,13 +2,12 @@ use async_trait::async_trait;
 use rusqlite::{Row, params};
 
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
+use crate::domain::{Balance, CartLine, LedgerEntry, Timestamp};
 use crate::domain::{
     LedgerBucket, LedgerEntryId, LedgerKind, Money, OrderId, OrderItemId, Page, PageRequest, PayoutId, ProductId, ProductKind, UserId,
     VendorId,
 };
-use crate::storage::{
-    Balance, CartLine, CartStore, DownloadStore, DownloadUse, LedgerEntry, LedgerStore, NewDownloadLink, StoreResult, Timestamp,
-};
+use crate::storage::{CartStore, DownloadStore, DownloadUse, LedgerStore, NewDownloadLink, StoreResult};
 
 fn cart_line_from_row(row: &Row<'_>) -> rusqlite::Result<CartLine> {
     let kind = ProductKind::parse(&row.get::<_, String>(6)?).map_err(bad_value)?;

@@ -7,12 +7,12 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use super::audit::insert_audit;
 use super::like_pattern;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
+use crate::domain::AdminProductFilter;
+use crate::domain::{Category, CategoryRef, Product, ProductAsset, ProductImage, ProductQuery, ProductSort, VendorRef};
 use crate::domain::{CategoryId, ImageId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, VendorId, VendorStatus};
-use crate::storage::AdminProductFilter;
 use crate::storage::Conflict;
 use crate::storage::{
-    CatalogStore, Category, CategoryChange, CategoryRef, NewAudit, NewCategory, NewProduct, Product, ProductAsset, ProductImage,
-    ProductQuery, ProductSort, ProductUpdate, SearchMatch, StoreError, StoreResult, VendorRef,
+    CatalogStore, CategoryChange, NewAudit, NewCategory, NewProduct, ProductUpdate, SearchMatch, StoreError, StoreResult,
 };
 
 macro_rules! product_columns {

@@ -2,7 +2,8 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension as _, params};
 
 use super::{SqliteStore, map_err, parse_ts, ts};
-use crate::storage::{JobLeaseStore, StoreResult, Timestamp};
+use crate::domain::Timestamp;
+use crate::storage::{JobLeaseStore, StoreResult};
 
 #[async_trait]
 impl JobLeaseStore for SqliteStore {

@@ -9,16 +9,14 @@ use super::outbox::insert_email;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::ledger::{self, BucketSum, LinePosting, PaidLine};
 use crate::domain::order_flow::OrderEvent;
+use crate::domain::{EventOutcome, Order, OrderFilter, OrderItem, Timestamp};
 use crate::domain::{
     FulfilmentStatus, LedgerBucket, LedgerEntryId, Money, OrderId, OrderItemId, OrderStatus, Page, PageRequest, ProductId, ProductKind,
-    UserId, VendorId, can_ship, refuses_payment,
+    UserId, VendorId, all_delivered, can_ship, fulfilment_on_payment, refuses_payment,
 };
 use crate::payments::PaymentEventKind;
-use crate::storage::{Conflict, HasStatus, status_guard};
-use crate::storage::{
-    EventOutcome, Fulfilment, NewOrder, Order, OrderFilter, OrderItem, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult,
-    Timestamp,
-};
+use crate::storage::{Conflict, HasStatus, set_status, status_guard};
+use crate::storage::{Fulfilment, NewOrder, OrderStore, PaymentEventRecord, Refund, StoreError, StoreResult};
 
 const ORDER_COLUMNS: &str = "id, number, user_id, status, currency, subtotal_cents, total_cents, commission_cents, shipping_address,
      payment_provider, payment_session_id, payment_intent_id, refund_id, created_at, updated_at, paid_at";
@@ -279,28 +277,82 @@ fn order_status(tx: &Connection, order_id: &str) -> StoreResult<Option<OrderStat
     status.map(|s| OrderStatus::parse(&s).map_err(StoreError::backend)).transpose()
 }
 
+/// The guarded status updates of the order events (`SET status = <target> ... WHERE id = ?n AND
+/// status IN (<allowed from>)`), built once from the status machine.
+static PAY_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, paid_at = ?1, updated_at = ?1, payment_intent_id = coalesce(?2, payment_intent_id) WHERE id = ?3 AND status IN ({})",
+        set_status(OrderEvent::PaymentSucceeded),
+        status_guard(OrderEvent::PaymentSucceeded)
+    )
+});
+static FAIL_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, updated_at = ?1, payment_intent_id = coalesce(?2, payment_intent_id) WHERE id = ?3 AND status IN ({})",
+        set_status(OrderEvent::PaymentFailed),
+        status_guard(OrderEvent::PaymentFailed)
+    )
+});
+static EXPIRE_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, updated_at = ?1, closed_at = ?1 WHERE id = ?2 AND status IN ({})",
+        set_status(OrderEvent::Expired),
+        status_guard(OrderEvent::Expired)
+    )
+});
+static COMPLETE_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, updated_at = ?1 WHERE id = ?2 AND status IN ({})",
+        set_status(OrderEvent::AllDelivered),
+        status_guard(OrderEvent::AllDelivered)
+    )
+});
+static REFUND_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}, refund_id = ?1, updated_at = ?2, closed_at = ?2 WHERE id = ?3 AND status IN ({})",
+        set_status(OrderEvent::Refunded),
+        status_guard(OrderEvent::Refunded)
+    )
+});
+
+/// Runs a guarded status update of one order; `Conflict::StaleStatus` when the guard refused it.
+fn transition(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
+    let changed = tx.prepare_cached(sql).and_then(|mut stmt| stmt.execute(params)).map_err(map_err)?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)))
+    }
+}
+
+/// Completes a paid order when every line is delivered or shipped (`fulfilments`).
+fn complete_if_delivered(tx: &Connection, order_id: &str, fulfilments: &[FulfilmentStatus], at: &str) -> StoreResult<()> {
+    if all_delivered(fulfilments.iter().copied()) {
+        transition(tx, &COMPLETE_ORDER, params![at, order_id])?;
+    }
+    Ok(())
+}
+
 fn pay_order(tx: &Connection, order_id: &str, event: &PaymentEventRecord, at: &str) -> StoreResult<()> {
-    tx.execute(
-        "UPDATE orders SET status = 'paid', paid_at = ?1, updated_at = ?1,
-             payment_intent_id = coalesce(?2, payment_intent_id)
-         WHERE id = ?3",
-        params![at, event.payment_intent_id, order_id],
-    )
-    .map_err(map_err)?;
-    tx.execute(
-        "UPDATE order_items SET fulfilment_status = 'delivered' WHERE order_id = ?1 AND kind = 'digital'",
-        [order_id],
-    )
-    .map_err(map_err)?;
-    let lines: Vec<PaidLine<LineKey>> = item_money(tx, order_id)?
-        .into_iter()
-        .map(|(item, vendor, kind, commission, net, _)| PaidLine {
+    transition(tx, &PAY_ORDER, params![at, event.payment_intent_id, order_id])?;
+    let mut fulfilments = Vec::new();
+    let mut lines: Vec<PaidLine<LineKey>> = Vec::new();
+    for (item, vendor, kind, commission, net, fulfilment) in item_money(tx, order_id)? {
+        let kind = ProductKind::parse(&kind).map_err(StoreError::backend)?;
+        let next = fulfilment_on_payment(kind);
+        if next.as_str() != fulfilment {
+            tx.prepare_cached("UPDATE order_items SET fulfilment_status = ?1 WHERE id = ?2")
+                .and_then(|mut stmt| stmt.execute(params![next.as_str(), item]))
+                .map_err(map_err)?;
+        }
+        fulfilments.push(next);
+        lines.push(PaidLine {
             line: (item, vendor, order_id.to_owned()),
-            digital: kind == "digital",
+            digital: kind == ProductKind::Digital,
             net: Money(net),
             commission: Money(commission),
-        })
-        .collect();
+        });
+    }
     insert_postings(tx, &ledger::payment_postings(&lines, event.digital_credit_pending), at)?;
     tx.execute(
         "UPDATE products SET sales_count = sales_count + (
@@ -313,13 +365,7 @@ fn pay_order(tx: &Connection, order_id: &str, event: &PaymentEventRecord, at: &s
         insert_email(tx, email)?;
     }
     // Everything delivered (an all-digital order): complete.
-    tx.execute(
-        "UPDATE orders SET status = 'completed'
-         WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM order_items WHERE order_id = ?1 AND fulfilment_status = 'unfulfilled')",
-        [order_id],
-    )
-    .map_err(map_err)?;
-    Ok(())
+    complete_if_delivered(tx, order_id, &fulfilments, at)
 }
 
 #[async_trait]
@@ -644,20 +690,11 @@ impl OrderStore for SqliteStore {
                         true
                     }
                     (PaymentEventKind::Failed, status) if status.after(OrderEvent::PaymentFailed).is_some() => {
-                        tx.execute(
-                            "UPDATE orders SET status = 'payment_failed', updated_at = ?1,
-                                 payment_intent_id = coalesce(?2, payment_intent_id) WHERE id = ?3",
-                            params![at, event.payment_intent_id, order_id],
-                        )
-                        .map_err(map_err)?;
+                        transition(&tx, &FAIL_ORDER, params![at, event.payment_intent_id, order_id])?;
                         true
                     }
                     (PaymentEventKind::Expired, status) if status.after(OrderEvent::Expired).is_some() => {
-                        tx.execute(
-                            "UPDATE orders SET status = 'expired', updated_at = ?1, closed_at = ?1 WHERE id = ?2",
-                            params![at, order_id],
-                        )
-                        .map_err(map_err)?;
+                        transition(&tx, &EXPIRE_ORDER, params![at, order_id])?;
                         release_stock(&tx, &order_id)?;
                         true
                     }
@@ -698,28 +735,37 @@ impl OrderStore for SqliteStore {
                 }
                 let status = order_status(&tx, &order_id)?.ok_or(StoreError::NotFound)?;
                 let kind = ProductKind::parse(&kind).map_err(StoreError::backend)?;
-                    let fulfilment_status = FulfilmentStatus::parse(&fulfilment_status).map_err(StoreError::backend)?;
-                    if !can_ship(status, kind, fulfilment_status) {
+                let fulfilment_status = FulfilmentStatus::parse(&fulfilment_status).map_err(StoreError::backend)?;
+                if !can_ship(status, kind, fulfilment_status) {
                     return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::OrderItem)));
                 }
                 let at = ts(fulfilment.at);
                 tx.execute(
-                    "UPDATE order_items SET fulfilment_status = 'shipped', tracking_number = ?1, carrier = ?2, shipped_at = ?3 WHERE id = ?4",
-                    params![fulfilment.tracking_number, fulfilment.carrier, at, item_id],
+                    "UPDATE order_items SET fulfilment_status = ?1, tracking_number = ?2, carrier = ?3, shipped_at = ?4 WHERE id = ?5",
+                    params![
+                        FulfilmentStatus::Shipped.as_str(),
+                        fulfilment.tracking_number,
+                        fulfilment.carrier,
+                        at,
+                        item_id
+                    ],
                 )
                 .map_err(map_err)?;
                 if fulfilment.release_now {
                     let postings = ledger::release_postings((item_id.clone(), vendor, order_id.clone()), Money(net));
                     insert_postings(&tx, &postings, &at)?;
                 }
-                tx.execute(
-                    "UPDATE orders SET status = 'completed', updated_at = ?1
-                     WHERE id = ?2 AND NOT EXISTS (SELECT 1 FROM order_items WHERE order_id = ?2 AND fulfilment_status = 'unfulfilled')",
-                    params![at, order_id],
-                )
-                .map_err(map_err)?;
+                let fulfilments = item_money(&tx, &order_id)?
+                    .into_iter()
+                    .map(|line| FulfilmentStatus::parse(&line.5).map_err(StoreError::backend))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                complete_if_delivered(&tx, &order_id, &fulfilments, &at)?;
                 let item = tx
-                    .query_row(&format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE id = ?1"), [&item_id], item_from_row)
+                    .query_row(
+                        &format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE id = ?1"),
+                        [&item_id],
+                        item_from_row,
+                    )
                     .map_err(map_err)?
                     .1;
                 tx.commit().map_err(map_err)?;
@@ -739,11 +785,7 @@ impl OrderStore for SqliteStore {
                 if !status.is_refundable() {
                     return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Order)));
                 }
-                tx.execute(
-                    "UPDATE orders SET status = 'refunded', refund_id = ?1, updated_at = ?2, closed_at = ?2 WHERE id = ?3",
-                    params![refund.refund_id, at, order_id],
-                )
-                .map_err(map_err)?;
+                transition(&tx, &REFUND_ORDER, params![refund.refund_id, at, order_id])?;
                 if let Some(intent) = refund.intent_id {
                     finish_intent(&tx, intent, Some(&refund.refund_id), &at)?;
                 }

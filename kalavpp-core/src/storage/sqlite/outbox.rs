@@ -3,8 +3,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::audit::insert_audit;
 use super::{SqliteStore, map_err, parse_ts, parse_uuid, ts};
+use crate::domain::{EmailFilter, OutboxEmail, Timestamp};
 use crate::domain::{EmailId, Page, PageRequest};
-use crate::storage::{ClaimedEmail, EmailFilter, NewAudit, NewEmail, OutboxEmail, OutboxStore, StoreError, StoreResult, Timestamp};
+use crate::storage::{ClaimedEmail, NewAudit, NewEmail, OutboxStore, StoreError, StoreResult};
 
 /// Queues an email inside the caller's transaction.
 pub(crate) fn insert_email(conn: &Connection, email: &NewEmail) -> StoreResult<()> {

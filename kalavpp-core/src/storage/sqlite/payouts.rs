@@ -8,13 +8,14 @@ use super::outbox::insert_email;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::ledger::{self, PayoutPosting};
 use crate::domain::{LedgerEntryId, Money, Page, PageRequest, PayoutId, PayoutStatus, VendorId};
-use crate::storage::{Conflict, HasStatus};
-use crate::storage::{NewPayout, Payout, PayoutAction, PayoutDecision, PayoutFilter, PayoutStore, StoreError, StoreResult};
+use crate::domain::{Payout, PayoutAction, PayoutFilter};
+use crate::storage::{Conflict, HasStatus, payout_guard};
+use crate::storage::{NewPayout, PayoutDecision, PayoutStore, StoreError, StoreResult};
 
 const PAYOUT_COLUMNS: &str = "id, vendor_id, amount_cents, currency, status, rejection_reason, reference,
      requested_at, approved_at, paid_at, rejected_at, updated_at";
 
-fn optional_ts(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<crate::storage::Timestamp>> {
+fn optional_ts(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<crate::domain::Timestamp>> {
     row.get::<_, Option<String>>(index)?.as_deref().map(parse_ts).transpose()
 }
 
@@ -144,18 +145,24 @@ impl PayoutStore for SqliteStore {
                     return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Payout)));
                 }
                 let at = ts(decision.at);
-                let changed = match &decision.action {
+                let action = &decision.action;
+                let (target, guard) = (action.target().as_str(), payout_guard(action));
+                let changed = match action {
                     PayoutAction::Approve => tx.execute(
-                        "UPDATE payouts SET status = 'approved', approved_at = ?1, updated_at = ?1 WHERE id = ?2 AND status = 'requested'",
+                        &format!("UPDATE payouts SET status = '{target}', approved_at = ?1, updated_at = ?1 WHERE id = ?2 AND status IN ({guard})"),
                         params![at, id],
                     ),
                     PayoutAction::Reject { reason } => tx.execute(
-                        "UPDATE payouts SET status = 'rejected', rejection_reason = ?1, rejected_at = ?2, updated_at = ?2
-                         WHERE id = ?3 AND status IN ('requested', 'approved')",
+                        &format!(
+                            "UPDATE payouts SET status = '{target}', rejection_reason = ?1, rejected_at = ?2, updated_at = ?2
+                             WHERE id = ?3 AND status IN ({guard})"
+                        ),
                         params![reason, at, id],
                     ),
                     PayoutAction::MarkPaid { reference } => tx.execute(
-                        "UPDATE payouts SET status = 'paid', reference = ?1, paid_at = ?2, updated_at = ?2 WHERE id = ?3 AND status = 'approved'",
+                        &format!(
+                            "UPDATE payouts SET status = '{target}', reference = ?1, paid_at = ?2, updated_at = ?2 WHERE id = ?3 AND status IN ({guard})"
+                        ),
                         params![reference, at, id],
                     ),
                 }
@@ -163,18 +170,8 @@ impl PayoutStore for SqliteStore {
                 if changed != 1 {
                     return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::Payout)));
                 }
-                match &decision.action {
-                    PayoutAction::Approve => {}
-                    PayoutAction::Reject { .. } => {
-                        for posting in &ledger::payout_release_postings(current.amount) {
-                            insert_payout_entry(&tx, &current, posting, &at)?;
-                        }
-                    }
-                    PayoutAction::MarkPaid { .. } => {
-                        for posting in &ledger::payout_debit_postings(current.amount) {
-                            insert_payout_entry(&tx, &current, posting, &at)?;
-                        }
-                    }
+                for posting in &ledger::payout_decision_postings(action, current.amount) {
+                    insert_payout_entry(&tx, &current, posting, &at)?;
                 }
                 insert_audit(&tx, &decision.audit)?;
                 if let Some(email) = &decision.email {

@@ -3,8 +3,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::audit::insert_audit;
 use super::{SqliteStore, map_err, parse_ts, parse_uuid, ts};
+use crate::domain::Review;
 use crate::domain::{Page, PageRequest, ProductId, ReviewId, UserId, VendorId};
-use crate::storage::{NewAudit, NewReview, Review, ReviewEdit, ReviewStore, StoreError, StoreResult};
+use crate::storage::{NewAudit, NewReview, ReviewEdit, ReviewStore, StoreError, StoreResult};
 
 /// Columns of a review read from `reviews r JOIN users u ON u.id = r.user_id`.
 const REVIEW_COLUMNS: &str =

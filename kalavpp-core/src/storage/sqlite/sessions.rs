@@ -3,10 +3,10 @@ use rusqlite::{OptionalExtension, params};
 
 use super::users::revoke_sessions;
 use super::{SqliteStore, map_err, parse_ts, parse_uuid, ts};
+use crate::domain::Timestamp;
 use crate::domain::{SessionFamilyId, UserId};
 use crate::storage::{
     NewEmail, NewPasswordReset, NewRefreshToken, PasswordResetStore, RefreshOutcome, RotatedToken, SessionOwner, SessionStore, StoreResult,
-    Timestamp,
 };
 
 #[async_trait]

@@ -6,11 +6,11 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, Row, params};
 
 use super::{SqliteStore, bad_value, map_err, parse_uuid, ts};
-use crate::domain::{CategoryId, Money, ProductId, VendorId};
-use crate::storage::{
-    AnalyticsData, CategoryRanking, DaySales, MarketplaceTotals, ProductSales, StatsStore, StatsWindow, StoreResult, Timestamp,
-    VendorRanking, VendorSales,
+use crate::domain::{
+    AnalyticsData, CategoryRanking, DaySales, MarketplaceTotals, ProductSales, StatsWindow, Timestamp, VendorRanking, VendorSales,
 };
+use crate::domain::{CategoryId, Money, ProductId, VendorId};
+use crate::storage::{StatsStore, StoreResult};
 
 /// Orders whose money counts: paid, and not refunded since.
 const COUNTED: &str = "('paid', 'completed')";

@@ -4,9 +4,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::audit::insert_audit;
 use super::{SqliteStore, bad_value, like_pattern, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{Email, Page, PageRequest, Role, User, UserId, UserName, UserStatus};
-use crate::storage::{
-    AdminUserChange, NewUser, PasswordChange, StoreError, StoreResult, Timestamp, UserCredentials, UserFilter, UserStore,
-};
+use crate::domain::{Timestamp, UserFilter};
+use crate::storage::{AdminUserChange, NewUser, PasswordChange, StoreError, StoreResult, UserCredentials, UserStore};
 
 const USER_COLUMNS: &str = "id, email, name, role, status, created_at, updated_at";
 

@@ -5,10 +5,9 @@ use super::audit::insert_audit;
 use super::outbox::insert_email;
 use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
 use crate::domain::{Page, PageRequest, UserId, VendorId, VendorStatus};
+use crate::domain::{Timestamp, Vendor, VendorFilter};
 use crate::storage::{Conflict, HasStatus};
-use crate::storage::{
-    NewVendor, StoreError, StoreResult, Timestamp, Vendor, VendorDecision, VendorFilter, VendorProfileChange, VendorStore,
-};
+use crate::storage::{NewVendor, StoreError, StoreResult, VendorDecision, VendorProfileChange, VendorStore};
 
 const VENDOR_COLUMNS: &str = "v.id, v.user_id, v.slug, v.shop_name, v.bio, v.payout_details, v.status, v.rejection_reason,
      v.commission_bps, v.rating_avg, v.rating_count, v.created_at, v.updated_at, v.approved_at,

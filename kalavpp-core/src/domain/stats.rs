@@ -1,10 +1,9 @@
-//! Records of dashboards and analytics: aggregates computed by the database.
+//! Dashboards and analytics: aggregates computed by the database.
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::Timestamp;
-use crate::domain::{CategoryId, Money, ProductId, VendorId};
+use super::{CategoryId, Money, ProductId, Timestamp, VendorId};
 
 /// Sales figures of one vendor over its paid (and completed) orders; refunded orders are out.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
