@@ -4,7 +4,7 @@
 //! so every request to one of them is authenticated and must come from an admin before any
 //! handler, body or query is looked at: a customer or a vendor gets `403` (and an anonymous
 //! caller `401`) from every admin route, whatever it sends. The handlers take
-//! [`AdminUser`](crate::extract::AdminUser) as well, and the services obtain an
+//! [`AdminUser`] as well, and the services obtain an
 //! [`AdminCap`](kalavpp_core::auth::AdminCap) again (deny by default); this is the outer wall.
 
 use axum::extract::{Request, State};

@@ -84,7 +84,7 @@ impl NewAudit {
 
 /// Proof that the acting user is a vendor with an approved shop, holding that shop.
 ///
-/// Built in one place ([`VendorCap::check`], reached through
+/// Built in one place (`VendorCap::check`, reached through
 /// [`Vendors::require_approved`](crate::services::Vendors::require_approved), which loads the
 /// actor's shop), and taken by every vendor-only operation: vendor-scoped store calls use
 /// [`VendorCap::id`], never an id from the input. The account's current role decides together
