@@ -15,6 +15,22 @@
 //! println!("{} signed up", session.user.email);
 //! # Ok(()) }
 //! ```
+//!
+//! # Cargo features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `sqlite` | yes | the SQLite backend, `storage::sqlite` (rusqlite, bundled) |
+//! | `postgres` | | the PostgreSQL backend, `storage::postgres` (tokio-postgres, deadpool, rustls), with cache sync across instances |
+//! | `stripe` | | `payments::stripe` (async-stripe); the development provider [`payments::dev`] is always there |
+//! | `smtp` | | `mail::SmtpMailer` (lettre); the outbox and [`mail::LogMailer`] are always there |
+//! | `images` | | decoding, re-encoding and thumbnails of product images (image); without it image uploads are refused ([`Error::UnsupportedMedia`], code `image_support_disabled`) |
+//! | `s3` | | `files::s3`, uploads in an S3 bucket (object_store) |
+//!
+//! Settings that need a feature the build lacks fail clearly instead of being ignored:
+//! [`Marketplace::open`] refuses a `postgres://` [`DatabaseUrl`] without `postgres` (it still
+//! parses) and Stripe settings without `stripe`; [`mail::mailer_for`] refuses an SMTP URL without
+//! `smtp`. A SQLite-only build: `default-features = false, features = ["sqlite"]`.
 
 pub mod auth;
 pub mod cache;

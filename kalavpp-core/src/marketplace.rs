@@ -11,8 +11,11 @@ use crate::files::{FileStore, LocalFileStore};
 use crate::payments::PaymentProvider;
 use crate::payments::dev::DevPaymentProvider;
 use crate::services::{Accounts, Administration, Cart, Catalog, Downloads, Jobs, Media, Orders, Payouts, Reviews, Stats, Vendors};
+use crate::storage::Store;
+#[cfg(feature = "postgres")]
+use crate::storage::postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
 use crate::storage::sqlite::SqliteStore;
-use crate::storage::{Store, postgres::PostgresStore};
 
 /// A running marketplace: cheap to clone, safe to share between tasks. Several may live in one
 /// process (nothing is global).
@@ -130,7 +133,10 @@ pub async fn open_files(config: &Config) -> Result<Arc<dyn FileStore>> {
 /// [`Config::production_problems`]).
 fn default_payments(config: &Config) -> Result<Arc<dyn PaymentProvider>> {
     match &config.stripe {
+        #[cfg(feature = "stripe")]
         Some(stripe) => crate::payments::stripe::provider(stripe),
+        #[cfg(not(feature = "stripe"))]
+        Some(_) => Err(Error::Internal(NO_STRIPE.into())),
         None => Ok(Arc::new(DevPaymentProvider::new(&config.backend_url))),
     }
 }
@@ -138,20 +144,36 @@ fn default_payments(config: &Config) -> Result<Arc<dyn PaymentProvider>> {
 /// Opens the backend named by `config.database_url` and runs its migrations.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     match &config.database_url {
+        #[cfg(feature = "postgres")]
         DatabaseUrl::Postgres(url) => {
             let store = PostgresStore::connect(url.expose(), config.postgres_max_connections)
                 .await
                 .map_err(|e| Error::Internal(crate::error::report(&e)))?;
             Ok(Arc::new(store))
         }
+        #[cfg(not(feature = "postgres"))]
+        DatabaseUrl::Postgres(_) => Err(Error::Internal(NO_POSTGRES.into())),
+        #[cfg(feature = "sqlite")]
         DatabaseUrl::Sqlite(location) => {
             let store = SqliteStore::open(location.clone(), config.sqlite_readers)
                 .await
                 .map_err(|e| Error::Internal(crate::error::report(&e)))?;
             Ok(Arc::new(store))
         }
+        #[cfg(not(feature = "sqlite"))]
+        DatabaseUrl::Sqlite(_) => Err(Error::Internal(NO_SQLITE.into())),
     }
 }
+
+/// Why a `postgres://` URL cannot be opened by a build without the `postgres` feature.
+#[cfg(not(feature = "postgres"))]
+const NO_POSTGRES: &str = "DATABASE_URL: this build has no PostgreSQL support; enable the `postgres` feature of kalavpp-core";
+/// Why a SQLite URL cannot be opened by a build without the `sqlite` feature.
+#[cfg(not(feature = "sqlite"))]
+const NO_SQLITE: &str = "DATABASE_URL: this build has no SQLite support; enable the `sqlite` feature of kalavpp-core";
+/// Why Stripe settings cannot be used by a build without the `stripe` feature.
+#[cfg(not(feature = "stripe"))]
+const NO_STRIPE: &str = "STRIPE_SECRET_KEY: this build has no Stripe support; enable the `stripe` feature of kalavpp-core (or bring a provider with `MarketplaceBuilder::payments`)";
 
 impl Marketplace {
     /// Starts building a marketplace from `config`.
@@ -292,5 +314,44 @@ impl Marketplace {
     /// Succeeds when the database answers.
     pub async fn ready(&self) -> Result<()> {
         self.inner.store.ping().await.map_err(Error::from)
+    }
+}
+
+/// Settings whose support a build leaves out (cargo features) are refused with a clear error.
+#[cfg(all(test, not(all(feature = "postgres", feature = "sqlite", feature = "stripe"))))]
+mod feature_tests {
+    use super::*;
+
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn a_postgres_url_without_the_feature_is_a_clear_error() {
+        let url: DatabaseUrl = "postgres://shop:pw@db.example/kalavpp".parse().expect("parses without the feature");
+        let err = Marketplace::open(Config::for_development(url)).await.expect_err("refused");
+        assert!(err.to_string().contains("enable the `postgres` feature"), "{err}");
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    #[tokio::test]
+    async fn a_sqlite_url_without_the_feature_is_a_clear_error() {
+        let err = Marketplace::open(Config::for_development(DatabaseUrl::memory()))
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("enable the `sqlite` feature"), "{err}");
+    }
+
+    #[cfg(not(feature = "stripe"))]
+    #[test]
+    fn stripe_settings_without_the_feature_are_a_clear_error() {
+        use crate::config::{Secret, StripeConfig};
+        let mut config = Config::for_development(DatabaseUrl::memory());
+        config.stripe = Some(StripeConfig {
+            secret_key: Secret::new("sk_test_abcdefghijklmnopqrstuvwxyz"),
+            webhook_secret: Secret::new("whsec_abcdefghijklmnopqrstuvwxyz"),
+            api_base: None,
+        });
+        let err = default_payments(&config).expect_err("refused");
+        assert!(err.to_string().contains("enable the `stripe` feature"), "{err}");
+        config.stripe = None;
+        assert_eq!(default_payments(&config).expect("the development provider").name(), "dev");
     }
 }

@@ -24,6 +24,7 @@ async fn backend_name_sqlite_memory() {
     assert_eq!(sqlite_memory().await.backend_name(), "sqlite");
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test]
 async fn backend_name_postgres() {
     let Some(db) = PostgresSchema::from_env().await else {
@@ -34,6 +35,7 @@ async fn backend_name_postgres() {
     db.drop_schema().await;
 }
 
+#[cfg(feature = "postgres")]
 #[test]
 fn search_path_is_added_to_any_url_form() {
     assert_eq!(
@@ -59,6 +61,7 @@ fn search_path_is_added_to_any_url_form() {
 
 /// `sslmode` decides TLS as libpq does: `require` encrypts (the server's own certificate is not
 /// checked), `disable` does not, `verify-full` refuses a certificate no trusted root vouches for.
+#[cfg(feature = "postgres")]
 #[tokio::test]
 async fn sslmode_decides_tls_postgres() {
     let Some(db) = PostgresSchema::from_env().await else {

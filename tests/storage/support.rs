@@ -3,7 +3,8 @@
 //!
 //! The PostgreSQL helpers ([`PostgresSchema`], [`url_with_search_path`]) are public so that other
 //! suites (e.g. the server's end-to-end tests) can copy the idea: one fresh schema per test,
-//! selected through the connection's `search_path`.
+//! selected through the connection's `search_path`. They, and the `_postgres` runs, exist only
+//! when kalavpp-core's `postgres` feature is on (a SQLite-only build runs the SQLite half).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use kalavpp_core::domain::{
 };
 use kalavpp_core::payments::PaymentEventKind;
 use kalavpp_core::storage::Conflict;
+#[cfg(feature = "postgres")]
 use kalavpp_core::storage::postgres::PostgresStore;
 use kalavpp_core::storage::sqlite::{SqliteLocation, SqliteStore};
 use kalavpp_core::storage::{
@@ -32,6 +34,7 @@ use uuid::Uuid;
 pub type Db = Arc<dyn Store>;
 
 /// The variable naming a PostgreSQL server to run the suite against (`postgres://...`).
+#[cfg(feature = "postgres")]
 pub const POSTGRES_URL_VAR: &str = "KALAVPP_TEST_POSTGRES_URL";
 
 /// Runs each named behaviour (an `async fn(Db)`) as three tests: `<name>_sqlite` on a fresh
@@ -52,6 +55,7 @@ macro_rules! conformance {
                     $behaviour(crate::support::sqlite_memory().await).await;
                 }
 
+                #[cfg(feature = "postgres")]
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn [<$behaviour _postgres>]() {
                     let Some(db) = crate::support::PostgresSchema::from_env().await else {
@@ -79,6 +83,7 @@ macro_rules! conformance_with_sql {
                     $behaviour(db.store.clone(), crate::support::RawSql::Sqlite(db.path.clone())).await;
                 }
 
+                #[cfg(feature = "postgres")]
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn [<$behaviour _postgres>]() {
                     let Some(db) = crate::support::PostgresSchema::from_env().await else {
@@ -129,6 +134,7 @@ pub async fn sqlite_memory() -> Db {
 }
 
 /// A [`PostgresStore`] in its own, freshly created schema `t_<uuid>`.
+#[cfg(feature = "postgres")]
 pub struct PostgresSchema {
     pub store: Db,
     /// The schema name (`t_` + a simple UUID).
@@ -139,6 +145,7 @@ pub struct PostgresSchema {
     connection: tokio::task::JoinHandle<()>,
 }
 
+#[cfg(feature = "postgres")]
 impl PostgresSchema {
     /// A fresh schema on the server named by `KALAVPP_TEST_POSTGRES_URL`; `None` (with a note on
     /// stderr) when the variable is not set.
@@ -198,6 +205,7 @@ pub enum RawSql {
     /// A SQLite database file.
     Sqlite(PathBuf),
     /// A PostgreSQL URL (with the test schema on its search_path).
+    #[cfg(feature = "postgres")]
     Postgres(String),
 }
 
@@ -216,6 +224,7 @@ impl RawSql {
                 .await
                 .expect("raw SQLite statement");
             }
+            #[cfg(feature = "postgres")]
             Self::Postgres(url) => {
                 let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
                     .await
@@ -234,6 +243,7 @@ impl RawSql {
 /// `url` with the connection option `-c search_path=<schema>` added. Handles URLs with or without
 /// a query string (`postgres://...?sslmode=disable` gets `&options=...`) and the key-value form
 /// (`host=... user=...`).
+#[cfg(feature = "postgres")]
 pub fn url_with_search_path(url: &str, schema: &str) -> String {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let separator = if url.contains('?') { '&' } else { '?' };

@@ -7,11 +7,20 @@
 //! re-encoded, which drops every metadata chunk (EXIF with GPS, XMP, comments, trailing data):
 //! images with an alpha channel become PNG, all others JPEG. The EXIF orientation is applied to
 //! the pixels first, and an embedded ICC colour profile is kept so colours stay right.
+//!
+//! The decoding needs the cargo feature `images` (the `image` crate). Without it the types and
+//! limits stay, and every image is refused with [`ImageError::NotSupported`], which the media
+//! service reports as `415 Unsupported Media Type` (code `image_support_disabled`): nothing is
+//! ever stored unchecked.
 
+#[cfg(feature = "images")]
 use std::io::Cursor;
 
+#[cfg(feature = "images")]
 use image::codecs::jpeg::JpegEncoder;
+#[cfg(feature = "images")]
 use image::codecs::png::PngEncoder;
+#[cfg(feature = "images")]
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits};
 
 /// Largest accepted image, in pixels (width × height).
@@ -24,9 +33,11 @@ pub const MAX_EDGE: u32 = 20_000;
 pub const THUMB_EDGE: u32 = 400;
 
 /// Most memory the decoder may allocate for one image.
+#[cfg(feature = "images")]
 const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
 
 /// JPEG quality of re-encoded images and thumbnails.
+#[cfg(feature = "images")]
 const JPEG_QUALITY: u8 = 85;
 
 /// An accepted image, re-encoded, and its thumbnail.
@@ -67,12 +78,16 @@ pub enum ImageError {
     /// The image could not be decoded (truncated, damaged, or declaring zero pixels).
     #[error("image could not be read: {0}")]
     Corrupt(String),
+    /// This build cannot decode images (kalavpp-core without the cargo feature `images`).
+    #[error("this build cannot process images; enable the `images` feature of kalavpp-core")]
+    NotSupported,
 }
 
 /// Checks `bytes` and re-encodes them into a [`ProcessedImage`] (full image and thumbnail).
 ///
 /// CPU-heavy and synchronous, and decoding may use up to a few hundred MiB for the largest images:
 /// run it on the blocking pool ([`process_image_blocking`]) and bound how many run at once.
+#[cfg(feature = "images")]
 pub fn process_image(bytes: &[u8]) -> Result<ProcessedImage, ImageError> {
     let format = guess_format(bytes)?;
 
@@ -121,6 +136,7 @@ pub fn process_image(bytes: &[u8]) -> Result<ProcessedImage, ImageError> {
 
 /// The width and height of an image, read from its header only (nothing is decoded); refuses
 /// unsupported formats and pixel floods like [`process_image`].
+#[cfg(feature = "images")]
 pub fn probe_dimensions(bytes: &[u8]) -> Result<(u32, u32), ImageError> {
     let format = guess_format(bytes)?;
     let mut probe = ImageReader::with_format(Cursor::new(bytes), format);
@@ -134,6 +150,7 @@ pub fn probe_dimensions(bytes: &[u8]) -> Result<(u32, u32), ImageError> {
 ///
 /// `permit` (from the decode gate) is held by the blocking task itself, so a request that is
 /// cancelled mid-decode keeps its place in the gate until the decode really ends.
+#[cfg(feature = "images")]
 pub async fn process_image_blocking(bytes: bytes::Bytes, permit: super::gate::DecodePermit) -> Result<ProcessedImage, ImageError> {
     match tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -150,6 +167,7 @@ pub async fn process_image_blocking(bytes: bytes::Bytes, permit: super::gate::De
     }
 }
 
+#[cfg(feature = "images")]
 fn guess_format(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
     let guessed = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -161,6 +179,7 @@ fn guess_format(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
     }
 }
 
+#[cfg(feature = "images")]
 fn limits() -> Limits {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_EDGE);
@@ -169,12 +188,14 @@ fn limits() -> Limits {
     limits
 }
 
+#[cfg(feature = "images")]
 fn reader(bytes: &[u8], format: ImageFormat) -> ImageReader<Cursor<&[u8]>> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits());
     reader
 }
 
+#[cfg(feature = "images")]
 fn check_dimensions(width: u32, height: u32) -> Result<(), ImageError> {
     if width == 0 || height == 0 {
         return Err(ImageError::Corrupt(format!("image declares {width}×{height} pixels")));
@@ -186,6 +207,7 @@ fn check_dimensions(width: u32, height: u32) -> Result<(), ImageError> {
 }
 
 /// Maps a decoding failure; `dimensions` are the declared ones, when already known.
+#[cfg(feature = "images")]
 fn from_decode_error(error: image::ImageError, dimensions: Option<(u32, u32)>) -> ImageError {
     match error {
         image::ImageError::Limits(_) => match dimensions {
@@ -198,6 +220,7 @@ fn from_decode_error(error: image::ImageError, dimensions: Option<(u32, u32)>) -
 }
 
 /// Encodes `image` as PNG (RGBA8) when `alpha`, else as JPEG (RGB8, quality 85).
+#[cfg(feature = "images")]
 fn encode(image: &DynamicImage, alpha: bool, icc_profile: Option<&[u8]>) -> Result<Vec<u8>, ImageError> {
     let mut out = Vec::new();
     let result = if alpha {
@@ -219,7 +242,39 @@ fn encode(image: &DynamicImage, alpha: bool, icc_profile: Option<&[u8]>) -> Resu
     Ok(out)
 }
 
-#[cfg(test)]
+/// Without the `images` feature: refuses every image (see the module documentation).
+#[cfg(not(feature = "images"))]
+pub fn process_image(_bytes: &[u8]) -> Result<ProcessedImage, ImageError> {
+    Err(ImageError::NotSupported)
+}
+
+/// Without the `images` feature: refuses every image (see the module documentation).
+#[cfg(not(feature = "images"))]
+pub fn probe_dimensions(_bytes: &[u8]) -> Result<(u32, u32), ImageError> {
+    Err(ImageError::NotSupported)
+}
+
+/// Without the `images` feature: refuses every image (see the module documentation).
+#[cfg(not(feature = "images"))]
+pub async fn process_image_blocking(_bytes: bytes::Bytes, _permit: super::gate::DecodePermit) -> Result<ProcessedImage, ImageError> {
+    Err(ImageError::NotSupported)
+}
+
+#[cfg(all(test, not(feature = "images")))]
+mod disabled_tests {
+    use super::*;
+
+    #[test]
+    fn every_image_is_refused_without_the_feature() {
+        // A PNG signature and header: a real image, still refused.
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+        assert_eq!(probe_dimensions(png), Err(ImageError::NotSupported));
+        assert_eq!(process_image(png), Err(ImageError::NotSupported));
+        assert!(ImageError::NotSupported.to_string().contains("`images` feature"));
+    }
+}
+
+#[cfg(all(test, feature = "images"))]
 mod tests {
     use image::codecs::webp::WebPEncoder;
     use image::{Rgb, RgbImage, Rgba, RgbaImage};

@@ -2,10 +2,11 @@
 //! transaction as the change that causes them; an [`OutboxWorker`] claims due messages, hands them
 //! to a [`Mailer`] and records the outcome, retrying with exponential backoff.
 //!
-//! Mailers: [`SmtpMailer`] (lettre over rustls; `SMTP_URL`, or SendGrid's SMTP relay from
-//! `SENDGRID_API_KEY`) and [`LogMailer`] (development default: logs recipient and subject, never the
-//! body). An embedder may bring its own [`Mailer`].
+//! Mailers: `SmtpMailer` (cargo feature `smtp`: lettre over rustls; `SMTP_URL`, or SendGrid's
+//! SMTP relay from `SENDGRID_API_KEY`) and [`LogMailer`] (development default: logs recipient and
+//! subject, never the body). An embedder may bring its own [`Mailer`].
 
+#[cfg(feature = "smtp")]
 mod smtp;
 pub(crate) mod templates;
 mod worker;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 use crate::config::MailConfig;
 use crate::domain::EmailId;
 
+#[cfg(feature = "smtp")]
 pub use smtp::{SmtpMailer, check_email_address, check_smtp_url, sendgrid_smtp_url};
 pub use worker::{DeliveryReport, OutboxPolicy, OutboxWorker};
 
@@ -104,11 +106,34 @@ impl Mailer for LogMailer {
     }
 }
 
-/// The mailer `config` selects: [`SmtpMailer`] when an SMTP URL is set, otherwise [`LogMailer`].
-/// Must be called inside a Tokio runtime (the SMTP connection pool starts a task).
+/// The mailer `config` selects: `SmtpMailer` when an SMTP URL is set, otherwise [`LogMailer`].
+/// Must be called inside a Tokio runtime (the SMTP connection pool starts a task). Without the
+/// `smtp` feature an SMTP URL is refused with [`MailError::Config`].
 pub fn mailer_for(config: &MailConfig) -> Result<Arc<dyn Mailer>, MailError> {
     match &config.smtp_url {
+        #[cfg(feature = "smtp")]
         Some(url) => Ok(Arc::new(SmtpMailer::from_url(url.expose())?)),
+        #[cfg(not(feature = "smtp"))]
+        Some(_) => Err(MailError::Config(
+            "SMTP_URL: this build has no SMTP support; enable the `smtp` feature of kalavpp-core".into(),
+        )),
         None => Ok(Arc::new(LogMailer)),
+    }
+}
+
+#[cfg(all(test, not(feature = "smtp")))]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    #[test]
+    fn an_smtp_url_without_the_feature_is_a_clear_error() {
+        let mut config = MailConfig::default();
+        assert_eq!(mailer_for(&config).expect("log mailer").describe(), "log");
+        config.smtp_url = Some(Secret::new("smtps://user:hunter2@smtp.example.com:465"));
+        let err = mailer_for(&config).err().expect("refused");
+        let shown = err.to_string();
+        assert!(shown.contains("enable the `smtp` feature"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

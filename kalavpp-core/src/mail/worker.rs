@@ -299,7 +299,7 @@ fn truncate(err: &MailError) -> String {
     text
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};

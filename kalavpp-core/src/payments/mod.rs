@@ -1,7 +1,9 @@
-//! Payment providers: Stripe Checkout in production, a local fake in development. Both feed
-//! the same [`PaymentEvent`]s into the order services.
+//! Payment providers: Stripe Checkout in production (`stripe`, cargo feature `stripe`), a local
+//! fake in development ([`dev`], always there). Both feed the same [`PaymentEvent`]s into the
+//! order services.
 
 pub mod dev;
+#[cfg(feature = "stripe")]
 pub mod stripe;
 
 use async_trait::async_trait;

@@ -97,6 +97,11 @@ impl<'a> Media<'a> {
                 format!("the image is {width}×{height} pixels; at most 40 megapixels are accepted"),
             ),
             ImageError::Corrupt(_) => Error::invalid("file", "the image could not be decoded"),
+            // kalavpp-core built without the `images` feature: images are refused, never stored unchecked.
+            ImageError::NotSupported => Error::UnsupportedMedia {
+                code: "image_support_disabled",
+                message: "this server cannot accept images (built without image support)".into(),
+            },
         };
         let (width, height) = probe_dimensions(&bytes).map_err(image_error)?;
         let permit = self.inner.images.enter(width, height).await;

@@ -266,6 +266,10 @@ impl Table {
     }
 
     /// The table called `name`.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        expect(dead_code, reason = "used by the backends")
+    )]
     pub(crate) fn from_name(name: &str) -> Option<Table> {
         Self::ALL.into_iter().find(|table| table.name() == name)
     }

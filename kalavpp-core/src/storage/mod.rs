@@ -9,9 +9,11 @@ mod conflict;
 mod intent_records;
 mod order_records;
 mod payout_records;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 mod records;
 mod review_records;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -93,6 +95,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The SQL list (`'pending_payment', 'payment_failed'`) of the statuses `event` applies in, for
 /// the guard of a backend's conditional update (`... WHERE status IN (<this>)`). The statuses
 /// are the domain's fixed names, never input.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    expect(dead_code, reason = "used by the backends")
+)]
 pub(crate) fn status_guard(event: crate::domain::OrderEvent) -> String {
     quoted(event.allowed_from().iter().map(|status| status.as_str()))
 }
@@ -561,7 +567,26 @@ pub trait Store:
     }
 }
 
-#[cfg(test)]
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` (SQLite) or `ILIKE` (PostgreSQL)
+/// pattern matching anywhere in the text; both backends use it.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    expect(dead_code, reason = "used by the backends")
+)]
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(all(test, feature = "sqlite", feature = "postgres"))]
 mod tests {
     #[test]
     fn both_backends_have_the_same_migration_versions() {

@@ -176,10 +176,7 @@ pub(crate) fn map_err(err: tokio_postgres::Error) -> StoreError {
     StoreError::backend_caused(report(&err), err)
 }
 
-/// Escapes `%`, `_` and `\` for an `ILIKE` pattern.
-pub(crate) fn like_pattern(text: &str) -> String {
-    super::sqlite::like_pattern(text)
-}
+pub(crate) use super::like_pattern;
 
 #[async_trait]
 impl HealthStore for PostgresStore {
@@ -259,6 +256,7 @@ mod conflict_tests {
     }
 
     /// Both backends name the same clash the same way.
+    #[cfg(feature = "sqlite")]
     #[test]
     fn both_backends_agree() {
         let pairs = [

@@ -16,7 +16,7 @@ mod stats;
 mod users;
 mod vendors;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -42,14 +42,7 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// Where a SQLite database lives (parsed from a URL by [`crate::config::DatabaseUrl`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SqliteLocation {
-    /// A private in-memory database (one connection serves reads and writes).
-    Memory,
-    /// A database file.
-    File(PathBuf),
-}
+pub use crate::config::SqliteLocation;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database and runs the embedded migrations.
@@ -287,19 +280,7 @@ pub(crate) fn bad_value(message: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, message.into())
 }
 
-/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
-pub(crate) fn like_pattern(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
+pub(crate) use super::like_pattern;
 
 #[async_trait]
 impl HealthStore for SqliteStore {
