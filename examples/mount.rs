@@ -95,7 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let users = market
         .admin()
-        .list_users(&kalavpp_core::auth::Actor::System, filter, Default::default())
+        .list_users(&kalavpp_core::auth::Actor::System, filter, PageRequest::default())
         .await?;
     println!("host app sees the new account: {}", users.total == 1);
     let home = client.get(format!("{base}/")).send().await?.text().await?;

@@ -57,7 +57,7 @@ impl std::fmt::Debug for CatalogCache {
 
 impl Default for CatalogCache {
     fn default() -> Self {
-        Self::new(Duration::from_secs(300), DEFAULT_CATALOG_CACHE_BYTES)
+        Self::new(Duration::from_mins(5), DEFAULT_CATALOG_CACHE_BYTES)
     }
 }
 

@@ -393,10 +393,10 @@ pub struct S3Config {
 }
 
 /// Default of [`Config::admin_idle_timeout`]: 30 minutes.
-pub const DEFAULT_ADMIN_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub const DEFAULT_ADMIN_IDLE_TIMEOUT: Duration = Duration::from_mins(30);
 
 /// Default of [`Config::admin_session_max`]: 8 hours.
-pub const DEFAULT_ADMIN_SESSION_MAX: Duration = Duration::from_secs(8 * 3600);
+pub const DEFAULT_ADMIN_SESSION_MAX: Duration = Duration::from_hours(8);
 
 /// Email delivery settings. Messages are always written to the outbox first; a worker delivers them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -425,7 +425,7 @@ impl Default for MailConfig {
             smtp_url: None,
             from_address: DEFAULT_EMAIL_FROM.into(),
             from_name: "KALAVPP".into(),
-            poll_interval: Duration::from_millis(1000),
+            poll_interval: Duration::from_secs(1),
             max_attempts: 8,
             retry_base: Duration::from_secs(30),
         }
@@ -461,8 +461,8 @@ impl Config {
             tokens: TokenConfig {
                 access_secret: Secret::new(crate::auth::random_token(32)),
                 refresh_secret: Secret::new(crate::auth::random_token(32)),
-                access_ttl: Duration::from_secs(15 * 60),
-                refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+                access_ttl: Duration::from_mins(15),
+                refresh_ttl: Duration::from_hours(7 * 24),
                 issuer: "kalavpp".into(),
                 audience: "kalavpp-api".into(),
             },
@@ -475,13 +475,13 @@ impl Config {
             backend_url: "http://127.0.0.1:5000".into(),
             commission_bps: 1000,
             stripe: None,
-            checkout_ttl: Duration::from_secs(3600),
+            checkout_ttl: Duration::from_hours(1),
             max_unpaid_orders: 5,
-            payment_lease: Duration::from_secs(120),
-            refund_window: Duration::from_secs(14 * 24 * 3600),
+            payment_lease: Duration::from_mins(2),
+            refund_window: Duration::from_hours(14 * 24),
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             payment_retry_base: Duration::from_secs(30),
-            download_ttl: Duration::from_secs(24 * 3600),
+            download_ttl: Duration::from_hours(24),
             download_limit: 5,
             mail: MailConfig::default(),
             admin_idle_timeout: DEFAULT_ADMIN_IDLE_TIMEOUT,

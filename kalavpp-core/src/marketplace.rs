@@ -72,18 +72,21 @@ impl std::fmt::Debug for dyn Store {
 
 impl MarketplaceBuilder {
     /// Uses `store` instead of opening `config.database_url`.
+    #[must_use]
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
         self
     }
 
     /// Uses `files` for images and digital assets instead of a directory under `data_dir`.
+    #[must_use]
     pub fn files(mut self, files: Arc<dyn FileStore>) -> Self {
         self.files = Some(files);
         self
     }
 
     /// Uses `payments` instead of the provider the configuration selects.
+    #[must_use]
     pub fn payments(mut self, payments: Arc<dyn PaymentProvider>) -> Self {
         self.payments = Some(payments);
         self
@@ -194,7 +197,7 @@ impl Marketplace {
     fn assemble(config: Config, store: Arc<dyn Store>, files: Arc<dyn FileStore>, payments: Arc<dyn PaymentProvider>) -> Self {
         let hasher = PasswordHasher::new(config.hash_cost);
         let tokens = TokenIssuer::new(config.tokens.clone());
-        let cache = Arc::new(CatalogCache::new(std::time::Duration::from_secs(300), config.cache_max_bytes / 2));
+        let cache = Arc::new(CatalogCache::new(std::time::Duration::from_mins(5), config.cache_max_bytes / 2));
         let background = match (store.change_feed(), tokio::runtime::Handle::try_current()) {
             (Some(feed), Ok(runtime)) => crate::cache_sync::start(&runtime, feed, cache.clone()),
             _ => Vec::new(),

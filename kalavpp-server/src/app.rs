@@ -206,7 +206,7 @@ impl Mountable {
         }));
         let (limits, market) = (self.limits.clone(), self.market.clone());
         tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut tick = tokio::time::interval(Duration::from_mins(1));
             loop {
                 tick.tick().await;
                 limits.iter().for_each(IpRateLimit::forget_idle);
@@ -364,7 +364,7 @@ fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit)
             HeaderName::from_static("x-request-id"),
         ])
         .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
-        .max_age(Duration::from_secs(3600));
+        .max_age(Duration::from_hours(1));
     let request_id = HeaderName::from_static("x-request-id");
     let storefront = settings.storefront;
     api::router(state, general, credentials)

@@ -23,7 +23,7 @@ const PREFIX: &str = "kalavpp-";
 
 /// Runs the schedule until the task is aborted. `instance` names this process in the lease.
 pub async fn run(settings: std::sync::Arc<Settings>, market: Marketplace, schedule: BackupSchedule, instance: String) {
-    let check = schedule.interval.min(Duration::from_secs(60));
+    let check = schedule.interval.min(Duration::from_mins(1));
     let mut tick = tokio::time::interval(check);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -119,6 +119,9 @@ pub(crate) async fn register(market: &Marketplace, email: &str, name: &str) -> R
 
 /// A deterministic picture for `title`: a sky, a sun and three rolling hills in a palette chosen
 /// by the title, as a PNG of 600 × 750 pixels.
+///
+/// # Panics
+/// Never: encoding a PNG in memory cannot fail.
 pub fn artwork(title: &str) -> Bytes {
     let seed = title
         .bytes()
@@ -183,7 +186,7 @@ pub async fn seed(market: &Marketplace, max_asset: u64) -> Result<usize, Error> 
         // The role changed: sign in again for a vendor actor.
         let session = market.accounts().login(email, DEMO_PASSWORD).await?;
         let artist = market.accounts().authenticate(&session.tokens.access_token).await?;
-        for (title, kind, price, category, tags) in items.iter() {
+        for (title, kind, price, category, tags) in *items {
             let draft = ProductDraft {
                 title: (*title).into(),
                 description: format!("{title} by {name}. {bio}"),

@@ -13,7 +13,7 @@ use kalavpp_core::auth::Actor;
 use kalavpp_core::domain::UserFilter;
 use kalavpp_core::domain::{PageRequest, ProductKind};
 use kalavpp_core::payments::{PaymentEvent, PaymentEventKind};
-use kalavpp_core::services::{ProductDraft, ReviewDraft, VendorApplication};
+use kalavpp_core::services::{BrowseFilters, ProductDraft, ReviewDraft, VendorApplication};
 use kalavpp_core::{Error, Marketplace};
 
 use crate::demo::{DEMO_CUSTOMER, DEMO_PASSWORD, artwork, register, seed};
@@ -282,7 +282,7 @@ async fn sign_in(market: &Marketplace, email: &str) -> Result<Actor, Error> {
 async fn sell(market: &Marketplace) -> Result<(), Error> {
     let listed = market
         .catalog()
-        .browse(Default::default(), PageRequest::new(1, 100))
+        .browse(BrowseFilters::default(), PageRequest::new(1, 100))
         .await?
         .items
         .clone();
@@ -309,9 +309,8 @@ async fn sell(market: &Marketplace) -> Result<(), Error> {
                 // A sold-out work is skipped.
                 let _ = market.cart().add(&buyer, &product.id.to_string(), 1).await;
             }
-            let outcome = match market.orders().checkout(&buyer, Some(address.clone())).await {
-                Ok(outcome) => outcome,
-                Err(_) => continue,
+            let Ok(outcome) = market.orders().checkout(&buyer, Some(address.clone())).await else {
+                continue;
             };
             let order = outcome.order;
             market

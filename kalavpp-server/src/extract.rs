@@ -31,11 +31,10 @@ where
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .map(|v| {
+            .is_some_and(|v| {
                 let v = v.trim().to_ascii_lowercase();
                 v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-            })
-            .unwrap_or(false);
+            });
         if !is_json {
             return Err(ApiError::bad_request(
                 "unsupported_content_type",
@@ -297,8 +296,7 @@ pub fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
         }
         fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
             // Beyond ±2^63 a float is no longer an i64; the fraction test refuses 5.5, NaN and infinities.
-            if v.fract() == 0.0 && v >= -9.223_372_036_854_776e18 && v < 9.223_372_036_854_776e18 {
-                #[allow(clippy::cast_possible_truncation)]
+            if v.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v) {
                 Ok(v as i64)
             } else {
                 Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))

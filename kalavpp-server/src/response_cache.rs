@@ -29,7 +29,7 @@ impl ResponseCache {
             entries: Cache::builder()
                 .max_capacity(max_bytes.max(64 * 1024))
                 .weigher(|key: &(u64, String), body: &Bytes| u32::try_from(key.1.len() + body.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX))
-                .time_to_live(Duration::from_secs(300))
+                .time_to_live(Duration::from_mins(5))
                 .build(),
         }
     }

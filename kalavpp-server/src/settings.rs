@@ -12,6 +12,7 @@ use kalavpp_core::config::{
 
 /// Everything the server needs: the core config plus HTTP concerns.
 #[derive(Debug, Clone)]
+#[expect(clippy::struct_excessive_bools, reason = "independent on/off settings, each from its own variable")]
 pub struct Settings {
     /// Settings of the embedded marketplace.
     pub core: Config,
@@ -167,25 +168,24 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
             DatabaseUrl::memory()
         }),
     };
-    let host = match get("HOST").unwrap_or_else(|| "127.0.0.1".into()).parse::<IpAddr>() {
-        Ok(host) => host,
-        Err(_) => {
-            problems.push("HOST: must be an IP address such as 127.0.0.1 or 0.0.0.0".into());
-            IpAddr::from([127, 0, 0, 1])
-        }
+    let host = if let Ok(host) = get("HOST").unwrap_or_else(|| "127.0.0.1".into()).parse::<IpAddr>() {
+        host
+    } else {
+        problems.push("HOST: must be an IP address such as 127.0.0.1 or 0.0.0.0".into());
+        IpAddr::from([127, 0, 0, 1])
     };
     let port = number(&mut problems, "PORT", get("PORT"), 5000u16);
     let access_ttl = duration(
         &mut problems,
         "JWT_ACCESS_EXPIRATION",
         get("JWT_ACCESS_EXPIRATION"),
-        Duration::from_secs(15 * 60),
+        Duration::from_mins(15),
     );
     let refresh_ttl = duration(
         &mut problems,
         "JWT_REFRESH_EXPIRATION",
         get("JWT_REFRESH_EXPIRATION"),
-        Duration::from_secs(7 * 24 * 3600),
+        Duration::from_hours(7 * 24),
     );
     let window_ms = number(&mut problems, "RATE_LIMIT_WINDOW_MS", get("RATE_LIMIT_WINDOW_MS"), 900_000u64);
     if window_ms == 0 {
@@ -365,7 +365,7 @@ pub fn load(vars: &HashMap<String, String>, generate_secrets: bool) -> Result<Se
         refund_window: Duration::from_secs(refund_window_days.min(365) * 24 * 3600),
         cache_max_bytes: cache_max_bytes.max(1024 * 1024),
         payment_retry_base: Duration::from_millis(payment_retry_ms.clamp(1, 3_600_000)),
-        download_ttl: Duration::from_secs(24 * 3600),
+        download_ttl: Duration::from_hours(24),
         download_limit: 5,
         mail,
         admin_idle_timeout: kalavpp_core::config::DEFAULT_ADMIN_IDLE_TIMEOUT,
@@ -538,8 +538,8 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
-        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_mins(15)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_hours(7 * 24)));
         assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("0"), None);
         assert_eq!(parse_duration("ten"), None);
@@ -561,7 +561,7 @@ mod tests {
         assert_eq!(
             schedule,
             BackupSchedule {
-                interval: Duration::from_secs(6 * 3600),
+                interval: Duration::from_hours(6),
                 keep: DEFAULT_BACKUP_KEEP,
                 dir: PathBuf::from("/srv/kv/backups")
             }
@@ -746,7 +746,7 @@ mod tests {
         let mut with_token = strong.to_vec();
         with_token.push(("METRICS_TOKEN", "metrics-token-0123456789"));
         let settings = dev(&with_token).unwrap();
-        assert_eq!(settings.core.checkout_ttl, Duration::from_secs(31 * 60));
+        assert_eq!(settings.core.checkout_ttl, Duration::from_mins(31));
         assert!(
             settings.notes.iter().any(|n| n.starts_with("CHECKOUT_EXPIRY_MINUTES")),
             "{:?}",
@@ -754,7 +754,7 @@ mod tests {
         );
         // The development provider keeps short reservations as asked.
         let short = dev(&[("CHECKOUT_EXPIRY_MINUTES", "10")]).unwrap();
-        assert_eq!(short.core.checkout_ttl, Duration::from_secs(10 * 60));
+        assert_eq!(short.core.checkout_ttl, Duration::from_mins(10));
         assert!(short.notes.is_empty());
         assert_eq!(short.core.max_unpaid_orders, 5);
         assert_eq!(dev(&[("MAX_UNPAID_ORDERS", "0")]).unwrap().core.max_unpaid_orders, 0);
@@ -800,7 +800,7 @@ mod tests {
         assert!(!format!("{:?}", settings.core).contains("hunter2"));
         match &settings.core.database_url {
             DatabaseUrl::Postgres(url) => assert_eq!(url.expose(), "postgres://shop:hunter2@db.internal:5432/kalavpp"),
-            other => panic!("{other:?}"),
+            other @ DatabaseUrl::Sqlite(_) => panic!("{other:?}"),
         }
     }
 }

@@ -25,6 +25,9 @@ pub enum Served {
 
 /// Serves the file under `key` for `request` from whichever store `files` is; `content_type`
 /// replaces a guessed type when given.
+///
+/// # Panics
+/// Never: the header values it builds are digits.
 pub async fn serve_stored(
     files: &Arc<dyn FileStore>,
     key: &str,

@@ -175,7 +175,7 @@ async fn suspending_an_artists_account_closes_the_shop(app: TestApp) {
     app.get(&format!("/products/{slug}"), None).await.expect(404);
     assert_eq!(app.get("/products?q=heron", None).await.expect(200).body["total"], 0);
     let vendor = app
-        .get(&format!("/admin/vendors?status=suspended"), Some(&admin.access))
+        .get("/admin/vendors?status=suspended", Some(&admin.access))
         .await
         .expect(200)
         .body;

@@ -339,7 +339,7 @@ fn back_up_postgres_with_pg_dump() {
             let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect");
             tokio::spawn(connection);
             client.batch_execute(&sql).await.expect(&sql);
-        })
+        });
     };
     admin_sql(format!("CREATE DATABASE {name}"));
     let url = match base.rsplit_once('/') {

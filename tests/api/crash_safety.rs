@@ -43,6 +43,7 @@ pub(crate) async fn start_with(data: &std::path::Path, client: &reqwest::Client,
         .spawn()
         .expect("start the server");
     let base = format!("http://127.0.0.1:{port}");
+    let mut child = child;
     for _ in 0..200 {
         if client
             .get(format!("{base}/healthz"))
@@ -54,6 +55,8 @@ pub(crate) async fn start_with(data: &std::path::Path, client: &reqwest::Client,
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not come up on {base}");
 }
 
@@ -242,7 +245,7 @@ async fn a_server_killed_between_stripes_refund_and_the_ledger_finishes_the_refu
         ("PAYMENT_LEASE_MS", "1000"),
         ("PAYMENT_RETRY_BASE_MS", "1"),
     ];
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let client = reqwest::Client::builder().timeout(Duration::from_mins(1)).build().unwrap();
     let (mut server, base) = start_with(&data, &client, &env).await;
 
     // A customer buys a digital work and pays (a signed Stripe webhook).

@@ -109,13 +109,14 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> Option<T
     let data_dir = tempfile::tempdir().expect("temp dir");
     let database_url = match backend {
         Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("kalavpp.db").display()),
-        Backend::Postgres => match fresh_postgres_url().await {
-            Some(url) => url,
-            None => {
+        Backend::Postgres => {
+            if let Some(url) = fresh_postgres_url().await {
+                url
+            } else {
                 eprintln!("note: KALAVPP_TEST_POSTGRES_URL is not set; skipping the PostgreSQL run");
                 return None;
             }
-        },
+        }
     };
     Some(spawn_app_at(backend, &database_url, data_dir, overrides).await)
 }

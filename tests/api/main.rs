@@ -1,6 +1,11 @@
 //! End-to-end tests: the real server on port 0, driven over HTTP like a client would, on SQLite
 //! always and on PostgreSQL when `KALAVPP_TEST_POSTGRES_URL` is set.
 
+#![expect(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "assertions on file names the server generated itself, in lower case"
+)]
+
 mod helpers;
 
 mod admin_browser;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{SecondsFormat, TimeDelta, Utc};
 use kalavpp_core::auth::Actor;
+use kalavpp_core::services::ProductSearch;
 use serde_json::Value;
 
 use crate::browser_support::{Browser, backend_name, browser_available};
@@ -693,7 +694,7 @@ async fn new_pages_keep_non_admins_out_and_escape_user_text(app: TestApp) {
     assert!(matches!(
         app.market
             .admin()
-            .list_products(&dan, Default::default(), kalavpp_core::domain::PageRequest::new(1, 20))
+            .list_products(&dan, ProductSearch::default(), kalavpp_core::domain::PageRequest::new(1, 20))
             .await,
         Err(kalavpp_core::Error::Forbidden { .. })
     ));

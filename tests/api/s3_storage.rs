@@ -64,7 +64,7 @@ async fn start_moto() -> Option<Moto> {
     let started = Instant::now();
     let client = reqwest::Client::new();
     while client.get(&moto.endpoint).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(60), "moto_server did not start");
+        assert!(started.elapsed() < Duration::from_mins(1), "moto_server did not start");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Some(moto)

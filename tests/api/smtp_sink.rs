@@ -276,8 +276,7 @@ impl Captured {
         }
         let boundary = top
             .split(';')
-            .filter_map(|p| p.trim().strip_prefix("boundary="))
-            .next()
+            .find_map(|p| p.trim().strip_prefix("boundary="))
             .map(|b| b.trim_matches('"').to_owned())?;
         body.split(&format!("--{boundary}"))
             .skip(1)

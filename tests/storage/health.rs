@@ -76,7 +76,7 @@ async fn sslmode_decides_tls_postgres() {
         let url = format!("{}&sslmode={mode}&application_name={application}", db.url);
         let connected = kalavpp_core::storage::postgres::PostgresStore::connect(&url, 2).await;
         if mode == "require" && server_ssl != "on" {
-            let err = connected.err().expect("require against a server without TLS fails");
+            let err = connected.expect_err("require against a server without TLS fails");
             assert!(err.to_string().to_lowercase().contains("tls"), "{err}");
             continue;
         }
@@ -95,8 +95,7 @@ async fn sslmode_decides_tls_postgres() {
     if server_ssl == "on" {
         let refused = kalavpp_core::storage::postgres::PostgresStore::connect(&format!("{}&sslmode=verify-full", db.url), 2)
             .await
-            .err()
-            .expect("a self-signed server certificate is refused under verify-full");
+            .expect_err("a self-signed server certificate is refused under verify-full");
         assert!(refused.to_string().to_lowercase().contains("certificate"), "{refused}");
     }
     db.drop_schema().await;

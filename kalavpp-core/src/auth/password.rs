@@ -37,9 +37,8 @@ impl HashingThreads {
                 let mut memory: Vec<Block> = Vec::new();
                 loop {
                     // The lock is held only while taking the next job, not while running it.
-                    let job = match receiver.lock().map(|queue| queue.recv()) {
-                        Ok(Ok(job)) => job,
-                        _ => return,
+                    let Ok(Ok(job)) = receiver.lock().map(|queue| queue.recv()) else {
+                        return;
                     };
                     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory))).is_err() {
                         tracing::error!("a password hash panicked");

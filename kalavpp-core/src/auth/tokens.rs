@@ -125,6 +125,9 @@ impl TokenIssuer {
     }
 
     /// The keyed hash under which a refresh token is stored (HMAC-SHA256 with `JWT_REFRESH_SECRET`).
+    ///
+    /// # Panics
+    /// Never: HMAC accepts keys of any length.
     pub fn refresh_token_hash(&self, token: &str) -> String {
         use hmac::Mac;
         let mut mac =

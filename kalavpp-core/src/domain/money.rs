@@ -21,6 +21,7 @@ impl Money {
 
     /// `basis_points` of this amount (1 bp = 0.01 %), rounded half up to the cent, so that the
     /// share and the remainder always add back up to the whole.
+    #[must_use]
     pub fn share_bps(self, basis_points: u32) -> Money {
         let product = i128::from(self.0) * i128::from(basis_points);
         let rounded = (product + 5_000).div_euclid(10_000);

@@ -43,6 +43,9 @@ impl ImageGate {
     }
 
     /// Waits until an image of `width` × `height` may be decoded.
+    ///
+    /// # Panics
+    /// Never: the gate's semaphores are never closed.
     pub async fn enter(&self, width: u32, height: u32) -> DecodePermit {
         let megapixels = (u64::from(width) * u64::from(height)).div_ceil(1_000_000).max(1);
         let wanted = u32::try_from(megapixels).unwrap_or(u32::MAX).min(self.megapixels);

@@ -354,6 +354,10 @@ mod tests {
     }
 
     /// A PNG chunk with its length and CRC.
+    #[expect(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "reads like the literal chunk names it is called with"
+    )]
     fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());

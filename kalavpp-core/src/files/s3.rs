@@ -57,7 +57,7 @@ impl S3FileStore {
             .with_client_options(
                 ClientOptions::new()
                     .with_connect_timeout(Duration::from_secs(10))
-                    .with_timeout(Duration::from_secs(3600)),
+                    .with_timeout(Duration::from_hours(1)),
             );
         if let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
             builder = builder.with_access_key_id(id).with_secret_access_key(secret.expose());

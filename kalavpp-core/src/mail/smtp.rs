@@ -43,7 +43,7 @@ impl SmtpMailer {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| MailError::Config(e.to_string()))?
             .timeout(Some(COMMAND_TIMEOUT))
-            .pool_config(PoolConfig::new().max_size(4).idle_timeout(Duration::from_secs(60)))
+            .pool_config(PoolConfig::new().max_size(4).idle_timeout(Duration::from_mins(1)))
             .build();
         Ok(Self {
             transport,
@@ -116,12 +116,13 @@ pub fn sendgrid_smtp_url(api_key: &str) -> String {
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (for URL user info).
 fn percent_encode(text: &str) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out

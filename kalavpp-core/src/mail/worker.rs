@@ -50,8 +50,8 @@ impl OutboxPolicy {
             batch_size: 10,
             max_attempts: config.max_attempts.max(1),
             retry_base: config.retry_base,
-            retry_cap: Duration::from_secs(3600).max(config.retry_base),
-            lease: Duration::from_secs(600),
+            retry_cap: Duration::from_hours(1).max(config.retry_base),
+            lease: Duration::from_mins(10),
         }
     }
 
@@ -346,8 +346,8 @@ mod tests {
             batch_size: 2,
             max_attempts,
             retry_base,
-            retry_cap: Duration::from_secs(3600),
-            lease: Duration::from_secs(60),
+            retry_cap: Duration::from_hours(1),
+            lease: Duration::from_mins(1),
         }
     }
 
@@ -383,10 +383,10 @@ mod tests {
     fn delays_double_up_to_the_cap() {
         let policy = policy(8, Duration::from_secs(30));
         assert_eq!(policy.retry_delay(1), Duration::from_secs(30));
-        assert_eq!(policy.retry_delay(2), Duration::from_secs(60));
-        assert_eq!(policy.retry_delay(4), Duration::from_secs(240));
-        assert_eq!(policy.retry_delay(8), Duration::from_secs(3600), "30 s × 128 is capped at an hour");
-        assert_eq!(policy.retry_delay(500), Duration::from_secs(3600));
+        assert_eq!(policy.retry_delay(2), Duration::from_mins(1));
+        assert_eq!(policy.retry_delay(4), Duration::from_mins(4));
+        assert_eq!(policy.retry_delay(8), Duration::from_hours(1), "30 s × 128 is capped at an hour");
+        assert_eq!(policy.retry_delay(500), Duration::from_hours(1));
         let defaults = OutboxPolicy::default();
         assert_eq!(
             (defaults.max_attempts, defaults.retry_base, defaults.poll_interval),
@@ -429,7 +429,7 @@ mod tests {
             ..FakeMailer::default()
         });
         // A long base delay: after one failure nothing is due.
-        let (store, worker) = setup(mailer.clone(), policy(3, Duration::from_secs(3600))).await;
+        let (store, worker) = setup(mailer.clone(), policy(3, Duration::from_hours(1))).await;
         let id = queue(&store, "a@example.com").await;
         assert_eq!(worker.run_once().await.unwrap().retried, 1);
         let row = email(&store, id).await;

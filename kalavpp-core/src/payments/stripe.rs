@@ -67,7 +67,7 @@ impl fmt::Debug for StripePaymentProvider {
             .field("api_base", &self.api_base.as_deref().unwrap_or("https://api.stripe.com/"))
             .field("secret_key", &"[redacted]")
             .field("webhook_secret", &"[redacted]")
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -205,6 +205,7 @@ fn parse_cents_filter(text: &str) -> std::result::Result<i64, String> {
     }
 }
 
+#[expect(clippy::ref_option, reason = "called on the drafts' optional fields in place")]
 fn non_blank(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
@@ -393,8 +394,7 @@ impl<'a> Catalog<'a> {
         let price = violations.check("price_cents", parse_price(draft.price_cents));
         let tags = violations.check("tags", parse_tags(&draft.tags));
         let status = match draft.status.as_deref() {
-            None => Some(ProductStatus::Draft),
-            Some("draft") => Some(ProductStatus::Draft),
+            None | Some("draft") => Some(ProductStatus::Draft),
             Some("published") => Some(ProductStatus::Published),
             Some(_) => {
                 violations.add("status", "must be draft or published");
@@ -672,7 +672,7 @@ impl<'a> Catalog<'a> {
             return Ok(hit);
         }
         cache.record(false, "list");
-        let listed = match self.from_match_set(&query, page).await? {
+        let listed = match self.answer_from_match_set(&query, page).await? {
             Some(page) => page,
             None => self.inner.store.list_products(&query, page).await?,
         };
@@ -684,7 +684,7 @@ impl<'a> Catalog<'a> {
     /// A search page from the cached match set of its terms (read on the second search for them in
     /// a catalog generation, then reused), or `None` for a first search, when the terms match too
     /// many products to hold a set, or when the set could not be read.
-    async fn from_match_set(&self, query: &ProductQuery, page: PageRequest) -> Result<Option<Page<Product>>> {
+    async fn answer_from_match_set(&self, query: &ProductQuery, page: PageRequest) -> Result<Option<Page<Product>>> {
         if query.terms.is_empty() {
             return Ok(None);
         }

@@ -32,7 +32,7 @@ enum Carried {
 /// Backoff of a failed payment action: `base` doubled per attempt, at most one hour.
 fn retry_delay(base: std::time::Duration, attempts: i32) -> TimeDelta {
     let factor = 2u32.saturating_pow(u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0));
-    let delay = base.saturating_mul(factor).min(std::time::Duration::from_secs(3600));
+    let delay = base.saturating_mul(factor).min(std::time::Duration::from_hours(1));
     TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1))
 }
 

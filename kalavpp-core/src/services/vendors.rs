@@ -360,7 +360,11 @@ impl<'a> Vendors<'a> {
         Ok(self.inner.store.user_by_id(user_id).await?.map(|u| u.email))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one admin decision: the status change and everything written with it"
+    )]
+    #[expect(clippy::option_option, reason = "commission: None keeps it, Some(None) resets it to the default")]
     async fn decide(
         &self,
         admin: &AdminCap,

@@ -159,7 +159,10 @@ pub async fn vendors(State(state): State<AppState>, admin: PanelAdmin, RawQuery(
         .vendors()
         .list_all(&admin.actor, VendorFilter { status }, page_request(&query)?)
         .await?;
-    let status = status.map(|s| s.as_str()).unwrap_or_default().to_owned();
+    let status = status
+        .map(kalavpp_core::domain::VendorStatus::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let pager = Pager::new("/admin/vendors", &[("status", &status)], &page);
     let default_bps = i64::from(state.market.config().commission_bps);
     let rows = page
@@ -225,7 +228,10 @@ pub async fn payouts(State(state): State<AppState>, admin: PanelAdmin, RawQuery(
         .payouts()
         .list(&admin.actor, status, vendor, page_request(&query)?)
         .await?;
-    let status = status.map(|s| s.as_str()).unwrap_or_default().to_owned();
+    let status = status
+        .map(kalavpp_core::domain::PayoutStatus::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let vendor = vendor.map(|v| v.to_string()).unwrap_or_default();
     let pager = Pager::new("/admin/payouts", &[("status", &status), ("vendor", &vendor)], &page);
     // The shops on this page (at most one page of them), with their payout details.
@@ -309,8 +315,8 @@ pub async fn users(State(state): State<AppState>, admin: PanelAdmin, RawQuery(ra
         .await?;
     let (q, role, status) = (
         q.unwrap_or_default(),
-        role.map(|r| r.as_str()).unwrap_or_default().to_owned(),
-        status.map(|s| s.as_str()).unwrap_or_default().to_owned(),
+        role.map(kalavpp_core::domain::Role::as_str).unwrap_or_default().to_owned(),
+        status.map(kalavpp_core::domain::UserStatus::as_str).unwrap_or_default().to_owned(),
     );
     let pager = Pager::new("/admin/users", &[("q", &q), ("role", &role), ("status", &status)], &page);
     let me = admin.actor.user_id();
@@ -380,7 +386,7 @@ pub async fn orders(State(state): State<AppState>, admin: PanelAdmin, RawQuery(r
         .orders()
         .list_all(&admin.actor, order_filter, page_request(&query)?)
         .await?;
-    let status = status.map(|s| s.as_str()).unwrap_or_default().to_owned();
+    let status = status.map(kalavpp_core::domain::OrderStatus::as_str).unwrap_or_default().to_owned();
     let vendor = vendor.map(|v| v.to_string()).unwrap_or_default();
     let (from, to) = (day(from), day(to));
     let pager = Pager::new(

@@ -333,9 +333,9 @@ mod tests {
 
     #[test]
     fn spans_and_servers() {
-        assert_eq!(span(Duration::from_secs(1800)), "30 min");
-        assert_eq!(span(Duration::from_secs(8 * 3600)), "8 h");
-        assert_eq!(span(Duration::from_secs(7 * 86_400)), "7 days");
+        assert_eq!(span(Duration::from_mins(30)), "30 min");
+        assert_eq!(span(Duration::from_hours(8)), "8 h");
+        assert_eq!(span(Duration::from_hours(7 * 24)), "7 days");
         assert_eq!(span(Duration::from_millis(1500)), "1500 ms");
         assert_eq!(span(Duration::from_secs(45)), "45 s");
         assert_eq!(server_of("smtp://u:p@host:25/x?y"), "smtp://host:25");

@@ -87,7 +87,7 @@ pub struct BrowseQuery {
 
 /// A `multipart/form-data` upload: one file in the field `file` (other fields are not read).
 #[derive(ToSchema)]
-#[allow(dead_code)]
+#[expect(dead_code, reason = "read only by the OpenAPI document (IntoParams), never constructed")]
 pub struct UploadForm {
     /// The file's bytes.
     #[schema(value_type = String, format = Binary)]

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 macro_rules! doc_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
         $(#[$meta])*
+        #[expect(missing_docs, reason = "the variants are the wire names, documented by the enum")]
         #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }

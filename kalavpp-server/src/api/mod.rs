@@ -106,7 +106,7 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         .merge(health::routes())
         .merge(media::routes())
         .split_for_parts();
-    openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    env!("CARGO_PKG_VERSION").clone_into(&mut openapi.info.version);
     let document = Bytes::from(serde_json::to_vec(&openapi::finish(&openapi)).unwrap_or_else(|_| b"{}".to_vec()));
     // Swagger UI from the binary (`vendored`); it reads the document above, the validator badge
     // (which would call swagger.io) is off.

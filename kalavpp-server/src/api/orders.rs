@@ -365,7 +365,7 @@ async fn webhook(
 /// Filters of `GET /vendor/orders` (the document's view of [`OrderListQuery`]: no `vendor`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[expect(dead_code, reason = "read only by the OpenAPI document (IntoParams), never constructed")]
 pub struct VendorOrderListQuery {
     /// Order status.
     #[param(value_type = Option<super::enums::OrderStatus>)]

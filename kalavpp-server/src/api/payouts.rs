@@ -142,7 +142,7 @@ fn payout_id(text: &str) -> Result<PayoutId, Error> {
 /// Filters of `GET /vendor/payouts` (the document's view of [`PayoutListQuery`]: no `vendor`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[expect(dead_code, reason = "read only by the OpenAPI document (IntoParams), never constructed")]
 pub struct VendorPayoutListQuery {
     /// `requested`, `approved`, `paid` or `rejected`.
     #[param(value_type = Option<super::enums::PayoutStatus>)]

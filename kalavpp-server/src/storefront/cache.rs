@@ -24,7 +24,7 @@ impl PageCache {
             entries: Cache::builder()
                 .max_capacity(max_bytes.max(64 * 1024))
                 .weigher(|key: &(u64, String), value: &Bytes| u32::try_from(key.1.len() + value.len() + 64).unwrap_or(u32::MAX))
-                .time_to_live(Duration::from_secs(300))
+                .time_to_live(Duration::from_mins(5))
                 .build(),
         }
     }

@@ -182,7 +182,7 @@ pub async fn home(State(state): State<AppState>, visitor: Visitor) -> ShopResult
         };
         Ok::<_, ShopError>(page)
     };
-    serve(&state, &visitor, generation, key, build).await
+    Box::pin(serve(&state, &visitor, generation, key, build)).await
 }
 
 pub(super) fn paragraphs(text: &str) -> Vec<String> {
@@ -236,5 +236,5 @@ pub async fn artist(State(state): State<AppState>, visitor: Visitor, Path(slug):
         };
         Ok::<_, ShopError>(page)
     };
-    serve(&state, &visitor, generation, key, build).await
+    Box::pin(serve(&state, &visitor, generation, key, build)).await
 }

@@ -16,6 +16,7 @@ use crate::web::{field, money, query_map, when};
 
 #[derive(Template)]
 #[template(path = "storefront/product.html")]
+#[expect(clippy::struct_excessive_bools, reason = "what the template shows or hides")]
 struct ProductPage {
     chrome: Chrome,
     id: String,

@@ -148,12 +148,11 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
         if text.is_empty() {
             return None;
         }
-        match price_cents(text) {
-            Some(cents) => Some(cents.to_string()),
-            None => {
-                errors.push(FieldError::new(name, "Enter an amount like 25 or 25.50."));
-                None
-            }
+        if let Some(cents) = price_cents(text) {
+            Some(cents.to_string())
+        } else {
+            errors.push(FieldError::new(name, "Enter an amount like 25 or 25.50."));
+            None
         }
     };
     let min = price("min_price", &mut form.min_price);
@@ -301,7 +300,7 @@ pub async fn search(State(state): State<AppState>, visitor: Visitor, RawQuery(ra
         };
         Ok::<_, ShopError>(page)
     };
-    serve(&state, &visitor, generation, key, build).await
+    Box::pin(serve(&state, &visitor, generation, key, build)).await
 }
 
 /// How many works `filters` match (one page of one item), and whether counting stopped at the
@@ -310,8 +309,7 @@ async fn facet_count(catalog: kalavpp_core::services::Catalog<'_>, filters: Brow
     catalog
         .browse(filters, PageRequest::new(1, 1))
         .await
-        .map(|p| (p.total, p.total_capped))
-        .unwrap_or((0, false))
+        .map_or((0, false), |p| (p.total, p.total_capped))
 }
 
 /// A count as the page shows it: `12`, `1234`, or `1,000+` when counting stopped at the cap.
@@ -322,7 +320,7 @@ fn count_text(count: i64, capped: bool) -> String {
     let digits = count.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -231,7 +231,7 @@ pub async fn request(State(state): State<AppState>, form: ShopForm) -> ShopResul
         Err(other) => return Err(other.into()),
     };
     let mut page = payouts_page(&state, &form.shopper, &vendor, 1).await?;
-    page.amount = field(&form.fields, "amount").unwrap_or_default().to_owned();
+    field(&form.fields, "amount").unwrap_or_default().clone_into(&mut page.amount);
     page.errors = errors;
     page.message = message;
     render_with(status, &page)

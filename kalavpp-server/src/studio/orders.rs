@@ -96,7 +96,7 @@ pub async fn list(State(state): State<AppState>, shopper: Shopper, RawQuery(raw)
         .orders()
         .for_vendor(&shopper.actor, filter, PageRequest::new(page_number, 20))
         .await?;
-    let current = status.map(|s| s.as_str()).unwrap_or_default();
+    let current = status.map(kalavpp_core::domain::OrderStatus::as_str).unwrap_or_default();
     let pager = Pager::new("/studio/orders", &[("status", current)], &page);
     let orders = page
         .items

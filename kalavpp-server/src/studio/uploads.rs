@@ -41,7 +41,7 @@ const MAX_FIELDS: usize = 8;
 const FIELD_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The next part of the form; `Err(None)` when the client sent nothing for [`FIELD_WAIT`].
-async fn next_field<'a>(multipart: &'a mut Multipart) -> Result<Option<axum::extract::multipart::Field<'a>>, Option<MultipartError>> {
+async fn next_field(multipart: &mut Multipart) -> Result<Option<axum::extract::multipart::Field<'_>>, Option<MultipartError>> {
     match tokio::time::timeout(FIELD_WAIT, multipart.next_field()).await {
         Ok(result) => result.map_err(Some),
         Err(_) => Err(None),

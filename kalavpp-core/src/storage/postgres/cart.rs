@@ -287,10 +287,8 @@ impl PostgresStore {
             return Ok(DownloadUse::Expired);
         }
         match resumed_since {
-            Some(since) if !count => {
-                if !last_counted.is_some_and(|counted| counted >= since) {
-                    return Ok(DownloadUse::Exhausted);
-                }
+            Some(since) if !count && last_counted.is_none_or(|counted| counted < since) => {
+                return Ok(DownloadUse::Exhausted);
             }
             _ if left <= 0 => return Ok(DownloadUse::Exhausted),
             _ => {}

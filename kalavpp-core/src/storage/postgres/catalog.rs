@@ -479,7 +479,7 @@ impl CatalogStore for PostgresStore {
             .map(str::trim)
             .filter(|q| !q.is_empty())
             .map(|q| like_pattern(&q.to_lowercase()));
-        let status = filter.status.map(|s| s.as_str());
+        let status = filter.status.map(crate::domain::ProductStatus::as_str);
         let vendor = filter.vendor_id.map(|v| v.0);
         let condition = "($1::text IS NULL OR lower(p.title) LIKE $1 OR p.slug LIKE $1)
              AND ($2::text IS NULL OR p.status = $2) AND ($3::uuid IS NULL OR p.vendor_id = $3)";

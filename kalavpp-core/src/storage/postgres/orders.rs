@@ -760,8 +760,8 @@ impl OrderStore for PostgresStore {
         if vendor != fulfilment.vendor_id.0 {
             return Err(StoreError::NotFound);
         }
-        let kind = ProductKind::parse(&kind).map_err(StoreError::backend)?;
-        let fulfilment_status = FulfilmentStatus::parse(&fulfilment_status).map_err(StoreError::backend)?;
+        let kind = ProductKind::parse(kind).map_err(StoreError::backend)?;
+        let fulfilment_status = FulfilmentStatus::parse(fulfilment_status).map_err(StoreError::backend)?;
         if !can_ship(status, kind, fulfilment_status) {
             return Err(StoreError::Conflict(Conflict::StaleStatus(HasStatus::OrderItem)));
         }

@@ -29,6 +29,7 @@ fn day_sales(row: &Row) -> StoreResult<DaySales> {
     })
 }
 
+#[expect(clippy::unnecessary_wraps, reason = "the same shape as the other row readers it is collected with")]
 fn product_sales(row: &Row) -> StoreResult<ProductSales> {
     Ok(ProductSales {
         product_id: ProductId(row.get(0)),

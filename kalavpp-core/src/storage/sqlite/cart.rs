@@ -268,6 +268,8 @@ enum Opening {
     Resume(Timestamp),
 }
 
+/// One row of the download-link query: expiry, downloads left, asset key, file name, size, last counted.
+type LinkRow = (String, i32, Option<String>, Option<String>, Option<i64>, Option<String>);
 /// Checks a link and, for [`Opening::Count`], takes one download off it (conditional decrement).
 fn open_download_link(
     conn: &mut rusqlite::Connection,
@@ -276,12 +278,12 @@ fn open_download_link(
     at: Timestamp,
     how: Opening,
 ) -> StoreResult<DownloadUse> {
-    let count = matches!(how, Opening::Count);
     use rusqlite::OptionalExtension;
+    let count = matches!(how, Opening::Count);
     let id = id.to_string();
     // A savepoint: inside the writer's group when counting, its own read transaction otherwise.
     let tx = conn.savepoint().map_err(map_err)?;
-    let link: Option<(String, i32, Option<String>, Option<String>, Option<i64>, Option<String>)> = tx
+    let link: Option<LinkRow> = tx
         .query_row(
             "SELECT l.expires_at, l.downloads_left, a.key, a.filename, a.size_bytes, l.last_counted_at FROM download_links l
              JOIN order_items i ON i.id = l.order_item_id JOIN orders o ON o.id = i.order_id
@@ -301,7 +303,7 @@ fn open_download_link(
     match how {
         Opening::Resume(since) => {
             let counted = last_counted.as_deref().map(parse_ts).transpose().map_err(map_err)?;
-            if !counted.is_some_and(|counted| counted >= since) {
+            if counted.is_none_or(|counted| counted < since) {
                 return Ok(DownloadUse::Exhausted);
             }
         }

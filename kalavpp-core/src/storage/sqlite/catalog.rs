@@ -560,7 +560,7 @@ impl CatalogStore for SqliteStore {
             .map(str::trim)
             .filter(|q| !q.is_empty())
             .map(|q| like_pattern(&q.to_lowercase()));
-        let status = filter.status.map(|s| s.as_str());
+        let status = filter.status.map(crate::domain::ProductStatus::as_str);
         let vendor = filter.vendor_id.map(|v| v.to_string());
         self.pool
             .read(move |conn| {

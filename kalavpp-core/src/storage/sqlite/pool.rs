@@ -189,7 +189,7 @@ fn run_group(conn: &mut Connection, first: Box<dyn FnOnce(&mut Connection) -> Ra
         Ok(())
     };
     for answer in answers {
-        answer(outcome.as_ref().map(|_| ()).map_err(String::as_str));
+        answer(outcome.as_ref().copied().map_err(String::as_str));
     }
     left_over
 }
