@@ -40,6 +40,7 @@ pub mod domain;
 pub mod error;
 pub mod files;
 pub mod mail;
+pub mod maintenance;
 pub mod payments;
 pub mod services;
 pub mod storage;

@@ -170,10 +170,10 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
 
 /// Why a `postgres://` URL cannot be opened by a build without the `postgres` feature.
 #[cfg(not(feature = "postgres"))]
-const NO_POSTGRES: &str = "DATABASE_URL: this build has no PostgreSQL support; enable the `postgres` feature of kalavpp-core";
+pub(crate) const NO_POSTGRES: &str = "DATABASE_URL: this build has no PostgreSQL support; enable the `postgres` feature of kalavpp-core";
 /// Why a SQLite URL cannot be opened by a build without the `sqlite` feature.
 #[cfg(not(feature = "sqlite"))]
-const NO_SQLITE: &str = "DATABASE_URL: this build has no SQLite support; enable the `sqlite` feature of kalavpp-core";
+pub(crate) const NO_SQLITE: &str = "DATABASE_URL: this build has no SQLite support; enable the `sqlite` feature of kalavpp-core";
 /// Why Stripe settings cannot be used by a build without the `stripe` feature.
 #[cfg(not(feature = "stripe"))]
 const NO_STRIPE: &str = "STRIPE_SECRET_KEY: this build has no Stripe support; enable the `stripe` feature of kalavpp-core (or bring a provider with `MarketplaceBuilder::payments`)";

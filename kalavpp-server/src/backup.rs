@@ -16,10 +16,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use kalavpp_core::config::SqliteLocation;
 use kalavpp_core::config::{DatabaseUrl, FileStorage, PostgresUrl};
 use kalavpp_core::error::report;
-use kalavpp_core::storage::postgres;
-use kalavpp_core::storage::sqlite::{SqliteLocation, backup_file, integrity_check, table_row_counts};
+use kalavpp_core::maintenance::{backup_file, dump_in_snapshot, integrity_check, table_row_counts};
 use serde_json::json;
 
 use crate::settings::Settings;
@@ -63,7 +63,7 @@ pub async fn backup(settings: &Settings, output: &Path) -> Result<Written, Strin
     let (backend, database, rows) = match &settings.core.database_url {
         DatabaseUrl::Postgres(url) => {
             let target = output.join("kalavpp.dump");
-            let (rows, dumped) = postgres::dump_in_snapshot(url.expose(), |snapshot| pg_dump(url, target.clone(), snapshot))
+            let (rows, dumped) = dump_in_snapshot(url.expose(), |snapshot| pg_dump(url, target.clone(), snapshot))
                 .await
                 .map_err(|e| report(&e))?;
             dumped?;

@@ -6,9 +6,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kalavpp_core::auth::Actor;
-use kalavpp_core::config::DatabaseUrl;
-use kalavpp_core::storage::postgres::PostgresStore;
-use kalavpp_core::storage::sqlite::SqliteStore;
 use kalavpp_core::{Error, Marketplace, Mode};
 
 use crate::app::Application;
@@ -225,10 +222,7 @@ async fn migrate(vars: &HashMap<String, String>) -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    let applied = match &settings.core.database_url {
-        DatabaseUrl::Postgres(url) => PostgresStore::migrate_only(url.expose()).await,
-        DatabaseUrl::Sqlite(location) => SqliteStore::migrate_only(location.clone()).await,
-    };
+    let applied = kalavpp_core::maintenance::migrate(&settings.core.database_url).await;
     match applied {
         Ok(versions) if versions.is_empty() => {
             println!("database is up to date");
