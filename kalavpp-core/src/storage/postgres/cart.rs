@@ -286,12 +286,14 @@ impl PostgresStore {
         if expires_at <= at {
             return Ok(DownloadUse::Expired);
         }
-        match resumed_since {
-            Some(since) if !count && last_counted.is_none_or(|counted| counted < since) => {
+        // A resumed download needs a download counted since `since`, whatever is left; any
+        // other opening needs a download left.
+        if let Some(since) = resumed_since.filter(|_| !count) {
+            if last_counted.is_none_or(|counted| counted < since) {
                 return Ok(DownloadUse::Exhausted);
             }
-            _ if left <= 0 => return Ok(DownloadUse::Exhausted),
-            _ => {}
+        } else if left <= 0 {
+            return Ok(DownloadUse::Exhausted);
         }
         // No file to serve: not counted.
         let (Some(key), Some(filename), Some(size_bytes)) = (key, filename, size_bytes) else {
