@@ -41,30 +41,20 @@ pub fn header<'a>(request: &'a Request, name: &str) -> &'a str {
     request.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
+/// A Stripe object from `tests/fixtures/stripe/` (shared with the `kalavpp-core` unit tests).
+macro_rules! fixture {
+    ($name:literal) => {
+        serde_json::from_str::<Value>(include_str!(concat!("../fixtures/stripe/", $name))).expect(concat!("fixture ", $name))
+    };
+}
+
 /// A Checkout Session object as Stripe answers it.
 fn session(id: &str, status: &str, url: Option<&str>) -> Value {
-    json!({
-        "id": id,
-        "object": "checkout.session",
-        "created": 1_700_000_000,
-        "expires_at": 1_700_086_400,
-        "livemode": false,
-        "mode": "payment",
-        "payment_status": "unpaid",
-        "status": status,
-        "url": url,
-        "automatic_tax": { "enabled": false, "liability": null, "status": null },
-        "custom_fields": [],
-        "custom_text": {
-            "after_submit": null,
-            "shipping_address": null,
-            "submit": null,
-            "terms_of_service_acceptance": null
-        },
-        "payment_method_types": ["card"],
-        "phone_number_collection": { "enabled": false },
-        "shipping_options": []
-    })
+    let mut session = fixture!("checkout_session_open.json");
+    session["id"] = json!(id);
+    session["status"] = json!(status);
+    session["url"] = json!(url);
+    session
 }
 
 impl FakeStripe {
@@ -98,16 +88,11 @@ impl FakeStripe {
                 let n = refunds.fetch_add(1, Ordering::SeqCst) + 1;
                 let pairs = form_pairs(&request.body);
                 let amount: i64 = field(&pairs, "amount").and_then(|a| a.parse().ok()).unwrap_or(0);
-                ResponseTemplate::new(200).set_body_json(json!({
-                    "id": format!("re_test_{n:04}"),
-                    "object": "refund",
-                    "amount": amount,
-                    "created": 1_700_000_500,
-                    "currency": "usd",
-                    "payment_intent": field(&pairs, "payment_intent"),
-                    "status": "succeeded",
-                    "metadata": {}
-                }))
+                let mut refund = fixture!("refund_succeeded.json");
+                refund["id"] = json!(format!("re_test_{n:04}"));
+                refund["amount"] = json!(amount);
+                refund["payment_intent"] = json!(field(&pairs, "payment_intent"));
+                ResponseTemplate::new(200).set_body_json(refund)
             })
             .mount(&server)
             .await;
@@ -184,18 +169,12 @@ pub fn now() -> i64 {
 
 /// A Stripe event envelope around `object`.
 pub fn event(id: &str, event_type: &str, object: Value) -> String {
-    json!({
-        "id": id,
-        "object": "event",
-        "api_version": "2025-03-31.basil",
-        "created": now(),
-        "livemode": false,
-        "pending_webhooks": 1,
-        "request": { "id": null, "idempotency_key": null },
-        "type": event_type,
-        "data": { "object": object }
-    })
-    .to_string()
+    let mut event = fixture!("event.json");
+    event["id"] = json!(id);
+    event["created"] = json!(now());
+    event["type"] = json!(event_type);
+    event["data"]["object"] = object;
+    event.to_string()
 }
 
 /// A paid Checkout Session for `order` (as `POST /checkout` returned it) with `amount_total`.
