@@ -51,7 +51,7 @@ pub async fn orders(State(state): State<AppState>, admin: PanelAdmin, RawQuery(r
         .orders()
         .list_all(&admin.actor, order_filter, page_request(&query)?)
         .await?;
-    let status = status.map(|s| s.as_str()).unwrap_or_default().to_owned();
+    let status = status.map(kalavpp_core::domain::OrderStatus::as_str).unwrap_or_default().to_owned();
     let vendor = vendor.map(|v| v.to_string()).unwrap_or_default();
     let (from, to) = (day(from), day(to));
     let pager = Pager::new(

@@ -42,7 +42,10 @@ pub async fn payouts(State(state): State<AppState>, admin: PanelAdmin, RawQuery(
         .payouts()
         .list(&admin.actor, status, vendor, page_request(&query)?)
         .await?;
-    let status = status.map(|s| s.as_str()).unwrap_or_default().to_owned();
+    let status = status
+        .map(kalavpp_core::domain::PayoutStatus::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let vendor = vendor.map(|v| v.to_string()).unwrap_or_default();
     let pager = Pager::new("/admin/payouts", &[("status", &status), ("vendor", &vendor)], &page);
     // The shops on this page (at most one page of them), with their payout details.

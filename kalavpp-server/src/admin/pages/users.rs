@@ -47,8 +47,8 @@ pub async fn users(State(state): State<AppState>, admin: PanelAdmin, RawQuery(ra
         .await?;
     let (q, role, status) = (
         q.unwrap_or_default(),
-        role.map(|r| r.as_str()).unwrap_or_default().to_owned(),
-        status.map(|s| s.as_str()).unwrap_or_default().to_owned(),
+        role.map(kalavpp_core::domain::Role::as_str).unwrap_or_default().to_owned(),
+        status.map(kalavpp_core::domain::UserStatus::as_str).unwrap_or_default().to_owned(),
     );
     let pager = Pager::new("/admin/users", &[("q", &q), ("role", &role), ("status", &status)], &page);
     let me = admin.actor.user_id();

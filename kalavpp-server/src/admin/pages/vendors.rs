@@ -40,7 +40,10 @@ pub async fn vendors(State(state): State<AppState>, admin: PanelAdmin, RawQuery(
         .vendors()
         .list_all(&admin.actor, VendorFilter { status }, page_request(&query)?)
         .await?;
-    let status = status.map(|s| s.as_str()).unwrap_or_default().to_owned();
+    let status = status
+        .map(kalavpp_core::domain::VendorStatus::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let pager = Pager::new("/admin/vendors", &[("status", &status)], &page);
     let default_bps = i64::from(state.market.config().commission_bps);
     let rows = page
