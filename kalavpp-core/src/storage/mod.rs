@@ -92,6 +92,7 @@ impl From<Conflict> for StoreError {
 /// Result alias of store methods.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// The SQL list (`'pending_payment', 'payment_failed'`) of the statuses `event` applies in, for
 /// the guard of a backend's conditional update (`... WHERE status IN (<this>)`). The statuses
 /// are the domain's fixed names, never input.
@@ -103,16 +104,19 @@ pub(crate) fn status_guard(event: crate::domain::OrderEvent) -> String {
     quoted(event.allowed_from().iter().map(|status| status.as_str()))
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// The SQL list of the payout statuses `action` may start from (see [`status_guard`]).
 pub(crate) fn payout_guard(action: &crate::domain::PayoutAction) -> String {
     quoted(action.allowed_from().iter().map(|status| status.as_str()))
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// `'a', 'b'` of fixed names (never input).
 fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names.map(|name| format!("'{name}'")).collect::<Vec<_>>().join(", ")
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// `UPDATE orders SET status = '<target>'` of `event`, for the backends' guarded updates.
 pub(crate) fn set_status(event: crate::domain::OrderEvent) -> String {
     format!("UPDATE orders SET status = '{}'", event.target().as_str())
