@@ -4,11 +4,16 @@
 //!
 //! Run: `cargo bench -p kalavpp-server --bench catalog` (add `-- --quick` for a short run, and
 //! `--search-only` to skip the runs before the search section, `--no-search` to stop before it,
-//! `--process-only` for the release binary's own-process runs alone (cold start, RSS, login flood);
+//! `--process-only` for the release binary's own-process runs alone (cold start, RSS, login flood),
+//! `--router-only` for the request path in process (router called in a loop, no sockets),
+//! `--request-path-only` for the HTTP request-path runs alone (threads are named `server`, `bare`
+//! and `load`, for `perf report --sort comm`);
 //! `KALAVPP_BENCH_DATABASE_URL=postgres://...` to run it on PostgreSQL).
 
 #[path = "support/ceilings.rs"]
 mod ceilings;
+#[path = "support/in_process.rs"]
+mod in_process;
 #[path = "support/process.rs"]
 mod process;
 
@@ -378,12 +383,17 @@ fn main() {
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
-    let mut settings = kalavpp_server::settings::load(&vars, false).expect("settings");
-    settings.core.hash_cost = HashCost::TestsOnly;
+    let load_settings = |vars: &std::collections::HashMap<String, String>| {
+        let mut settings = kalavpp_server::settings::load(vars, false).expect("settings");
+        settings.core.hash_cost = HashCost::TestsOnly;
+        settings
+    };
+    let settings = load_settings(&vars);
 
     // The server gets its own runtime (2 worker threads), like the real binary on this machine.
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("server")
         .enable_all()
         .build()
         .expect("runtime");
@@ -394,6 +404,7 @@ fn main() {
 
     let load_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("load")
         .enable_all()
         .build()
         .expect("runtime");
@@ -409,14 +420,42 @@ fn main() {
     // The bare server gets a runtime of the same shape as the real one.
     let bare_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("bare")
         .enable_all()
         .build()
         .expect("runtime");
     let (bare_port, mirror) = ceilings::start_bare_server(&bare_runtime);
 
     let search_only = std::env::args().any(|a| a == "--search-only");
+    if std::env::args().any(|a| a == "--router-only") {
+        // The general rate limit on, as in production (one client address, never reached).
+        let mut vars = vars.clone();
+        vars.insert("RATE_LIMIT_MAX_REQUESTS".into(), "1000000000".into());
+        let ours = kalavpp_server::Mountable::new(load_settings(&vars), market.clone()).expect("router");
+        let detail = format!("/api/v1/products/{}", slugs[0]);
+        let mut pairs = vec![("GET /healthz".to_owned(), "/healthz".to_owned(), "/ok".to_owned())];
+        for (name, path) in [
+            ("GET /products (cached)", "/api/v1/products?per_page=20".to_owned()),
+            ("GET /products/{slug} (cached)", detail),
+        ] {
+            pairs.push((name.to_owned(), path, "/bytes".to_owned()));
+        }
+        println!("request path in process, each beside the bare router:");
+        for (name, path, bare_path) in pairs {
+            if bare_path == "/bytes" {
+                let (content_type, body) = load_runtime.block_on(ceilings::fetch(port, &path));
+                mirror.set(content_type, body);
+            }
+            in_process::compare(&ours.router(), &ceilings::bare_router(&mirror), &name, &path, &bare_path, quick);
+        }
+        return;
+    }
     if std::env::args().any(|a| a == "--process-only") {
         own_process(&load_runtime, &database_url, dir.path(), duration, &slugs);
+        return;
+    }
+    if std::env::args().any(|a| a == "--request-path-only") {
+        request_path(&load_runtime, port, (bare_port, &mirror), duration, &slugs);
         return;
     }
     if !search_only {

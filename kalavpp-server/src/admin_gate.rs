@@ -1,5 +1,4 @@
-//! The gates of `/api/v1`: the general rate limit on every route, and function-level
-//! authorization of the admin API by structure rather than by path. The admin routes
+//! The admin wall of `/api/v1`: function-level authorization of the admin API by structure rather than by path. The admin routes
 //! (`/api/v1/admin/*`) are merged from their own router ([`admin_only`] as its `route_layer`),
 //! so every request to one of them is authenticated and must come from an admin before any
 //! handler, body or query is looked at: a customer or a vendor gets `403` (and an anonymous
@@ -7,22 +6,10 @@
 //! [`AdminUser`] as well, and the services obtain an
 //! [`AdminCap`](kalavpp_core::auth::AdminCap) again (deny by default); this is the outer wall.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
 use crate::extract::AdminUser;
-use crate::rate_limit::IpRateLimit;
-
-/// The gate of `/api/v1`, in one layer: the general rate limit.
-pub async fn v1_gate(State(limit): State<IpRateLimit>, request: Request, next: Next) -> Response {
-    if let Err(seconds) = limit.check(&request) {
-        return crate::http_error::ApiError::RateLimited(seconds.max(1)).into_response();
-    }
-    next.run(request).await
-}
 
 /// `admin` with every route behind [`AdminUser`]: `401`/`403` problems for non-admins before the
 /// handler runs (the authenticated actor stays in the request, so the handler's extractor does

@@ -6,15 +6,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::from_fn_with_state;
+use axum::http::{HeaderValue, Method, header};
 use kalavpp_core::mail::{Mailer, OutboxWorker, mailer_for};
 use kalavpp_core::{Marketplace, Mode};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::api;
 use crate::http_error::not_found;
@@ -75,7 +72,9 @@ pub struct Application {
 /// Serve the router with `into_make_service_with_connect_info::<SocketAddr>()` (the rate limits
 /// read the client address) and keep [`Mountable::start_jobs`]'s jobs running beside it.
 pub struct Mountable {
-    router: Router,
+    /// The routes, without the layers every request passes ([`Front`]).
+    routes: Router,
+    front: Front,
     limits: [IpRateLimit; 2],
     market: Marketplace,
     mailer: Arc<dyn Mailer>,
@@ -136,8 +135,17 @@ impl Application {
     /// already a graceful stop).
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let jobs = self.parts.start_jobs();
-        let service = self.parts.router.into_make_service_with_connect_info::<SocketAddr>();
-        let outcome = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
+        // The layered routes as they are (no router around them), each request with the
+        // client's address for the rate limits.
+        let service = self.parts.front.wrap(self.parts.routes.clone());
+        let connections = tower::service_fn(move |incoming: axum::serve::IncomingStream<'_, TcpListener>| {
+            let client = axum::extract::ConnectInfo(*incoming.remote_addr());
+            std::future::ready(Ok::<_, std::convert::Infallible>(tower::Layer::layer(
+                &axum::Extension(client),
+                service.clone(),
+            )))
+        });
+        let outcome = axum::serve(self.listener, connections).with_graceful_shutdown(stop).await;
         jobs.stop().await;
         tracing::info!("server stopped");
         outcome
@@ -169,9 +177,11 @@ impl Mountable {
             settings: Arc::new(settings),
         }));
         let settings = state.settings.clone();
-        let router = build_router(state, general.clone(), credentials.clone());
+        let front = Front::new(&settings, general.clone());
+        let routes = routes(state, general.clone(), credentials.clone());
         Ok(Self {
-            router,
+            routes,
+            front,
             limits: [general, credentials],
             market,
             mailer,
@@ -180,9 +190,10 @@ impl Mountable {
         })
     }
 
-    /// The routes (cheap to clone): nest them with `Router::nest` or serve them as they are.
+    /// The routes with every layer (cheap to clone): nest them with `Router::nest` or serve them
+    /// as they are.
     pub fn router(&self) -> Router {
-        self.router.clone()
+        Router::new().fallback_service(self.front.wrap(self.routes.clone()))
     }
 
     /// The marketplace the routes serve.
@@ -293,30 +304,6 @@ impl Drop for BackgroundJobs {
     }
 }
 
-/// Request ids `<process prefix>-<counter>`: unique across instances (a random 48-bit prefix per
-/// router) without the random-number call and UUID formatting of a v4 id per request.
-#[derive(Clone)]
-struct SequentialRequestIds {
-    prefix: Arc<str>,
-    next: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl SequentialRequestIds {
-    fn new() -> Self {
-        Self {
-            prefix: Arc::from(kalavpp_core::auth::random_token(6)),
-            next: Arc::new(std::sync::atomic::AtomicU64::new(1)),
-        }
-    }
-}
-
-impl MakeRequestId for SequentialRequestIds {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix)).ok().map(RequestId::new)
-    }
-}
-
 /// Completes on SIGTERM or Ctrl-C; the handlers are installed when this is called, not when it is
 /// first polled.
 pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
@@ -343,53 +330,113 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
     }
 }
 
-fn build_router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -> Router {
-    let settings = state.settings.clone();
-    let production = settings.core.mode == Mode::Production;
-    let origins: Vec<HeaderValue> = settings.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            HeaderName::from_static("x-request-id"),
-        ])
-        .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
-        .max_age(Duration::from_hours(1));
-    let request_id = HeaderName::from_static("x-request-id");
-    let storefront = settings.storefront;
-    api::router(state, general, credentials)
-        .fallback(move |request: axum::extract::Request| async move {
-            let path = request.uri().path();
-            if storefront && !crate::storefront::outside_storefront(path) {
-                crate::storefront::not_found_page()
-            } else {
-                not_found().await
-            }
-        })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(from_fn_with_state(
-            crate::edge::Edge {
-                storefront,
-                hsts: production,
-            },
-            crate::edge::edge,
-        ))
-        .layer(CompressionLayer::new())
-        .layer(cors)
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
-        .layer(SetRequestIdLayer::new(request_id, SequentialRequestIds::new()))
+/// The layers every request passes, outermost first: the [`Edge`](crate::edge::Edge) (request
+/// id, trace span, timeout, bodies of bare errors, security headers), CORS, compression, the
+/// [`EdgeGate`](crate::edge::EdgeGate) (NUL refusal, the `/api/v1` rate limit) and the JSON
+/// body limit. They wrap the router once, as one service: layered onto the router itself, each
+/// would be cloned into a boxed service and a boxed future on every route of every request.
+#[derive(Clone)]
+struct Front {
+    edge: crate::edge::Edge,
+    cors: CorsLayer,
+    gate: crate::edge::EdgeGate,
+}
+
+impl Front {
+    fn new(settings: &Settings, general: IpRateLimit) -> Self {
+        let origins: Vec<HeaderValue> = settings.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+        // The origin list behind an `Arc` (a predicate) and no `Vary` list (the edge sets
+        // `Vary: origin`): hyper clones the service stack per request, and lists would be copied.
+        let cors = CorsLayer::new()
+            .allow_origin(AllowOrigin::predicate(move |origin, _| origins.contains(origin)))
+            .vary(Vec::<axum::http::HeaderName>::new())
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, crate::edge::REQUEST_ID])
+            .expose_headers([header::RETRY_AFTER, crate::edge::REQUEST_ID])
+            .max_age(Duration::from_hours(1));
+        Self {
+            edge: crate::edge::Edge::new(settings.storefront, settings.core.mode == Mode::Production),
+            cors,
+            gate: crate::edge::EdgeGate { api_limit: general },
+        }
+    }
+
+    /// `routes` inside every layer.
+    fn wrap(
+        &self,
+        routes: Router,
+    ) -> impl tower::Service<
+        axum::extract::Request,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static {
+        tower::ServiceBuilder::new()
+            .layer(self.edge.clone())
+            .layer(self.cors.clone())
+            .layer(CompressionLayer::new().compress_when(WorthCompressing))
+            .layer(crate::guard::Guard(self.gate.clone()))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .service(routes)
+    }
+}
+
+/// The application's routes (API, panel, studio, storefront) with their fallback.
+fn routes(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -> Router {
+    let storefront = state.settings.storefront;
+    api::router(state, general, credentials).fallback(move |request: axum::extract::Request| async move {
+        let path = request.uri().path();
+        if storefront && !crate::storefront::outside_storefront(path) {
+            crate::storefront::not_found_page()
+        } else {
+            not_found().await
+        }
+    })
+}
+
+/// Which responses are compressed: bodies of at least 1 KiB (below that the gzip frame and the
+/// work cost more than they save) that are not already compressed (images, archives, fonts) and
+/// not streams. A unit type: cloned with the service stack on every request at no cost.
+#[derive(Clone, Copy)]
+struct WorthCompressing;
+
+impl tower_http::compression::Predicate for WorthCompressing {
+    fn should_compress<B: axum::body::HttpBody>(&self, response: &axum::http::Response<B>) -> bool {
+        const ALREADY_COMPRESSED: &[&str] = &[
+            "image/",
+            "application/zip",
+            "application/gzip",
+            "font/",
+            "text/event-stream",
+            "application/grpc",
+        ];
+        let big_enough = response
+            .body()
+            .size_hint()
+            .exact()
+            .or_else(|| {
+                response
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+            })
+            .is_none_or(|len| len >= 1024);
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let compressed = ALREADY_COMPRESSED.iter().any(|prefix| content_type.starts_with(prefix)) && !content_type.starts_with("image/svg");
+        big_enough && !compressed
+    }
 }

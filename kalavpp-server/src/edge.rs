@@ -1,15 +1,36 @@
-//! The one middleware at the edge of every request (each `from_fn` layer costs an allocation and
-//! a boxed future per request, so these protections share one): refuses an encoded NUL in the
-//! URI, bounds the request (other than an asset upload) by [`REQUEST_TIMEOUT`] with a `408`, gives
-//! bodiless error responses a body (the storefront's HTML error page on storefront paths when the
-//! storefront is served, problem+json everywhere else), and sets the security headers a response
-//! does not set itself.
+//! The edge of every request: [`Edge`], the outermost layer, and [`EdgeGate`], the check that
+//! runs inside CORS and compression (so its refusals carry CORS headers). Each protection here
+//! used to be a layer of its own (a request-id setter, a trace layer, a request-id propagator,
+//! `from_fn` middlewares with their boxed `Next`, a rate limit on every `/api/v1` route); now they
+//! cost one boxed future per request:
+//! - a request id (`x-request-id`: the client's, or `<process prefix>-<counter>`) on the request
+//!   and on the response;
+//! - a trace span per request (`http` with method, path and request id) around everything
+//!   inside, and a log line for every `5xx` with its latency;
+//! - ([`EdgeGate`]) an encoded NUL in the URI refused before anything reads it, and the general
+//!   rate limit of `/api/v1` (every path under it, known or not, but the Stripe webhook, which
+//!   Stripe retries and which proves itself by its signature), before any routing;
+//! - the request (other than an asset upload) bounded by [`REQUEST_TIMEOUT`], with a `408`;
+//! - bodiless error responses given a body (the storefront's HTML error page on storefront paths
+//!   when the storefront is served, problem+json everywhere else);
+//! - the security headers a response does not set itself.
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use tower::{Layer, Service};
+use tracing::Instrument;
 
+use crate::guard::Check;
+use crate::rate_limit::IpRateLimit;
 use crate::upload_limits::{REQUEST_TIMEOUT, is_asset_upload};
 
 /// The content security policy of every response that brings none of its own.
@@ -18,41 +39,157 @@ const CONTENT_SECURITY_POLICY: HeaderValue = HeaderValue::from_static(
 );
 /// `Strict-Transport-Security` in production.
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSubDomains");
+/// The request id header, read from the client and set on every response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The API prefix the general rate limit applies to.
+const API_V1: &str = "/api/v1/";
+/// The one path under [`API_V1`] the general rate limit leaves alone.
+const STRIPE_WEBHOOK: &str = "/api/v1/payments/webhook";
 
-/// What the edge middleware is configured with.
-#[derive(Debug, Clone, Copy)]
+/// The edge layer (see the module documentation).
+#[derive(Clone)]
 pub struct Edge {
-    /// The storefront is served: its paths get HTML error pages.
-    pub storefront: bool,
-    /// Production: responses carry `Strict-Transport-Security`.
-    pub hsts: bool,
+    shared: Arc<EdgeShared>,
 }
 
-/// The edge middleware (see the module documentation).
-pub async fn edge(State(edge): State<Edge>, request: Request, next: Next) -> Response {
-    let html_errors = edge.storefront && !crate::storefront::outside_storefront(request.uri().path());
-    if let Some(refused) = crate::http_error::nul_refusal(request.uri()) {
-        return secured(refused, edge.hsts);
-    }
-    let response = if is_asset_upload(request.method(), request.uri().path()) {
-        next.run(request).await
-    } else {
-        match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-            Ok(response) => response,
-            Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+struct EdgeShared {
+    /// The storefront is served: its paths get HTML error pages.
+    storefront: bool,
+    /// Production: responses carry `Strict-Transport-Security`.
+    hsts: bool,
+    ids: RequestIds,
+}
+
+impl Edge {
+    /// The edge of a server that serves the storefront (`storefront`) and runs in production
+    /// behind TLS (`hsts`).
+    pub fn new(storefront: bool, hsts: bool) -> Self {
+        Self {
+            shared: Arc::new(EdgeShared {
+                storefront,
+                hsts,
+                ids: RequestIds::new(),
+            }),
         }
-    };
-    let response = if html_errors {
+    }
+}
+
+impl<S> Layer<S> for Edge {
+    type Service = EdgeService<S>;
+
+    fn layer(&self, inner: S) -> EdgeService<S> {
+        EdgeService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service [`Edge`] wraps around the application.
+#[derive(Clone)]
+pub struct EdgeService<S> {
+    inner: S,
+    shared: Arc<EdgeShared>,
+}
+
+impl<S, B> Service<Request> for EdgeService<S>
+where
+    S: Service<Request, Response = axum::http::Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let (storefront, hsts) = (self.shared.storefront, self.shared.hsts);
+        let id = match request.headers().get(REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let id = self.shared.ids.next();
+                request.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        let span = tracing::info_span!(
+            "http",
+            method = %request.method(),
+            path = %request.uri().path(),
+            request_id = id.to_str().unwrap_or("-")
+        );
+        let html_errors = storefront && !crate::storefront::outside_storefront(request.uri().path());
+        let bounded = !is_asset_upload(request.method(), request.uri().path());
+        let started = Instant::now();
+        // Called here, not in the future below, so the inner stack is never cloned per request.
+        let pending = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        Box::pin(
+            async move {
+                let answered = if bounded {
+                    tokio::time::timeout(REQUEST_TIMEOUT, pending).await
+                } else {
+                    Ok(pending.await)
+                };
+                let response = match answered {
+                    Ok(Ok(response)) => response.map(Body::new),
+                    Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+                };
+                if response.status().is_server_error() {
+                    tracing::error!(
+                        status = response.status().as_u16(),
+                        latency_ms = started.elapsed().as_millis(),
+                        "response failed"
+                    );
+                }
+                Ok(finish(response, html_errors, hsts, id))
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// The [`Guard`](crate::guard::Guard) check inside CORS: NUL refusals and the `/api/v1` rate limit
+/// (see the module documentation).
+#[derive(Clone)]
+pub struct EdgeGate {
+    /// The general limit of `/api/v1`.
+    pub api_limit: IpRateLimit,
+}
+
+impl Check for EdgeGate {
+    fn refuse(&self, request: &Request) -> Option<Response> {
+        if let Some(refused) = crate::http_error::nul_refusal(request.uri()) {
+            return Some(refused);
+        }
+        let path = request.uri().path();
+        if path.starts_with(API_V1) && path != STRIPE_WEBHOOK {
+            return self.api_limit.refuse(request);
+        }
+        None
+    }
+}
+
+/// The response as it leaves: a body for a bodiless error, the request id, the security headers.
+fn finish(response: Response, html_errors: bool, hsts: bool, id: HeaderValue) -> Response {
+    let mut response = if html_errors {
         crate::storefront::html_for_bare(response)
     } else {
         crate::http_error::problem_for_bare(response)
     };
-    secured(response, edge.hsts)
-}
-
-/// Adds each security header `response` does not already carry.
-fn secured(mut response: Response, hsts: bool) -> Response {
-    set_security_headers(response.headers_mut(), hsts);
+    let headers = response.headers_mut();
+    headers.insert(REQUEST_ID, id);
+    // What CORS would add to every response (its allowed origin depends on the request's), set
+    // here as one constant so the CORS layer carries no list it would clone per request.
+    headers.append(header::VARY, HeaderValue::from_static("origin"));
+    set_security_headers(headers, hsts);
     response
 }
 
@@ -68,6 +205,47 @@ fn set_security_headers(headers: &mut HeaderMap, hsts: bool) {
     if hsts {
         headers.entry(header::STRICT_TRANSPORT_SECURITY).or_insert(HSTS);
     }
+}
+
+/// Request ids `<process prefix>-<counter>`: unique across instances (a random 48-bit prefix per
+/// router) without the random-number call and UUID formatting of a v4 id per request.
+struct RequestIds {
+    /// `<prefix>-`, ready to be followed by the counter.
+    prefix: Box<[u8]>,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let mut prefix = kalavpp_core::auth::random_token(6).into_bytes();
+        prefix.push(b'-');
+        Self {
+            prefix: prefix.into_boxed_slice(),
+            next: AtomicU64::new(1),
+        }
+    }
+
+    /// The next id, written into one buffer (no intermediate string).
+    fn next(&self) -> HeaderValue {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut buffer = [0u8; 64];
+        let prefix = self.prefix.len().min(buffer.len() - 16);
+        buffer[..prefix].copy_from_slice(&self.prefix[..prefix]);
+        let digits = hex_digits(n, &mut buffer[prefix..]);
+        // The prefix is URL-safe base64 and `-`, the counter hex: always a valid header value.
+        HeaderValue::from_bytes(&buffer[..prefix + digits]).unwrap_or(HeaderValue::from_static("-"))
+    }
+}
+
+/// Writes `n` in lower-case hex (no leading zeros) at the start of `out`; returns the length.
+fn hex_digits(n: u64, out: &mut [u8]) -> usize {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let len = ((64 - n.leading_zeros()).div_ceil(4)).max(1) as usize;
+    for (i, slot) in out[..len].iter_mut().enumerate() {
+        let shift = 4 * (len - 1 - i);
+        *slot = DIGITS[((n >> shift) & 0xf) as usize];
+    }
+    len
 }
 
 #[cfg(test)]
@@ -86,5 +264,21 @@ mod tests {
         assert!(!headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
         set_security_headers(&mut headers, true);
         assert_eq!(headers[header::STRICT_TRANSPORT_SECURITY], "max-age=63072000; includeSubDomains");
+    }
+
+    #[test]
+    fn request_ids_are_the_prefix_and_a_hex_counter() {
+        let ids = RequestIds::new();
+        let first = ids.next();
+        let second = ids.next();
+        let (prefix, counter) = first.to_str().unwrap().rsplit_once('-').unwrap();
+        assert_eq!(prefix.len(), 8);
+        assert_eq!(counter, "1");
+        assert_eq!(second.to_str().unwrap(), format!("{prefix}-2"));
+        for n in [0u64, 9, 10, 255, 256, 0xdead_beef, u64::MAX] {
+            let mut out = [0u8; 16];
+            let len = hex_digits(n, &mut out);
+            assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), format!("{n:x}"));
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod demo_shop;
 pub mod edge;
 pub mod extract;
+pub mod guard;
 pub mod http_error;
 pub mod metrics;
 pub mod rate_limit;

@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kalavpp_core::Marketplace;
 use kalavpp_core::auth::Actor;
@@ -35,13 +34,15 @@ fn metadata() -> Metadata<'static> {
 /// The request counter and duration histogram of one (method, status) of a route.
 type Series = (axum::http::Method, u16, metrics::Counter, metrics::Histogram);
 
-/// One application's metrics.
+/// One application's metrics (one `Arc`: the request path clones it per request).
 #[derive(Clone)]
-pub struct Metrics {
-    recorder: Arc<PrometheusRecorder>,
+pub struct Metrics(Arc<Recorded>);
+
+struct Recorded {
+    recorder: PrometheusRecorder,
     handle: PrometheusHandle,
     /// Registered series by route: the hot path finds its handles here without allocating.
-    series: Arc<std::sync::RwLock<std::collections::HashMap<String, Vec<Series>>>>,
+    series: std::sync::RwLock<std::collections::HashMap<String, Vec<Series>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -66,23 +67,23 @@ impl Metrics {
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
-        Self {
-            recorder: Arc::new(recorder),
+        Self(Arc::new(Recorded {
+            recorder,
             handle,
-            series: Arc::default(),
-        }
+            series: std::sync::RwLock::default(),
+        }))
     }
 
     /// Folds the recorded duration samples into their histogram buckets. Samples wait in memory
     /// until this runs, so the server runs it every few seconds (and before each scrape).
     pub fn run_upkeep(&self) {
-        self.handle.run_upkeep();
+        self.0.handle.run_upkeep();
     }
 
     /// Counts one request and records its duration.
     pub fn record_request(&self, method: &axum::http::Method, route: &str, status: u16, seconds: f64) {
         let known = {
-            let series = self.series.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let series = self.0.series.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             series
                 .get(route)
                 .and_then(|list| list.iter().find(|(m, s, ..)| m == method && *s == status))
@@ -103,13 +104,13 @@ impl Metrics {
             Label::new("route", route.to_owned()),
             Label::new("status", status.to_string()),
         ];
-        let counter = self.recorder.register_counter(&Key::from_parts(REQUESTS, labels), &meta);
+        let counter = self.0.recorder.register_counter(&Key::from_parts(REQUESTS, labels), &meta);
         let labels = vec![
             Label::new("method", method.as_str().to_owned()),
             Label::new("route", route.to_owned()),
         ];
-        let histogram = self.recorder.register_histogram(&Key::from_parts(DURATION, labels), &meta);
-        let mut series = self.series.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let histogram = self.0.recorder.register_histogram(&Key::from_parts(DURATION, labels), &meta);
+        let mut series = self.0.series.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         series
             .entry(route.to_owned())
             .or_default()
@@ -119,7 +120,10 @@ impl Metrics {
 
     fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)], value: f64) {
         let labels: Vec<Label> = labels.iter().map(|(k, v)| Label::new(*k, (*v).to_owned())).collect();
-        self.recorder.register_gauge(&Key::from_parts(name, labels), &metadata()).set(value);
+        self.0
+            .recorder
+            .register_gauge(&Key::from_parts(name, labels), &metadata())
+            .set(value);
     }
 
     /// Reads the scrape-time gauges from the marketplace, then renders everything.
@@ -189,22 +193,82 @@ impl Metrics {
             }
             Err(err) => tracing::warn!(error = %err, "metrics: reading the marketplace totals failed"),
         }
-        self.handle.run_upkeep();
-        self.handle.render()
+        self.0.handle.run_upkeep();
+        self.0.handle.render()
     }
 }
 
-/// Middleware: counts every request by method, matched route and status, with its duration.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    state
-        .metrics
-        .record_request(&method, route, response.status().as_u16(), started.elapsed().as_secs_f64());
-    response
+/// Layer: counts every request by method, matched route and status, with its duration. Applied
+/// to the router's routes (where the matched route is known), with an unboxed future.
+#[derive(Clone)]
+pub struct Track(pub Metrics);
+
+impl<S> tower::Layer<S> for Track {
+    type Service = Tracked<S>;
+
+    fn layer(&self, inner: S) -> Tracked<S> {
+        Tracked {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+/// The service of [`Track`].
+#[derive(Clone)]
+pub struct Tracked<S> {
+    inner: S,
+    metrics: Metrics,
+}
+
+impl<S> tower::Service<Request> for Tracked<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = TrackedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let method = request.method().clone();
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        TrackedFuture {
+            inner: self.inner.call(request),
+            started: Instant::now(),
+            seen: Some((method, route, self.metrics.clone())),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Tracked`]: records when the response is ready.
+    pub struct TrackedFuture<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        seen: Option<(axum::http::Method, Option<MatchedPath>, Metrics)>,
+    }
+}
+
+impl<F, E> std::future::Future for TrackedFuture<F>
+where
+    F: std::future::Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let outcome = std::task::ready!(this.inner.poll(cx));
+        if let (Ok(response), Some((method, route, metrics))) = (&outcome, this.seen.take()) {
+            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            metrics.record_request(&method, route, response.status().as_u16(), this.started.elapsed().as_secs_f64());
+        }
+        std::task::Poll::Ready(outcome)
+    }
 }
 
 /// `GET /metrics`. With `METRICS_TOKEN` set, only `Authorization: Bearer <token>` may read it.

@@ -6,8 +6,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
+use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -79,13 +78,29 @@ impl IpRateLimit {
     }
 }
 
-/// Middleware applying `limit` to every method but `GET`, `HEAD` and `OPTIONS` (e.g. `PATCH
-/// /auth/me`, which may verify a password, while reading the account stays cheap).
-pub async fn enforce_on_writes(State(limit): State<IpRateLimit>, request: Request, next: Next) -> Response {
-    if request.method().is_safe() {
-        return next.run(request).await;
+/// A [`Guard`](crate::guard::Guard) check: `429` (problem+json with `Retry-After`) for a client
+/// over its limit.
+impl crate::guard::Check for IpRateLimit {
+    fn refuse(&self, request: &Request) -> Option<Response> {
+        self.check(request)
+            .err()
+            .map(|seconds| ApiError::RateLimited(seconds.max(1)).into_response())
     }
-    enforce(State(limit), request, next).await
+}
+
+/// A [`Guard`](crate::guard::Guard) check applying the limit to every method but `GET`, `HEAD` and
+/// `OPTIONS` (e.g. `PATCH /auth/me`, which may verify a password, while reading the account stays
+/// cheap).
+#[derive(Clone)]
+pub struct OnWrites(pub IpRateLimit);
+
+impl crate::guard::Check for OnWrites {
+    fn refuse(&self, request: &Request) -> Option<Response> {
+        if request.method().is_safe() {
+            return None;
+        }
+        self.0.refuse(request)
+    }
 }
 
 /// The rate-limit key of an address: IPv4 (and IPv4-mapped IPv6) as is, other IPv6 addresses
@@ -101,14 +116,6 @@ pub fn client_network(ip: IpAddr) -> IpAddr {
                 IpAddr::V6(bits.into())
             }
         }
-    }
-}
-
-/// Middleware applying `limit`.
-pub async fn enforce(State(limit): State<IpRateLimit>, request: Request, next: Next) -> Response {
-    match limit.check(&request) {
-        Ok(()) => next.run(request).await,
-        Err(seconds) => ApiError::RateLimited(seconds.max(1)).into_response(),
     }
 }
 

@@ -36,13 +36,18 @@ async fn mirrored(State(mirror): State<Mirror>) -> impl axum::response::IntoResp
     ([(header::CONTENT_TYPE, content_type)], body)
 }
 
+/// The bare router: `GET /ok` and `GET /bytes` (what `mirror` holds).
+pub fn bare_router(mirror: &Mirror) -> Router {
+    Router::new()
+        .route("/ok", get(ok))
+        .route("/bytes", get(mirrored))
+        .with_state(mirror.clone())
+}
+
 /// Starts the bare server on `runtime`; returns its port and the mirror it serves.
 pub fn start_bare_server(runtime: &tokio::runtime::Runtime) -> (u16, Mirror) {
     let mirror = Mirror::default();
-    let app = Router::new()
-        .route("/ok", get(ok))
-        .route("/bytes", get(mirrored))
-        .with_state(mirror.clone());
+    let app = bare_router(&mirror);
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind the bare server");

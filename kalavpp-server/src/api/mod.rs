@@ -20,15 +20,15 @@ pub mod vendors;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::header;
-use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::admin_gate::{admin_only, v1_gate};
+use crate::admin_gate::admin_only;
 use crate::app::AppState;
-use crate::rate_limit::{IpRateLimit, enforce, enforce_on_writes};
+use crate::guard::Guard;
+use crate::rate_limit::{IpRateLimit, OnWrites};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -65,7 +65,8 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole HTTP surface: health routes, `/api/v1` with its rate limits, and the OpenAPI document.
+/// The whole HTTP surface: health routes, `/api/v1` with its credential rate limits (the general
+/// one is the [`EdgeGate`](crate::edge::EdgeGate)'s), and the OpenAPI document.
 pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -> Router {
     let max_asset_bytes = state.market.config().max_asset_bytes;
     let panel = crate::admin::routes(credentials.clone());
@@ -76,8 +77,8 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
     } else {
         Router::new().route("/", get(crate::storefront::api_index))
     };
-    let credential_routes = auth::credential_routes().layer(from_fn_with_state(credentials.clone(), enforce));
-    let me_routes = auth::me_routes().layer(from_fn_with_state(credentials, enforce_on_writes));
+    let credential_routes = auth::credential_routes().layer(Guard(credentials.clone()));
+    let me_routes = auth::me_routes().layer(Guard(OnWrites(credentials)));
     // Every `/admin/...` route, and only those, behind the admin gate.
     let admin_routes = OpenApiRouter::new()
         .merge(admin::routes())
@@ -99,7 +100,6 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         .merge(catalog::upload_routes(max_asset_bytes, image_slots))
         .merge(orders::routes())
         .merge(reviews::routes())
-        .layer(from_fn_with_state(general, v1_gate))
         .merge(orders::webhook_routes());
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
@@ -123,6 +123,6 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
                 async move { ([(header::CONTENT_TYPE, "application/json")], document) }
             }),
         )
-        .layer(from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(crate::metrics::Track(state.metrics.clone()))
         .with_state(state)
 }
