@@ -446,7 +446,7 @@ fn main() {
                 let (content_type, body) = load_runtime.block_on(ceilings::fetch(port, &path));
                 mirror.set(content_type, body);
             }
-            in_process::compare(&ours.router(), &ceilings::bare_router(&mirror), &name, &path, &bare_path, quick);
+            in_process::compare(&ours.service(), &ceilings::bare_router(&mirror), &name, &path, &bare_path, quick);
         }
         return;
     }

@@ -137,7 +137,7 @@ impl Application {
         let jobs = self.parts.start_jobs();
         // The layered routes as they are (no router around them), each request with the
         // client's address for the rate limits.
-        let service = self.parts.front.wrap(self.parts.routes.clone());
+        let service = self.parts.service();
         let connections = tower::service_fn(move |incoming: axum::serve::IncomingStream<'_, TcpListener>| {
             let client = axum::extract::ConnectInfo(*incoming.remote_addr());
             std::future::ready(Ok::<_, std::convert::Infallible>(tower::Layer::layer(
@@ -194,6 +194,22 @@ impl Mountable {
     /// as they are.
     pub fn router(&self) -> Router {
         Router::new().fallback_service(self.front.wrap(self.routes.clone()))
+    }
+
+    /// The routes inside every layer as one service, without a router around them: what
+    /// [`Application`] serves (each request needs the client's `ConnectInfo<SocketAddr>`).
+    pub fn service(
+        &self,
+    ) -> impl tower::Service<
+        axum::extract::Request,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static {
+        self.front.wrap(self.routes.clone())
     }
 
     /// The marketplace the routes serve.

@@ -8,8 +8,9 @@
 //! - a trace span per request (`http` with method, path and request id) around everything
 //!   inside, and a log line for every `5xx` with its latency;
 //! - ([`EdgeGate`]) an encoded NUL in the URI refused before anything reads it, and the general
-//!   rate limit of `/api/v1` (every path under it, known or not, but the Stripe webhook, which
-//!   Stripe retries and which proves itself by its signature), before any routing;
+//!   rate limit of `/api/v1` (every path under it, known or not, but the OpenAPI document and the
+//!   Stripe webhook, which Stripe retries and which proves itself by its signature), before any
+//!   routing;
 //! - the request (other than an asset upload) bounded by [`REQUEST_TIMEOUT`], with a `408`;
 //! - bodiless error responses given a body (the storefront's HTML error page on storefront paths
 //!   when the storefront is served, problem+json everywhere else);
@@ -43,8 +44,6 @@ const HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSub
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The API prefix the general rate limit applies to.
 const API_V1: &str = "/api/v1/";
-/// The one path under [`API_V1`] the general rate limit leaves alone.
-const STRIPE_WEBHOOK: &str = "/api/v1/payments/webhook";
 
 /// The edge layer (see the module documentation).
 #[derive(Clone)]
@@ -170,7 +169,7 @@ impl Check for EdgeGate {
             return Some(refused);
         }
         let path = request.uri().path();
-        if path.starts_with(API_V1) && path != STRIPE_WEBHOOK {
+        if path.starts_with(API_V1) && !crate::api::openapi::NOT_RATE_LIMITED.contains(&path) {
             return self.api_limit.refuse(request);
         }
         None

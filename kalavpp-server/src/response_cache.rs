@@ -16,10 +16,11 @@ use crate::http_error::ApiError;
 /// What one entry costs beyond its key and body (moka's bookkeeping, the `Bytes` header).
 const ENTRY_OVERHEAD: usize = 160;
 
-/// Serialized public responses.
+/// Serialized public responses, keyed by `<generation>|<normalised request>` (one string, so a
+/// lookup borrows the key the handler built instead of copying it).
 #[derive(Clone)]
 pub struct ResponseCache {
-    entries: Cache<(u64, String), Bytes>,
+    entries: Cache<String, Bytes>,
 }
 
 impl ResponseCache {
@@ -28,21 +29,22 @@ impl ResponseCache {
         Self {
             entries: Cache::builder()
                 .max_capacity(max_bytes.max(64 * 1024))
-                .weigher(|key: &(u64, String), body: &Bytes| u32::try_from(key.1.len() + body.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX))
+                .weigher(|key: &String, body: &Bytes| u32::try_from(key.len() + body.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX))
                 .time_to_live(Duration::from_mins(5))
                 .build(),
         }
     }
 
-    /// The cached body for `key` at `generation`.
-    pub async fn get(&self, generation: u64, key: &str) -> Option<Bytes> {
-        self.entries.get(&(generation, key.to_owned())).await
+    /// The cached body for `key`, which begins with the catalog generation it was built at
+    /// (`format!("{generation}|...")`), so a catalog write makes every older key unreachable.
+    pub async fn get(&self, key: &str) -> Option<Bytes> {
+        self.entries.get(key).await
     }
 
-    /// Serializes `body`, remembers it under `(generation, key)` and returns it.
-    pub async fn store<T: Serialize>(&self, generation: u64, key: String, body: &T) -> Result<Bytes, ApiError> {
+    /// Serializes `body`, remembers it under `key` (see [`ResponseCache::get`]) and returns it.
+    pub async fn store<T: Serialize>(&self, key: String, body: &T) -> Result<Bytes, ApiError> {
         let bytes = Bytes::from(serde_json::to_vec(body).map_err(|e| kalavpp_core::Error::Internal(e.to_string()))?);
-        self.entries.insert((generation, key), bytes.clone()).await;
+        self.entries.insert(key, bytes.clone()).await;
         Ok(bytes)
     }
 
@@ -84,7 +86,7 @@ mod tests {
         let cache = ResponseCache::new(256 * 1024);
         let body = serde_json::json!({"items": "x".repeat(2_000)});
         for n in 0..5_000 {
-            cache.store(1, format!("list|junk-{n}"), &body).await.unwrap();
+            cache.store(format!("1|list|junk-{n}"), &body).await.unwrap();
         }
         let held = cache.weighted_bytes().await;
         assert!(held <= 256 * 1024, "{held} bytes held");

@@ -1,4 +1,4 @@
-//! The request path without sockets: the server's router and the bare router called in a loop
+//! The request path without sockets: the server's service stack (what `Application` serves) and the bare router called in a loop
 //! on one thread (`tower::ServiceExt::oneshot`), so the figure is what the layers and the handler
 //! cost per request, free of the kernel, hyper and the load generator that the HTTP runs share
 //! the cores with. Run alone with `--router-only` (and under `perf record` for a profile).
@@ -6,7 +6,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::Router;
+use std::convert::Infallible;
+
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
@@ -16,7 +17,10 @@ use tower::ServiceExt;
 const REQUESTS: u32 = 200_000;
 
 /// Nanoseconds per request of `router` answering `GET path` (the body read to its end).
-async fn per_request(router: &Router, path: &str, requests: u32) -> f64 {
+async fn per_request<S>(router: &S, path: &str, requests: u32) -> f64
+where
+    S: tower::Service<Request<Body>, Response = axum::response::Response, Error = Infallible> + Clone,
+{
     let client: SocketAddr = ([127, 0, 0, 1], 40_000).into();
     let once = || async {
         let request = Request::get(path)
@@ -40,7 +44,11 @@ async fn per_request(router: &Router, path: &str, requests: u32) -> f64 {
 
 /// Prints ns per request of `ours` answering `GET path` and of `bare` answering `GET bare_path`,
 /// and their ratio (bare / ours: the share of the bare throughput ours reaches).
-pub fn compare(ours: &Router, bare: &Router, name: &str, path: &str, bare_path: &str, quick: bool) {
+pub fn compare<A, B>(ours: &A, bare: &B, name: &str, path: &str, bare_path: &str, quick: bool)
+where
+    A: tower::Service<Request<Body>, Response = axum::response::Response, Error = Infallible> + Clone,
+    B: tower::Service<Request<Body>, Response = axum::response::Response, Error = Infallible> + Clone,
+{
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let requests = if quick { REQUESTS / 4 } else { REQUESTS };
     let (ours_ns, bare_ns) = runtime.block_on(async {

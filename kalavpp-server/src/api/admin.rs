@@ -126,7 +126,7 @@ fn user_id(text: &str) -> Result<UserId, Error> {
     UserId::parse(text).ok_or_else(|| Error::not_found("user_not_found", "user not found"))
 }
 
-#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(UserListQuery),
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])), params(UserListQuery),
     responses((status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn list_users(
     State(state): State<AppState>,
@@ -143,7 +143,7 @@ async fn list_users(
     Ok(Json(UserPage::from_page(users, UserBody::from)))
 }
 
-#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateUserRequest,
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateUserRequest,
     params(("id" = String, Path, description = "user id")),
     responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -161,7 +161,7 @@ async fn update_user(
     Ok(Json(user.into()))
 }
 
-#[utoipa::path(get, path = "/admin/emails", tag = "admin", security(("bearer" = [])), params(EmailListQuery),
+#[utoipa::path(get, path = "/api/v1/admin/emails", tag = "admin", security(("bearer" = [])), params(EmailListQuery),
     responses((status = 200, body = EmailPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn list_emails(
     State(state): State<AppState>,
@@ -182,7 +182,7 @@ async fn list_emails(
     Ok(Json(EmailPage::from_page(emails, |e| EmailBody::from_outbox(e, redact))))
 }
 
-#[utoipa::path(get, path = "/admin/audit-log", tag = "admin", security(("bearer" = [])), params(AuditListQuery),
+#[utoipa::path(get, path = "/api/v1/admin/audit-log", tag = "admin", security(("bearer" = [])), params(AuditListQuery),
     responses((status = 200, body = AuditPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn list_audit_log(
     State(state): State<AppState>,

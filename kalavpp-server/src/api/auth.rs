@@ -95,7 +95,7 @@ pub struct ResetPasswordRequest {
     pub new_password: String,
 }
 
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = TokenBody), (status = 409, body = Problem, description = "email taken"),
               (status = 422, body = Problem), (status = 429, body = Problem)))]
 async fn register(State(state): State<AppState>, ApiJson(body): ApiJson<RegisterRequest>) -> ApiResult<(StatusCode, Json<TokenBody>)> {
@@ -111,7 +111,7 @@ async fn register(State(state): State<AppState>, ApiJson(body): ApiJson<Register
     Ok((StatusCode::CREATED, Json(session.into())))
 }
 
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenBody), (status = 401, body = Problem, description = "wrong email or password"),
               (status = 403, body = Problem, description = "suspended"), (status = 429, body = Problem)))]
 async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginRequest>) -> ApiResult<Json<TokenBody>> {
@@ -119,21 +119,21 @@ async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginReques
     Ok(Json(session.into()))
 }
 
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenBody), (status = 401, body = Problem, description = "invalid, expired or reused (the session is revoked)")))]
 async fn refresh(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> ApiResult<Json<TokenBody>> {
     let session = state.market.accounts().refresh(&body.refresh_token).await?;
     Ok(Json(session.into()))
 }
 
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "the session is ended")))]
 async fn logout(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> ApiResult<StatusCode> {
     state.market.accounts().logout(&body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserBody), (status = 401, body = Problem)))]
 async fn me(State(state): State<AppState>, AuthUser(actor): AuthUser) -> ApiResult<Json<UserBody>> {
     let mut body: UserBody = state.market.accounts().me(&actor).await?.into();
@@ -145,7 +145,7 @@ async fn me(State(state): State<AppState>, AuthUser(actor): AuthUser) -> ApiResu
     Ok(Json(body))
 }
 
-#[utoipa::path(patch, path = "/auth/me", tag = "auth", security(("bearer" = [])), request_body = UpdateMeRequest,
+#[utoipa::path(patch, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])), request_body = UpdateMeRequest,
     responses((status = 200, body = UserBody), (status = 401, body = Problem), (status = 422, body = Problem, description = "invalid fields, `new_password` without `current_password`, or a wrong `current_password`")))]
 async fn update_me(
     State(state): State<AppState>,
@@ -160,7 +160,7 @@ async fn update_me(
     Ok(Json(state.market.accounts().update_me(&actor, changes).await?.into()))
 }
 
-#[utoipa::path(post, path = "/auth/password/forgot", tag = "auth", request_body = ForgotPasswordRequest,
+#[utoipa::path(post, path = "/api/v1/auth/password/forgot", tag = "auth", request_body = ForgotPasswordRequest,
     responses((status = 202, body = MessageBody, description = "accepted whether or not the email exists")))]
 async fn forgot_password(
     State(state): State<AppState>,
@@ -171,7 +171,7 @@ async fn forgot_password(
     Ok((StatusCode::ACCEPTED, Json(MessageBody { message })))
 }
 
-#[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetPasswordRequest,
+#[utoipa::path(post, path = "/api/v1/auth/password/reset", tag = "auth", request_body = ResetPasswordRequest,
     responses((status = 204, description = "password changed; every session signed out"), (status = 422, body = Problem, description = "invalid fields, or an unknown, expired or used `token`")))]
 async fn reset_password(State(state): State<AppState>, ApiJson(body): ApiJson<ResetPasswordRequest>) -> ApiResult<StatusCode> {
     state.market.accounts().reset_password(&body.token, &body.new_password).await?;

@@ -173,13 +173,13 @@ fn category_id(text: &str) -> Result<CategoryId, Error> {
     CategoryId::parse(text).ok_or_else(|| Error::not_found("category_not_found", "category not found"))
 }
 
-#[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = Vec<CategoryBody>)))]
+#[utoipa::path(get, path = "/api/v1/categories", tag = "catalog", responses((status = 200, body = Vec<CategoryBody>)))]
 async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Vec<CategoryBody>>> {
     let categories = state.market.catalog().categories().await?;
     Ok(Json(categories.into_iter().map(CategoryBody::from).collect()))
 }
 
-#[utoipa::path(get, path = "/products", tag = "catalog", params(BrowseQuery),
+#[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(BrowseQuery),
     responses((status = 200, body = ProductPage, description = "published products of approved vendors"), (status = 422, body = Problem, description = "an invalid filter, or `min_price` greater than `max_price`")))]
 async fn browse(
     State(state): State<AppState>,
@@ -191,7 +191,7 @@ async fn browse(
     // The key holds the parsed filters and the clamped page only: junk parameters, their order
     // and spelling variants share one entry.
     let key = format!(
-        "list|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        "{generation}|list|{}|{}|{}|{}|{}|{}|{}|{}|{}",
         search_key_part(query.q.as_deref()),
         key_part(query.category.as_deref()),
         key_part(query.vendor.as_deref()),
@@ -202,7 +202,7 @@ async fn browse(
         page.page(),
         page.per_page()
     );
-    if let Some(bytes) = state.responses.get(generation, &key).await {
+    if let Some(bytes) = state.responses.get(&key).await {
         return Ok(json_bytes(bytes));
     }
     let filters = BrowseFilters {
@@ -217,12 +217,12 @@ async fn browse(
     let products = state.market.catalog().browse(filters, page).await?;
     let currency = &state.market.config().currency;
     let body = ProductPage::from_page_ref(&products, |p| state.media_urls.product(p, currency));
-    Ok(json_bytes(state.responses.store(generation, key, &body).await?))
+    Ok(json_bytes(state.responses.store(key, &body).await?))
 }
 
 // The path parameter is named `id` like on the other `/products/{id}` routes: the router refuses two
 // names for the same segment (and OpenAPI treats such paths as one). It takes an id or a slug.
-#[utoipa::path(get, path = "/products/{id}", tag = "catalog", security((), ("bearer" = [])), params(("id" = String, Path, description = "product id or slug")),
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog", security((), ("bearer" = [])), params(("id" = String, Path, description = "product id or slug")),
     responses((status = 200, body = ProductBody), (status = 404, body = Problem)))]
 async fn product_detail(
     State(state): State<AppState>,
@@ -232,19 +232,19 @@ async fn product_detail(
     // Anonymous readers only ever get public products, so their answers can be shared.
     let anonymous = actor == Actor::Anonymous;
     let generation = state.market.catalog_cache().generation();
-    let key = format!("product/{}", id_or_slug.trim().to_lowercase());
-    if anonymous && let Some(bytes) = state.responses.get(generation, &key).await {
+    let key = format!("{generation}|product/{}", id_or_slug.trim().to_lowercase());
+    if anonymous && let Some(bytes) = state.responses.get(&key).await {
         return Ok(json_bytes(bytes));
     }
     let product = state.market.catalog().product(&actor, &id_or_slug).await?;
     let body = state.media_urls.product(&product, &state.market.config().currency);
     if anonymous {
-        return Ok(json_bytes(state.responses.store(generation, key, &body).await?));
+        return Ok(json_bytes(state.responses.store(key, &body).await?));
     }
     Ok(Json(body).into_response())
 }
 
-#[utoipa::path(post, path = "/products", tag = "catalog", security(("bearer" = [])), request_body = CreateProductRequest,
+#[utoipa::path(post, path = "/api/v1/products", tag = "catalog", security(("bearer" = [])), request_body = CreateProductRequest,
     responses((status = 201, body = ProductBody), (status = 401, body = Problem), (status = 403, body = Problem, description = "not an approved vendor"),
               (status = 422, body = Problem, description = "invalid fields, an unknown category, `stock` missing for a physical or given for a digital work")))]
 async fn create_product(
@@ -269,7 +269,7 @@ async fn create_product(
     ))
 }
 
-#[utoipa::path(patch, path = "/products/{id}", tag = "catalog", security(("bearer" = [])), request_body = UpdateProductRequest,
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "catalog", security(("bearer" = [])), request_body = UpdateProductRequest,
     params(("id" = String, Path)),
     responses((status = 200, body = ProductBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 422, body = Problem, description = "invalid fields, an unknown category, `stock` missing for a physical or given for a digital work")))]
@@ -293,7 +293,7 @@ async fn update_product(
     Ok(Json(state.media_urls.product(&product, &state.market.config().currency)))
 }
 
-#[utoipa::path(delete, path = "/products/{id}", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 204, description = "archived"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn archive_product(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
     state.market.catalog().archive_product(&actor, product_id(&id)?).await?;
@@ -316,7 +316,7 @@ fn missing_file() -> ApiError {
     Error::invalid("file", "send the file as the multipart field `file`").into()
 }
 
-#[utoipa::path(post, path = "/products/{id}/images", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/products/{id}/images", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
     request_body(content = UploadForm, content_type = "multipart/form-data", description = "field `file`: a JPEG, PNG or WebP image, at most 10 MiB and 40 megapixels"),
     responses((status = 201, body = ImageBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "10 images already"), (status = 413, body = Problem), (status = 415, body = Problem, description = "not a JPEG, PNG or WebP image"),
@@ -341,7 +341,7 @@ async fn upload_image(
     Err(missing_file())
 }
 
-#[utoipa::path(delete, path = "/products/{id}/images/{image_id}", tag = "catalog", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/products/{id}/images/{image_id}", tag = "catalog", security(("bearer" = [])),
     params(("id" = String, Path), ("image_id" = String, Path)),
     responses((status = 204, description = "removed"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn delete_image(
@@ -354,7 +354,7 @@ async fn delete_image(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/products/{id}/asset", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/products/{id}/asset", tag = "catalog", security(("bearer" = [])), params(("id" = String, Path)),
     request_body(content = UploadForm, content_type = "multipart/form-data", description = "field `file`: the download of a digital product (at most MAX_ASSET_BYTES)"),
     responses((status = 201, body = AssetBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 413, body = Problem), (status = 422, body = Problem, description = "not a digital product, or no `file` field")))]
@@ -378,7 +378,7 @@ async fn upload_asset(
     Err(missing_file())
 }
 
-#[utoipa::path(post, path = "/admin/categories", tag = "admin", security(("bearer" = [])), request_body = CategoryRequest,
+#[utoipa::path(post, path = "/api/v1/admin/categories", tag = "admin", security(("bearer" = [])), request_body = CategoryRequest,
     responses((status = 201, body = CategoryBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem),
               (status = 422, body = Problem, description = "invalid fields, an unknown `parent_id`, or no letter or digit to make a slug of")))]
 async fn create_category(
@@ -395,7 +395,7 @@ async fn create_category(
     Ok((StatusCode::CREATED, Json(category.into())))
 }
 
-#[utoipa::path(patch, path = "/admin/categories/{id}", tag = "admin", security(("bearer" = [])), request_body = CategoryRequest,
+#[utoipa::path(patch, path = "/api/v1/admin/categories/{id}", tag = "admin", security(("bearer" = [])), request_body = CategoryRequest,
     params(("id" = String, Path)),
     responses((status = 200, body = CategoryBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem, description = "invalid fields, an unknown `parent_id`, or a parent inside this category")))]
@@ -420,7 +420,7 @@ async fn update_category(
     ))
 }
 
-#[utoipa::path(delete, path = "/admin/categories/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/admin/categories/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "still has products or sub-categories")))]
 async fn delete_category(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<StatusCode> {

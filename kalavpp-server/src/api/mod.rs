@@ -102,7 +102,9 @@ pub fn router(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -
         .merge(reviews::routes())
         .merge(orders::webhook_routes());
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", v1)
+        // The routes carry their full `/api/v1/...` paths: nesting would strip the prefix and
+        // re-parse the URI through one more boxed service on every request.
+        .merge(v1)
         .merge(health::routes())
         .merge(media::routes())
         .split_for_parts();

@@ -16,7 +16,7 @@
 use serde_json::{Map, Value, json};
 
 /// Routes outside the general `/api/v1` rate limit.
-const NOT_RATE_LIMITED: &[&str] = &["/api/v1/openapi.json", "/api/v1/payments/webhook"];
+pub(crate) const NOT_RATE_LIMITED: &[&str] = &["/api/v1/openapi.json", "/api/v1/payments/webhook"];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];
 

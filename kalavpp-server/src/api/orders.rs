@@ -173,12 +173,12 @@ fn order_filter(query: OrderListQuery, allow_vendor: bool) -> Result<OrderFilter
     })
 }
 
-#[utoipa::path(get, path = "/cart", tag = "orders", security(("bearer" = [])), responses((status = 200, body = CartBody), (status = 401, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/cart", tag = "orders", security(("bearer" = [])), responses((status = 200, body = CartBody), (status = 401, body = Problem)))]
 async fn get_cart(State(state): State<AppState>, AuthUser(actor): AuthUser) -> ApiResult<Json<CartBody>> {
     Ok(Json(state.market.cart().view(&actor).await?.into()))
 }
 
-#[utoipa::path(post, path = "/cart/items", tag = "orders", security(("bearer" = [])), request_body = AddToCartRequest,
+#[utoipa::path(post, path = "/api/v1/cart/items", tag = "orders", security(("bearer" = [])), request_body = AddToCartRequest,
     responses((status = 200, body = CartBody), (status = 401, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "over stock"), (status = 422, body = Problem, description = "not for sale, own product, bad quantity")))]
 async fn add_to_cart(
@@ -189,7 +189,7 @@ async fn add_to_cart(
     Ok(Json(state.market.cart().add(&actor, &body.product_id, body.quantity).await?.into()))
 }
 
-#[utoipa::path(patch, path = "/cart/items/{product_id}", tag = "orders", security(("bearer" = [])), request_body = QuantityRequest,
+#[utoipa::path(patch, path = "/api/v1/cart/items/{product_id}", tag = "orders", security(("bearer" = [])), request_body = QuantityRequest,
     params(("product_id" = String, Path)),
     responses((status = 200, body = CartBody), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn set_cart_quantity(
@@ -201,7 +201,7 @@ async fn set_cart_quantity(
     Ok(Json(state.market.cart().set(&actor, &product_id, body.quantity).await?.into()))
 }
 
-#[utoipa::path(delete, path = "/cart/items/{product_id}", tag = "orders", security(("bearer" = [])), params(("product_id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/cart/items/{product_id}", tag = "orders", security(("bearer" = [])), params(("product_id" = String, Path)),
     responses((status = 200, body = CartBody), (status = 401, body = Problem)))]
 async fn remove_from_cart(
     State(state): State<AppState>,
@@ -211,7 +211,7 @@ async fn remove_from_cart(
     Ok(Json(state.market.cart().remove(&actor, &product_id).await?.into()))
 }
 
-#[utoipa::path(post, path = "/checkout", tag = "orders", security(("bearer" = [])), request_body = CheckoutRequest,
+#[utoipa::path(post, path = "/api/v1/checkout", tag = "orders", security(("bearer" = [])), request_body = CheckoutRequest,
     responses((status = 201, body = CheckoutBody), (status = 401, body = Problem), (status = 409, body = Problem, description = "out of stock"),
               (status = 422, body = Problem, description = "empty cart or missing shipping address"), (status = 502, body = Problem)))]
 async fn checkout(
@@ -230,26 +230,26 @@ async fn checkout(
     ))
 }
 
-#[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = [])), params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
     responses((status = 200, body = OrderPage), (status = 401, body = Problem)))]
 async fn list_orders(State(state): State<AppState>, AuthUser(actor): AuthUser, Pagination(page): Pagination) -> ApiResult<Json<OrderPage>> {
     let orders = state.market.orders().mine(&actor, page).await?;
     Ok(Json(OrderPage::from_page_ref(&orders, |o| OrderBody::from(o))))
 }
 
-#[utoipa::path(get, path = "/orders/{id}", tag = "orders", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = OrderBody), (status = 401, body = Problem), (status = 404, body = Problem, description = "unknown or another user's order")))]
 async fn get_order(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<Json<OrderBody>> {
     Ok(Json((&state.market.orders().get(&actor, order_id(&id)?).await?).into()))
 }
 
-#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = OrderBody), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn cancel_order(State(state): State<AppState>, AuthUser(actor): AuthUser, Path(id): Path<String>) -> ApiResult<Json<OrderBody>> {
     Ok(Json((&state.market.orders().cancel(&actor, order_id(&id)?).await?).into()))
 }
 
-#[utoipa::path(get, path = "/orders/{id}/downloads", tag = "orders", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{id}/downloads", tag = "orders", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = Vec<DownloadBody>), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "not paid")))]
 async fn order_downloads(
     State(state): State<AppState>,
@@ -316,7 +316,7 @@ fn download_kind(request: &Request) -> DownloadRequest {
     }
 }
 
-#[utoipa::path(get, path = "/downloads/{token}", tag = "orders", params(("token" = String, Path, description = "signed link token")),
+#[utoipa::path(get, path = "/api/v1/downloads/{token}", tag = "orders", params(("token" = String, Path, description = "signed link token")),
     responses((status = 200, description = "the file (attachment; Range supported)"), (status = 206, description = "partial content"),
               (status = 403, body = Problem, description = "tampered"), (status = 410, body = Problem, description = "expired or used up")))]
 async fn download(State(state): State<AppState>, Path(token): Path<String>, request: Request) -> ApiResult<Response> {
@@ -340,7 +340,7 @@ async fn download(State(state): State<AppState>, Path(token): Path<String>, requ
     Ok(response)
 }
 
-#[utoipa::path(post, path = "/payments/webhook", tag = "orders",
+#[utoipa::path(post, path = "/api/v1/payments/webhook", tag = "orders",
     params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the body (`t=…,v1=…`)")),
     request_body(content = String, description = "the raw event, signed in the `Stripe-Signature` header"),
     responses((status = 200, body = WebhookBody), (status = 400, body = Problem, description = "bad, missing or stale signature"),
@@ -380,7 +380,7 @@ pub struct VendorOrderListQuery {
     per_page: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/vendor/orders", tag = "vendors", security(("bearer" = [])), params(VendorOrderListQuery),
+#[utoipa::path(get, path = "/api/v1/vendor/orders", tag = "vendors", security(("bearer" = [])), params(VendorOrderListQuery),
     responses((status = 200, body = OrderPage, description = "orders with only this vendor's lines"), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn vendor_orders(
     State(state): State<AppState>,
@@ -393,7 +393,7 @@ async fn vendor_orders(
     Ok(Json(OrderPage::from_page_ref(&orders, |o| OrderBody::from(o))))
 }
 
-#[utoipa::path(post, path = "/vendor/orders/{order_id}/items/{item_id}/fulfil", tag = "vendors", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/vendor/orders/{order_id}/items/{item_id}/fulfil", tag = "vendors", security(("bearer" = [])),
     params(("order_id" = String, Path), ("item_id" = String, Path)), request_body = FulfilRequest,
     responses((status = 200, body = OrderItemBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn fulfil(
@@ -411,7 +411,7 @@ async fn fulfil(
     Ok(Json((&shipped).into()))
 }
 
-#[utoipa::path(get, path = "/vendor/earnings", tag = "vendors", security(("bearer" = [])), params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
+#[utoipa::path(get, path = "/api/v1/vendor/earnings", tag = "vendors", security(("bearer" = [])), params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
     responses((status = 200, body = EarningsBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn earnings(State(state): State<AppState>, AuthUser(actor): AuthUser, Pagination(page): Pagination) -> ApiResult<Json<EarningsBody>> {
     let earnings = state.market.orders().earnings(&actor, page).await?;
@@ -424,7 +424,7 @@ async fn earnings(State(state): State<AppState>, AuthUser(actor): AuthUser, Pagi
     }))
 }
 
-#[utoipa::path(get, path = "/admin/orders", tag = "admin", security(("bearer" = [])), params(OrderListQuery),
+#[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin", security(("bearer" = [])), params(OrderListQuery),
     responses((status = 200, body = OrderPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn admin_orders(
     State(state): State<AppState>,
@@ -436,7 +436,7 @@ async fn admin_orders(
     Ok(Json(OrderPage::from_page_ref(&orders, |o| OrderBody::from(o))))
 }
 
-#[utoipa::path(get, path = "/admin/orders/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/admin/orders/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = AdminOrderBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn admin_order(
     State(state): State<AppState>,
@@ -453,7 +453,7 @@ async fn admin_order(
     }))
 }
 
-#[utoipa::path(post, path = "/admin/orders/{id}/refund", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/refund", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = OrderBody, description = "refunded"), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem, description = "not paid or already refunded"), (status = 502, body = Problem)))]
 async fn refund(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<OrderBody>> {

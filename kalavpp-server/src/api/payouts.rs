@@ -153,7 +153,7 @@ pub struct VendorPayoutListQuery {
     per_page: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/vendor/payouts", tag = "vendors", security(("bearer" = [])), params(VendorPayoutListQuery),
+#[utoipa::path(get, path = "/api/v1/vendor/payouts", tag = "vendors", security(("bearer" = [])), params(VendorPayoutListQuery),
     responses((status = 200, body = PayoutPage, description = "own payout requests, newest first"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn my_payouts(
@@ -167,7 +167,7 @@ async fn my_payouts(
     Ok(Json(PayoutPage::from_page_ref(&payouts, |p| PayoutBody::from(p))))
 }
 
-#[utoipa::path(post, path = "/vendor/payouts", tag = "vendors", security(("bearer" = [])), request_body = PayoutRequest,
+#[utoipa::path(post, path = "/api/v1/vendor/payouts", tag = "vendors", security(("bearer" = [])), request_body = PayoutRequest,
     responses((status = 201, body = PayoutBody, description = "requested; the amount is held"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 409, body = Problem, description = "more than the available balance"),
               (status = 422, body = Problem)))]
@@ -180,7 +180,7 @@ async fn request_payout(
     Ok((StatusCode::CREATED, Json((&payout).into())))
 }
 
-#[utoipa::path(get, path = "/admin/payouts", tag = "admin", security(("bearer" = [])), params(PayoutListQuery),
+#[utoipa::path(get, path = "/api/v1/admin/payouts", tag = "admin", security(("bearer" = [])), params(PayoutListQuery),
     responses((status = 200, body = PayoutPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn admin_payouts(
     State(state): State<AppState>,
@@ -200,20 +200,20 @@ async fn admin_payouts(
     Ok(Json(PayoutPage::from_page_ref(&payouts, |p| PayoutBody::from(p))))
 }
 
-#[utoipa::path(get, path = "/admin/payouts/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/admin/payouts/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = PayoutBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn admin_payout(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<PayoutBody>> {
     Ok(Json((&state.market.payouts().get(&actor, payout_id(&id)?).await?).into()))
 }
 
-#[utoipa::path(post, path = "/admin/payouts/{id}/approve", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/admin/payouts/{id}/approve", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = PayoutBody, description = "approved"), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 409, body = Problem, description = "not `requested`")))]
 async fn approve(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<PayoutBody>> {
     Ok(Json((&state.market.payouts().approve(&actor, payout_id(&id)?).await?).into()))
 }
 
-#[utoipa::path(post, path = "/admin/payouts/{id}/reject", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/admin/payouts/{id}/reject", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = RejectPayoutRequest,
     responses((status = 200, body = PayoutBody, description = "rejected; the held amount is available again"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -228,7 +228,7 @@ async fn reject(
     ))
 }
 
-#[utoipa::path(post, path = "/admin/payouts/{id}/mark-paid", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/admin/payouts/{id}/mark-paid", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = MarkPaidRequest,
     responses((status = 200, body = PayoutBody, description = "paid; the held amount leaves the ledger as a payout"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "not `approved` (e.g. already paid)"),

@@ -119,7 +119,7 @@ fn review_id(text: &str) -> Result<ReviewId, Error> {
 
 // The path parameter is named `id` like on the other `/products/{id}` routes (the router refuses two
 // names for one segment). It takes an id or a slug.
-#[utoipa::path(get, path = "/products/{id}/reviews", tag = "reviews", security((), ("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/products/{id}/reviews", tag = "reviews", security((), ("bearer" = [])),
     params(("id" = String, Path, description = "product id or slug"), ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
     responses((status = 200, body = ReviewPage, description = "visible reviews, newest first"), (status = 404, body = Problem)))]
 async fn list_reviews(
@@ -132,7 +132,7 @@ async fn list_reviews(
     Ok(Json(ReviewPage::from_page(reviews, ReviewBody::from)))
 }
 
-#[utoipa::path(post, path = "/products/{id}/reviews", tag = "reviews", security(("bearer" = [])), request_body = CreateReviewRequest,
+#[utoipa::path(post, path = "/api/v1/products/{id}/reviews", tag = "reviews", security(("bearer" = [])), request_body = CreateReviewRequest,
     params(("id" = String, Path, description = "product id or slug")),
     responses((status = 201, body = ReviewBody), (status = 401, body = Problem),
               (status = 403, body = Problem, description = "not a buyer (`not_a_buyer`) or the product's own vendor (`own_product`)"),
@@ -152,7 +152,7 @@ async fn create_review(
     Ok((StatusCode::CREATED, Json(review.into())))
 }
 
-#[utoipa::path(patch, path = "/reviews/{id}", tag = "reviews", security(("bearer" = [])), request_body = UpdateReviewRequest,
+#[utoipa::path(patch, path = "/api/v1/reviews/{id}", tag = "reviews", security(("bearer" = [])), request_body = UpdateReviewRequest,
     params(("id" = String, Path, description = "review id")),
     responses((status = 200, body = ReviewBody), (status = 401, body = Problem), (status = 403, body = Problem, description = "not the author"),
               (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -170,7 +170,7 @@ async fn update_review(
     Ok(Json(state.market.reviews().update(&actor, review_id(&id)?, changes).await?.into()))
 }
 
-#[utoipa::path(delete, path = "/reviews/{id}", tag = "reviews", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/reviews/{id}", tag = "reviews", security(("bearer" = [])),
     params(("id" = String, Path, description = "review id")),
     responses((status = 204, description = "deleted"), (status = 401, body = Problem),
               (status = 403, body = Problem, description = "neither the author nor an admin"), (status = 404, body = Problem)))]
@@ -179,7 +179,7 @@ async fn delete_review(State(state): State<AppState>, AuthUser(actor): AuthUser,
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(patch, path = "/admin/reviews/{id}", tag = "admin", security(("bearer" = [])), request_body = ModerateReviewRequest,
+#[utoipa::path(patch, path = "/api/v1/admin/reviews/{id}", tag = "admin", security(("bearer" = [])), request_body = ModerateReviewRequest,
     params(("id" = String, Path, description = "review id")),
     responses((status = 200, body = ReviewBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 422, body = Problem)))]

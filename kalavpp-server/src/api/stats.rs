@@ -383,14 +383,14 @@ impl AnalyticsBody {
     }
 }
 
-#[utoipa::path(get, path = "/vendor/stats", tag = "vendors", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/vendor/stats", tag = "vendors", security(("bearer" = [])),
     responses((status = 200, body = VendorStatsBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn vendor_stats(State(state): State<AppState>, AuthUser(actor): AuthUser) -> ApiResult<Json<VendorStatsBody>> {
     let dashboard = state.market.stats().vendor_dashboard(&actor).await?;
     Ok(Json(VendorStatsBody::new(dashboard, &state.market.config().currency)))
 }
 
-#[utoipa::path(get, path = "/admin/stats", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/stats", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = AdminStatsBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn admin_stats(State(state): State<AppState>, AdminUser(actor): AdminUser) -> ApiResult<Json<AdminStatsBody>> {
     let totals = state.market.stats().marketplace(&actor).await?;
@@ -405,7 +405,7 @@ fn time_param(field: &str, value: Option<String>, end_of_day: bool) -> Result<Op
         .transpose()
 }
 
-#[utoipa::path(get, path = "/admin/analytics", tag = "admin", security(("bearer" = [])), params(AnalyticsQuery),
+#[utoipa::path(get, path = "/api/v1/admin/analytics", tag = "admin", security(("bearer" = [])), params(AnalyticsQuery),
     responses((status = 200, body = AnalyticsBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem, description = "invalid parameters, or a window of more than 400 periods of `interval`")))]
 async fn admin_analytics(
     State(state): State<AppState>,

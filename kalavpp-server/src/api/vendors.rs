@@ -105,7 +105,7 @@ fn vendor_id(text: &str) -> Result<VendorId, Error> {
     VendorId::parse(text).ok_or_else(|| Error::not_found("vendor_not_found", "vendor not found"))
 }
 
-#[utoipa::path(post, path = "/vendors/apply", tag = "vendors", security(("bearer" = [])), request_body = ApplyRequest,
+#[utoipa::path(post, path = "/api/v1/vendors/apply", tag = "vendors", security(("bearer" = [])), request_body = ApplyRequest,
     responses((status = 201, body = VendorBody, description = "application stored as pending"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 409, body = Problem, description = "already applied"), (status = 422, body = Problem)))]
 async fn apply(
@@ -122,27 +122,27 @@ async fn apply(
     Ok((StatusCode::CREATED, Json(vendor.into())))
 }
 
-#[utoipa::path(get, path = "/vendors", tag = "vendors", params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
+#[utoipa::path(get, path = "/api/v1/vendors", tag = "vendors", params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
     responses((status = 200, body = VendorPublicPage, description = "approved vendors")))]
 async fn list_vendors(State(state): State<AppState>, Pagination(page): Pagination) -> ApiResult<Json<VendorPublicPage>> {
     let vendors = state.market.vendors().list_public(page).await?;
     Ok(Json(VendorPublicPage::from_page_ref(&vendors, |v| VendorPublicBody::from(v))))
 }
 
-#[utoipa::path(get, path = "/vendors/{id_or_slug}", tag = "vendors", params(("id_or_slug" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/vendors/{id_or_slug}", tag = "vendors", params(("id_or_slug" = String, Path)),
     responses((status = 200, body = VendorPublicBody), (status = 404, body = Problem)))]
 async fn vendor_profile(State(state): State<AppState>, Path(id_or_slug): Path<String>) -> ApiResult<Json<VendorPublicBody>> {
     let vendor = state.market.vendors().public(&id_or_slug).await?;
     Ok(Json(VendorPublicBody::from(&vendor)))
 }
 
-#[utoipa::path(get, path = "/vendor/me", tag = "vendors", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/vendor/me", tag = "vendors", security(("bearer" = [])),
     responses((status = 200, body = VendorBody), (status = 401, body = Problem), (status = 404, body = Problem, description = "no application")))]
 async fn my_vendor(State(state): State<AppState>, AuthUser(actor): AuthUser) -> ApiResult<Json<VendorBody>> {
     Ok(Json(state.market.vendors().mine(&actor).await?.into()))
 }
 
-#[utoipa::path(patch, path = "/vendor/me", tag = "vendors", security(("bearer" = [])), request_body = UpdateVendorRequest,
+#[utoipa::path(patch, path = "/api/v1/vendor/me", tag = "vendors", security(("bearer" = [])), request_body = UpdateVendorRequest,
     responses((status = 200, body = VendorBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn update_my_vendor(
     State(state): State<AppState>,
@@ -157,7 +157,7 @@ async fn update_my_vendor(
     Ok(Json(state.market.vendors().update_mine(&actor, edit).await?.into()))
 }
 
-#[utoipa::path(get, path = "/vendor/products", tag = "vendors", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/vendor/products", tag = "vendors", security(("bearer" = [])),
     params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
     responses((status = 200, body = ProductPage, description = "own products in every status"), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn my_products(
@@ -172,7 +172,7 @@ async fn my_products(
     })))
 }
 
-#[utoipa::path(get, path = "/admin/vendors", tag = "admin", security(("bearer" = [])), params(VendorListQuery),
+#[utoipa::path(get, path = "/api/v1/admin/vendors", tag = "admin", security(("bearer" = [])), params(VendorListQuery),
     responses((status = 200, body = VendorPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn admin_list_vendors(
     State(state): State<AppState>,
@@ -191,7 +191,7 @@ async fn admin_list_vendors(
     Ok(Json(VendorPage::from_page(vendors, VendorBody::from)))
 }
 
-#[utoipa::path(patch, path = "/admin/vendors/{id}", tag = "admin", security(("bearer" = [])), request_body = AdminVendorRequest,
+#[utoipa::path(patch, path = "/api/v1/admin/vendors/{id}", tag = "admin", security(("bearer" = [])), request_body = AdminVendorRequest,
     params(("id" = String, Path)),
     responses((status = 200, body = VendorBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn admin_update_vendor(
@@ -213,14 +213,14 @@ async fn admin_update_vendor(
     ))
 }
 
-#[utoipa::path(post, path = "/admin/vendors/{id}/approve", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/admin/vendors/{id}/approve", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = VendorBody, description = "approved; the user becomes a vendor"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn approve(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<VendorBody>> {
     Ok(Json(state.market.vendors().approve(&actor, vendor_id(&id)?).await?.into()))
 }
 
-#[utoipa::path(post, path = "/admin/vendors/{id}/reject", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/admin/vendors/{id}/reject", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = RejectRequest,
     responses((status = 200, body = VendorBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -235,14 +235,14 @@ async fn reject(
     ))
 }
 
-#[utoipa::path(post, path = "/admin/vendors/{id}/suspend", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/admin/vendors/{id}/suspend", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = VendorBody, description = "suspended; products hidden"), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn suspend(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<VendorBody>> {
     Ok(Json(state.market.vendors().suspend(&actor, vendor_id(&id)?).await?.into()))
 }
 
-#[utoipa::path(post, path = "/admin/vendors/{id}/reinstate", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/admin/vendors/{id}/reinstate", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = VendorBody), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem)))]
 async fn reinstate(State(state): State<AppState>, AdminUser(actor): AdminUser, Path(id): Path<String>) -> ApiResult<Json<VendorBody>> {
