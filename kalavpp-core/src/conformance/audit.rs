@@ -4,7 +4,7 @@ use crate::domain::{AuditEntry, AuditFilter};
 use crate::domain::{AuditId, PageRequest, Role, UserId, UserStatus};
 use crate::storage::AdminUserChange;
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -4,7 +4,7 @@ use crate::domain::CartLine;
 use crate::domain::{Money, ProductKind, ProductStatus, VendorStatus};
 use crate::storage::{NewProduct, ProductUpdate};
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -9,7 +9,7 @@ use crate::storage::{CategoryChange, NewCategory, NewProduct, ProductUpdate, Sto
 use crate::storage::{Conflict, Sluggable, Table};
 
 use crate::conformance::RawSql;
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -6,7 +6,7 @@ use crate::domain::{OrderItemId, ProductKind, UserId};
 use crate::storage::{DownloadUse, NewDownloadLink, NewProduct, Refund};
 use uuid::Uuid;
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

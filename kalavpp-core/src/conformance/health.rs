@@ -1,7 +1,7 @@
 //! `HealthStore::ping`. (`Store::backend_name` differs by backend on purpose, so the built-in
 //! backends check it in their own runner rather than here.)
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -9,7 +9,7 @@ use crate::storage::{Conflict, HasStatus};
 use crate::storage::{LatePayment, NewPaymentIntent, PaymentEventRecord, Refund, StoreError};
 use uuid::Uuid;
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -9,7 +9,7 @@ use crate::payments::PaymentEventKind;
 use crate::storage::{Conflict, HasStatus};
 use crate::storage::{Fulfilment, NewOrder, Refund};
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -151,7 +151,7 @@ pub mod users;
 #[doc(hidden)]
 pub mod vendors;
 
-mod support;
+mod prelude;
 
 /// Every case that needs only a store, group by group.
 pub fn cases() -> Vec<Case> {

@@ -9,7 +9,7 @@ use crate::payments::PaymentEventKind;
 use crate::storage::{Conflict, HasStatus, Table};
 use crate::storage::{NewOrder, NewProduct, ProductUpdate, StoreError};
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -8,7 +8,7 @@ use crate::domain::{EmailId, PageRequest};
 use crate::storage::{ClaimedEmail, NewEmail, StoreError};
 use crate::storage::{Conflict, Table};
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

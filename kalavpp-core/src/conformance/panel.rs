@@ -5,7 +5,7 @@ use crate::domain::{AdminProductFilter, AuditFilter, EmailFilter, OutboxEmail, P
 use crate::domain::{EmailId, PageRequest, ProductStatus, VendorStatus};
 use crate::storage::StoreError;
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -8,7 +8,7 @@ use crate::domain::{FulfilmentStatus, LedgerBucket, LedgerKind, Money, OrderId, 
 use crate::payments::PaymentEventKind;
 use crate::storage::{NewOrder, NewProduct, PaymentEventRecord, StoreError};
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -6,7 +6,7 @@ use crate::domain::{LedgerBucket, LedgerKind, Money, PageRequest, PayoutId, Payo
 use crate::storage::{Conflict, HasStatus};
 use crate::storage::{NewPayout, PayoutDecision};
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

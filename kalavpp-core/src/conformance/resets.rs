@@ -6,7 +6,7 @@ use crate::domain::{PageRequest, UserId};
 use crate::storage::{Conflict, Table};
 use crate::storage::{NewEmail, NewPasswordReset, RefreshOutcome, StoreError};
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -5,7 +5,7 @@ use crate::storage::{Conflict, Table};
 use crate::storage::{NewRefreshToken, RefreshOutcome, RotatedToken, SessionOwner, StoreError};
 use uuid::Uuid;
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

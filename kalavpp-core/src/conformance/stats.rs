@@ -5,7 +5,7 @@ use crate::domain::StatsWindow;
 use crate::domain::{LedgerBucket, Money, PayoutId};
 use crate::storage::{NewPayout, PaymentEventRecord, Refund};
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -5,7 +5,7 @@ use crate::domain::{PageRequest, Role, UserId, UserStatus};
 use crate::storage::{Conflict, Table};
 use crate::storage::{NewEmail, NewUser, PasswordChange, RefreshOutcome, StoreError};
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

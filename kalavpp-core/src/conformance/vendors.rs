@@ -6,7 +6,7 @@ use crate::domain::{PageRequest, Role, UserId, VendorId, VendorStatus};
 use crate::storage::{Conflict, HasStatus, Sluggable, Table};
 use crate::storage::{NewVendor, VendorProfileChange};
 
-use crate::conformance::support::*;
+use crate::conformance::prelude::*;
 
 // The cases of this module, in the order they are listed to `cases()` and to a runner.
 #[doc(hidden)]

@@ -1,5 +1,6 @@
-//! Fixtures of the conformance suite: small record builders, the categories every store seeds,
-//! and assertions shared by the behaviours. Crate-internal: the cases are the public surface.
+//! Fixtures of the conformance suite, glob-imported by every group: small record builders, the
+//! categories every store seeds, and assertions shared by the behaviours. Crate-internal: the
+//! cases are the public surface.
 
 use chrono::TimeDelta;
 pub use crate::domain::Timestamp;
