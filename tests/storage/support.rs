@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kalavpp_core::DatabaseUrl;
 pub use kalavpp_core::conformance::Db;
-use kalavpp_core::conformance::RawSql;
+use kalavpp_core::conformance::{Case, RawSql, SqlCase};
 #[cfg(feature = "postgres")]
 use kalavpp_core::storage::postgres::PostgresStore;
 use kalavpp_core::storage::sqlite::{SqliteLocation, SqliteStore};
@@ -25,7 +25,8 @@ use uuid::Uuid;
 pub const POSTGRES_URL_VAR: &str = "KALAVPP_TEST_POSTGRES_URL";
 
 /// Runs the cases of one group of `kalavpp_core::conformance`, as its `__conformance_<group>!`
-/// macro lists them (`kalavpp_core::__conformance_audit!(conformance)`), each as tests of its own:
+/// macro lists them (`kalavpp_core::__conformance_audit!(conformance)`), each as tests of its own,
+/// through the group's `cases()`/`sql_cases()` registry an embedder uses:
 ///
 /// - a case that needs only the store (`store: [...]`) as `<name>_sqlite` on a fresh database file,
 ///   `<name>_sqlite_memory` on `sqlite::memory:`, and `<name>_postgres` in a fresh schema (skipped
@@ -38,22 +39,25 @@ macro_rules! conformance {
             pastey::paste! {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn [<$case _sqlite>]() {
+                    let case = crate::support::store_case(kalavpp_core::conformance::$group::cases(), stringify!($case));
                     let db = crate::support::SqliteFile::create().await;
-                    kalavpp_core::conformance::$group::$case(db.store.clone()).await;
+                    (case.run)(db.store.clone()).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn [<$case _sqlite_memory>]() {
-                    kalavpp_core::conformance::$group::$case(crate::support::sqlite_memory().await).await;
+                    let case = crate::support::store_case(kalavpp_core::conformance::$group::cases(), stringify!($case));
+                    (case.run)(crate::support::sqlite_memory().await).await;
                 }
 
                 #[cfg(feature = "postgres")]
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn [<$case _postgres>]() {
+                    let case = crate::support::store_case(kalavpp_core::conformance::$group::cases(), stringify!($case));
                     let Some(db) = crate::support::PostgresSchema::from_env().await else {
                         return;
                     };
-                    kalavpp_core::conformance::$group::$case(db.store.clone()).await;
+                    (case.run)(db.store.clone()).await;
                     db.drop_schema().await;
                 }
             }
@@ -62,24 +66,40 @@ macro_rules! conformance {
             pastey::paste! {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn [<$sql _sqlite>]() {
+                    let case = crate::support::sql_case(kalavpp_core::conformance::$group::sql_cases(), stringify!($sql));
                     let db = crate::support::SqliteFile::create().await;
                     let sql = std::sync::Arc::new(crate::support::SqliteSql(db.path.clone()));
-                    kalavpp_core::conformance::$group::$sql(db.store.clone(), sql).await;
+                    (case.run)(db.store.clone(), sql).await;
                 }
 
                 #[cfg(feature = "postgres")]
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn [<$sql _postgres>]() {
+                    let case = crate::support::sql_case(kalavpp_core::conformance::$group::sql_cases(), stringify!($sql));
                     let Some(db) = crate::support::PostgresSchema::from_env().await else {
                         return;
                     };
                     let sql = std::sync::Arc::new(crate::support::PostgresSql(db.url.clone()));
-                    kalavpp_core::conformance::$group::$sql(db.store.clone(), sql).await;
+                    (case.run)(db.store.clone(), sql).await;
                     db.drop_schema().await;
                 }
             }
         )*
     };
+}
+
+/// The case named `name` in a group's `cases()`.
+pub fn store_case(cases: Vec<Case>, name: &str) -> Case {
+    let named: Vec<Case> = cases.into_iter().filter(|case| case.name == name).collect();
+    assert_eq!(named.len(), 1, "{name} is in the registry once");
+    named[0]
+}
+
+/// The case named `name` in a group's `sql_cases()`.
+pub fn sql_case(cases: Vec<SqlCase>, name: &str) -> SqlCase {
+    let named: Vec<SqlCase> = cases.into_iter().filter(|case| case.name == name).collect();
+    assert_eq!(named.len(), 1, "{name} is in the registry once");
+    named[0]
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,7 +61,6 @@ macro_rules! __conformance_catalog {
 
 __conformance_catalog!(define_cases);
 
-
 /// Slugs of a public list, in order; checks that the page holds every match.
 async fn public(store: &Db, query: ProductQuery) -> Vec<String> {
     let page = store.list_products(&query, PageRequest::new(1, 100)).await.expect("list products");
@@ -971,8 +970,7 @@ pub async fn list_products_sorts_by_rating_and_popularity(store: Db, sql: Arc<dy
         .await;
     }
     // Ratings and sales are written by reviews and orders; set them directly here.
-    let statements =
-        "UPDATE products SET rating_avg = 4.5, rating_count = 2, sales_count = 7 WHERE slug = 'a';
+    let statements = "UPDATE products SET rating_avg = 4.5, rating_count = 2, sales_count = 7 WHERE slug = 'a';
          UPDATE products SET rating_avg = 4.5, rating_count = 9, sales_count = 1 WHERE slug = 'b';
          UPDATE products SET rating_avg = 3.0, rating_count = 50, sales_count = 7 WHERE slug = 'c';
          UPDATE products SET rating_avg = 4.5, rating_count = 2, sales_count = 0 WHERE slug = 'd';

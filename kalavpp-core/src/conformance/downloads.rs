@@ -1,10 +1,11 @@
 //! `DownloadStore`: download links of paid digital lines (count limit, expiry, ownership, the
 //! order still paid, the file present), and the count under concurrency.
 
+use uuid::Uuid;
+
 use crate::domain::Order;
 use crate::domain::{OrderItemId, ProductKind, UserId};
 use crate::storage::{DownloadUse, NewDownloadLink, NewProduct, Refund};
-use uuid::Uuid;
 
 use crate::conformance::prelude::*;
 
@@ -211,10 +212,7 @@ pub async fn download_link_of_someone_else_or_an_unpaid_order_is_unknown(store: 
         })
         .await
         .unwrap();
-    assert_eq!(
-        order_now(&store, mixed.id).await.status,
-        crate::domain::OrderStatus::Completed
-    );
+    assert_eq!(order_now(&store, mixed.id).await.status, crate::domain::OrderStatus::Completed);
     let completed = link(mixed.items[1].id, shop.buyer.id, 1, 86_400);
     let completed_id = completed.id;
     store.create_download_link(completed).await.unwrap();

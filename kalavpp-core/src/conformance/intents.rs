@@ -2,12 +2,13 @@
 //! re-armed after a refusal), leases on claims, outcomes, automatic refunds of payments an order
 //! cannot take (decided inside the event's transaction), session expiries on cancel and expiry.
 
+use uuid::Uuid;
+
 use crate::domain::{EventOutcome, IntentKind, IntentStatus};
 use crate::domain::{OrderStatus, UserId};
 use crate::payments::PaymentEventKind;
 use crate::storage::{Conflict, HasStatus};
 use crate::storage::{LatePayment, NewPaymentIntent, PaymentEventRecord, Refund, StoreError};
-use uuid::Uuid;
 
 use crate::conformance::prelude::*;
 
@@ -105,11 +106,7 @@ pub async fn refund_requests_are_one_at_a_time_and_rearm_after_a_refusal(store: 
         "a new key after a refusal"
     );
     assert_eq!(store.payment_intents_for_order(order.id).await.expect("list").len(), 1);
-    assert_not_found(
-        store
-            .request_refund(refund_intent(crate::domain::OrderId::new(), None))
-            .await,
-    );
+    assert_not_found(store.request_refund(refund_intent(crate::domain::OrderId::new(), None)).await);
 }
 
 pub async fn claims_are_leases_and_outcomes_stick(store: Db) {

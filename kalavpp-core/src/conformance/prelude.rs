@@ -3,6 +3,8 @@
 //! cases are the public surface.
 
 use chrono::TimeDelta;
+use uuid::Uuid;
+
 pub use crate::domain::Timestamp;
 use crate::domain::{
     self, AuditId, CategoryId, Email, EmailId, ImageId, Money, OrderId, OrderItemId, PageRequest, ProductId, ProductKind, ProductStatus,
@@ -17,7 +19,6 @@ use crate::storage::{
     AdminUserChange, NewAudit, NewEmail, NewOrder, NewOrderItem, NewProduct, NewRefreshToken, NewUser, NewVendor, PaymentEventRecord,
     RefreshOutcome, RotatedToken, StoreError, VendorDecision,
 };
-use uuid::Uuid;
 
 pub use crate::conformance::Db;
 

@@ -1,6 +1,7 @@
 //! `PasswordResetStore`: reset tokens, their queued email, and using them once.
 
 use chrono::TimeDelta;
+
 use crate::domain::{EmailFilter, OutboxEmail};
 use crate::domain::{PageRequest, UserId};
 use crate::storage::{Conflict, Table};

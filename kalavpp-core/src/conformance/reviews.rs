@@ -3,11 +3,12 @@
 //! with their audit rows, and the product's and vendor's rating aggregates kept in step with every
 //! change (visible reviews only, rounded half up to two decimals), also under concurrency.
 
+use uuid::Uuid;
+
 use crate::domain::{AuditFilter, Product, Review};
 use crate::domain::{OrderStatus, PageRequest, ProductId, ReviewId, UserId, VendorId};
 use crate::storage::Conflict;
 use crate::storage::{Fulfilment, NewReview, Refund, ReviewEdit};
-use uuid::Uuid;
 
 use crate::conformance::prelude::*;
 

@@ -1,9 +1,10 @@
 //! `SessionStore`: refresh-token families, rotation, reuse detection and revocation.
 
 use chrono::TimeDelta;
+use uuid::Uuid;
+
 use crate::storage::{Conflict, Table};
 use crate::storage::{NewRefreshToken, RefreshOutcome, RotatedToken, SessionOwner, StoreError};
-use uuid::Uuid;
 
 use crate::conformance::prelude::*;
 
@@ -498,12 +499,7 @@ pub async fn touch_session_pushes_only_live_idle_deadlines(store: Db) {
         Some(None)
     );
     // Unknown sessions: nothing.
-    assert!(
-        !store
-            .touch_session(crate::domain::SessionFamilyId::new(), t, t)
-            .await
-            .unwrap()
-    );
+    assert!(!store.touch_session(crate::domain::SessionFamilyId::new(), t, t).await.unwrap());
 }
 
 pub async fn end_idle_session_ends_only_idle_sessions(store: Db) {

@@ -1,6 +1,7 @@
 //! Dashboards and analytics: `StatsStore::vendor_sales`, `marketplace_totals` and `analytics`.
 
 use chrono::{Duration, Utc};
+
 use crate::domain::StatsWindow;
 use crate::domain::{LedgerBucket, Money, PayoutId};
 use crate::storage::{NewPayout, PaymentEventRecord, Refund};
