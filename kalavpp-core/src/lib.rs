@@ -26,6 +26,7 @@
 //! | `smtp` | | `mail::SmtpMailer` (lettre); the outbox and [`mail::LogMailer`] are always there |
 //! | `images` | | decoding, re-encoding and thumbnails of product images (image); without it image uploads are refused ([`Error::UnsupportedMedia`], code `image_support_disabled`) |
 //! | `s3` | | `files::s3`, uploads in an S3 bucket (object_store) |
+//! | `conformance` | | `conformance`, the storage conformance suite, to run against your own [`storage::Store`] |
 //!
 //! Settings that need a feature the build lacks fail clearly instead of being ignored:
 //! [`Marketplace::open`] refuses a `postgres://` [`DatabaseUrl`] without `postgres` (it still
@@ -36,6 +37,8 @@ pub mod auth;
 pub mod cache;
 mod cache_sync;
 pub mod config;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod domain;
 pub mod error;
 pub mod files;

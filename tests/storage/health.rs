@@ -1,17 +1,11 @@
-//! `HealthStore::ping` and `Store::backend_name`.
+//! `HealthStore::ping` (the suite's `health` group) and `Store::backend_name`.
 
 use crate::support::*;
 
-conformance!(ping_succeeds);
-
-async fn ping_succeeds(store: Db) {
-    store.ping().await.expect("ping an empty database");
-    new_user(&store, "ann@example.com").await;
-    store.ping().await.expect("ping again");
-}
+kalavpp_core::__conformance_health!(conformance);
 
 // `backend_name` differs by backend on purpose, so it is checked per backend rather than through
-// `conformance!`.
+// the exported suite.
 
 #[tokio::test]
 async fn backend_name_sqlite() {

@@ -2,16 +2,29 @@
 
 use chrono::Duration;
 
-use crate::support::*;
+use crate::conformance::prelude::*;
 
-conformance!(
-    a_free_job_is_leased_to_the_first_asker_only,
-    an_expired_lease_is_taken_over,
-    the_holder_releases_its_own_lease_only,
-    concurrent_askers_get_one_lease,
-);
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_leases {
+    ($callback:ident) => {
+        $callback! {
+            group: leases,
+            store: [
+                a_free_job_is_leased_to_the_first_asker_only,
+                an_expired_lease_is_taken_over,
+                the_holder_releases_its_own_lease_only,
+                concurrent_askers_get_one_lease,
+            ],
+            sql: [],
+        }
+    };
+}
 
-async fn a_free_job_is_leased_to_the_first_asker_only(store: Db) {
+__conformance_leases!(define_cases);
+
+pub async fn a_free_job_is_leased_to_the_first_asker_only(store: Db) {
     let now = chrono::Utc::now();
     assert_eq!(store.lease("backup").await.unwrap(), None);
     assert!(store.acquire_lease("backup", "a", now, now + Duration::hours(1)).await.unwrap());
@@ -29,7 +42,7 @@ async fn a_free_job_is_leased_to_the_first_asker_only(store: Db) {
     assert!(store.acquire_lease("other", "b", now, now + Duration::hours(1)).await.unwrap());
 }
 
-async fn an_expired_lease_is_taken_over(store: Db) {
+pub async fn an_expired_lease_is_taken_over(store: Db) {
     let now = chrono::Utc::now();
     assert!(store.acquire_lease("backup", "a", now, now + Duration::minutes(5)).await.unwrap());
     let later = now + Duration::minutes(5);
@@ -48,7 +61,7 @@ async fn an_expired_lease_is_taken_over(store: Db) {
     );
 }
 
-async fn the_holder_releases_its_own_lease_only(store: Db) {
+pub async fn the_holder_releases_its_own_lease_only(store: Db) {
     let now = chrono::Utc::now();
     assert!(store.acquire_lease("backup", "a", now, now + Duration::minutes(5)).await.unwrap());
     assert!(
@@ -71,7 +84,7 @@ async fn the_holder_releases_its_own_lease_only(store: Db) {
     store.release_lease("missing", "a", now).await.unwrap();
 }
 
-async fn concurrent_askers_get_one_lease(store: Db) {
+pub async fn concurrent_askers_get_one_lease(store: Db) {
     let now = chrono::Utc::now();
     let askers = (0..8).map(|n| {
         let store = store.clone();

@@ -1,20 +1,33 @@
 //! What the admin panel needs from a store: retrying a failed email (`OutboxStore::retry_email`)
 //! and the moderation list of every product (`CatalogStore::list_all_products`).
 
-use kalavpp_core::domain::{AdminProductFilter, AuditFilter, EmailFilter, OutboxEmail, ProductQuery};
-use kalavpp_core::domain::{EmailId, PageRequest, ProductStatus, VendorStatus};
-use kalavpp_core::storage::StoreError;
+use crate::domain::{AdminProductFilter, AuditFilter, EmailFilter, OutboxEmail, ProductQuery};
+use crate::domain::{EmailId, PageRequest, ProductStatus, VendorStatus};
+use crate::storage::StoreError;
 
-use crate::support::*;
+use crate::conformance::prelude::*;
 
-conformance!(
-    retry_email_requeues_a_failed_message_with_its_audit_row,
-    retry_email_refuses_other_statuses_and_unknown_ids,
-    retry_email_is_one_transaction_with_its_audit_row,
-    list_all_products_sees_every_status_and_vendor_newest_first,
-    list_all_products_filters_text_status_and_vendor,
-    list_all_products_paginates,
-);
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_panel {
+    ($callback:ident) => {
+        $callback! {
+            group: panel,
+            store: [
+                retry_email_requeues_a_failed_message_with_its_audit_row,
+                retry_email_refuses_other_statuses_and_unknown_ids,
+                retry_email_is_one_transaction_with_its_audit_row,
+                list_all_products_sees_every_status_and_vendor_newest_first,
+                list_all_products_filters_text_status_and_vendor,
+                list_all_products_paginates,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_panel!(define_cases);
 
 async fn row(store: &Db, id: EmailId) -> OutboxEmail {
     let page = store
@@ -39,7 +52,7 @@ async fn failed_email(store: &Db, recipient: &str) -> EmailId {
     id
 }
 
-async fn retry_email_requeues_a_failed_message_with_its_audit_row(store: Db) {
+pub async fn retry_email_requeues_a_failed_message_with_its_audit_row(store: Db) {
     let admin = new_user(&store, "root@example.com").await;
     let failed = failed_email(&store, "fay@example.com").await;
     assert_eq!(row(&store, failed).await.status, "failed");
@@ -78,7 +91,7 @@ async fn retry_email_requeues_a_failed_message_with_its_audit_row(store: Db) {
     assert_eq!(row(&store, failed).await.status, "sent");
 }
 
-async fn retry_email_refuses_other_statuses_and_unknown_ids(store: Db) {
+pub async fn retry_email_refuses_other_statuses_and_unknown_ids(store: Db) {
     let t = now();
     let queued = mail("q@example.com", "welcome");
     let queued_id = queued.id;
@@ -127,7 +140,7 @@ async fn retry_email_refuses_other_statuses_and_unknown_ids(store: Db) {
     assert_eq!(audit_count(&store).await, audits + 1);
 }
 
-async fn retry_email_is_one_transaction_with_its_audit_row(store: Db) {
+pub async fn retry_email_is_one_transaction_with_its_audit_row(store: Db) {
     let first = failed_email(&store, "a@example.com").await;
     let second = failed_email(&store, "b@example.com").await;
     let t = now();
@@ -144,12 +157,12 @@ async fn retry_email_is_one_transaction_with_its_audit_row(store: Db) {
 /// `Red Draft` (draft) of Ana, `Old Archive` (archived) of Ana, `Blue Hidden` (published) of a
 /// pending shop.
 struct Moderation {
-    ana: kalavpp_core::domain::VendorId,
-    pending: kalavpp_core::domain::VendorId,
-    lagoon: kalavpp_core::domain::ProductId,
-    draft: kalavpp_core::domain::ProductId,
-    archive: kalavpp_core::domain::ProductId,
-    hidden: kalavpp_core::domain::ProductId,
+    ana: crate::domain::VendorId,
+    pending: crate::domain::VendorId,
+    lagoon: crate::domain::ProductId,
+    draft: crate::domain::ProductId,
+    archive: crate::domain::ProductId,
+    hidden: crate::domain::ProductId,
 }
 
 async fn moderation(store: &Db) -> Moderation {
@@ -166,7 +179,7 @@ async fn moderation(store: &Db) -> Moderation {
     .into_iter()
     .enumerate()
     {
-        let record = kalavpp_core::storage::NewProduct {
+        let record = crate::storage::NewProduct {
             status,
             at: t + secs(i as i64),
             ..product(vendor, seeded::paintings(), title)
@@ -183,7 +196,7 @@ async fn moderation(store: &Db) -> Moderation {
     }
 }
 
-async fn all(store: &Db, filter: AdminProductFilter) -> Vec<kalavpp_core::domain::ProductId> {
+async fn all(store: &Db, filter: AdminProductFilter) -> Vec<crate::domain::ProductId> {
     let page = store
         .list_all_products(&filter, PageRequest::new(1, 100))
         .await
@@ -192,7 +205,7 @@ async fn all(store: &Db, filter: AdminProductFilter) -> Vec<kalavpp_core::domain
     page.items.into_iter().map(|p| p.id).collect()
 }
 
-async fn list_all_products_sees_every_status_and_vendor_newest_first(store: Db) {
+pub async fn list_all_products_sees_every_status_and_vendor_newest_first(store: Db) {
     let m = moderation(&store).await;
     store.add_product_image(image(m.draft, "draft-1"), 10).await.unwrap();
     assert_eq!(
@@ -220,7 +233,7 @@ async fn list_all_products_sees_every_status_and_vendor_newest_first(store: Db) 
     assert_eq!(public.items.iter().map(|p| p.id).collect::<Vec<_>>(), [m.lagoon]);
 }
 
-async fn list_all_products_filters_text_status_and_vendor(store: Db) {
+pub async fn list_all_products_filters_text_status_and_vendor(store: Db) {
     let m = moderation(&store).await;
     let q = |text: &str| AdminProductFilter {
         q: Some(text.into()),
@@ -254,12 +267,12 @@ async fn list_all_products_filters_text_status_and_vendor(store: Db) {
     };
     assert_eq!(all(&store, combined).await, [m.lagoon], "filters combine");
     assert!(
-        all(&store, vendor(kalavpp_core::domain::VendorId::new())).await.is_empty(),
+        all(&store, vendor(crate::domain::VendorId::new())).await.is_empty(),
         "an unknown vendor has none"
     );
 }
 
-async fn list_all_products_paginates(store: Db) {
+pub async fn list_all_products_paginates(store: Db) {
     let m = moderation(&store).await;
     let filter = AdminProductFilter::default();
     let first = store.list_all_products(&filter, PageRequest::new(1, 3)).await.unwrap();

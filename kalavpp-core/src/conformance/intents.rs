@@ -2,24 +2,38 @@
 //! re-armed after a refusal), leases on claims, outcomes, automatic refunds of payments an order
 //! cannot take (decided inside the event's transaction), session expiries on cancel and expiry.
 
-use kalavpp_core::domain::{EventOutcome, IntentKind, IntentStatus};
-use kalavpp_core::domain::{OrderStatus, UserId};
-use kalavpp_core::payments::PaymentEventKind;
-use kalavpp_core::storage::{Conflict, HasStatus};
-use kalavpp_core::storage::{LatePayment, NewPaymentIntent, PaymentEventRecord, Refund, StoreError};
 use uuid::Uuid;
 
-use crate::support::*;
+use crate::domain::{EventOutcome, IntentKind, IntentStatus};
+use crate::domain::{OrderStatus, UserId};
+use crate::payments::PaymentEventKind;
+use crate::storage::{Conflict, HasStatus};
+use crate::storage::{LatePayment, NewPaymentIntent, PaymentEventRecord, Refund, StoreError};
 
-conformance!(
-    refund_requests_are_one_at_a_time_and_rearm_after_a_refusal,
-    claims_are_leases_and_outcomes_stick,
-    a_confirmed_refund_closes_its_intent_with_the_ledger,
-    late_payments_are_given_back_once_and_on_time_ones_are_not,
-    cancel_and_expiry_record_session_expiries,
-);
+use crate::conformance::prelude::*;
 
-fn refund_intent(order_id: kalavpp_core::domain::OrderId, actor: Option<UserId>) -> NewPaymentIntent {
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_intents {
+    ($callback:ident) => {
+        $callback! {
+            group: intents,
+            store: [
+                refund_requests_are_one_at_a_time_and_rearm_after_a_refusal,
+                claims_are_leases_and_outcomes_stick,
+                a_confirmed_refund_closes_its_intent_with_the_ledger,
+                late_payments_are_given_back_once_and_on_time_ones_are_not,
+                cancel_and_expiry_record_session_expiries,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_intents!(define_cases);
+
+fn refund_intent(order_id: crate::domain::OrderId, actor: Option<UserId>) -> NewPaymentIntent {
     NewPaymentIntent {
         id: Uuid::now_v7(),
         order_id,
@@ -34,7 +48,7 @@ fn refund_intent(order_id: kalavpp_core::domain::OrderId, actor: Option<UserId>)
     }
 }
 
-fn late(order: &kalavpp_core::domain::Order, payment: &str, always: bool) -> LatePayment {
+fn late(order: &crate::domain::Order, payment: &str, always: bool) -> LatePayment {
     LatePayment {
         intent: NewPaymentIntent {
             kind: IntentKind::AutoRefund,
@@ -49,7 +63,7 @@ fn late(order: &kalavpp_core::domain::Order, payment: &str, always: bool) -> Lat
     }
 }
 
-fn succeeded(order: &kalavpp_core::domain::Order, event_id: &str, payment: &str, always: bool) -> PaymentEventRecord {
+fn succeeded(order: &crate::domain::Order, event_id: &str, payment: &str, always: bool) -> PaymentEventRecord {
     PaymentEventRecord {
         payment_intent_id: Some(payment.into()),
         late_payment: Some(late(order, payment, always)),
@@ -57,7 +71,7 @@ fn succeeded(order: &kalavpp_core::domain::Order, event_id: &str, payment: &str,
     }
 }
 
-async fn refund_requests_are_one_at_a_time_and_rearm_after_a_refusal(store: Db) {
+pub async fn refund_requests_are_one_at_a_time_and_rearm_after_a_refusal(store: Db) {
     let shop = shop(&store).await;
     let order = place(&store, mixed_order(&shop)).await;
     // Unpaid: nothing to refund.
@@ -92,14 +106,10 @@ async fn refund_requests_are_one_at_a_time_and_rearm_after_a_refusal(store: Db) 
         "a new key after a refusal"
     );
     assert_eq!(store.payment_intents_for_order(order.id).await.expect("list").len(), 1);
-    assert_not_found(
-        store
-            .request_refund(refund_intent(kalavpp_core::domain::OrderId::new(), None))
-            .await,
-    );
+    assert_not_found(store.request_refund(refund_intent(crate::domain::OrderId::new(), None)).await);
 }
 
-async fn claims_are_leases_and_outcomes_stick(store: Db) {
+pub async fn claims_are_leases_and_outcomes_stick(store: Db) {
     let shop = shop(&store).await;
     let order = place(&store, mixed_order(&shop)).await;
     pay(&store, order.id).await;
@@ -177,7 +187,7 @@ async fn claims_are_leases_and_outcomes_stick(store: Db) {
     );
 }
 
-async fn a_confirmed_refund_closes_its_intent_with_the_ledger(store: Db) {
+pub async fn a_confirmed_refund_closes_its_intent_with_the_ledger(store: Db) {
     let shop = shop(&store).await;
     let order = place(&store, mixed_order(&shop)).await;
     pay(&store, order.id).await;
@@ -199,10 +209,10 @@ async fn a_confirmed_refund_closes_its_intent_with_the_ledger(store: Db) {
         (stored[0].status, stored[0].result_id.as_deref()),
         (IntentStatus::Done, Some("re_9"))
     );
-    assert_eq!(balance_of(&store, shop.alice.id).await, kalavpp_core::domain::Balance::default());
+    assert_eq!(balance_of(&store, shop.alice.id).await, crate::domain::Balance::default());
 }
 
-async fn late_payments_are_given_back_once_and_on_time_ones_are_not(store: Db) {
+pub async fn late_payments_are_given_back_once_and_on_time_ones_are_not(store: Db) {
     let shop = shop(&store).await;
     // On time: paid, no intent, even though a refund was prepared.
     let order = place(&store, mixed_order(&shop)).await;
@@ -296,14 +306,14 @@ async fn late_payments_are_given_back_once_and_on_time_ones_are_not(store: Db) {
     assert_eq!(due.len(), 3, "three payments to give back: {due:?}");
 }
 
-async fn cancel_and_expiry_record_session_expiries(store: Db) {
+pub async fn cancel_and_expiry_record_session_expiries(store: Db) {
     let shop = shop(&store).await;
     let cancelled = place(&store, order_of(shop.buyer.id, vec![line(&shop.vase, 1, 1_000)])).await;
     store.attach_payment_session(cancelled.id, "cs_cancel").await.expect("attach");
     store.cancel_order(cancelled.id, shop.buyer.id, now()).await.expect("cancel");
     let stale = place(
         &store,
-        kalavpp_core::storage::NewOrder {
+        crate::storage::NewOrder {
             at: now() - secs(7_200),
             ..order_of(shop.buyer.id, vec![line(&shop.vase, 1, 1_000)])
         },
@@ -312,7 +322,7 @@ async fn cancel_and_expiry_record_session_expiries(store: Db) {
     store.attach_payment_session(stale.id, "cs_stale").await.expect("attach");
     let no_session = place(
         &store,
-        kalavpp_core::storage::NewOrder {
+        crate::storage::NewOrder {
             at: now() - secs(7_200),
             ..order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])
         },
@@ -346,13 +356,13 @@ async fn cancel_and_expiry_record_session_expiries(store: Db) {
         );
     }
     // The unpaid-orders guard counts only open orders of the buyer.
-    let guarded = kalavpp_core::storage::NewOrder {
+    let guarded = crate::storage::NewOrder {
         max_unpaid: Some(0),
         ..order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])
     };
     assert_conflict(store.place_order(guarded).await, Conflict::TooManyUnpaidOrders);
     let one_open = place(&store, order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])).await;
-    let limited = |limit| kalavpp_core::storage::NewOrder {
+    let limited = |limit| crate::storage::NewOrder {
         max_unpaid: Some(limit),
         ..order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])
     };

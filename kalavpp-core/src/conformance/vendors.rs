@@ -1,34 +1,47 @@
 //! `VendorStore`: applications, re-applications, lookups, the vendor list, profile changes and
 //! admin decisions (status, commission, role, audit row and email in one transaction).
 
-use kalavpp_core::domain::{AuditFilter, EmailFilter, VendorFilter};
-use kalavpp_core::domain::{PageRequest, Role, UserId, VendorId, VendorStatus};
-use kalavpp_core::storage::{Conflict, HasStatus, Sluggable, Table};
-use kalavpp_core::storage::{NewVendor, VendorProfileChange};
+use crate::domain::{AuditFilter, EmailFilter, VendorFilter};
+use crate::domain::{PageRequest, Role, UserId, VendorId, VendorStatus};
+use crate::storage::{Conflict, HasStatus, Sluggable, Table};
+use crate::storage::{NewVendor, VendorProfileChange};
 
-use crate::support::*;
+use crate::conformance::prelude::*;
 
-conformance!(
-    insert_vendor_round_trips,
-    second_application_of_a_user_is_a_conflict_on_user_id,
-    taken_slug_is_a_conflict_on_slug,
-    duplicate_vendor_id_is_a_conflict,
-    unknown_vendor_is_none,
-    reapply_only_from_rejected,
-    approve_grants_the_vendor_role_with_audit_row_and_email,
-    approving_twice_is_a_conflict_and_changes_nothing,
-    approving_an_admin_keeps_the_admin_role,
-    reject_stores_the_reason_and_approval_clears_it,
-    suspend_and_reinstate_keep_the_first_approval_time,
-    decide_unknown_vendor_is_not_found_and_not_audited,
-    commission_change_keeps_status_and_reason,
-    concurrent_decisions_on_one_vendor_apply_once,
-    list_vendors_filters_status,
-    list_vendors_paginates_newest_first,
-    update_vendor_profile_changes_only_given_fields,
-    update_vendor_profile_of_unknown_vendor_is_not_found,
-    vendor_product_count_counts_published_products,
-);
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_vendors {
+    ($callback:ident) => {
+        $callback! {
+            group: vendors,
+            store: [
+                insert_vendor_round_trips,
+                second_application_of_a_user_is_a_conflict_on_user_id,
+                taken_slug_is_a_conflict_on_slug,
+                duplicate_vendor_id_is_a_conflict,
+                unknown_vendor_is_none,
+                reapply_only_from_rejected,
+                approve_grants_the_vendor_role_with_audit_row_and_email,
+                approving_twice_is_a_conflict_and_changes_nothing,
+                approving_an_admin_keeps_the_admin_role,
+                reject_stores_the_reason_and_approval_clears_it,
+                suspend_and_reinstate_keep_the_first_approval_time,
+                decide_unknown_vendor_is_not_found_and_not_audited,
+                commission_change_keeps_status_and_reason,
+                concurrent_decisions_on_one_vendor_apply_once,
+                list_vendors_filters_status,
+                list_vendors_paginates_newest_first,
+                update_vendor_profile_changes_only_given_fields,
+                update_vendor_profile_of_unknown_vendor_is_not_found,
+                vendor_product_count_counts_published_products,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_vendors!(define_cases);
 
 const ALL: [VendorStatus; 4] = [
     VendorStatus::Pending,
@@ -51,7 +64,7 @@ async fn role_of(store: &Db, user_id: UserId) -> Role {
     store.user_by_id(user_id).await.unwrap().expect("user").role
 }
 
-async fn insert_vendor_round_trips(store: Db) {
+pub async fn insert_vendor_round_trips(store: Db) {
     let owner = new_user(&store, "ann@example.com").await;
     let at = now();
     let payout = serde_json::json!({ "iban": "DE89 3704 0044 0532 0130 00", "holder": "Ann Lee", "nested": { "n": 1, "ok": true } });
@@ -89,7 +102,7 @@ async fn insert_vendor_round_trips(store: Db) {
     assert_eq!(store.vendor_by_id(vendor.id).await.unwrap().unwrap().slug, "ann-s-atelier");
 }
 
-async fn second_application_of_a_user_is_a_conflict_on_user_id(store: Db) {
+pub async fn second_application_of_a_user_is_a_conflict_on_user_id(store: Db) {
     let (owner, first) = applicant_at(&store, "ann@example.com", "Ann Atelier", now()).await;
     let again = application(owner.id, "Another Shop");
     assert_conflict(store.insert_vendor(again.clone()).await, Conflict::AlreadyApplied);
@@ -109,7 +122,7 @@ async fn second_application_of_a_user_is_a_conflict_on_user_id(store: Db) {
     assert_eq!(listed(&store, None).await, [first.id]);
 }
 
-async fn taken_slug_is_a_conflict_on_slug(store: Db) {
+pub async fn taken_slug_is_a_conflict_on_slug(store: Db) {
     let (_, first) = applicant_at(&store, "ann@example.com", "Blue Door", now()).await;
     let bob = new_user(&store, "bob@example.com").await;
     // A different shop name that makes the same slug.
@@ -125,7 +138,7 @@ async fn taken_slug_is_a_conflict_on_slug(store: Db) {
     assert_eq!(listed(&store, None).await.len(), 2);
 }
 
-async fn duplicate_vendor_id_is_a_conflict(store: Db) {
+pub async fn duplicate_vendor_id_is_a_conflict(store: Db) {
     let (_, first) = applicant_at(&store, "ann@example.com", "Ann Atelier", now()).await;
     let bob = new_user(&store, "bob@example.com").await;
     let clash = NewVendor {
@@ -136,7 +149,7 @@ async fn duplicate_vendor_id_is_a_conflict(store: Db) {
     assert!(store.vendor_by_user(bob.id).await.unwrap().is_none());
 }
 
-async fn unknown_vendor_is_none(store: Db) {
+pub async fn unknown_vendor_is_none(store: Db) {
     assert!(store.vendor_by_id(VendorId::new()).await.unwrap().is_none());
     assert!(store.vendor_by_slug("nope").await.unwrap().is_none());
     assert!(store.vendor_by_user(UserId::new()).await.unwrap().is_none());
@@ -156,7 +169,7 @@ async fn unknown_vendor_is_none(store: Db) {
     assert!(store.vendor_by_slug("Ann-Atelier").await.unwrap().is_none());
 }
 
-async fn reapply_only_from_rejected(store: Db) {
+pub async fn reapply_only_from_rejected(store: Db) {
     let t = now();
     let (owner, pending) = applicant_at(&store, "ann@example.com", "Ann Atelier", t).await;
     let again = |at| NewVendor {
@@ -216,7 +229,7 @@ async fn reapply_only_from_rejected(store: Db) {
     );
 }
 
-async fn approve_grants_the_vendor_role_with_audit_row_and_email(store: Db) {
+pub async fn approve_grants_the_vendor_role_with_audit_row_and_email(store: Db) {
     let admin = new_user(&store, "ada@example.com").await;
     let (owner, pending) = applicant_at(&store, "ann@example.com", "Ann Atelier", now()).await;
     let bystander = new_user(&store, "bob@example.com").await;
@@ -266,7 +279,7 @@ async fn approve_grants_the_vendor_role_with_audit_row_and_email(store: Db) {
     assert_eq!(emails.items[0].status, "queued");
 }
 
-async fn approving_twice_is_a_conflict_and_changes_nothing(store: Db) {
+pub async fn approving_twice_is_a_conflict_and_changes_nothing(store: Db) {
     let (owner, pending) = applicant_at(&store, "ann@example.com", "Ann Atelier", now()).await;
     let approved = approve(&store, pending.id).await;
     let user = store.user_by_id(owner.id).await.unwrap().unwrap();
@@ -298,7 +311,7 @@ async fn approving_twice_is_a_conflict_and_changes_nothing(store: Db) {
     assert_eq!(audit_count(&store).await, audits);
 }
 
-async fn approving_an_admin_keeps_the_admin_role(store: Db) {
+pub async fn approving_an_admin_keeps_the_admin_role(store: Db) {
     let admin = new_user(&store, "ada@example.com").await;
     let promoted = store
         .admin_update_user(admin_change(None, admin.id, None, Some(Role::Admin), now()))
@@ -319,7 +332,7 @@ async fn approving_an_admin_keeps_the_admin_role(store: Db) {
     assert_eq!(role_of(&store, owner.id).await, Role::Customer);
 }
 
-async fn reject_stores_the_reason_and_approval_clears_it(store: Db) {
+pub async fn reject_stores_the_reason_and_approval_clears_it(store: Db) {
     let t = now();
     let (owner, pending) = applicant_at(&store, "ann@example.com", "Ann Atelier", t).await;
     let mut rejection = decision(pending.id, &[VendorStatus::Pending], Some(VendorStatus::Rejected), t + secs(1));
@@ -353,7 +366,7 @@ async fn reject_stores_the_reason_and_approval_clears_it(store: Db) {
     assert_eq!(audit_count(&store).await, 2);
 }
 
-async fn suspend_and_reinstate_keep_the_first_approval_time(store: Db) {
+pub async fn suspend_and_reinstate_keep_the_first_approval_time(store: Db) {
     let t = now();
     let (owner, pending) = applicant_at(&store, "ann@example.com", "Ann Atelier", t).await;
     let mut approval = decision(pending.id, &[VendorStatus::Pending], Some(VendorStatus::Approved), t + secs(1));
@@ -382,7 +395,7 @@ async fn suspend_and_reinstate_keep_the_first_approval_time(store: Db) {
     assert_eq!(listed(&store, Some(VendorStatus::Approved)).await, [pending.id]);
 }
 
-async fn decide_unknown_vendor_is_not_found_and_not_audited(store: Db) {
+pub async fn decide_unknown_vendor_is_not_found_and_not_audited(store: Db) {
     let (owner, pending) = applicant_at(&store, "ann@example.com", "Ann Atelier", now()).await;
     let mut ghost = decision(VendorId::new(), &ALL, Some(VendorStatus::Approved), now());
     ghost.grant_vendor_role = true;
@@ -396,7 +409,7 @@ async fn decide_unknown_vendor_is_not_found_and_not_audited(store: Db) {
     assert_not_found(store.decide_vendor(decision(VendorId::new(), &[], None, now())).await);
 }
 
-async fn commission_change_keeps_status_and_reason(store: Db) {
+pub async fn commission_change_keeps_status_and_reason(store: Db) {
     let t = now();
     let vendor = approved_vendor(&store, "ann@example.com", "Ann Atelier").await;
     let change = |commission: Option<Option<i32>>, at| {
@@ -434,7 +447,7 @@ async fn commission_change_keeps_status_and_reason(store: Db) {
     assert_eq!(changed.commission_bps, Some(500));
 }
 
-async fn concurrent_decisions_on_one_vendor_apply_once(store: Db) {
+pub async fn concurrent_decisions_on_one_vendor_apply_once(store: Db) {
     let (_, pending) = applicant_at(&store, "ann@example.com", "Ann Atelier", now()).await;
     let mut tasks = Vec::new();
     for i in 0..6 {
@@ -455,7 +468,7 @@ async fn concurrent_decisions_on_one_vendor_apply_once(store: Db) {
     for task in tasks {
         match task.await.unwrap() {
             Ok(vendor) => applied.push(vendor.status),
-            Err(kalavpp_core::storage::StoreError::Conflict(what)) => assert_eq!(what, Conflict::StaleStatus(HasStatus::Vendor)),
+            Err(crate::storage::StoreError::Conflict(what)) => assert_eq!(what, Conflict::StaleStatus(HasStatus::Vendor)),
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
@@ -465,7 +478,7 @@ async fn concurrent_decisions_on_one_vendor_apply_once(store: Db) {
     assert_eq!(email_count(&store).await, 1);
 }
 
-async fn list_vendors_filters_status(store: Db) {
+pub async fn list_vendors_filters_status(store: Db) {
     let t = now();
     let (_, a) = applicant_at(&store, "a@example.com", "Shop A", t).await;
     let (_, b) = applicant_at(&store, "b@example.com", "Shop B", t + secs(1)).await;
@@ -502,7 +515,7 @@ async fn list_vendors_filters_status(store: Db) {
     );
 }
 
-async fn list_vendors_paginates_newest_first(store: Db) {
+pub async fn list_vendors_paginates_newest_first(store: Db) {
     let empty = store.list_vendors(&VendorFilter::default(), PageRequest::new(1, 10)).await.unwrap();
     assert!(empty.items.is_empty());
     assert_eq!(empty.total, 0);
@@ -513,7 +526,7 @@ async fn list_vendors_paginates_newest_first(store: Db) {
         let (_, v) = applicant_at(&store, &format!("v{i}@example.com"), &format!("Shop {i}"), t + secs(i)).await;
         vendors.push(v);
     }
-    let ids = |page: &kalavpp_core::domain::Page<kalavpp_core::domain::Vendor>| page.items.iter().map(|v| v.id).collect::<Vec<_>>();
+    let ids = |page: &crate::domain::Page<crate::domain::Vendor>| page.items.iter().map(|v| v.id).collect::<Vec<_>>();
     let all = VendorFilter::default();
 
     let first = store.list_vendors(&all, PageRequest::new(1, 2)).await.unwrap();
@@ -539,7 +552,7 @@ async fn list_vendors_paginates_newest_first(store: Db) {
     assert_eq!(ids(&store.list_vendors(&all, PageRequest::new(1, 2)).await.unwrap()), expected);
 }
 
-async fn update_vendor_profile_changes_only_given_fields(store: Db) {
+pub async fn update_vendor_profile_changes_only_given_fields(store: Db) {
     let t = now();
     let owner = new_user(&store, "ann@example.com").await;
     let original = store
@@ -627,7 +640,7 @@ async fn update_vendor_profile_changes_only_given_fields(store: Db) {
     );
 }
 
-async fn update_vendor_profile_of_unknown_vendor_is_not_found(store: Db) {
+pub async fn update_vendor_profile_of_unknown_vendor_is_not_found(store: Db) {
     let vendor = approved_vendor(&store, "ann@example.com", "Ann Atelier").await;
     let change = VendorProfileChange {
         shop_name: Some("Ghost".into()),
@@ -637,7 +650,7 @@ async fn update_vendor_profile_of_unknown_vendor_is_not_found(store: Db) {
     assert_eq!(store.vendor_by_id(vendor.id).await.unwrap().unwrap(), vendor);
 }
 
-async fn vendor_product_count_counts_published_products(store: Db) {
+pub async fn vendor_product_count_counts_published_products(store: Db) {
     let vendor = approved_vendor(&store, "ann@example.com", "Ann Atelier").await;
     let other = approved_vendor(&store, "bob@example.com", "Bob Prints").await;
     let category = seeded::oil_paintings();
@@ -645,23 +658,23 @@ async fn vendor_product_count_counts_published_products(store: Db) {
     add_product(&store, product(vendor.id, seeded::prints(), "Mill")).await;
     let draft = add_product(
         &store,
-        kalavpp_core::storage::NewProduct {
-            status: kalavpp_core::domain::ProductStatus::Draft,
+        crate::storage::NewProduct {
+            status: crate::domain::ProductStatus::Draft,
             ..product(vendor.id, category, "Sketch")
         },
     )
     .await;
     add_product(
         &store,
-        kalavpp_core::storage::NewProduct {
-            status: kalavpp_core::domain::ProductStatus::Archived,
+        crate::storage::NewProduct {
+            status: crate::domain::ProductStatus::Archived,
             ..product(vendor.id, category, "Old")
         },
     )
     .await;
     add_product(&store, product(other.id, category, "Bob's")).await;
 
-    let count = |v: Option<kalavpp_core::domain::Vendor>| v.expect("vendor").product_count;
+    let count = |v: Option<crate::domain::Vendor>| v.expect("vendor").product_count;
     assert_eq!(count(store.vendor_by_id(vendor.id).await.unwrap()), 2, "published products only");
     assert_eq!(count(store.vendor_by_slug("ann-atelier").await.unwrap()), 2);
     assert_eq!(count(store.vendor_by_id(other.id).await.unwrap()), 1);
@@ -671,7 +684,7 @@ async fn vendor_product_count_counts_published_products(store: Db) {
 
     // Publishing the draft counts it; the count is of the vendor's own products, whatever its status.
     store
-        .update_product(kalavpp_core::storage::ProductUpdate {
+        .update_product(crate::storage::ProductUpdate {
             id: draft.id,
             title: draft.title.clone(),
             description: draft.description.clone(),
@@ -679,7 +692,7 @@ async fn vendor_product_count_counts_published_products(store: Db) {
             price: draft.price,
             stock: draft.stock,
             category_id: category,
-            status: kalavpp_core::domain::ProductStatus::Published,
+            status: crate::domain::ProductStatus::Published,
             tags: draft.tags.clone(),
             at: now(),
             audit: None,

@@ -3,24 +3,37 @@
 
 use std::collections::HashSet;
 
-use kalavpp_core::domain::{EmailFilter, OutboxEmail};
-use kalavpp_core::domain::{EmailId, PageRequest};
-use kalavpp_core::storage::{ClaimedEmail, NewEmail, StoreError};
-use kalavpp_core::storage::{Conflict, Table};
+use crate::domain::{EmailFilter, OutboxEmail};
+use crate::domain::{EmailId, PageRequest};
+use crate::storage::{ClaimedEmail, NewEmail, StoreError};
+use crate::storage::{Conflict, Table};
 
-use crate::support::*;
+use crate::conformance::prelude::*;
 
-conformance!(
-    enqueue_email_round_trips,
-    duplicate_email_id_is_a_conflict,
-    list_emails_filters_recipient_template_and_status,
-    list_emails_paginates_newest_first,
-    claim_takes_due_messages_oldest_first_up_to_the_limit,
-    claim_reclaims_sending_messages_whose_lease_expired,
-    sent_rescheduled_and_failed_messages_show_in_the_list,
-    outcomes_apply_only_to_messages_being_sent,
-    concurrent_claimers_take_disjoint_sets_covering_every_message,
-);
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_outbox {
+    ($callback:ident) => {
+        $callback! {
+            group: outbox,
+            store: [
+                enqueue_email_round_trips,
+                duplicate_email_id_is_a_conflict,
+                list_emails_filters_recipient_template_and_status,
+                list_emails_paginates_newest_first,
+                claim_takes_due_messages_oldest_first_up_to_the_limit,
+                claim_reclaims_sending_messages_whose_lease_expired,
+                sent_rescheduled_and_failed_messages_show_in_the_list,
+                outcomes_apply_only_to_messages_being_sent,
+                concurrent_claimers_take_disjoint_sets_covering_every_message,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_outbox!(define_cases);
 
 /// Ids of a list, in the order returned.
 async fn listed(store: &Db, filter: EmailFilter) -> Vec<EmailId> {
@@ -40,7 +53,7 @@ async fn queue(store: &Db, recipient: &str, template: &str, base: Timestamp, off
     id
 }
 
-async fn enqueue_email_round_trips(store: Db) {
+pub async fn enqueue_email_round_trips(store: Db) {
     let message = NewEmail {
         subject: "Grüße — your order ✓".into(),
         body_text: "Line one\nLine two with 'quotes' and \"double quotes\"".into(),
@@ -67,7 +80,7 @@ async fn enqueue_email_round_trips(store: Db) {
     );
 }
 
-async fn duplicate_email_id_is_a_conflict(store: Db) {
+pub async fn duplicate_email_id_is_a_conflict(store: Db) {
     let first = mail("ann@example.com", "welcome");
     store.enqueue_email(first.clone()).await.unwrap();
     let clash = NewEmail {
@@ -83,7 +96,7 @@ async fn duplicate_email_id_is_a_conflict(store: Db) {
     assert_eq!(page.items[0].recipient, "ann@example.com");
 }
 
-async fn list_emails_filters_recipient_template_and_status(store: Db) {
+pub async fn list_emails_filters_recipient_template_and_status(store: Db) {
     let t = now();
     let ann_welcome = queue(&store, "ann@example.com", "welcome", t, 0).await;
     let ann_reset = queue(&store, "ann@example.com", "password_reset", t, 1).await;
@@ -130,7 +143,7 @@ async fn list_emails_filters_recipient_template_and_status(store: Db) {
     assert!(listed(&store, filter(Some("carol@example.com"), None, None)).await.is_empty());
 }
 
-async fn list_emails_paginates_newest_first(store: Db) {
+pub async fn list_emails_paginates_newest_first(store: Db) {
     let empty = store.list_emails(&EmailFilter::default(), PageRequest::default()).await.unwrap();
     assert!(empty.items.is_empty());
     assert_eq!(empty.total, 0);
@@ -140,7 +153,7 @@ async fn list_emails_paginates_newest_first(store: Db) {
     for i in 0..5 {
         ids.push(queue(&store, &format!("user{i}@example.com"), "welcome", t, i).await);
     }
-    let page_of = |page: &kalavpp_core::domain::Page<OutboxEmail>| page.items.iter().map(|e| e.id).collect::<Vec<_>>();
+    let page_of = |page: &crate::domain::Page<OutboxEmail>| page.items.iter().map(|e| e.id).collect::<Vec<_>>();
 
     let first = store.list_emails(&EmailFilter::default(), PageRequest::new(1, 2)).await.unwrap();
     assert_eq!((first.page, first.per_page, first.total), (1, 2, 5));
@@ -187,7 +200,7 @@ fn ids(claimed: &[ClaimedEmail]) -> Vec<EmailId> {
     claimed.iter().map(|c| c.id).collect()
 }
 
-async fn claim_takes_due_messages_oldest_first_up_to_the_limit(store: Db) {
+pub async fn claim_takes_due_messages_oldest_first_up_to_the_limit(store: Db) {
     let t = now();
     // Queued out of creation order, so the order claimed is not just the order inserted.
     let third = queue(&store, "c@example.com", "welcome", t, 2).await;
@@ -237,7 +250,7 @@ async fn claim_takes_due_messages_oldest_first_up_to_the_limit(store: Db) {
     assert_eq!(listed(&store, sending).await.len(), 4, "the list filters on `sending`");
 }
 
-async fn claim_reclaims_sending_messages_whose_lease_expired(store: Db) {
+pub async fn claim_reclaims_sending_messages_whose_lease_expired(store: Db) {
     let t = now();
     let id = queue(&store, "ann@example.com", "welcome", t, 0).await;
     let first = store.claim_emails(t + secs(1), t + secs(61), 10).await.unwrap();
@@ -280,7 +293,7 @@ async fn claim_reclaims_sending_messages_whose_lease_expired(store: Db) {
     );
 }
 
-async fn sent_rescheduled_and_failed_messages_show_in_the_list(store: Db) {
+pub async fn sent_rescheduled_and_failed_messages_show_in_the_list(store: Db) {
     let t = now();
     let delivered = queue(&store, "a@example.com", "welcome", t, 0).await;
     let retried = queue(&store, "b@example.com", "welcome", t, 0).await;
@@ -333,7 +346,7 @@ async fn sent_rescheduled_and_failed_messages_show_in_the_list(store: Db) {
     );
 }
 
-async fn outcomes_apply_only_to_messages_being_sent(store: Db) {
+pub async fn outcomes_apply_only_to_messages_being_sent(store: Db) {
     let t = now();
     let unknown = EmailId::new();
     assert!(matches!(store.mark_email_sent(unknown, 1, t).await, Err(StoreError::NotFound)));
@@ -378,7 +391,7 @@ async fn outcomes_apply_only_to_messages_being_sent(store: Db) {
     );
 }
 
-async fn concurrent_claimers_take_disjoint_sets_covering_every_message(store: Db) {
+pub async fn concurrent_claimers_take_disjoint_sets_covering_every_message(store: Db) {
     const MESSAGES: usize = 60;
     const CLAIMERS: usize = 6;
     let t = now();

@@ -1,18 +1,32 @@
 //! Dashboards and analytics: `StatsStore::vendor_sales`, `marketplace_totals` and `analytics`.
 
 use chrono::{Duration, Utc};
-use kalavpp_core::domain::StatsWindow;
-use kalavpp_core::domain::{LedgerBucket, Money, PayoutId};
-use kalavpp_core::storage::{NewPayout, PaymentEventRecord, Refund};
 
-use crate::support::*;
+use crate::domain::StatsWindow;
+use crate::domain::{LedgerBucket, Money, PayoutId};
+use crate::storage::{NewPayout, PaymentEventRecord, Refund};
 
-conformance!(
-    vendor_sales_count_paid_orders_and_agree_with_the_ledger,
-    vendor_sales_of_a_vendor_without_sales_are_zero,
-    marketplace_totals_count_everything_once,
-    analytics_group_paid_orders_and_new_users_by_day,
-);
+use crate::conformance::prelude::*;
+
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_stats {
+    ($callback:ident) => {
+        $callback! {
+            group: stats,
+            store: [
+                vendor_sales_count_paid_orders_and_agree_with_the_ledger,
+                vendor_sales_of_a_vendor_without_sales_are_zero,
+                marketplace_totals_count_everything_once,
+                analytics_group_paid_orders_and_new_users_by_day,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_stats!(define_cases);
 
 fn today_window() -> StatsWindow {
     let start = Utc::now().date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
@@ -47,7 +61,7 @@ async fn busy_shop(store: &Db) -> Shop {
     shop
 }
 
-async fn vendor_sales_count_paid_orders_and_agree_with_the_ledger(store: Db) {
+pub async fn vendor_sales_count_paid_orders_and_agree_with_the_ledger(store: Db) {
     let shop = busy_shop(&store).await;
     let sales = store.vendor_sales(shop.alice.id, today_window()).await.unwrap();
     // Alice's part of the paid mixed order: 2 prints (24.68, commission 2.47) and 3 e-books
@@ -97,7 +111,7 @@ async fn vendor_sales_count_paid_orders_and_agree_with_the_ledger(store: Db) {
     assert_eq!(old.gross_sales, Money(5_465), "totals are all-time");
 }
 
-async fn vendor_sales_of_a_vendor_without_sales_are_zero(store: Db) {
+pub async fn vendor_sales_of_a_vendor_without_sales_are_zero(store: Db) {
     let shop = shop(&store).await;
     let sales = store.vendor_sales(shop.bruno.id, today_window()).await.unwrap();
     assert_eq!(sales.product_count, 1);
@@ -109,7 +123,7 @@ async fn vendor_sales_of_a_vendor_without_sales_are_zero(store: Db) {
     assert!(sales.by_day.is_empty() && sales.top_products.is_empty());
 }
 
-async fn marketplace_totals_count_everything_once(store: Db) {
+pub async fn marketplace_totals_count_everything_once(store: Db) {
     let shop = busy_shop(&store).await;
     let pending = applicant_at(&store, "carla@example.com", "Carla Glass", now()).await;
     let old_user = new_user_at(&store, "old@example.com", "Old Timer", now() - Duration::days(40)).await;
@@ -160,12 +174,12 @@ async fn marketplace_totals_count_everything_once(store: Db) {
     );
 }
 
-async fn analytics_group_paid_orders_and_new_users_by_day(store: Db) {
+pub async fn analytics_group_paid_orders_and_new_users_by_day(store: Db) {
     let shop = busy_shop(&store).await;
     // A payment event stamped yesterday (the event time is the paid time).
     let order = place(&store, order_of(shop.buyer.id, vec![line(&shop.vase, 1, 1_000)])).await;
     let yesterday = now() - Duration::days(1);
-    let mut event = payment_event(order.id, kalavpp_core::payments::PaymentEventKind::Succeeded, "evt_yesterday");
+    let mut event = payment_event(order.id, crate::payments::PaymentEventKind::Succeeded, "evt_yesterday");
     event = PaymentEventRecord { at: yesterday, ..event };
     store.apply_payment_event(event).await.unwrap();
 

@@ -1,22 +1,36 @@
 //! `PasswordResetStore`: reset tokens, their queued email, and using them once.
 
 use chrono::TimeDelta;
-use kalavpp_core::domain::{EmailFilter, OutboxEmail};
-use kalavpp_core::domain::{PageRequest, UserId};
-use kalavpp_core::storage::{Conflict, Table};
-use kalavpp_core::storage::{NewEmail, NewPasswordReset, RefreshOutcome, StoreError};
 
-use crate::support::*;
+use crate::domain::{EmailFilter, OutboxEmail};
+use crate::domain::{PageRequest, UserId};
+use crate::storage::{Conflict, Table};
+use crate::storage::{NewEmail, NewPasswordReset, RefreshOutcome, StoreError};
 
-conformance!(
-    create_password_reset_queues_its_email,
-    consume_password_reset_works_once,
-    expired_password_reset_is_none,
-    unknown_password_reset_is_none,
-    consuming_one_reset_kills_the_others,
-    resets_of_other_users_are_untouched,
-    duplicate_password_reset_is_a_conflict_and_queues_nothing,
-);
+use crate::conformance::prelude::*;
+
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_resets {
+    ($callback:ident) => {
+        $callback! {
+            group: resets,
+            store: [
+                create_password_reset_queues_its_email,
+                consume_password_reset_works_once,
+                expired_password_reset_is_none,
+                unknown_password_reset_is_none,
+                consuming_one_reset_kills_the_others,
+                resets_of_other_users_are_untouched,
+                duplicate_password_reset_is_a_conflict_and_queues_nothing,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_resets!(define_cases);
 
 /// A reset token for `user_id`, valid for an hour from now.
 fn reset_for(user_id: UserId) -> NewPasswordReset {
@@ -44,7 +58,7 @@ async fn password_hash(store: &Db, user_id: UserId) -> String {
     store.credentials_by_id(user_id).await.unwrap().expect("user exists").password_hash
 }
 
-async fn create_password_reset_queues_its_email(store: Db) {
+pub async fn create_password_reset_queues_its_email(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let message = mail("ann@example.com", "password_reset");
     store.create_password_reset(reset_for(ann.id), message.clone()).await.unwrap();
@@ -73,7 +87,7 @@ async fn create_password_reset_queues_its_email(store: Db) {
     assert_eq!(store.list_emails(&by_template, PageRequest::default()).await.unwrap().total, 1);
 }
 
-async fn consume_password_reset_works_once(store: Db) {
+pub async fn consume_password_reset_works_once(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let first = login(&store, ann.id).await;
     let second = login(&store, ann.id).await;
@@ -102,7 +116,7 @@ async fn consume_password_reset_works_once(store: Db) {
     assert!(matches!(refresh(&store, &fresh.token).await.0, RefreshOutcome::Rotated { .. }));
 }
 
-async fn expired_password_reset_is_none(store: Db) {
+pub async fn expired_password_reset_is_none(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
     let original = password_hash(&store, ann.id).await;
@@ -160,7 +174,7 @@ async fn expired_password_reset_is_none(store: Db) {
     );
 }
 
-async fn unknown_password_reset_is_none(store: Db) {
+pub async fn unknown_password_reset_is_none(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let original = password_hash(&store, ann.id).await;
     request_reset(&store, ann.id, "ann@example.com").await;
@@ -172,7 +186,7 @@ async fn unknown_password_reset_is_none(store: Db) {
     assert_eq!(password_hash(&store, ann.id).await, original);
 }
 
-async fn consuming_one_reset_kills_the_others(store: Db) {
+pub async fn consuming_one_reset_kills_the_others(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let older = request_reset(&store, ann.id, "ann@example.com").await;
     let newer = request_reset(&store, ann.id, "ann@example.com").await;
@@ -197,7 +211,7 @@ async fn consuming_one_reset_kills_the_others(store: Db) {
     assert_eq!(password_hash(&store, ann.id).await, "from-newer");
 }
 
-async fn resets_of_other_users_are_untouched(store: Db) {
+pub async fn resets_of_other_users_are_untouched(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let bob = new_user(&store, "bob@example.com").await;
     let bobs_session = login(&store, bob.id).await;
@@ -220,7 +234,7 @@ async fn resets_of_other_users_are_untouched(store: Db) {
     assert_eq!(password_hash(&store, ann.id).await, "ann-new");
 }
 
-async fn duplicate_password_reset_is_a_conflict_and_queues_nothing(store: Db) {
+pub async fn duplicate_password_reset_is_a_conflict_and_queues_nothing(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let token = request_reset(&store, ann.id, "ann@example.com").await;
     let clash = NewPasswordReset {

@@ -1,22 +1,35 @@
 //! Vendor payouts: `PayoutStore::request_payout`, `payout_by_id`, `list_payouts` and
 //! `decide_payout`, and what they write to the ledger.
 
-use kalavpp_core::domain::{AuditFilter, Payout, PayoutAction, PayoutFilter};
-use kalavpp_core::domain::{LedgerBucket, LedgerKind, Money, PageRequest, PayoutId, PayoutStatus, VendorId};
-use kalavpp_core::storage::{Conflict, HasStatus};
-use kalavpp_core::storage::{NewPayout, PayoutDecision};
+use crate::domain::{AuditFilter, Payout, PayoutAction, PayoutFilter};
+use crate::domain::{LedgerBucket, LedgerKind, Money, PageRequest, PayoutId, PayoutStatus, VendorId};
+use crate::storage::{Conflict, HasStatus};
+use crate::storage::{NewPayout, PayoutDecision};
 
-use crate::support::*;
+use crate::conformance::prelude::*;
 
-conformance!(
-    request_payout_holds_the_amount_out_of_available,
-    request_payout_refuses_more_than_available,
-    concurrent_payout_requests_never_spend_the_same_money,
-    approve_then_mark_paid_moves_the_hold_to_paid_out,
-    reject_returns_the_hold_to_available,
-    decide_payout_refuses_transitions_the_status_does_not_allow,
-    list_payouts_filters_and_paginates_newest_first,
-);
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_payouts {
+    ($callback:ident) => {
+        $callback! {
+            group: payouts,
+            store: [
+                request_payout_holds_the_amount_out_of_available,
+                request_payout_refuses_more_than_available,
+                concurrent_payout_requests_never_spend_the_same_money,
+                approve_then_mark_paid_moves_the_hold_to_paid_out,
+                reject_returns_the_hold_to_available,
+                decide_payout_refuses_transitions_the_status_does_not_allow,
+                list_payouts_filters_and_paginates_newest_first,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_payouts!(define_cases);
 
 fn payout_of(vendor_id: VendorId, cents: i64) -> NewPayout {
     NewPayout {
@@ -51,7 +64,7 @@ async fn shop_with_sales(store: &Db) -> Shop {
 
 const ALICE_AVAILABLE: i64 = 2_697;
 
-async fn request_payout_holds_the_amount_out_of_available(store: Db) {
+pub async fn request_payout_holds_the_amount_out_of_available(store: Db) {
     let shop = shop_with_sales(&store).await;
     let before = balance_of(&store, shop.alice.id).await;
     assert_eq!(before.available, Money(ALICE_AVAILABLE));
@@ -90,7 +103,7 @@ async fn request_payout_holds_the_amount_out_of_available(store: Db) {
     assert_eq!(store.payout_by_id(PayoutId::new()).await.unwrap(), None);
 }
 
-async fn request_payout_refuses_more_than_available(store: Db) {
+pub async fn request_payout_refuses_more_than_available(store: Db) {
     let shop = shop_with_sales(&store).await;
     let emails = email_count(&store).await;
     // Pending money (the unshipped print) cannot be paid out.
@@ -123,7 +136,7 @@ async fn request_payout_refuses_more_than_available(store: Db) {
     assert_eq!((balance.available, balance.held), (Money(0), Money(ALICE_AVAILABLE)));
 }
 
-async fn concurrent_payout_requests_never_spend_the_same_money(store: Db) {
+pub async fn concurrent_payout_requests_never_spend_the_same_money(store: Db) {
     let shop = shop_with_sales(&store).await;
     // 26.97 available: only two requests of 10.00 fit, whatever the interleaving.
     let tasks: Vec<_> = (0..8)
@@ -146,7 +159,7 @@ async fn concurrent_payout_requests_never_spend_the_same_money(store: Db) {
     assert_eq!(balance.held, Money(2_000));
 }
 
-async fn approve_then_mark_paid_moves_the_hold_to_paid_out(store: Db) {
+pub async fn approve_then_mark_paid_moves_the_hold_to_paid_out(store: Db) {
     let shop = shop_with_sales(&store).await;
     let payout = store.request_payout(payout_of(shop.alice.id, 2_500)).await.unwrap();
     let (audit, emails) = (audit_count(&store).await, email_count(&store).await);
@@ -214,7 +227,7 @@ async fn approve_then_mark_paid_moves_the_hold_to_paid_out(store: Db) {
     assert_eq!(email_count(&store).await, emails + 2);
 }
 
-async fn reject_returns_the_hold_to_available(store: Db) {
+pub async fn reject_returns_the_hold_to_available(store: Db) {
     let shop = shop_with_sales(&store).await;
     let first = store.request_payout(payout_of(shop.alice.id, 1_000)).await.unwrap();
     let second = store.request_payout(payout_of(shop.alice.id, 1_500)).await.unwrap();
@@ -260,7 +273,7 @@ async fn reject_returns_the_hold_to_available(store: Db) {
     assert_eq!(holds, 0);
 }
 
-async fn decide_payout_refuses_transitions_the_status_does_not_allow(store: Db) {
+pub async fn decide_payout_refuses_transitions_the_status_does_not_allow(store: Db) {
     let shop = shop_with_sales(&store).await;
     let payout = store.request_payout(payout_of(shop.alice.id, 1_000)).await.unwrap();
     let (audit, emails) = (audit_count(&store).await, email_count(&store).await);
@@ -297,13 +310,13 @@ async fn decide_payout_refuses_transitions_the_status_does_not_allow(store: Db) 
     assert_not_found(store.decide_payout(decision(&unknown, PayoutAction::Approve)).await);
 }
 
-async fn list_payouts_filters_and_paginates_newest_first(store: Db) {
+pub async fn list_payouts_filters_and_paginates_newest_first(store: Db) {
     let shop = shop_with_sales(&store).await;
     // Give bruno available money: ship his vase.
     let order = all_orders(&store).await.remove(0);
     let vase = order.items.iter().find(|i| i.product_id == shop.vase.id).unwrap();
     store
-        .fulfil_item(kalavpp_core::storage::Fulfilment {
+        .fulfil_item(crate::storage::Fulfilment {
             vendor_id: shop.bruno.id,
             order_id: order.id,
             item_id: vase.id,

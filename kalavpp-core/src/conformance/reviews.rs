@@ -3,29 +3,43 @@
 //! with their audit rows, and the product's and vendor's rating aggregates kept in step with every
 //! change (visible reviews only, rounded half up to two decimals), also under concurrency.
 
-use kalavpp_core::domain::{AuditFilter, Product, Review};
-use kalavpp_core::domain::{OrderStatus, PageRequest, ProductId, ReviewId, UserId, VendorId};
-use kalavpp_core::storage::Conflict;
-use kalavpp_core::storage::{Fulfilment, NewReview, Refund, ReviewEdit};
 use uuid::Uuid;
 
-use crate::support::*;
+use crate::domain::{AuditFilter, Product, Review};
+use crate::domain::{OrderStatus, PageRequest, ProductId, ReviewId, UserId, VendorId};
+use crate::storage::Conflict;
+use crate::storage::{Fulfilment, NewReview, Refund, ReviewEdit};
 
-conformance!(
-    insert_review_round_trips_and_rates_product_and_vendor,
-    second_review_of_a_product_by_a_user_is_a_conflict,
-    review_of_an_unknown_product_is_not_found,
-    unknown_review_is_none_and_not_found_everywhere,
-    list_product_reviews_shows_visible_reviews_newest_first,
-    list_reviews_shows_every_review_newest_first_for_moderation,
-    averages_follow_every_change_on_product_and_vendor,
-    averages_round_half_up_to_two_decimals,
-    has_bought_counts_paid_and_completed_orders_only,
-    update_review_changes_only_given_fields_of_the_authors_review,
-    hiding_and_unhiding_write_audit_rows_in_the_same_transaction,
-    delete_review_with_and_without_audit,
-    concurrent_reviews_keep_the_aggregates_exact,
-);
+use crate::conformance::prelude::*;
+
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_reviews {
+    ($callback:ident) => {
+        $callback! {
+            group: reviews,
+            store: [
+                insert_review_round_trips_and_rates_product_and_vendor,
+                second_review_of_a_product_by_a_user_is_a_conflict,
+                review_of_an_unknown_product_is_not_found,
+                unknown_review_is_none_and_not_found_everywhere,
+                list_product_reviews_shows_visible_reviews_newest_first,
+                list_reviews_shows_every_review_newest_first_for_moderation,
+                averages_follow_every_change_on_product_and_vendor,
+                averages_round_half_up_to_two_decimals,
+                has_bought_counts_paid_and_completed_orders_only,
+                update_review_changes_only_given_fields_of_the_authors_review,
+                hiding_and_unhiding_write_audit_rows_in_the_same_transaction,
+                delete_review_with_and_without_audit,
+                concurrent_reviews_keep_the_aggregates_exact,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_reviews!(define_cases);
 
 /// A review of `product` by `user_id` with `rating`, written now.
 fn review(product: &Product, user_id: UserId, rating: i32) -> NewReview {
@@ -86,14 +100,14 @@ fn edit(id: ReviewId, author_id: UserId) -> ReviewEdit {
     }
 }
 
-fn hide_audit(admin: UserId, id: ReviewId, hidden: bool) -> kalavpp_core::storage::NewAudit {
+fn hide_audit(admin: UserId, id: ReviewId, hidden: bool) -> crate::storage::NewAudit {
     let action = if hidden { "review.hide" } else { "review.unhide" };
     let mut audit = audit_of(Some(admin), action, "review", id, now());
     audit.details = serde_json::json!({ "hidden": hidden });
     audit
 }
 
-async fn insert_review_round_trips_and_rates_product_and_vendor(store: Db) {
+pub async fn insert_review_round_trips_and_rates_product_and_vendor(store: Db) {
     let shop = shop(&store).await;
     let author = new_user_at(&store, "rita@example.com", "Rita Reviewer", now()).await;
     let at = now();
@@ -140,7 +154,7 @@ async fn insert_review_round_trips_and_rates_product_and_vendor(store: Db) {
     assert_eq!(vendor_rating(&store, shop.bruno.id).await, (5.0, 1));
 }
 
-async fn second_review_of_a_product_by_a_user_is_a_conflict(store: Db) {
+pub async fn second_review_of_a_product_by_a_user_is_a_conflict(store: Db) {
     let shop = shop(&store).await;
     let first = write(&store, review(&shop.print, shop.buyer.id, 5)).await;
     assert_conflict(
@@ -169,7 +183,7 @@ async fn second_review_of_a_product_by_a_user_is_a_conflict(store: Db) {
     assert_eq!(vendor_rating(&store, shop.alice.id).await, (2.5, 2));
 }
 
-async fn review_of_an_unknown_product_is_not_found(store: Db) {
+pub async fn review_of_an_unknown_product_is_not_found(store: Db) {
     let shop = shop(&store).await;
     let mut record = review(&shop.print, shop.buyer.id, 5);
     record.product_id = ProductId::new();
@@ -184,7 +198,7 @@ async fn review_of_an_unknown_product_is_not_found(store: Db) {
     );
 }
 
-async fn unknown_review_is_none_and_not_found_everywhere(store: Db) {
+pub async fn unknown_review_is_none_and_not_found_everywhere(store: Db) {
     let shop = shop(&store).await;
     let admin = new_user(&store, "ada@example.com").await;
     let unknown = ReviewId::new();
@@ -203,7 +217,7 @@ async fn unknown_review_is_none_and_not_found_everywhere(store: Db) {
     assert_eq!((empty.items.len(), empty.page, empty.per_page, empty.total), (0, 1, 20, 0));
 }
 
-async fn list_product_reviews_shows_visible_reviews_newest_first(store: Db) {
+pub async fn list_product_reviews_shows_visible_reviews_newest_first(store: Db) {
     let shop = shop(&store).await;
     let users = customers(&store, "reader", 5).await;
     let base = now();
@@ -249,7 +263,7 @@ async fn list_product_reviews_shows_visible_reviews_newest_first(store: Db) {
     assert_eq!(listed(&store, shop.vase.id).await, Vec::<ReviewId>::new());
 }
 
-async fn averages_follow_every_change_on_product_and_vendor(store: Db) {
+pub async fn averages_follow_every_change_on_product_and_vendor(store: Db) {
     let shop = shop(&store).await;
     let admin = new_user(&store, "ada@example.com").await;
     let users = customers(&store, "rater", 3).await;
@@ -323,7 +337,7 @@ async fn averages_follow_every_change_on_product_and_vendor(store: Db) {
     assert_eq!(product_rating(&store, shop.vase.id).await, (0.0, 0));
 }
 
-async fn averages_round_half_up_to_two_decimals(store: Db) {
+pub async fn averages_round_half_up_to_two_decimals(store: Db) {
     let shop = shop(&store).await;
     let users = customers(&store, "rounder", 8).await;
     // 33 / 8 = 4.125 exactly → 4.13 (half up, on both backends).
@@ -345,7 +359,7 @@ async fn averages_round_half_up_to_two_decimals(store: Db) {
     assert_eq!(vendor_rating(&store, shop.alice.id).await, (4.5, 6));
 }
 
-async fn has_bought_counts_paid_and_completed_orders_only(store: Db) {
+pub async fn has_bought_counts_paid_and_completed_orders_only(store: Db) {
     let shop = shop(&store).await;
     let buyer = shop.buyer.id;
     let bought = |product: ProductId| {
@@ -412,7 +426,7 @@ async fn has_bought_counts_paid_and_completed_orders_only(store: Db) {
     assert!(!bought(shop.print.id).await);
 }
 
-async fn update_review_changes_only_given_fields_of_the_authors_review(store: Db) {
+pub async fn update_review_changes_only_given_fields_of_the_authors_review(store: Db) {
     let shop = shop(&store).await;
     let original = write(&store, review(&shop.print, shop.buyer.id, 2)).await;
     let other = new_user(&store, "olga@example.com").await;
@@ -477,7 +491,7 @@ async fn update_review_changes_only_given_fields_of_the_authors_review(store: Db
     assert_eq!(store.review_by_id(original.id).await.unwrap(), Some(cleared));
 }
 
-async fn hiding_and_unhiding_write_audit_rows_in_the_same_transaction(store: Db) {
+pub async fn hiding_and_unhiding_write_audit_rows_in_the_same_transaction(store: Db) {
     let shop = shop(&store).await;
     let admin = new_user(&store, "ada@example.com").await;
     let stored = write(&store, review(&shop.print, shop.buyer.id, 4)).await;
@@ -540,7 +554,7 @@ async fn hiding_and_unhiding_write_audit_rows_in_the_same_transaction(store: Db)
     assert_eq!(audit_count(&store).await, before + 2);
 }
 
-async fn delete_review_with_and_without_audit(store: Db) {
+pub async fn delete_review_with_and_without_audit(store: Db) {
     let shop = shop(&store).await;
     let admin = new_user(&store, "ada@example.com").await;
     let other = new_user(&store, "olga@example.com").await;
@@ -582,7 +596,7 @@ async fn delete_review_with_and_without_audit(store: Db) {
     assert_eq!(product_rating(&store, shop.print.id).await, (1.0, 1));
 }
 
-async fn concurrent_reviews_keep_the_aggregates_exact(store: Db) {
+pub async fn concurrent_reviews_keep_the_aggregates_exact(store: Db) {
     let shop = shop(&store).await;
     let users = customers(&store, "crowd", 12).await;
     let admin = new_user(&store, "ada@example.com").await;
@@ -643,7 +657,7 @@ async fn concurrent_reviews_keep_the_aggregates_exact(store: Db) {
     assert_eq!(listed(&store, shop.print.id).await.len(), print_left.len());
 }
 
-async fn list_reviews_shows_every_review_newest_first_for_moderation(store: Db) {
+pub async fn list_reviews_shows_every_review_newest_first_for_moderation(store: Db) {
     let empty = store.list_reviews(None, PageRequest::new(1, 10)).await.unwrap();
     assert_eq!((empty.items.len(), empty.total), (0, 0));
     let shop = shop(&store).await;
@@ -670,7 +684,7 @@ async fn list_reviews_shows_every_review_newest_first_for_moderation(store: Db) 
         .set_review_hidden(written[1].id, true, hide_audit(admin.id, written[1].id, true))
         .await
         .unwrap();
-    let ids = |page: kalavpp_core::domain::Page<Review>| page.items.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let ids = |page: crate::domain::Page<Review>| page.items.into_iter().map(|r| r.id).collect::<Vec<_>>();
 
     let all = store.list_reviews(None, PageRequest::new(1, 10)).await.unwrap();
     assert_eq!(all.total, 3);

@@ -1,33 +1,46 @@
 //! `UserStore`: accounts, credentials, renames, password changes, the admin list and admin changes.
 
-use kalavpp_core::domain::{AuditEntry, AuditFilter, EmailFilter, UserFilter};
-use kalavpp_core::domain::{PageRequest, Role, UserId, UserStatus};
-use kalavpp_core::storage::{Conflict, Table};
-use kalavpp_core::storage::{NewEmail, NewUser, PasswordChange, RefreshOutcome, StoreError};
+use crate::domain::{AuditEntry, AuditFilter, EmailFilter, UserFilter};
+use crate::domain::{PageRequest, Role, UserId, UserStatus};
+use crate::storage::{Conflict, Table};
+use crate::storage::{NewEmail, NewUser, PasswordChange, RefreshOutcome, StoreError};
 
-use crate::support::*;
+use crate::conformance::prelude::*;
 
-conformance!(
-    insert_user_round_trips,
-    insert_user_queues_its_welcome_email_in_the_same_transaction,
-    duplicate_email_is_a_conflict,
-    duplicate_user_id_is_a_conflict,
-    unknown_user_is_none,
-    update_user_name_renames,
-    update_user_name_of_unknown_user_is_not_found,
-    change_password_keeps_only_the_given_session,
-    change_password_without_keep_revokes_every_session,
-    change_password_of_unknown_user_is_not_found,
-    list_users_q_matches_email_or_name_ignoring_case,
-    list_users_q_folds_non_ascii_case,
-    list_users_q_wildcards_are_literal,
-    list_users_filters_role_and_status,
-    list_users_paginates_newest_first,
-    admin_update_user_changes_status_and_role_with_one_audit_row,
-    admin_update_user_role_only_keeps_sessions,
-    admin_update_user_reactivates,
-    admin_update_user_of_unknown_user_is_not_found_and_not_audited,
-);
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_users {
+    ($callback:ident) => {
+        $callback! {
+            group: users,
+            store: [
+                insert_user_round_trips,
+                insert_user_queues_its_welcome_email_in_the_same_transaction,
+                duplicate_email_is_a_conflict,
+                duplicate_user_id_is_a_conflict,
+                unknown_user_is_none,
+                update_user_name_renames,
+                update_user_name_of_unknown_user_is_not_found,
+                change_password_keeps_only_the_given_session,
+                change_password_without_keep_revokes_every_session,
+                change_password_of_unknown_user_is_not_found,
+                list_users_q_matches_email_or_name_ignoring_case,
+                list_users_q_folds_non_ascii_case,
+                list_users_q_wildcards_are_literal,
+                list_users_filters_role_and_status,
+                list_users_paginates_newest_first,
+                admin_update_user_changes_status_and_role_with_one_audit_row,
+                admin_update_user_role_only_keeps_sessions,
+                admin_update_user_reactivates,
+                admin_update_user_of_unknown_user_is_not_found_and_not_audited,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_users!(define_cases);
 
 fn q(text: &str) -> UserFilter {
     UserFilter {
@@ -48,7 +61,7 @@ fn sorted(mut emails: Vec<String>) -> Vec<String> {
     emails
 }
 
-async fn insert_user_round_trips(store: Db) {
+pub async fn insert_user_round_trips(store: Db) {
     let created_at = now();
     let record = NewUser {
         role: Role::Vendor,
@@ -88,7 +101,7 @@ async fn insert_user_round_trips(store: Db) {
     assert_eq!(store.user_by_id(inserted.id).await.unwrap().unwrap().email, "ann@example.com");
 }
 
-async fn insert_user_queues_its_welcome_email_in_the_same_transaction(store: Db) {
+pub async fn insert_user_queues_its_welcome_email_in_the_same_transaction(store: Db) {
     let welcome = mail("ann@example.com", "welcome");
     let ann = store
         .insert_user(NewUser {
@@ -138,7 +151,7 @@ async fn insert_user_queues_its_welcome_email_in_the_same_transaction(store: Db)
     assert_eq!(email_count(&store).await, 1);
 }
 
-async fn duplicate_email_is_a_conflict(store: Db) {
+pub async fn duplicate_email_is_a_conflict(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     // Emails are normalised before they reach the store, so a differently cased address clashes.
     let again = NewUser {
@@ -154,7 +167,7 @@ async fn duplicate_email_is_a_conflict(store: Db) {
     assert_eq!(page.items, vec![ann]);
 }
 
-async fn duplicate_user_id_is_a_conflict(store: Db) {
+pub async fn duplicate_user_id_is_a_conflict(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let clash = NewUser {
         id: ann.id,
@@ -167,7 +180,7 @@ async fn duplicate_user_id_is_a_conflict(store: Db) {
     assert!(store.credentials_by_email(&email("bob@example.com")).await.unwrap().is_none());
 }
 
-async fn unknown_user_is_none(store: Db) {
+pub async fn unknown_user_is_none(store: Db) {
     assert!(store.user_by_id(UserId::new()).await.unwrap().is_none());
     assert!(store.credentials_by_id(UserId::new()).await.unwrap().is_none());
     assert!(store.credentials_by_email(&email("nobody@example.com")).await.unwrap().is_none());
@@ -181,7 +194,7 @@ async fn unknown_user_is_none(store: Db) {
     assert!(store.credentials_by_email(&email("an%@example.com")).await.unwrap().is_none());
 }
 
-async fn update_user_name_renames(store: Db) {
+pub async fn update_user_name_renames(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let bob = new_user(&store, "bob@example.com").await;
     let at = ann.created_at + secs(90);
@@ -201,7 +214,7 @@ async fn update_user_name_renames(store: Db) {
     );
 }
 
-async fn update_user_name_of_unknown_user_is_not_found(store: Db) {
+pub async fn update_user_name_of_unknown_user_is_not_found(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     match store.update_user_name(UserId::new(), &name("Ghost"), now()).await {
         Err(StoreError::NotFound) => {}
@@ -210,7 +223,7 @@ async fn update_user_name_of_unknown_user_is_not_found(store: Db) {
     assert_eq!(store.user_by_id(ann.id).await.unwrap().unwrap(), ann);
 }
 
-async fn change_password_keeps_only_the_given_session(store: Db) {
+pub async fn change_password_keeps_only_the_given_session(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let bob = new_user(&store, "bob@example.com").await;
     let current = login(&store, ann.id).await;
@@ -251,7 +264,7 @@ async fn change_password_keeps_only_the_given_session(store: Db) {
     );
 }
 
-async fn change_password_without_keep_revokes_every_session(store: Db) {
+pub async fn change_password_without_keep_revokes_every_session(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let first = login(&store, ann.id).await;
     let second = login(&store, ann.id).await;
@@ -269,7 +282,7 @@ async fn change_password_without_keep_revokes_every_session(store: Db) {
     assert_eq!(refresh(&store, &second.token).await.0, RefreshOutcome::Invalid);
 }
 
-async fn change_password_of_unknown_user_is_not_found(store: Db) {
+pub async fn change_password_of_unknown_user_is_not_found(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
     let change = PasswordChange {
@@ -286,7 +299,7 @@ async fn change_password_of_unknown_user_is_not_found(store: Db) {
     assert!(matches!(refresh(&store, &session.token).await.0, RefreshOutcome::Rotated { .. }));
 }
 
-async fn list_users_q_matches_email_or_name_ignoring_case(store: Db) {
+pub async fn list_users_q_matches_email_or_name_ignoring_case(store: Db) {
     let t = now();
     new_user_at(&store, "ann@example.com", "Ann Lee", t).await;
     new_user_at(&store, "bob@example.org", "Bobby ANNE", t + secs(1)).await;
@@ -315,7 +328,7 @@ async fn list_users_q_matches_email_or_name_ignoring_case(store: Db) {
     assert_eq!(page.items.len(), 1);
 }
 
-async fn list_users_q_folds_non_ascii_case(store: Db) {
+pub async fn list_users_q_folds_non_ascii_case(store: Db) {
     let t = now();
     new_user_at(&store, "elodie@example.com", "ÉLODIE Ängström", t).await;
     new_user_at(&store, "other@example.com", "Elodie Angstrom", t + secs(1)).await;
@@ -333,7 +346,7 @@ async fn list_users_q_folds_non_ascii_case(store: Db) {
     );
 }
 
-async fn list_users_q_wildcards_are_literal(store: Db) {
+pub async fn list_users_q_wildcards_are_literal(store: Db) {
     let t = now();
     new_user_at(&store, "percent@example.com", "50% off", t).await;
     new_user_at(&store, "a_b@example.com", "Underscore", t + secs(1)).await;
@@ -356,7 +369,7 @@ async fn list_users_q_wildcards_are_literal(store: Db) {
     assert_eq!(listed(&store, q(r"k\s")).await, ["slash@example.com"]);
 }
 
-async fn list_users_filters_role_and_status(store: Db) {
+pub async fn list_users_filters_role_and_status(store: Db) {
     let t = now();
     new_user_at(&store, "cathy@example.com", "Cathy", t).await;
     store
@@ -429,7 +442,7 @@ async fn list_users_filters_role_and_status(store: Db) {
     assert!(listed(&store, customers_named_v).await.is_empty());
 }
 
-async fn list_users_paginates_newest_first(store: Db) {
+pub async fn list_users_paginates_newest_first(store: Db) {
     let empty = store.list_users(&UserFilter::default(), PageRequest::new(1, 10)).await.unwrap();
     assert!(empty.items.is_empty());
     assert_eq!(empty.total, 0);
@@ -439,7 +452,7 @@ async fn list_users_paginates_newest_first(store: Db) {
     for i in 0..5 {
         users.push(new_user_at(&store, &format!("user{i}@example.com"), &format!("User {i}"), t + secs(i)).await);
     }
-    let ids = |page: &kalavpp_core::domain::Page<kalavpp_core::domain::User>| page.items.iter().map(|u| u.id).collect::<Vec<_>>();
+    let ids = |page: &crate::domain::Page<crate::domain::User>| page.items.iter().map(|u| u.id).collect::<Vec<_>>();
 
     let first = store.list_users(&UserFilter::default(), PageRequest::new(1, 2)).await.unwrap();
     assert_eq!((first.page, first.per_page, first.total), (1, 2, 5));
@@ -470,7 +483,7 @@ async fn list_users_paginates_newest_first(store: Db) {
     assert_eq!(ids(&again), expected);
 }
 
-async fn admin_update_user_changes_status_and_role_with_one_audit_row(store: Db) {
+pub async fn admin_update_user_changes_status_and_role_with_one_audit_row(store: Db) {
     let admin = new_user(&store, "ada@example.com").await;
     let target = new_user(&store, "tom@example.com").await;
     let first = login(&store, target.id).await;
@@ -517,7 +530,7 @@ async fn admin_update_user_changes_status_and_role_with_one_audit_row(store: Db)
     );
 }
 
-async fn admin_update_user_role_only_keeps_sessions(store: Db) {
+pub async fn admin_update_user_role_only_keeps_sessions(store: Db) {
     let admin = new_user(&store, "ada@example.com").await;
     let target = new_user(&store, "tom@example.com").await;
     let session = login(&store, target.id).await;
@@ -548,7 +561,7 @@ async fn admin_update_user_role_only_keeps_sessions(store: Db) {
     );
 }
 
-async fn admin_update_user_reactivates(store: Db) {
+pub async fn admin_update_user_reactivates(store: Db) {
     let target = new_user(&store, "tom@example.com").await;
     let t = now();
     store
@@ -569,7 +582,7 @@ async fn admin_update_user_reactivates(store: Db) {
     assert!(log.items.iter().all(|e| e.actor_id.is_none()), "system changes have no actor");
 }
 
-async fn admin_update_user_of_unknown_user_is_not_found_and_not_audited(store: Db) {
+pub async fn admin_update_user_of_unknown_user_is_not_found_and_not_audited(store: Db) {
     let admin = new_user(&store, "ada@example.com").await;
     let change = admin_change(Some(admin.id), UserId::new(), Some(UserStatus::Suspended), Some(Role::Admin), now());
     match store.admin_update_user(change).await {

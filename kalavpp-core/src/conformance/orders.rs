@@ -3,27 +3,40 @@
 
 use std::collections::HashSet;
 
-use kalavpp_core::domain::{EventOutcome, Order, OrderFilter, OrderItem};
-use kalavpp_core::domain::{FulfilmentStatus, Money, OrderId, OrderStatus, PageRequest, ProductKind, ProductStatus, UserId, VendorStatus};
-use kalavpp_core::payments::PaymentEventKind;
-use kalavpp_core::storage::{Conflict, HasStatus, Table};
-use kalavpp_core::storage::{NewOrder, NewProduct, ProductUpdate, StoreError};
+use crate::domain::{EventOutcome, Order, OrderFilter, OrderItem};
+use crate::domain::{FulfilmentStatus, Money, OrderId, OrderStatus, PageRequest, ProductKind, ProductStatus, UserId, VendorStatus};
+use crate::payments::PaymentEventKind;
+use crate::storage::{Conflict, HasStatus, Table};
+use crate::storage::{NewOrder, NewProduct, ProductUpdate, StoreError};
 
-use crate::support::*;
+use crate::conformance::prelude::*;
 
-conformance!(
-    place_order_reserves_stock_snapshots_lines_and_empties_the_cart,
-    place_order_out_of_stock_changes_nothing,
-    place_order_refuses_products_no_longer_for_sale,
-    place_order_with_a_taken_number_changes_nothing,
-    stock_race_for_the_last_unit_has_one_winner,
-    stock_race_for_the_last_units_never_oversells,
-    attach_payment_session_and_find_orders_by_payment_ref,
-    list_orders_filters,
-    list_orders_paginates_newest_first,
-    cancel_order_releases_stock_for_the_owner_only,
-    expire_orders_expires_old_unpaid_orders_only,
-);
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_orders {
+    ($callback:ident) => {
+        $callback! {
+            group: orders,
+            store: [
+                place_order_reserves_stock_snapshots_lines_and_empties_the_cart,
+                place_order_out_of_stock_changes_nothing,
+                place_order_refuses_products_no_longer_for_sale,
+                place_order_with_a_taken_number_changes_nothing,
+                stock_race_for_the_last_unit_has_one_winner,
+                stock_race_for_the_last_units_never_oversells,
+                attach_payment_session_and_find_orders_by_payment_ref,
+                list_orders_filters,
+                list_orders_paginates_newest_first,
+                cancel_order_releases_stock_for_the_owner_only,
+                expire_orders_expires_old_unpaid_orders_only,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_orders!(define_cases);
 
 /// Puts `items` of `order` into the buyer's cart (as the service does before checkout).
 async fn fill_cart(store: &Db, order: &NewOrder) {
@@ -35,7 +48,7 @@ async fn fill_cart(store: &Db, order: &NewOrder) {
     }
 }
 
-async fn place_order_reserves_stock_snapshots_lines_and_empties_the_cart(store: Db) {
+pub async fn place_order_reserves_stock_snapshots_lines_and_empties_the_cart(store: Db) {
     let shop = shop(&store).await;
     let order = order_of(
         shop.buyer.id,
@@ -152,7 +165,7 @@ async fn place_order_reserves_stock_snapshots_lines_and_empties_the_cart(store: 
     assert_eq!(store.order_by_id(OrderId::new()).await.unwrap(), None);
 }
 
-async fn place_order_out_of_stock_changes_nothing(store: Db) {
+pub async fn place_order_out_of_stock_changes_nothing(store: Db) {
     let shop = shop(&store).await;
     // The first line can be reserved, the second cannot: the first is rolled back.
     let order = order_of(shop.buyer.id, vec![line(&shop.print, 2, 1_000), line(&shop.vase, 4, 1_000)]);
@@ -176,7 +189,7 @@ async fn place_order_out_of_stock_changes_nothing(store: Db) {
     assert_eq!(all_orders(&store).await.len(), 1);
 }
 
-async fn place_order_refuses_products_no_longer_for_sale(store: Db) {
+pub async fn place_order_refuses_products_no_longer_for_sale(store: Db) {
     let shop = shop(&store).await;
     let draft = add_product(
         &store,
@@ -223,7 +236,7 @@ async fn place_order_refuses_products_no_longer_for_sale(store: Db) {
     assert_eq!(stock_of(&store, shop.print.id).await, Some(4));
 }
 
-async fn place_order_with_a_taken_number_changes_nothing(store: Db) {
+pub async fn place_order_with_a_taken_number_changes_nothing(store: Db) {
     let shop = shop(&store).await;
     let first = order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)]);
     place(&store, first.clone()).await;
@@ -250,7 +263,7 @@ async fn place_order_with_a_taken_number_changes_nothing(store: Db) {
 
 /// `buyers` customers race, each with an order of one `scarce` unit plus one `plenty` unit;
 /// returns how many won. Losers must get `Conflict("stock")`.
-async fn race(store: &Db, shop: &Shop, scarce: &kalavpp_core::domain::Product, buyers: usize) -> usize {
+async fn race(store: &Db, shop: &Shop, scarce: &crate::domain::Product, buyers: usize) -> usize {
     let plenty = add_product(
         store,
         NewProduct {
@@ -303,7 +316,7 @@ async fn race(store: &Db, shop: &Shop, scarce: &kalavpp_core::domain::Product, b
     winners
 }
 
-async fn stock_race_for_the_last_unit_has_one_winner(store: Db) {
+pub async fn stock_race_for_the_last_unit_has_one_winner(store: Db) {
     let shop = shop(&store).await;
     let last = add_product(
         &store,
@@ -318,7 +331,7 @@ async fn stock_race_for_the_last_unit_has_one_winner(store: Db) {
     assert_eq!(all_orders(&store).await.len(), 1);
 }
 
-async fn stock_race_for_the_last_units_never_oversells(store: Db) {
+pub async fn stock_race_for_the_last_units_never_oversells(store: Db) {
     let shop = shop(&store).await;
     assert_eq!(race(&store, &shop, &shop.vase, 8).await, 3, "as many winners as units");
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(0), "never negative");
@@ -333,7 +346,7 @@ async fn stock_race_for_the_last_units_never_oversells(store: Db) {
     assert_eq!(sold, 3);
 }
 
-async fn attach_payment_session_and_find_orders_by_payment_ref(store: Db) {
+pub async fn attach_payment_session_and_find_orders_by_payment_ref(store: Db) {
     let shop = shop(&store).await;
     let first = place(&store, order_of(shop.buyer.id, vec![line(&shop.print, 1, 1_000)])).await;
     let second = place(&store, order_of(shop.buyer.id, vec![line(&shop.ebook, 1, 1_000)])).await;
@@ -398,7 +411,7 @@ async fn list(store: &Db, filter: OrderFilter) -> Vec<Order> {
     page.items
 }
 
-async fn list_orders_filters(store: Db) {
+pub async fn list_orders_filters(store: Db) {
     let shop = shop(&store).await;
     let other = new_user(&store, "other@example.com").await;
     let t0 = now() - secs(3_600);
@@ -517,7 +530,7 @@ async fn list_orders_filters(store: Db) {
     assert!(list(&store, none).await.is_empty());
 }
 
-async fn list_orders_paginates_newest_first(store: Db) {
+pub async fn list_orders_paginates_newest_first(store: Db) {
     let shop = shop(&store).await;
     let t0 = now() - secs(3_600);
     let mut placed = Vec::new();
@@ -545,7 +558,7 @@ async fn list_orders_paginates_newest_first(store: Db) {
     assert_eq!((beyond.items.len(), beyond.total), (0, 5));
 }
 
-async fn cancel_order_releases_stock_for_the_owner_only(store: Db) {
+pub async fn cancel_order_releases_stock_for_the_owner_only(store: Db) {
     let shop = shop(&store).await;
     let other = new_user(&store, "other@example.com").await;
     let order = place(
@@ -599,7 +612,7 @@ async fn cancel_order_releases_stock_for_the_owner_only(store: Db) {
     assert_eq!(stock_of(&store, shop.vase.id).await, Some(2));
 }
 
-async fn expire_orders_expires_old_unpaid_orders_only(store: Db) {
+pub async fn expire_orders_expires_old_unpaid_orders_only(store: Db) {
     let shop = shop(&store).await;
     let cutoff = now() - secs(3_600);
     let placed_at = |items, at| NewOrder {

@@ -1,16 +1,29 @@
 //! `AuditStore`: the audit log, written by admin changes and listed with filters.
 
-use kalavpp_core::domain::{AuditEntry, AuditFilter};
-use kalavpp_core::domain::{AuditId, PageRequest, Role, UserId, UserStatus};
-use kalavpp_core::storage::AdminUserChange;
+use crate::domain::{AuditEntry, AuditFilter};
+use crate::domain::{AuditId, PageRequest, Role, UserId, UserStatus};
+use crate::storage::AdminUserChange;
 
-use crate::support::*;
+use crate::conformance::prelude::*;
 
-conformance!(
-    list_audit_round_trips_rows,
-    list_audit_filters_actor_action_and_time,
-    list_audit_paginates_newest_first,
-);
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_audit {
+    ($callback:ident) => {
+        $callback! {
+            group: audit,
+            store: [
+                list_audit_round_trips_rows,
+                list_audit_filters_actor_action_and_time,
+                list_audit_paginates_newest_first,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_audit!(define_cases);
 
 /// Writes an audit row through an admin change of `target` (the only way rows are written).
 async fn audited(store: &Db, actor: Option<UserId>, action: &str, target: UserId, at: Timestamp) -> AuditId {
@@ -35,7 +48,7 @@ async fn listed(store: &Db, filter: AuditFilter) -> Vec<AuditId> {
     page.items.into_iter().map(|e| e.id).collect()
 }
 
-async fn list_audit_round_trips_rows(store: Db) {
+pub async fn list_audit_round_trips_rows(store: Db) {
     let empty = store.list_audit(&AuditFilter::default(), PageRequest::default()).await.unwrap();
     assert!(empty.items.is_empty());
     assert_eq!(empty.total, 0);
@@ -73,7 +86,7 @@ async fn list_audit_round_trips_rows(store: Db) {
     );
 }
 
-async fn list_audit_filters_actor_action_and_time(store: Db) {
+pub async fn list_audit_filters_actor_action_and_time(store: Db) {
     let ada = new_user(&store, "ada@example.com").await;
     let max = new_user(&store, "max@example.com").await;
     let target = new_user(&store, "tom@example.com").await;
@@ -124,14 +137,14 @@ async fn list_audit_filters_actor_action_and_time(store: Db) {
     );
 }
 
-async fn list_audit_paginates_newest_first(store: Db) {
+pub async fn list_audit_paginates_newest_first(store: Db) {
     let target = new_user(&store, "tom@example.com").await;
     let t = now();
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(audited(&store, None, "user.update", target.id, t + secs(i)).await);
     }
-    let page_of = |page: &kalavpp_core::domain::Page<AuditEntry>| page.items.iter().map(|e| e.id).collect::<Vec<_>>();
+    let page_of = |page: &crate::domain::Page<AuditEntry>| page.items.iter().map(|e| e.id).collect::<Vec<_>>();
 
     let first = store.list_audit(&AuditFilter::default(), PageRequest::new(1, 2)).await.unwrap();
     assert_eq!((first.page, first.per_page, first.total), (1, 2, 5));

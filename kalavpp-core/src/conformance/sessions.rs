@@ -1,31 +1,45 @@
 //! `SessionStore`: refresh-token families, rotation, reuse detection and revocation.
 
 use chrono::TimeDelta;
-use kalavpp_core::storage::{Conflict, Table};
-use kalavpp_core::storage::{NewRefreshToken, RefreshOutcome, RotatedToken, SessionOwner, StoreError};
 use uuid::Uuid;
 
-use crate::support::*;
+use crate::storage::{Conflict, Table};
+use crate::storage::{NewRefreshToken, RefreshOutcome, RotatedToken, SessionOwner, StoreError};
 
-conformance!(
-    rotate_refresh_token_rotates_in_the_same_family,
-    reused_token_revokes_the_family,
-    expired_session_is_invalid,
-    unknown_token_is_invalid,
-    concurrent_rotation_rotates_once,
-    revoke_session_revokes_the_family,
-    revoke_session_of_unknown_token_is_false,
-    duplicate_refresh_token_is_a_conflict,
-    duplicate_session_family_is_a_conflict,
-    rotation_to_a_taken_hash_changes_nothing,
-    current_session_reads_live_current_tokens_only,
-    current_session_ends_with_revocation_and_expiry,
-    idle_session_ends_at_its_idle_deadline,
-    touch_session_pushes_only_live_idle_deadlines,
-    end_idle_session_ends_only_idle_sessions,
-);
+use crate::conformance::prelude::*;
 
-async fn rotate_refresh_token_rotates_in_the_same_family(store: Db) {
+// The cases of this module, in the order they are listed to `cases()` and to a runner.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_sessions {
+    ($callback:ident) => {
+        $callback! {
+            group: sessions,
+            store: [
+                rotate_refresh_token_rotates_in_the_same_family,
+                reused_token_revokes_the_family,
+                expired_session_is_invalid,
+                unknown_token_is_invalid,
+                concurrent_rotation_rotates_once,
+                revoke_session_revokes_the_family,
+                revoke_session_of_unknown_token_is_false,
+                duplicate_refresh_token_is_a_conflict,
+                duplicate_session_family_is_a_conflict,
+                rotation_to_a_taken_hash_changes_nothing,
+                current_session_reads_live_current_tokens_only,
+                current_session_ends_with_revocation_and_expiry,
+                idle_session_ends_at_its_idle_deadline,
+                touch_session_pushes_only_live_idle_deadlines,
+                end_idle_session_ends_only_idle_sessions,
+            ],
+            sql: [],
+        }
+    };
+}
+
+__conformance_sessions!(define_cases);
+
+pub async fn rotate_refresh_token_rotates_in_the_same_family(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
     let rotated = RefreshOutcome::Rotated {
@@ -52,7 +66,7 @@ async fn rotate_refresh_token_rotates_in_the_same_family(store: Db) {
     );
 }
 
-async fn reused_token_revokes_the_family(store: Db) {
+pub async fn reused_token_revokes_the_family(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
     let bystander = login(&store, ann.id).await;
@@ -87,7 +101,7 @@ async fn reused_token_revokes_the_family(store: Db) {
     );
 }
 
-async fn expired_session_is_invalid(store: Db) {
+pub async fn expired_session_is_invalid(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let t = now();
 
@@ -130,7 +144,7 @@ async fn expired_session_is_invalid(store: Db) {
     assert!(matches!(outcome, RefreshOutcome::Rotated { .. }));
 }
 
-async fn unknown_token_is_invalid(store: Db) {
+pub async fn unknown_token_is_invalid(store: Db) {
     assert_eq!(refresh(&store, &token()).await.0, RefreshOutcome::Invalid);
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
@@ -141,7 +155,7 @@ async fn unknown_token_is_invalid(store: Db) {
     assert!(matches!(refresh(&store, &session.token).await.0, RefreshOutcome::Rotated { .. }));
 }
 
-async fn concurrent_rotation_rotates_once(store: Db) {
+pub async fn concurrent_rotation_rotates_once(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     for round in 0..8 {
         let session = login(&store, ann.id).await;
@@ -185,7 +199,7 @@ async fn concurrent_rotation_rotates_once(store: Db) {
     }
 }
 
-async fn revoke_session_revokes_the_family(store: Db) {
+pub async fn revoke_session_revokes_the_family(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
     let bystander = login(&store, ann.id).await;
@@ -210,7 +224,7 @@ async fn revoke_session_revokes_the_family(store: Db) {
     );
 }
 
-async fn revoke_session_of_unknown_token_is_false(store: Db) {
+pub async fn revoke_session_of_unknown_token_is_false(store: Db) {
     assert!(!store.revoke_session(&token(), now()).await.unwrap());
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
@@ -218,7 +232,7 @@ async fn revoke_session_of_unknown_token_is_false(store: Db) {
     assert!(matches!(refresh(&store, &session.token).await.0, RefreshOutcome::Rotated { .. }));
 }
 
-async fn duplicate_refresh_token_is_a_conflict(store: Db) {
+pub async fn duplicate_refresh_token_is_a_conflict(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
     let clash = NewRefreshToken {
@@ -247,7 +261,7 @@ async fn duplicate_refresh_token_is_a_conflict(store: Db) {
     );
 }
 
-async fn duplicate_session_family_is_a_conflict(store: Db) {
+pub async fn duplicate_session_family_is_a_conflict(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
     let clash = NewRefreshToken {
@@ -265,7 +279,7 @@ async fn duplicate_session_family_is_a_conflict(store: Db) {
     );
 }
 
-async fn rotation_to_a_taken_hash_changes_nothing(store: Db) {
+pub async fn rotation_to_a_taken_hash_changes_nothing(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
     let other = login(&store, ann.id).await;
@@ -290,7 +304,7 @@ async fn rotation_to_a_taken_hash_changes_nothing(store: Db) {
     assert!(matches!(refresh(&store, &other.token).await.0, RefreshOutcome::Rotated { family, .. } if family == other.family));
 }
 
-async fn current_session_reads_live_current_tokens_only(store: Db) {
+pub async fn current_session_reads_live_current_tokens_only(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
     let owner = SessionOwner {
@@ -332,7 +346,7 @@ async fn current_session_reads_live_current_tokens_only(store: Db) {
     assert_eq!(store.current_session("%", now()).await.unwrap(), None);
 }
 
-async fn current_session_ends_with_revocation_and_expiry(store: Db) {
+pub async fn current_session_ends_with_revocation_and_expiry(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let session = login(&store, ann.id).await;
     let bystander = login(&store, ann.id).await;
@@ -363,7 +377,7 @@ async fn current_session_ends_with_revocation_and_expiry(store: Db) {
 }
 
 /// A login session of `user` started at `t` with an idle deadline `idle` after it.
-async fn idle_login(store: &Db, user: kalavpp_core::domain::UserId, t: Timestamp, idle: TimeDelta) -> NewRefreshToken {
+async fn idle_login(store: &Db, user: crate::domain::UserId, t: Timestamp, idle: TimeDelta) -> NewRefreshToken {
     let record = NewRefreshToken {
         issued_at: t,
         expires_at: t + TimeDelta::hours(8),
@@ -374,7 +388,7 @@ async fn idle_login(store: &Db, user: kalavpp_core::domain::UserId, t: Timestamp
     record
 }
 
-async fn idle_session_ends_at_its_idle_deadline(store: Db) {
+pub async fn idle_session_ends_at_its_idle_deadline(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let t = now();
     let panel = idle_login(&store, ann.id, t, TimeDelta::minutes(30)).await;
@@ -419,7 +433,7 @@ async fn idle_session_ends_at_its_idle_deadline(store: Db) {
     assert!(store.session_is_live(plain.family, ann.id, later).await.unwrap());
 }
 
-async fn touch_session_pushes_only_live_idle_deadlines(store: Db) {
+pub async fn touch_session_pushes_only_live_idle_deadlines(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let t = now();
     let panel = idle_login(&store, ann.id, t, TimeDelta::minutes(10)).await;
@@ -485,15 +499,10 @@ async fn touch_session_pushes_only_live_idle_deadlines(store: Db) {
         Some(None)
     );
     // Unknown sessions: nothing.
-    assert!(
-        !store
-            .touch_session(kalavpp_core::domain::SessionFamilyId::new(), t, t)
-            .await
-            .unwrap()
-    );
+    assert!(!store.touch_session(crate::domain::SessionFamilyId::new(), t, t).await.unwrap());
 }
 
-async fn end_idle_session_ends_only_idle_sessions(store: Db) {
+pub async fn end_idle_session_ends_only_idle_sessions(store: Db) {
     let ann = new_user(&store, "ann@example.com").await;
     let t = now();
     let panel = idle_login(&store, ann.id, t, TimeDelta::minutes(30)).await;
