@@ -108,7 +108,9 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let (storefront, hsts) = (self.shared.storefront, self.shared.hsts);
-        let id = match request.headers().get(REQUEST_ID) {
+        // A client's own id is kept when it is a short printable token; anything else (long,
+        // spaces, non-ASCII) is replaced, so logs and echoes stay bounded.
+        let id = match request.headers().get(REQUEST_ID).filter(|id| acceptable_client_id(id)) {
             Some(id) => id.clone(),
             None => {
                 let id = self.shared.ids.next();
@@ -206,6 +208,12 @@ fn set_security_headers(headers: &mut HeaderMap, hsts: bool) {
     }
 }
 
+/// Whether a client's `x-request-id` is kept: 1 to 128 visible ASCII characters.
+fn acceptable_client_id(id: &HeaderValue) -> bool {
+    let bytes = id.as_bytes();
+    (1..=128).contains(&bytes.len()) && bytes.iter().all(u8::is_ascii_graphic)
+}
+
 /// Request ids `<process prefix>-<counter>`: unique across instances (a random 48-bit prefix per
 /// router) without the random-number call and UUID formatting of a v4 id per request.
 struct RequestIds {
@@ -263,6 +271,15 @@ mod tests {
         assert!(!headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
         set_security_headers(&mut headers, true);
         assert_eq!(headers[header::STRICT_TRANSPORT_SECURITY], "max-age=63072000; includeSubDomains");
+    }
+
+    #[test]
+    fn only_short_printable_client_ids_are_kept() {
+        assert!(acceptable_client_id(&HeaderValue::from_static("abc-123_x.y")));
+        assert!(!acceptable_client_id(&HeaderValue::from_static("")));
+        assert!(!acceptable_client_id(&HeaderValue::from_static("has space")));
+        assert!(!acceptable_client_id(&HeaderValue::from_str(&"x".repeat(129)).unwrap()));
+        assert!(!acceptable_client_id(&HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()));
     }
 
     #[test]

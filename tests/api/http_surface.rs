@@ -187,6 +187,51 @@ async fn rate_limits_answer_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn the_edge_keeps_request_ids_varies_by_origin_and_limits_all_of_v1() {
+    let app = spawn_app(
+        Backend::Sqlite,
+        &[("RATE_LIMIT_MAX_REQUESTS", "3"), ("CORS_ORIGIN", "http://shop.test")],
+    )
+    .await
+    .unwrap();
+    let get = |path: &str, id: Option<&str>| {
+        let mut request = app.client.get(app.url(path)).header("origin", "http://shop.test");
+        if let Some(id) = id {
+            request = request.header("x-request-id", id);
+        }
+        request.send()
+    };
+    // A client's short id comes back; a long one is replaced by ours; every response varies by origin.
+    let kept = get("/healthz", Some("trace-42")).await.unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "trace-42");
+    assert!(
+        kept.headers()
+            .get_all("vary")
+            .iter()
+            .any(|v| v.to_str().unwrap().contains("origin"))
+    );
+    let long = "x".repeat(300);
+    let replaced = get("/healthz", Some(&long)).await.unwrap();
+    let ours = replaced.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(ours.len() < 40 && ours != long, "{ours}");
+    // Unknown paths under /api/v1 count against the general limit, known ones too ...
+    get("/api/v1/no-such-route", None).await.unwrap();
+    get("/api/v1/another-unknown", None).await.unwrap();
+    get("/products", None).await.unwrap();
+    let limited = get("/products", None).await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    // ... the refusal is readable by the allowed origin (CORS wraps the limit) ...
+    assert_eq!(limited.headers()["access-control-allow-origin"], "http://shop.test");
+    assert!(limited.headers().contains_key("x-request-id"));
+    assert_eq!(limited.headers()["x-content-type-options"], "nosniff");
+    // ... and the OpenAPI document, the Stripe webhook and health stay outside it.
+    get("/api/v1/openapi.json", None).await.unwrap().error_for_status().unwrap();
+    let webhook = app.client.post(app.url("/payments/webhook")).body("{}").send().await.unwrap();
+    assert_ne!(webhook.status(), StatusCode::TOO_MANY_REQUESTS);
+    get("/healthz", None).await.unwrap().error_for_status().unwrap();
+}
+
+#[tokio::test]
 async fn forwarded_for_is_trusted_only_behind_a_proxy() {
     for (trust, second_status) in [("false", 429), ("true", 401)] {
         let app = spawn_app(Backend::Sqlite, &[("AUTH_RATE_LIMIT_MAX_REQUESTS", "1"), ("TRUST_PROXY", trust)])
