@@ -597,8 +597,8 @@ fn own_process(
     report("  GET /products/{slug} (own process)", &detail, "-");
     let warm = server.rss();
     println!(
-        "  RSS warm after the read runs: {:.1} MiB (peak so far {:.1} MiB)   target: <= 60 MB",
-        warm.now_mib, warm.peak_mib
+        "  RSS warm after the read runs: {:.1} MiB (anonymous {:.1} MiB, file-backed {:.1} MiB; peak so far {:.1} MiB)   target: <= 60 MB",
+        warm.now_mib, warm.anon_mib, warm.file_mib, warm.peak_mib
     );
 
     let emails = load_runtime.block_on(process::register_customers(port, 64));

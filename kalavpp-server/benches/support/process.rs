@@ -38,6 +38,9 @@ impl Drop for Server {
 pub struct Rss {
     pub now_mib: f64,
     pub peak_mib: f64,
+    /// Of `now_mib`: anonymous memory (heap, stacks) and file-backed pages (the binary).
+    pub anon_mib: f64,
+    pub file_mib: f64,
 }
 
 impl Server {
@@ -88,7 +91,7 @@ impl Server {
         server
     }
 
-    /// Its resident memory (`VmRSS`) and peak (`VmHWM`).
+    /// Its resident memory (`VmRSS`, split into `RssAnon` and `RssFile`) and peak (`VmHWM`).
     pub fn rss(&self) -> Rss {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         let field = |name: &str| {
@@ -102,6 +105,8 @@ impl Server {
         Rss {
             now_mib: field("VmRSS:"),
             peak_mib: field("VmHWM:"),
+            anon_mib: field("RssAnon:"),
+            file_mib: field("RssFile:"),
         }
     }
 }
