@@ -26,7 +26,6 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::future::BoxFuture;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -100,7 +99,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = EdgeFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -127,33 +126,84 @@ where
         let html_errors = storefront && !crate::storefront::outside_storefront(request.uri().path());
         let bounded = !is_asset_upload(request.method(), request.uri().path());
         let started = Instant::now();
-        // Called here, not in the future below, so the inner stack is never cloned per request.
-        let pending = {
+        // Called here, not in the future, so the inner stack is never cloned per request.
+        let inner = {
             let _entered = span.enter();
             self.inner.call(request)
         };
-        Box::pin(
-            async move {
-                let answered = if bounded {
-                    tokio::time::timeout(REQUEST_TIMEOUT, pending).await
-                } else {
-                    Ok(pending.await)
-                };
-                let response = match answered {
-                    Ok(Ok(response)) => response.map(Body::new),
-                    Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
-                };
-                if response.status().is_server_error() {
-                    tracing::error!(
-                        status = response.status().as_u16(),
-                        latency_ms = started.elapsed().as_millis(),
-                        "response failed"
-                    );
+        EdgeFuture {
+            inner: inner.instrument(span),
+            deadline: None,
+            bounded,
+            started,
+            exit: Some(Exit { html_errors, hsts, id }),
+        }
+    }
+}
+
+/// What the response gets on its way out.
+struct Exit {
+    html_errors: bool,
+    hsts: bool,
+    id: HeaderValue,
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`EdgeService`] (not boxed): the inner response, bounded by
+    /// [`REQUEST_TIMEOUT`] unless the request is an asset upload, finished on the way out. The
+    /// timer is armed only when the inner future is still pending after its first poll, so a
+    /// request answered at once (a cached read, a health probe) never touches the timer wheel.
+    pub struct EdgeFuture<F> {
+        #[pin]
+        inner: tracing::instrument::Instrumented<F>,
+        #[pin]
+        deadline: Option<tokio::time::Sleep>,
+        bounded: bool,
+        started: Instant,
+        exit: Option<Exit>,
+    }
+}
+
+impl<F, B> std::future::Future for EdgeFuture<F>
+where
+    F: std::future::Future<Output = Result<axum::http::Response<B>, Infallible>>,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let response = match this.inner.as_mut().poll(cx) {
+            Poll::Ready(Ok(response)) => response.map(Body::new),
+            Poll::Pending => {
+                if !*this.bounded {
+                    return Poll::Pending;
                 }
-                Ok(finish(response, html_errors, hsts, id))
+                if this.deadline.is_none() {
+                    let at = tokio::time::Instant::from_std(*this.started + REQUEST_TIMEOUT);
+                    this.deadline.set(Some(tokio::time::sleep_until(at)));
+                }
+                match this.deadline.as_mut().as_pin_mut() {
+                    Some(deadline) => std::task::ready!(deadline.poll(cx)),
+                    None => return Poll::Pending,
+                }
+                StatusCode::REQUEST_TIMEOUT.into_response()
             }
-            .instrument(span),
-        )
+        };
+        let Some(exit) = this.exit.take() else {
+            // Polled again after it completed: never ready again.
+            return Poll::Pending;
+        };
+        if response.status().is_server_error() {
+            let _entered = this.inner.as_ref().get_ref().span().enter();
+            tracing::error!(
+                status = response.status().as_u16(),
+                latency_ms = this.started.elapsed().as_millis(),
+                "response failed"
+            );
+        }
+        Poll::Ready(Ok(finish(response, exit.html_errors, exit.hsts, exit.id)))
     }
 }
 
@@ -186,6 +236,8 @@ fn finish(response: Response, html_errors: bool, hsts: bool, id: HeaderValue) ->
         crate::http_error::problem_for_bare(response)
     };
     let headers = response.headers_mut();
+    // Room for the id, `Vary` and the security headers at once (one growth, not several).
+    headers.reserve(7);
     headers.insert(REQUEST_ID, id);
     // What CORS would add to every response (its allowed origin depends on the request's), set
     // here as one constant so the CORS layer carries no list it would clone per request.
