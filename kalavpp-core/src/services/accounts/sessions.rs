@@ -1,18 +1,15 @@
-//! Accounts and authentication.
+//! Sessions: logins (storefront and admin panel), refresh-token rotation, logout, and the
+//! authentication of each request.
 
 use chrono::TimeDelta;
 use tracing::instrument;
 
-use crate::auth::{Actor, IssuedTokens, hash_token, random_token};
-use crate::domain::{Email, Password, Role, SessionFamilyId, User, UserId, UserName, UserStatus, now};
-use crate::error::{Error, Result, Violations};
-use crate::marketplace::Inner;
-use crate::storage::Conflict;
-use crate::storage::{NewPasswordReset, NewRefreshToken, NewUser, PasswordChange, RefreshOutcome, RotatedToken, StoreError};
+use crate::auth::{Actor, IssuedTokens};
+use crate::domain::{Email, Role, SessionFamilyId, User, UserStatus, now};
+use crate::error::{Error, Result};
+use crate::storage::{NewRefreshToken, RefreshOutcome, RotatedToken};
 
-use super::emails;
-
-const RESET_TOKEN_LIFETIME: TimeDelta = TimeDelta::hours(1);
+use super::Accounts;
 
 /// Activity pushes an admin panel session's idle deadline only when the stored one was set more
 /// than this long ago (or a quarter of the idle limit, when that is shorter), so a page view is
@@ -21,7 +18,7 @@ const TOUCH_INTERVAL: TimeDelta = TimeDelta::minutes(1);
 
 /// Which limits a new login session gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SessionKind {
+pub(super) enum SessionKind {
     /// Storefront and API sessions: the refresh TTL, no idle limit.
     Standard,
     /// Admin panel sessions: the shorter of the refresh TTL and the panel's absolute limit, and
@@ -33,28 +30,6 @@ fn duration(value: std::time::Duration, fallback: TimeDelta) -> TimeDelta {
     TimeDelta::from_std(value).unwrap_or(fallback)
 }
 
-/// What a new customer sends to sign up.
-#[derive(Debug, Clone)]
-pub struct Registration {
-    /// Email address (case-insensitive, unique).
-    pub email: String,
-    /// Password, 8 to 128 characters.
-    pub password: String,
-    /// Display name.
-    pub name: String,
-}
-
-/// Changes a user makes to their own account.
-#[derive(Debug, Clone, Default)]
-pub struct ProfileChanges {
-    /// New display name.
-    pub name: Option<String>,
-    /// The current password, required to set a new one.
-    pub current_password: Option<String>,
-    /// The new password.
-    pub new_password: Option<String>,
-}
-
 /// A signed-in user and their tokens.
 #[derive(Debug, Clone)]
 pub struct AuthSession {
@@ -62,11 +37,6 @@ pub struct AuthSession {
     pub user: User,
     /// Access and refresh token.
     pub tokens: IssuedTokens,
-}
-
-/// Account services; get one from [`crate::Marketplace::accounts`].
-pub struct Accounts<'a> {
-    inner: &'a Inner,
 }
 
 fn invalid_credentials() -> Error {
@@ -81,63 +51,7 @@ fn suspended() -> Error {
     Error::forbidden("account_suspended", "this account is suspended")
 }
 
-impl<'a> Accounts<'a> {
-    pub(crate) fn new(inner: &'a Inner) -> Self {
-        Self { inner }
-    }
-
-    /// Signs up a new customer and signs them in; the welcome email is queued in the same
-    /// transaction as the account. `Conflict(email_taken)` for a known email.
-    #[instrument(skip_all)]
-    pub async fn register(&self, registration: Registration) -> Result<AuthSession> {
-        let user = self
-            .create_user(
-                &registration.email,
-                &registration.password,
-                &registration.name,
-                Role::Customer,
-                true,
-            )
-            .await?;
-        self.start_session(user, SessionKind::Standard).await
-    }
-
-    /// Creates an administrator (CLI and embedders: requires [`Actor::System`]).
-    #[instrument(skip_all)]
-    pub async fn create_admin(&self, actor: &Actor, email: &str, password: &str, name: &str) -> Result<User> {
-        if *actor != Actor::System {
-            return Err(Error::forbidden("system_only", "only the operator may create administrators"));
-        }
-        self.create_user(email, password, name, Role::Admin, false).await
-    }
-
-    /// Validates and stores a new account, with its welcome email when `welcome` is set.
-    async fn create_user(&self, email: &str, password: &str, name: &str, role: Role, welcome: bool) -> Result<User> {
-        let mut violations = Violations::new();
-        let email = violations.check("email", Email::parse(email));
-        let password = violations.check("password", Password::parse(password));
-        let name = violations.check("name", UserName::parse(name));
-        violations.finish()?;
-        let (Some(email), Some(password), Some(name)) = (email, password, name) else {
-            return Err(Error::Internal("validation inconsistency".into()));
-        };
-        let password_hash = self.inner.hasher.hash(&password).await?;
-        let welcome_email = welcome.then(|| emails::welcome(email.as_str(), name.as_str(), &self.inner.config.frontend_url));
-        let new_user = NewUser {
-            id: UserId::new(),
-            email,
-            name,
-            password_hash,
-            role,
-            created_at: now(),
-            welcome_email,
-        };
-        self.inner.store.insert_user(new_user).await.map_err(|err| match err {
-            StoreError::Conflict(Conflict::EmailTaken) => Error::conflict("email_taken", "an account with this email already exists"),
-            other => other.into(),
-        })
-    }
-
+impl Accounts<'_> {
     /// Signs in with email and password. Wrong email and wrong password fail alike (`401`);
     /// a suspended account is `403` once the password is right.
     #[instrument(skip_all)]
@@ -228,7 +142,7 @@ impl<'a> Accounts<'a> {
         })
     }
 
-    async fn start_session(&self, user: User, kind: SessionKind) -> Result<AuthSession> {
+    pub(super) async fn start_session(&self, user: User, kind: SessionKind) -> Result<AuthSession> {
         let at = now();
         let family = SessionFamilyId::new();
         let refresh_token = self.inner.tokens.new_refresh_token();
@@ -344,124 +258,5 @@ impl<'a> Accounts<'a> {
             role: user.role,
             session,
         })
-    }
-
-    /// The signed-in user's account.
-    #[instrument(skip_all)]
-    pub async fn me(&self, actor: &Actor) -> Result<User> {
-        let id = actor.require_user()?;
-        self.inner
-            .store
-            .user_by_id(id)
-            .await?
-            .ok_or_else(|| Error::not_found("user_not_found", "account not found"))
-    }
-
-    /// Renames the account and/or changes its password (which needs the current one and signs
-    /// out every other session).
-    #[instrument(skip_all)]
-    pub async fn update_me(&self, actor: &Actor, changes: ProfileChanges) -> Result<User> {
-        let id = actor.require_user()?;
-        let session = match actor {
-            Actor::User { session, .. } => *session,
-            _ => None,
-        };
-        let mut violations = Violations::new();
-        let name = changes.name.as_deref().and_then(|n| violations.check("name", UserName::parse(n)));
-        let new_password = changes
-            .new_password
-            .as_deref()
-            .and_then(|p| violations.check("new_password", Password::parse(p)));
-        if changes.new_password.is_some() && changes.current_password.is_none() {
-            violations.add("current_password", "is required to change the password");
-        }
-        violations.finish()?;
-        if let Some(new_password) = new_password {
-            let credentials = self
-                .inner
-                .store
-                .credentials_by_id(id)
-                .await?
-                .ok_or_else(|| Error::not_found("user_not_found", "account not found"))?;
-            let current = changes.current_password.as_deref().unwrap_or_default();
-            if !self.inner.hasher.verify(current, Some(&credentials.password_hash)).await? {
-                return Err(Error::invalid("current_password", "is incorrect"));
-            }
-            let password_hash = self.inner.hasher.hash(&new_password).await?;
-            self.inner
-                .store
-                .change_password(PasswordChange {
-                    user_id: id,
-                    password_hash,
-                    keep_session: session,
-                    at: now(),
-                })
-                .await?;
-        }
-        match name {
-            Some(name) => Ok(self.inner.store.update_user_name(id, &name, now()).await?),
-            None => self.me(actor).await,
-        }
-    }
-
-    /// Queues a password-reset email when the address belongs to an active account. Says nothing
-    /// either way, so callers cannot probe which emails exist.
-    #[instrument(skip_all)]
-    pub async fn forgot_password(&self, email: &str) -> Result<()> {
-        let Ok(email) = Email::parse(email) else {
-            return Ok(());
-        };
-        let Some(credentials) = self.inner.store.credentials_by_email(&email).await? else {
-            return Ok(());
-        };
-        if credentials.user.status != UserStatus::Active {
-            return Ok(());
-        }
-        let token = random_token(32);
-        let at = now();
-        let message = emails::password_reset(
-            &credentials.user.email,
-            &credentials.user.name,
-            &self.inner.config.frontend_url,
-            &token,
-        );
-        self.inner
-            .store
-            .create_password_reset(
-                NewPasswordReset {
-                    token_hash: hash_token(&token),
-                    user_id: credentials.user.id,
-                    created_at: at,
-                    expires_at: at + RESET_TOKEN_LIFETIME,
-                },
-                message,
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Sets a new password with a reset token (single use, one hour) and signs out every session.
-    #[instrument(skip_all)]
-    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<()> {
-        let mut violations = Violations::new();
-        if token.trim().is_empty() {
-            violations.add("token", "is required");
-        }
-        let password = violations.check("new_password", Password::parse(new_password));
-        violations.finish()?;
-        let Some(password) = password else {
-            return Err(Error::Internal("validation inconsistency".into()));
-        };
-        let token_hash = hash_token(token.trim());
-        let invalid_token = || Error::invalid("token", "is invalid, expired or already used");
-        // Unknown tokens are refused before the (deliberately expensive) hashing.
-        if !self.inner.store.password_reset_is_valid(&token_hash, now()).await? {
-            return Err(invalid_token());
-        }
-        let password_hash = self.inner.hasher.hash(&password).await?;
-        match self.inner.store.consume_password_reset(&token_hash, &password_hash, now()).await? {
-            Some(_) => Ok(()),
-            None => Err(invalid_token()),
-        }
     }
 }

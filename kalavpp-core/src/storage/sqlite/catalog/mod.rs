@@ -1,19 +1,4 @@
-use std::collections::HashMap;
-
-use async_trait::async_trait;
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
-
-use super::audit::insert_audit;
-use super::like_pattern;
-use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
-use crate::domain::AdminProductFilter;
-use crate::domain::{Category, CategoryRef, Product, ProductAsset, ProductImage, ProductQuery, ProductSort, VendorRef};
-use crate::domain::{CategoryId, ImageId, Money, Page, PageRequest, ProductId, ProductKind, ProductStatus, VendorId, VendorStatus};
-use crate::storage::Conflict;
-use crate::storage::{
-    CatalogStore, CategoryChange, NewAudit, NewCategory, NewProduct, ProductUpdate, SearchMatch, StoreError, StoreResult,
-};
+//! The catalog of the sqlite backend: categories, products, their images and digital assets.
 
 macro_rules! product_columns {
     () => {
@@ -24,226 +9,29 @@ macro_rules! product_columns {
     };
 }
 
-const PRODUCT_SELECT: &str = concat!(
-    product_columns!(),
-    " FROM products p JOIN categories c ON c.id = p.category_id JOIN vendors v ON v.id = p.vendor_id"
-);
+mod rows;
+mod search;
 
-/// With search terms the full-text index drives the query (CROSS JOIN fixes the join order), so
-/// only matching rows are read; otherwise the ordered product indexes do.
-const SEARCH_FROM: &str = "FROM products_fts f CROSS JOIN products p ON p.seq = f.rowid JOIN vendors v ON v.id = p.vendor_id";
-const BROWSE_FROM: &str = "FROM products p JOIN vendors v ON v.id = p.vendor_id";
+use async_trait::async_trait;
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, params, params_from_iter};
 
-const VISIBLE: &str = "p.status = 'published' AND v.status = 'approved'";
+use super::audit::insert_audit;
+use super::like_pattern;
+use super::{SqliteStore, bad_value, map_err, parse_ts, parse_uuid, ts};
+use crate::domain::AdminProductFilter;
+use crate::domain::{Category, Product, ProductAsset, ProductImage, ProductQuery};
+use crate::domain::{CategoryId, ImageId, Page, PageRequest, ProductId, ProductKind, VendorId};
+use crate::storage::Conflict;
+use crate::storage::{
+    CatalogStore, CategoryChange, NewAudit, NewCategory, NewProduct, ProductUpdate, SearchMatch, StoreError, StoreResult,
+};
 
-fn product_from_row(row: &Row<'_>) -> rusqlite::Result<Product> {
-    let tags: String = row.get(8)?;
-    Ok(Product {
-        id: ProductId(parse_uuid(&row.get::<_, String>(0)?)?),
-        slug: row.get(1)?,
-        title: row.get(2)?,
-        description: row.get(3)?,
-        kind: ProductKind::parse(&row.get::<_, String>(4)?).map_err(bad_value)?,
-        price: Money(row.get(5)?),
-        stock: row.get(6)?,
-        status: ProductStatus::parse(&row.get::<_, String>(7)?).map_err(bad_value)?,
-        tags: serde_json::from_str(&tags).unwrap_or_default(),
-        rating_avg: row.get(9)?,
-        rating_count: row.get(10)?,
-        sales_count: row.get(11)?,
-        created_at: parse_ts(&row.get::<_, String>(12)?)?,
-        updated_at: parse_ts(&row.get::<_, String>(13)?)?,
-        category: CategoryRef {
-            id: CategoryId(parse_uuid(&row.get::<_, String>(14)?)?),
-            slug: row.get(15)?,
-            name: row.get(16)?,
-        },
-        vendor: VendorRef {
-            id: VendorId(parse_uuid(&row.get::<_, String>(17)?)?),
-            slug: row.get(18)?,
-            shop_name: row.get(19)?,
-            status: VendorStatus::parse(&row.get::<_, String>(20)?).map_err(bad_value)?,
-        },
-        has_asset: row.get(21)?,
-        images: Vec::new(),
-    })
-}
-
-fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ProductImage> {
-    Ok(ProductImage {
-        id: ImageId(parse_uuid(&row.get::<_, String>(0)?)?),
-        product_id: ProductId(parse_uuid(&row.get::<_, String>(1)?)?),
-        position: row.get(2)?,
-        key: row.get(3)?,
-        thumb_key: row.get(4)?,
-        width: row.get(5)?,
-        height: row.get(6)?,
-        created_at: parse_ts(&row.get::<_, String>(7)?)?,
-    })
-}
-
-const IMAGE_COLUMNS: &str = "id, product_id, position, key, thumb_key, width, height, created_at";
-
-/// Fills in the images of `products` with one query.
-fn attach_images(conn: &Connection, products: &mut [Product]) -> StoreResult<()> {
-    if products.is_empty() {
-        return Ok(());
-    }
-    let placeholders = vec!["?"; products.len()].join(", ");
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {IMAGE_COLUMNS} FROM product_images WHERE product_id IN ({placeholders}) ORDER BY product_id, position"
-        ))
-        .map_err(map_err)?;
-    let ids = products.iter().map(|p| p.id.to_string());
-    let images = stmt
-        .query_map(params_from_iter(ids), image_from_row)
-        .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
-        .map_err(map_err)?;
-    let mut by_product: HashMap<ProductId, Vec<ProductImage>> = HashMap::new();
-    for image in images {
-        by_product.entry(image.product_id).or_default().push(image);
-    }
-    for product in products {
-        product.images = by_product.remove(&product.id).unwrap_or_default();
-    }
-    Ok(())
-}
-
-fn load_product(conn: &Connection, column: &str, value: String) -> StoreResult<Option<Product>> {
-    let product = conn
-        .prepare_cached(&format!("{PRODUCT_SELECT} WHERE p.{column} = ?1"))
-        .and_then(|mut stmt| stmt.query_row([value], product_from_row).optional())
-        .map_err(map_err)?;
-    let Some(product) = product else {
-        return Ok(None);
-    };
-    let mut products = [product];
-    attach_images(conn, &mut products)?;
-    let [product] = products;
-    Ok(Some(product))
-}
-
-/// The products with `ids`, in that order, with their images.
-fn load_products_in_order(conn: &Connection, ids: &[String]) -> StoreResult<Vec<Product>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let placeholders = vec!["?"; ids.len()].join(", ");
-    let mut loaded = conn
-        .prepare_cached(&format!("{PRODUCT_SELECT} WHERE p.id IN ({placeholders})"))
-        .and_then(|mut stmt| {
-            stmt.query_map(params_from_iter(ids.iter()), product_from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(map_err)?;
-    let position: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
-    loaded.sort_by_key(|p| position.get(&p.id.to_string()).copied().unwrap_or(usize::MAX));
-    attach_images(conn, &mut loaded)?;
-    Ok(loaded)
-}
-
-fn load_category(conn: &Connection, id: CategoryId) -> StoreResult<Category> {
-    conn.query_row(&format!("{CATEGORY_SELECT} WHERE c.id = ?1"), [id.to_string()], category_from_row)
-        .optional()
-        .map_err(map_err)?
-        .ok_or(StoreError::NotFound)
-}
-
-const CATEGORY_SELECT: &str = "SELECT c.id, c.slug, c.name, c.parent_id,
-         (SELECT count(*) FROM products p JOIN vendors v ON v.id = p.vendor_id
-          WHERE p.category_id = c.id AND p.status = 'published' AND v.status = 'approved')
-     FROM categories c";
-
-fn category_from_row(row: &Row<'_>) -> rusqlite::Result<Category> {
-    let parent: Option<String> = row.get(3)?;
-    Ok(Category {
-        id: CategoryId(parse_uuid(&row.get::<_, String>(0)?)?),
-        slug: row.get(1)?,
-        name: row.get(2)?,
-        parent_id: parent.as_deref().map(parse_uuid).transpose()?.map(CategoryId),
-        product_count: row.get(4)?,
-    })
-}
-
-fn tags_json(tags: &[String]) -> String {
-    serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
-}
-
-/// The FTS5 query for already-sanitised terms: each quoted, all required.
-fn fts_query(terms: &[String]) -> String {
-    terms
-        .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "")))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn order_by(sort: ProductSort) -> &'static str {
-    match sort {
-        ProductSort::Newest => "p.created_at DESC, p.id DESC",
-        ProductSort::PriceAsc => "p.price_cents ASC, p.id ASC",
-        ProductSort::PriceDesc => "p.price_cents DESC, p.id DESC",
-        ProductSort::Rating => "p.rating_avg DESC, p.rating_count DESC, p.created_at DESC, p.id DESC",
-        ProductSort::Popular => "p.sales_count DESC, p.created_at DESC, p.id DESC",
-    }
-}
-
-/// The sort index that holds every column of `sort`'s `ORDER BY` (migration V8).
-fn sort_index(sort: ProductSort) -> &'static str {
-    match sort {
-        ProductSort::Newest => "products_status_newest_idx",
-        ProductSort::PriceAsc | ProductSort::PriceDesc => "products_status_price_id_idx",
-        ProductSort::Rating => "products_status_rating_full_idx",
-        ProductSort::Popular => "products_status_popular_idx",
-    }
-}
-
-/// The statements of one capped search (see [`search_capped`]).
-struct SearchPlans {
-    count: String,
-    by_matches: String,
-    by_order: String,
-}
-
-/// How many index rows walking in sort order may read per match the other plan would sort
-/// before that plan is the cheaper one (a walked row is an index step and a set probe; a
-/// sorted match is a table row, a vendor row and a sorter insert).
-const WALK_ROWS_PER_SORTED_MATCH: f64 = 4.0;
-
-/// One page of a search whose count stops at `cap`. Counting first tells how common the terms
-/// are: under the cap every match is read and sorted (few rows); over it, the products are
-/// walked in sort order until the page is full, unless the page is so deep that sorting every
-/// match is cheaper.
-fn search_capped(conn: &Connection, plans: &SearchPlans, args: &[Value], cap: i64, page: PageRequest) -> StoreResult<Page<Product>> {
-    let (counted, reached): (i64, i64) = conn
-        .prepare_cached(&plans.count)
-        .and_then(|mut stmt| stmt.query_row(params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?))))
-        .map_err(map_err)?;
-    let capped = counted > cap;
-    let total = counted.min(cap);
-    if !capped && page.offset() >= total {
-        return Ok(Page::capped(Vec::new(), page, total, false));
-    }
-    let walk = capped && {
-        // Matches are about `counted / reached` of the products (in `seq` order), so the walk reads
-        // about `(offset + limit) / density` rows and sorting would read `density * products`.
-        let products: i64 = conn
-            .prepare_cached("SELECT coalesce(max(seq), 0) FROM products")
-            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
-            .map_err(map_err)?;
-        let density = counted as f64 / reached.max(1) as f64;
-        let walked = (page.offset() + page.limit()) as f64 / density;
-        walked <= WALK_ROWS_PER_SORTED_MATCH * density * products as f64
-    };
-    let sql = if walk { &plans.by_order } else { &plans.by_matches };
-    let ids: Vec<String> = conn
-        .prepare_cached(sql)
-        .and_then(|mut stmt| stmt.query_map(params_from_iter(args.iter()), |r| r.get(0))?.collect())
-        .map_err(map_err)?;
-    let items = load_products_in_order(conn, &ids)?;
-    Ok(Page::capped(items, page, total, capped))
-}
+use rows::{
+    ASSET_SELECT, CATEGORY_SELECT, IMAGE_COLUMNS, PRODUCT_SELECT, asset_from_row, attach_images, category_from_row, image_from_row,
+    load_category, load_product, load_products_in_order, product_from_row, tags_json,
+};
+use search::{BROWSE_FROM, SEARCH_FROM, SearchPlans, VISIBLE, fts_query, order_by, search_capped, sort_index};
 
 #[async_trait]
 impl CatalogStore for SqliteStore {
@@ -776,17 +564,4 @@ impl CatalogStore for SqliteStore {
             })
             .await
     }
-}
-
-const ASSET_SELECT: &str = "SELECT product_id, filename, key, size_bytes, sha256, created_at FROM product_assets";
-
-fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<ProductAsset> {
-    Ok(ProductAsset {
-        product_id: ProductId(parse_uuid(&row.get::<_, String>(0)?)?),
-        filename: row.get(1)?,
-        key: row.get(2)?,
-        size_bytes: row.get(3)?,
-        sha256: row.get(4)?,
-        created_at: parse_ts(&row.get::<_, String>(5)?)?,
-    })
 }
