@@ -421,18 +421,23 @@ fn routes(state: AppState, general: IpRateLimit, credentials: IpRateLimit) -> Ro
 }
 
 /// Which responses are compressed: bodies of at least 1 KiB (below that the gzip frame and the
-/// work cost more than they save) that are not already compressed (images, archives, fonts) and
-/// not streams. A unit type: cloned with the service stack on every request at no cost.
+/// work cost more than they save) that are not already compressed or opaque (images, audio,
+/// video, fonts, archives, PDFs, digital downloads) and not streams. A unit type: cloned with the service stack on every request at no cost.
 #[derive(Clone, Copy)]
 struct WorthCompressing;
 
 impl tower_http::compression::Predicate for WorthCompressing {
     fn should_compress<B: axum::body::HttpBody>(&self, response: &axum::http::Response<B>) -> bool {
+        // Already compressed or opaque (digital downloads are served as octet streams), or streams.
         const ALREADY_COMPRESSED: &[&str] = &[
             "image/",
+            "audio/",
+            "video/",
+            "font/",
             "application/zip",
             "application/gzip",
-            "font/",
+            "application/pdf",
+            "application/octet-stream",
             "text/event-stream",
             "application/grpc",
         ];
@@ -454,5 +459,37 @@ impl tower_http::compression::Predicate for WorthCompressing {
             .unwrap_or_default();
         let compressed = ALREADY_COMPRESSED.iter().any(|prefix| content_type.starts_with(prefix)) && !content_type.starts_with("image/svg");
         big_enough && !compressed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tower_http::compression::Predicate;
+
+    use super::WorthCompressing;
+
+    fn response(content_type: &str, bytes: usize) -> axum::http::Response<axum::body::Body> {
+        axum::http::Response::builder()
+            .header(axum::http::header::CONTENT_TYPE, content_type)
+            .body(axum::body::Body::from(vec![b'a'; bytes]))
+            .unwrap()
+    }
+
+    #[test]
+    fn only_big_compressible_bodies_are_compressed() {
+        assert!(WorthCompressing.should_compress(&response("application/json", 4096)));
+        assert!(WorthCompressing.should_compress(&response("text/html; charset=utf-8", 1024)));
+        assert!(WorthCompressing.should_compress(&response("image/svg+xml", 4096)));
+        assert!(!WorthCompressing.should_compress(&response("application/json", 1023)));
+        for opaque in [
+            "image/png",
+            "application/zip",
+            "application/octet-stream",
+            "application/pdf",
+            "font/woff2",
+            "video/mp4",
+        ] {
+            assert!(!WorthCompressing.should_compress(&response(opaque, 64 * 1024)), "{opaque}");
+        }
     }
 }

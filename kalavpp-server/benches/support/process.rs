@@ -35,7 +35,10 @@ impl Drop for Server {
 }
 
 /// Resident memory of a process: now and its peak, in MiB.
-#[expect(clippy::struct_field_names, reason = "every figure is in MiB, and the names say so at the use site")]
+#[expect(
+    clippy::struct_field_names,
+    reason = "every figure is in MiB, and the names say so at the use site"
+)]
 pub struct Rss {
     pub now_mib: f64,
     pub peak_mib: f64,
