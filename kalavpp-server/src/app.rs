@@ -177,7 +177,7 @@ impl Mountable {
             settings: Arc::new(settings),
         }));
         let settings = state.settings.clone();
-        let front = Front::new(&settings, general.clone());
+        let front = Front::new(&settings, general.clone(), state.metrics.clone());
         let routes = routes(state, general.clone(), credentials.clone());
         Ok(Self {
             routes,
@@ -347,7 +347,8 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
 }
 
 /// The layers every request passes, outermost first: the [`Edge`](crate::edge::Edge) (request
-/// id, trace span, timeout, bodies of bare errors, security headers), CORS, compression, the
+/// id, trace span, bodies of bare errors, security headers), CORS, compression, the
+/// [`Deadline`](crate::deadline::Deadline) (the 30 s timeout), the
 /// [`EdgeGate`](crate::edge::EdgeGate) (NUL refusal, the `/api/v1` rate limit) and the JSON
 /// body limit. They wrap the router once, as one service: layered onto the router itself, each
 /// would be cloned into a boxed service and a boxed future on every route of every request.
@@ -359,7 +360,7 @@ struct Front {
 }
 
 impl Front {
-    fn new(settings: &Settings, general: IpRateLimit) -> Self {
+    fn new(settings: &Settings, general: IpRateLimit, metrics: crate::metrics::Metrics) -> Self {
         let origins: Vec<HeaderValue> = settings.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
         // The origin list behind an `Arc` (a predicate) and no `Vary` list (the edge sets
         // `Vary: origin`): hyper clones the service stack per request, and lists would be copied.
@@ -380,7 +381,10 @@ impl Front {
         Self {
             edge: crate::edge::Edge::new(settings.storefront, settings.core.mode == Mode::Production),
             cors,
-            gate: crate::edge::EdgeGate { api_limit: general },
+            gate: crate::edge::EdgeGate {
+                api_limit: general,
+                metrics,
+            },
         }
     }
 
@@ -401,6 +405,7 @@ impl Front {
             .layer(self.edge.clone())
             .layer(self.cors.clone())
             .layer(CompressionLayer::new().compress_when(WorthCompressing))
+            .layer(crate::deadline::Deadline)
             .layer(crate::guard::Guard(self.gate.clone()))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .service(routes)
@@ -441,17 +446,17 @@ impl tower_http::compression::Predicate for WorthCompressing {
             "text/event-stream",
             "application/grpc",
         ];
-        let big_enough = response
-            .body()
-            .size_hint()
-            .exact()
-            .or_else(|| {
-                response
-                    .headers()
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok()?.parse().ok())
-            })
-            .is_none_or(|len| len >= 1024);
+        // A `HEAD` answer's body is already stripped (exactly 0): its `Content-Length` tells the
+        // size of the `GET` it stands for, so both get the same encoding.
+        let declared: Option<u64> = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        let size = match response.body().size_hint().exact() {
+            Some(0) => declared.or(Some(0)),
+            exact => exact.or(declared),
+        };
+        let big_enough = size.is_none_or(|len| len >= 1024);
         let content_type = response
             .headers()
             .get(header::CONTENT_TYPE)
@@ -481,6 +486,12 @@ mod tests {
         assert!(WorthCompressing.should_compress(&response("text/html; charset=utf-8", 1024)));
         assert!(WorthCompressing.should_compress(&response("image/svg+xml", 4096)));
         assert!(!WorthCompressing.should_compress(&response("application/json", 1023)));
+        assert!(!WorthCompressing.should_compress(&response("application/json", 0)));
+        // A HEAD answer: no body left, the GET's length declared.
+        let mut head = response("application/json", 0);
+        head.headers_mut()
+            .insert(axum::http::header::CONTENT_LENGTH, axum::http::HeaderValue::from_static("4096"));
+        assert!(WorthCompressing.should_compress(&head));
         for opaque in [
             "image/png",
             "application/zip",

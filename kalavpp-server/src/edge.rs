@@ -11,7 +11,8 @@
 //!   rate limit of `/api/v1` (every path under it, known or not, but the OpenAPI document and the
 //!   Stripe webhook, which Stripe retries and which proves itself by its signature), before any
 //!   routing;
-//! - the request (other than an asset upload) bounded by [`REQUEST_TIMEOUT`], with a `408`;
+//! - (in [`crate::deadline`], inside CORS) the request, other than an asset upload, bounded by
+//!   [`REQUEST_TIMEOUT`](crate::upload_limits::REQUEST_TIMEOUT), with a `408`;
 //! - bodiless error responses given a body (the storefront's HTML error page on storefront paths
 //!   when the storefront is served, problem+json everywhere else);
 //! - the security headers a response does not set itself.
@@ -24,14 +25,13 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::Response;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
 use crate::guard::Check;
 use crate::rate_limit::IpRateLimit;
-use crate::upload_limits::{REQUEST_TIMEOUT, is_asset_upload};
 
 /// The content security policy of every response that brings none of its own.
 const CONTENT_SECURITY_POLICY: HeaderValue = HeaderValue::from_static(
@@ -124,7 +124,6 @@ where
             request_id = id.to_str().unwrap_or("-")
         );
         let html_errors = storefront && !crate::storefront::outside_storefront(request.uri().path());
-        let bounded = !is_asset_upload(request.method(), request.uri().path());
         let started = Instant::now();
         // Called here, not in the future, so the inner stack is never cloned per request.
         let inner = {
@@ -133,8 +132,6 @@ where
         };
         EdgeFuture {
             inner: inner.instrument(span),
-            deadline: None,
-            bounded,
             started,
             exit: Some(Exit { html_errors, hsts, id }),
         }
@@ -149,16 +146,10 @@ struct Exit {
 }
 
 pin_project_lite::pin_project! {
-    /// The future of [`EdgeService`] (not boxed): the inner response, bounded by
-    /// [`REQUEST_TIMEOUT`] unless the request is an asset upload, finished on the way out. The
-    /// timer is armed only when the inner future is still pending after its first poll, so a
-    /// request answered at once (a cached read, a health probe) never touches the timer wheel.
+    /// The future of [`EdgeService`] (not boxed): the inner response, finished on the way out.
     pub struct EdgeFuture<F> {
         #[pin]
         inner: tracing::instrument::Instrumented<F>,
-        #[pin]
-        deadline: Option<tokio::time::Sleep>,
-        bounded: bool,
         started: Instant,
         exit: Option<Exit>,
     }
@@ -174,25 +165,13 @@ where
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let response = match this.inner.as_mut().poll(cx) {
-            Poll::Ready(Ok(response)) => response.map(Body::new),
-            Poll::Pending => {
-                if !*this.bounded {
-                    return Poll::Pending;
-                }
-                if this.deadline.is_none() {
-                    let at = tokio::time::Instant::from_std(*this.started + REQUEST_TIMEOUT);
-                    this.deadline.set(Some(tokio::time::sleep_until(at)));
-                }
-                match this.deadline.as_mut().as_pin_mut() {
-                    Some(deadline) => std::task::ready!(deadline.poll(cx)),
-                    None => return Poll::Pending,
-                }
-                StatusCode::REQUEST_TIMEOUT.into_response()
-            }
-        };
+        if this.exit.is_none() {
+            // Polled again after it completed: never ready again (the inner future is spent).
+            return Poll::Pending;
+        }
+        let Ok(response) = std::task::ready!(this.inner.as_mut().poll(cx));
+        let response = response.map(Body::new);
         let Some(exit) = this.exit.take() else {
-            // Polled again after it completed: never ready again.
             return Poll::Pending;
         };
         if response.status().is_server_error() {
@@ -213,18 +192,22 @@ where
 pub struct EdgeGate {
     /// The general limit of `/api/v1`.
     pub api_limit: IpRateLimit,
+    /// Where refusals are counted (they never reach a route, so the route metrics miss them):
+    /// as route `edge_refused`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Check for EdgeGate {
     fn refuse(&self, request: &Request) -> Option<Response> {
-        if let Some(refused) = crate::http_error::nul_refusal(request.uri()) {
-            return Some(refused);
-        }
         let path = request.uri().path();
-        if path.starts_with(API_V1) && !crate::api::openapi::NOT_RATE_LIMITED.contains(&path) {
-            return self.api_limit.refuse(request);
-        }
-        None
+        let refused = crate::http_error::nul_refusal(request.uri()).or_else(|| {
+            (path.starts_with(API_V1) && !crate::api::openapi::NOT_RATE_LIMITED.contains(&path))
+                .then(|| self.api_limit.refuse(request))
+                .flatten()
+        })?;
+        self.metrics
+            .record_request(request.method(), "edge_refused", refused.status().as_u16(), 0.0);
+        Some(refused)
     }
 }
 

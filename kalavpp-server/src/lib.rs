@@ -7,6 +7,7 @@ pub mod app;
 pub mod backup;
 pub mod backup_schedule;
 pub mod cli;
+pub mod deadline;
 pub mod demo;
 pub mod demo_shop;
 pub mod edge;

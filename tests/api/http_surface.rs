@@ -224,6 +224,14 @@ async fn the_edge_keeps_request_ids_varies_by_origin_and_limits_all_of_v1() {
     assert_eq!(limited.headers()["access-control-allow-origin"], "http://shop.test");
     assert!(limited.headers().contains_key("x-request-id"));
     assert_eq!(limited.headers()["x-content-type-options"], "nosniff");
+    // Refusals at the edge never reach a route, and are counted as their own route.
+    let (_, _, metrics) = scrape(&app, None).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("http_requests_total") && l.contains("route=\"edge_refused\"") && l.contains("status=\"429\"")),
+        "{metrics}"
+    );
     // ... and the OpenAPI document, the Stripe webhook and health stay outside it.
     get("/api/v1/openapi.json", None).await.unwrap().error_for_status().unwrap();
     let webhook = app.client.post(app.url("/payments/webhook")).body("{}").send().await.unwrap();
