@@ -72,7 +72,7 @@ pub struct Application {
 /// Serve the router with `into_make_service_with_connect_info::<SocketAddr>()` (the rate limits
 /// read the client address) and keep [`Mountable::start_jobs`]'s jobs running beside it.
 pub struct Mountable {
-    /// The routes, without the layers every request passes ([`Front`]).
+    /// The routes, without the layers every request passes ([`Front`], assembled by [`Mountable::service`]).
     routes: Router,
     front: Front,
     limits: [IpRateLimit; 2],
@@ -193,7 +193,7 @@ impl Mountable {
     /// The routes with every layer (cheap to clone): nest them with `Router::nest` or serve them
     /// as they are.
     pub fn router(&self) -> Router {
-        Router::new().fallback_service(self.front.wrap(self.routes.clone()))
+        Router::new().fallback_service(self.service())
     }
 
     /// The routes inside every layer as one service, without a router around them: what
@@ -209,7 +209,15 @@ impl Mountable {
     + Send
     + Sync
     + 'static {
-        self.front.wrap(self.routes.clone())
+        let front = &self.front;
+        tower::ServiceBuilder::new()
+            .layer(front.edge.clone())
+            .layer(front.cors.clone())
+            .layer(CompressionLayer::new().compress_when(WorthCompressing))
+            .layer(crate::deadline::Deadline)
+            .layer(crate::guard::Guard(front.gate.clone()))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .service(self.routes.clone())
     }
 
     /// The marketplace the routes serve.
@@ -386,29 +394,6 @@ impl Front {
                 metrics,
             },
         }
-    }
-
-    /// `routes` inside every layer.
-    fn wrap(
-        &self,
-        routes: Router,
-    ) -> impl tower::Service<
-        axum::extract::Request,
-        Response = axum::response::Response,
-        Error = std::convert::Infallible,
-        Future: Send + 'static,
-    > + Clone
-    + Send
-    + Sync
-    + 'static {
-        tower::ServiceBuilder::new()
-            .layer(self.edge.clone())
-            .layer(self.cors.clone())
-            .layer(CompressionLayer::new().compress_when(WorthCompressing))
-            .layer(crate::deadline::Deadline)
-            .layer(crate::guard::Guard(self.gate.clone()))
-            .layer(DefaultBodyLimit::max(BODY_LIMIT))
-            .service(routes)
     }
 }
 

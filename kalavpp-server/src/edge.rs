@@ -2,7 +2,7 @@
 //! runs inside CORS and compression (so its refusals carry CORS headers). Each protection here
 //! used to be a layer of its own (a request-id setter, a trace layer, a request-id propagator,
 //! `from_fn` middlewares with their boxed `Next`, a rate limit on every `/api/v1` route); now they
-//! cost one boxed future per request:
+//! are two layers whose futures are not boxed:
 //! - a request id (`x-request-id`: the client's, or `<process prefix>-<counter>`) on the request
 //!   and on the response;
 //! - a trace span per request (`http` with method, path and request id) around everything

@@ -18,12 +18,18 @@
 //! categories of `V2`, whose ids the cases use). Run it on a multi-threaded Tokio runtime: some
 //! cases race concurrent tasks against each other.
 //!
-//! ```no_run
-//! use kalavpp_core::conformance::{self, Db};
+//! Here the built-in in-memory SQLite store stands for yours: `fresh_store` is the one function
+//! an embedder writes (open its store on a new, migrated database).
 //!
-//! /// Your `Store` on a fresh database, as an `Arc<dyn Store>`.
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use kalavpp_core::conformance::{self, Db};
+//! use kalavpp_core::storage::sqlite::{SqliteLocation, SqliteStore};
+//!
+//! /// A store on a fresh, migrated database, as an `Arc<dyn Store>`.
 //! async fn fresh_store() -> Db {
-//!     todo!("open your store on a new, migrated database")
+//!     Arc::new(SqliteStore::open(SqliteLocation::Memory, 2).await.expect("open the store"))
 //! }
 //!
 //! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
